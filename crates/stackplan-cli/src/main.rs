@@ -1,0 +1,2 @@
+//! The `stackplan` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Renders plans, graphs and generated values as text, JSON, Markdown, DOT, Mermaid and YAML; prints nothing itself.
