@@ -1,0 +1,271 @@
+//! The plan as plain data, in the spirit of Terraform's
+//! `ResourceInstanceChange`: what will happen to each resource (the action),
+//! why (the reason, a separate field), the values before and after, the
+//! field-level differences and, apart from them, the drift found live.
+//!
+//! Apply (issue 7) is driven by nothing but this: a saved plan carries the
+//! unresolved configuration of every change and the basis it was computed
+//! on, so it can be checked and carried out later.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::provider::Attrs;
+use crate::{ResourceAddr, ResourceMode, Value};
+
+/// The version of the saved plan document (`-o PLAN`). Bumped on any
+/// change a reader of an older version would misread.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// How a replacement is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplaceOrder {
+    /// The new copy can exist next to the old one (generated ids): create
+    /// the replacement first, then delete, so dependents never see a gap.
+    CreateBeforeDestroy,
+    /// The name is unique (a bucket, a role, a cluster): the old one must go
+    /// before the new one can take its name.
+    DestroyBeforeCreate,
+}
+
+impl fmt::Display for ReplaceOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReplaceOrder::CreateBeforeDestroy => "create before destroy",
+            ReplaceOrder::DestroyBeforeCreate => "destroy before create",
+        })
+    }
+}
+
+/// What apply will do to one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    /// Changed in place.
+    Update,
+    /// An immutable field changed; `reason` names it.
+    Replace {
+        reason: String,
+        order: ReplaceOrder,
+    },
+    /// In state, gone from the stack.
+    Delete,
+    NoOp,
+    /// A lookup: read, never changed.
+    Read,
+}
+
+impl Action {
+    /// The stable lower-case name used by every output format.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace { .. } => "replace",
+            Action::Delete => "delete",
+            Action::NoOp => "no-op",
+            Action::Read => "read",
+        }
+    }
+
+    /// True when apply would change something live.
+    pub fn is_change(&self) -> bool {
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Replace { .. } | Action::Delete
+        )
+    }
+
+    pub fn destroys(&self) -> bool {
+        matches!(self, Action::Delete | Action::Replace { .. })
+    }
+}
+
+/// One differing field. `path` is dotted through maps (`tags.team`,
+/// `values.proxy.replicas`); a missing side is [`Value::Null`]; a value only
+/// apply can know is [`Value::Unknown`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    pub path: String,
+    pub before: Value,
+    pub after: Value,
+    /// This field alone makes the change a replacement.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force_new: bool,
+    /// Shown as `(sensitive)`, never as content.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+}
+
+impl FieldDiff {
+    pub fn new(path: impl Into<String>, before: Value, after: Value) -> Self {
+        FieldDiff {
+            path: path.into(),
+            before,
+            after,
+            force_new: false,
+            sensitive: false,
+        }
+    }
+
+    /// The top-level attribute the path starts with.
+    pub fn attr(&self) -> &str {
+        self.path.split(['.', '[']).next().unwrap_or(&self.path)
+    }
+}
+
+/// What changed live behind stackplan's back, relative to the last apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    /// The resource is in state but no longer exists live.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    /// Fields whose live value differs from the last applied one
+    /// (`before` = last applied, `after` = live).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldDiff>,
+}
+
+/// The planned change to one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub addr: ResourceAddr,
+    pub mode: ResourceMode,
+    pub action: Action,
+    /// Why, for people ("`broker_type` changed in the stack", "no longer
+    /// in the stack"). Separate from the action, as in Terraform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The live attributes (normalised); `None` when nothing exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Attrs>,
+    /// The attributes after apply, resolved as far as the plan can know
+    /// them, with computed outputs of new resources as unknown; `None` for
+    /// a delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Attrs>,
+    /// The fields apply changes (live -> desired).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub field_diffs: Vec<FieldDiff>,
+    /// Drift, reported apart from the changes made in the stack file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+    /// The live resource's id, when it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical_id: Option<String>,
+    /// What this resource waits for: from the stack, or from state for a
+    /// delete. Apply builds its graph from these alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<ResourceAddr>,
+    /// The desired attributes as the stack expands to them, references
+    /// unresolved: apply resolves them against what it has just created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Attrs>,
+}
+
+impl Change {
+    pub fn has_drift(&self) -> bool {
+        self.drift
+            .as_ref()
+            .is_some_and(|d| d.deleted || !d.fields.is_empty())
+    }
+}
+
+/// Counts per action, in output order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    pub read: usize,
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub no_op: usize,
+    /// Resources with drift, whatever their action.
+    pub drifted: usize,
+}
+
+impl PlanSummary {
+    pub fn changes(&self) -> usize {
+        self.create + self.update + self.replace + self.delete
+    }
+}
+
+/// What a plan was computed from. A saved plan is applied only while all
+/// of it still holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanBasis {
+    /// SHA-256 of the stack file's bytes, hex.
+    pub stack_sha256: String,
+    /// The state's lineage, `None` when there was no state yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_lineage: Option<String>,
+    /// The state's serial (0 when there was no state).
+    pub state_serial: u64,
+    /// SHA-256 over every per-resource fingerprint below, hex.
+    pub live_fingerprint: String,
+    /// Per resource, a fingerprint of what refresh saw live (its id and
+    /// normalised attributes and outputs; sensitive values as salted
+    /// hashes), so a refusal can say which resource changed.
+    #[serde(default)]
+    pub live: BTreeMap<ResourceAddr, String>,
+}
+
+/// Options the plan was made with; apply honours the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOptions {
+    /// `--allow-destroy`: stateful resources may be deleted or replaced.
+    #[serde(default)]
+    pub allow_destroy: bool,
+}
+
+/// A whole plan: every resource of the stack and of state, sorted by
+/// address, with the action for each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub stack: String,
+    pub basis: PlanBasis,
+    #[serde(default)]
+    pub options: PlanOptions,
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn summary(&self) -> PlanSummary {
+        let mut s = PlanSummary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace { .. } => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::NoOp => s.no_op += 1,
+                Action::Read => s.read += 1,
+            }
+            if c.has_drift() {
+                s.drifted += 1;
+            }
+        }
+        s
+    }
+
+    /// True when apply would change anything live (reads do not count).
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action.is_change())
+    }
+
+    pub fn has_drift(&self) -> bool {
+        self.changes.iter().any(Change::has_drift)
+    }
+
+    pub fn change(&self, addr: &ResourceAddr) -> Option<&Change> {
+        self.changes
+            .binary_search_by(|c| c.addr.cmp(addr))
+            .ok()
+            .map(|i| &self.changes[i])
+    }
+}

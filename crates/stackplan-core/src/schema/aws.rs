@@ -1,0 +1,295 @@
+//! Schemas of the AWS kinds. Issue 5 (the AWS providers) refines these
+//! tables as each provider is written: an attribute the SDK reports, a
+//! default the API really applies, a field it can or cannot update.
+
+use super::AttrDefault::{Bool, EmptyList, EmptyMap, Int, Str};
+use super::Normalize::{JsonDocument, PolicyDocument, StringMap, Tags, UnorderedList};
+use super::ReplaceOrder::{CreateBeforeDestroy, DestroyBeforeCreate};
+use super::{AttrSchema as A, KindSchema};
+use crate::ResourceKind as K;
+
+const TAGS: A = A::new("tags").normalize(Tags).default(EmptyMap);
+
+pub static EC2_VPC: KindSchema = KindSchema {
+    kind: K::Ec2Vpc,
+    attrs: &[
+        A::new("id").force_new(),
+        A::new("cidr_block").force_new(),
+        A::new("enable_dns_hostnames").default(Bool(false)),
+        A::new("enable_dns_support").default(Bool(true)),
+        TAGS,
+    ],
+    outputs: &["id", "arn", "cidr_block"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static EC2_SUBNET: KindSchema = KindSchema {
+    kind: K::Ec2Subnet,
+    attrs: &[
+        A::new("id").force_new(),
+        A::new("vpc_id").force_new(),
+        A::new("cidr_block").force_new(),
+        A::new("availability_zone").force_new(),
+        A::new("map_public_ip_on_launch").default(Bool(false)),
+        TAGS,
+    ],
+    outputs: &["id", "arn", "availability_zone"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static EC2_SECURITY_GROUP: KindSchema = KindSchema {
+    kind: K::Ec2SecurityGroup,
+    attrs: &[
+        A::new("name").force_new(),
+        A::new("description")
+            .force_new()
+            .default(Str("Managed by stackplan")),
+        A::new("vpc_id").force_new(),
+        TAGS,
+    ],
+    outputs: &["id", "arn"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static EC2_SECURITY_GROUP_RULE: KindSchema = KindSchema {
+    kind: K::Ec2SecurityGroupRule,
+    attrs: &[
+        A::new("security_group_id").force_new(),
+        A::new("type").force_new().default(Str("ingress")),
+        A::new("protocol").force_new().default(Str("tcp")),
+        A::new("from_port").force_new(),
+        A::new("to_port").force_new(),
+        A::new("source_security_group_id").force_new(),
+        A::new("cidr_blocks")
+            .force_new()
+            .normalize(UnorderedList)
+            .default(EmptyList),
+        A::new("description").default(Str("")),
+    ],
+    outputs: &["id"],
+    // EC2 refuses a duplicate rule, so the old one has to go first.
+    replace: DestroyBeforeCreate,
+};
+
+pub static IAM_ROLE: KindSchema = KindSchema {
+    kind: K::IamRole,
+    attrs: &[
+        A::new("name").force_new(),
+        A::new("path").force_new().default(Str("/")),
+        A::new("assume_role_policy").normalize(PolicyDocument),
+        A::new("managed_policy_arns")
+            .normalize(UnorderedList)
+            .default(EmptyList),
+        A::new("description").default(Str("")),
+        A::new("max_session_duration").default(Int(3600)),
+        TAGS,
+    ],
+    outputs: &["arn", "unique_id"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static IAM_POLICY: KindSchema = KindSchema {
+    kind: K::IamPolicy,
+    attrs: &[
+        A::new("name").force_new(),
+        A::new("path").force_new().default(Str("/")),
+        A::new("description").force_new().default(Str("")),
+        A::new("policy").normalize(PolicyDocument),
+        TAGS,
+    ],
+    outputs: &["arn", "policy_id", "default_version_id"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static IAM_OIDC_PROVIDER: KindSchema = KindSchema {
+    kind: K::IamOidcProvider,
+    attrs: &[
+        A::new("url").force_new(),
+        A::new("client_id_list").normalize(UnorderedList),
+        A::new("thumbprint_list")
+            .normalize(UnorderedList)
+            .default(EmptyList),
+        TAGS,
+    ],
+    outputs: &["arn"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static EKS_CLUSTER: KindSchema = KindSchema {
+    kind: K::EksCluster,
+    attrs: &[
+        A::new("name").force_new(),
+        A::new("version"),
+        A::new("role_arn").force_new(),
+        A::new("subnet_ids").force_new().normalize(UnorderedList),
+        A::new("security_group_ids")
+            .force_new()
+            .normalize(UnorderedList)
+            .default(EmptyList),
+        A::new("endpoint_public_access").default(Bool(true)),
+        A::new("endpoint_private_access").default(Bool(false)),
+        A::new("enabled_log_types")
+            .normalize(UnorderedList)
+            .default(EmptyList),
+        A::new("authentication_mode").default(Str("API_AND_CONFIG_MAP")),
+        TAGS,
+    ],
+    outputs: &[
+        "arn",
+        "endpoint",
+        "certificate_authority",
+        "oidc_issuer",
+        "cluster_security_group_id",
+        "platform_version",
+        "status",
+    ],
+    replace: DestroyBeforeCreate,
+};
+
+pub static EKS_NODEGROUP: KindSchema = KindSchema {
+    kind: K::EksNodegroup,
+    attrs: &[
+        A::new("cluster_name").force_new(),
+        A::new("name").force_new(),
+        A::new("node_role_arn").force_new(),
+        A::new("subnet_ids").force_new().normalize(UnorderedList),
+        A::new("instance_types")
+            .force_new()
+            .normalize(UnorderedList),
+        A::new("capacity_type")
+            .force_new()
+            .default(Str("ON_DEMAND")),
+        A::new("disk_size").force_new().default(Int(20)),
+        A::new("ami_type").force_new(),
+        A::new("desired_size"),
+        A::new("min_size"),
+        A::new("max_size"),
+        A::new("labels").normalize(StringMap).default(EmptyMap),
+        TAGS,
+    ],
+    outputs: &["arn", "status"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static EKS_ADDON: KindSchema = KindSchema {
+    kind: K::EksAddon,
+    attrs: &[
+        A::new("cluster_name").force_new(),
+        A::new("name").force_new(),
+        A::new("version"),
+        A::new("service_account_role_arn"),
+        A::new("resolve_conflicts").default(Str("OVERWRITE")),
+        A::new("configuration_values").normalize(JsonDocument),
+        TAGS,
+    ],
+    outputs: &["arn", "status"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static S3_BUCKET: KindSchema = KindSchema {
+    kind: K::S3Bucket,
+    attrs: &[
+        A::new("bucket").force_new(),
+        A::new("versioning").default(Bool(false)),
+        // S3 encrypts every new object with SSE-S3 since January 2023.
+        A::new("sse_algorithm").default(Str("AES256")),
+        A::new("kms_key_id"),
+        // New buckets block public access by default since April 2023.
+        A::new("block_public_access").default(Bool(true)),
+        A::new("force_destroy").default(Bool(false)),
+        TAGS,
+    ],
+    outputs: &["arn", "region", "bucket_regional_domain_name"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static KMS_KEY: KindSchema = KindSchema {
+    kind: K::KmsKey,
+    attrs: &[
+        A::new("description").default(Str("")),
+        A::new("key_usage")
+            .force_new()
+            .default(Str("ENCRYPT_DECRYPT")),
+        A::new("key_spec")
+            .force_new()
+            .default(Str("SYMMETRIC_DEFAULT")),
+        A::new("enable_key_rotation").default(Bool(false)),
+        A::new("deletion_window_in_days").default(Int(30)),
+        A::new("policy").normalize(PolicyDocument),
+        A::new("alias"),
+        TAGS,
+    ],
+    outputs: &["arn", "key_id"],
+    // Key ids are generated: a new key can exist next to the old one.
+    replace: CreateBeforeDestroy,
+};
+
+pub static SECRETSMANAGER_SECRET: KindSchema = KindSchema {
+    kind: K::SecretsmanagerSecret,
+    attrs: &[
+        A::new("name").force_new(),
+        A::new("description").default(Str("")),
+        A::new("kms_key_id"),
+        A::new("secret_string").sensitive(),
+        A::new("recovery_window_in_days").default(Int(30)),
+        TAGS,
+    ],
+    outputs: &["arn", "version_id"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static MSK_CONFIGURATION: KindSchema = KindSchema {
+    kind: K::MskConfiguration,
+    attrs: &[
+        A::new("name").force_new(),
+        A::new("description").default(Str("")),
+        A::new("kafka_versions")
+            .force_new()
+            .normalize(UnorderedList)
+            .default(EmptyList),
+        A::new("server_properties").normalize(StringMap),
+    ],
+    outputs: &["arn", "latest_revision"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static MSK_CLUSTER: KindSchema = KindSchema {
+    kind: K::MskCluster,
+    attrs: &[
+        A::new("name").force_new(),
+        A::new("kafka_version"),
+        A::new("broker_type"),
+        A::new("number_of_broker_nodes"),
+        A::new("client_subnets")
+            .force_new()
+            .normalize(UnorderedList),
+        A::new("security_groups")
+            .force_new()
+            .normalize(UnorderedList),
+        A::new("ebs_volume_size").default(Int(1000)),
+        A::new("configuration_arn"),
+        A::new("configuration_revision"),
+        A::new("client_authentication"),
+        A::new("encryption_in_transit").force_new(),
+        A::new("enhanced_monitoring").default(Str("DEFAULT")),
+        TAGS,
+    ],
+    outputs: &[
+        "arn",
+        "bootstrap_brokers_sasl_scram",
+        "zookeeper_connect_string",
+        "current_version",
+        "state",
+    ],
+    replace: DestroyBeforeCreate,
+};
+
+pub static MSK_SCRAM_ASSOCIATION: KindSchema = KindSchema {
+    kind: K::MskScramAssociation,
+    attrs: &[
+        A::new("cluster_arn").force_new(),
+        A::new("secret_arn_list").normalize(UnorderedList),
+    ],
+    outputs: &[],
+    replace: DestroyBeforeCreate,
+};

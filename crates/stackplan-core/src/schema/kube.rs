@@ -1,0 +1,80 @@
+//! Schemas of the Kubernetes and Helm kinds. Issue 6 (the Kubernetes and
+//! Helm providers) refines these tables. Only fields stackplan manages
+//! (server-side apply, field manager `stackplan`) are listed.
+
+use super::AttrDefault::{Bool, EmptyMap, Str};
+use super::Normalize::{Plain, StringMap};
+use super::ReplaceOrder::DestroyBeforeCreate;
+use super::{AttrSchema as A, KindSchema};
+use crate::ResourceKind as K;
+
+const LABELS: A = A::new("labels").normalize(StringMap).default(EmptyMap);
+const ANNOTATIONS: A = A::new("annotations").normalize(StringMap).default(EmptyMap);
+
+pub static K8S_NAMESPACE: KindSchema = KindSchema {
+    kind: K::K8sNamespace,
+    attrs: &[A::new("name").force_new(), LABELS, ANNOTATIONS],
+    outputs: &["uid"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static K8S_SERVICE_ACCOUNT: KindSchema = KindSchema {
+    kind: K::K8sServiceAccount,
+    attrs: &[
+        A::new("namespace").force_new(),
+        A::new("name").force_new(),
+        LABELS,
+        ANNOTATIONS,
+    ],
+    outputs: &["uid"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static K8S_STORAGE_CLASS: KindSchema = KindSchema {
+    kind: K::K8sStorageClass,
+    attrs: &[
+        A::new("name").force_new(),
+        // The API refuses changes to these after creation.
+        A::new("provisioner").force_new(),
+        A::new("parameters")
+            .force_new()
+            .normalize(StringMap)
+            .default(EmptyMap),
+        A::new("volume_binding_mode")
+            .force_new()
+            .default(Str("Immediate")),
+        A::new("reclaim_policy").force_new().default(Str("Delete")),
+        A::new("allow_volume_expansion").default(Bool(false)),
+        LABELS,
+        ANNOTATIONS,
+    ],
+    outputs: &["uid"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static K8S_DEFAULT_CLASS: KindSchema = KindSchema {
+    kind: K::K8sDefaultClass,
+    attrs: &[
+        A::new("name").force_new(),
+        A::new("is_default").normalize(StringMap),
+    ],
+    outputs: &[],
+    replace: DestroyBeforeCreate,
+};
+
+pub static HELM_RELEASE: KindSchema = KindSchema {
+    kind: K::HelmRelease,
+    attrs: &[
+        A::new("name").force_new(),
+        A::new("namespace").force_new(),
+        A::new("chart"),
+        A::new("repository"),
+        A::new("chart_version"),
+        // Compared as data: the release record's values are YAML.
+        A::new("values").normalize(Plain).default(EmptyMap),
+        A::new("wait").default(Bool(true)),
+        A::new("atomic").default(Bool(true)),
+    ],
+    outputs: &["revision", "status", "app_version"],
+    replace: DestroyBeforeCreate,
+};

@@ -1,0 +1,389 @@
+//! The state document (DESIGN.md section 4) and the [`StateStore`] trait
+//! its backends implement (`stackplan-state`: local file and S3).
+//!
+//! State never holds a secret. A sensitive value reaches it only *sealed*
+//! (a salted SHA-256, see [`sealed`]); anything sensitive that is not sealed
+//! is written as `{"$sensitive": true}` and its content is lost. That rule is
+//! enforced here, in the one encoder every backend uses, so no backend can
+//! forget it.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map as JsonMap, Value as Json};
+
+use crate::provider::{Attrs, BoxFuture};
+use crate::{ResourceAddr, ResourceKind, ResourceMode, Value};
+
+/// The version of the state document. Bumped on any change an older
+/// stackplan would misread; an unknown version is refused, not guessed.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// The key inside a sealed sensitive value that holds its digest.
+const SEALED_KEY: &str = "$sealed";
+
+/// A sensitive value reduced to `sha256:<salt hex>:<digest hex>`. Equal
+/// secrets sealed with the same salt give the same digest, so drift and
+/// changes of secrets are still found without storing them.
+pub fn sealed(digest: impl Into<String>) -> Value {
+    Value::Sensitive(Box::new(Value::map([(
+        SEALED_KEY,
+        Value::String(digest.into()),
+    )])))
+}
+
+/// The digest of a sealed value, or `None` for anything else.
+pub fn sealed_digest(value: &Value) -> Option<&str> {
+    match value {
+        Value::Sensitive(inner) => match inner.as_ref() {
+            Value::Map(m) if m.len() == 1 => m.get(SEALED_KEY)?.as_str(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The JSON form of a value inside state: literals as they are, a sealed
+/// value as `{"$sensitive": "sha256:..."}`, any other sensitive value as
+/// `{"$sensitive": true}` (never its content), and the markers of
+/// [`Value::to_json`] for references, unknowns and secret sources.
+pub fn encode_state_value(value: &Value) -> Json {
+    let tagged = |tag: &str, v: Json| {
+        let mut m = JsonMap::new();
+        m.insert(tag.to_string(), v);
+        Json::Object(m)
+    };
+    match value {
+        Value::Sensitive(_) => match sealed_digest(value) {
+            Some(d) => tagged("$sensitive", Json::String(d.to_string())),
+            None => tagged("$sensitive", Json::Bool(true)),
+        },
+        Value::List(items) => Json::Array(items.iter().map(encode_state_value).collect()),
+        Value::Map(m) => Json::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), encode_state_value(v)))
+                .collect(),
+        ),
+        Value::Concat(parts) => tagged(
+            "$concat",
+            Json::Array(parts.iter().map(encode_state_value).collect()),
+        ),
+        Value::DynMap(entries) => tagged(
+            "$dynmap",
+            Json::Array(
+                entries
+                    .iter()
+                    .map(|(k, v)| Json::Array(vec![encode_state_value(k), encode_state_value(v)]))
+                    .collect(),
+            ),
+        ),
+        other => other.to_json(),
+    }
+}
+
+/// The inverse of [`encode_state_value`].
+pub fn decode_state_value(json: &Json) -> Value {
+    match json {
+        Json::Object(m) if m.len() == 1 => {
+            if let Some(Json::String(digest)) = m.get("$sensitive") {
+                return sealed(digest.clone());
+            }
+            match m.iter().next() {
+                Some((k, _)) if k.starts_with('$') => Value::from_json(json),
+                _ => Value::Map(
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), decode_state_value(v)))
+                        .collect(),
+                ),
+            }
+        }
+        Json::Object(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), decode_state_value(v)))
+                .collect(),
+        ),
+        Json::Array(items) => Value::List(items.iter().map(decode_state_value).collect()),
+        other => Value::from_json(other),
+    }
+}
+
+mod attrs_codec {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(attrs: &Attrs, s: S) -> Result<S::Ok, S::Error> {
+        let m: JsonMap<String, Json> = attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), encode_state_value(v)))
+            .collect();
+        m.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Attrs, D::Error> {
+        let m = JsonMap::<String, Json>::deserialize(d)?;
+        Ok(m.iter()
+            .map(|(k, v)| (k.clone(), decode_state_value(v)))
+            .collect())
+    }
+}
+
+/// One resource as last applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    pub addr: ResourceAddr,
+    /// Redundant with the address, written for people and tools that read
+    /// state without parsing addresses.
+    pub kind: ResourceKind,
+    pub mode: ResourceMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical_id: Option<String>,
+    /// The attributes stackplan last applied (desired, resolved), sealed.
+    #[serde(default, with = "attrs_codec")]
+    pub attributes: Attrs,
+    /// The outputs the API reported after that apply, sealed.
+    #[serde(default, with = "attrs_codec")]
+    pub outputs: Attrs,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub dependencies: BTreeSet<ResourceAddr>,
+}
+
+impl ResourceState {
+    pub fn new(addr: ResourceAddr, mode: ResourceMode) -> Self {
+        ResourceState {
+            kind: addr.kind,
+            addr,
+            mode,
+            physical_id: None,
+            attributes: Attrs::new(),
+            outputs: Attrs::new(),
+            dependencies: BTreeSet::new(),
+        }
+    }
+}
+
+/// The whole record of what a stack owns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateDocument {
+    pub format_version: u32,
+    /// A UUID fixed when the state is first created: a plan or a write from
+    /// another lineage is refused.
+    pub lineage: String,
+    /// Incremented on every write.
+    pub serial: u64,
+    pub stack: String,
+    /// Sorted by address.
+    pub resources: Vec<ResourceState>,
+}
+
+impl StateDocument {
+    pub fn new(stack: impl Into<String>, lineage: impl Into<String>) -> Self {
+        StateDocument {
+            format_version: STATE_FORMAT_VERSION,
+            lineage: lineage.into(),
+            serial: 0,
+            stack: stack.into(),
+            resources: Vec::new(),
+        }
+    }
+
+    pub fn get(&self, addr: &ResourceAddr) -> Option<&ResourceState> {
+        self.resources
+            .binary_search_by(|r| r.addr.cmp(addr))
+            .ok()
+            .map(|i| &self.resources[i])
+    }
+
+    /// Inserts or replaces one resource, keeping the list sorted.
+    pub fn upsert(&mut self, resource: ResourceState) {
+        match self
+            .resources
+            .binary_search_by(|r| r.addr.cmp(&resource.addr))
+        {
+            Ok(i) => self.resources[i] = resource,
+            Err(i) => self.resources.insert(i, resource),
+        }
+    }
+
+    pub fn remove(&mut self, addr: &ResourceAddr) -> Option<ResourceState> {
+        let i = self.resources.binary_search_by(|r| r.addr.cmp(addr)).ok()?;
+        Some(self.resources.remove(i))
+    }
+
+    /// The canonical bytes every backend writes: pretty JSON, a trailing
+    /// newline, resources sorted, no secret (see the module docs).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut sorted = self.clone();
+        sorted.resources.sort_by(|a, b| a.addr.cmp(&b.addr));
+        let mut out = serde_json::to_vec_pretty(&sorted).expect("state always serializes");
+        out.push(b'\n');
+        out
+    }
+
+    /// Parses a state document, refusing versions this build cannot read.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
+        #[derive(Deserialize)]
+        struct Probe {
+            format_version: u32,
+        }
+        let probe: Probe = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+            detail: e.to_string(),
+        })?;
+        if probe.format_version != STATE_FORMAT_VERSION {
+            return Err(StateError::UnsupportedVersion {
+                found: probe.format_version,
+            });
+        }
+        let mut doc: StateDocument =
+            serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+                detail: e.to_string(),
+            })?;
+        doc.resources.sort_by(|a, b| a.addr.cmp(&b.addr));
+        Ok(doc)
+    }
+}
+
+/// Who holds a state lock, written into the lock so `stackplan unlock` can
+/// show it before releasing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// A UUID per acquisition.
+    pub id: String,
+    /// `apply`, `destroy`, ...
+    pub operation: String,
+    /// `user@host`.
+    pub who: String,
+    pub pid: u32,
+    /// RFC 3339, UTC.
+    pub created: String,
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (pid {}) for `{}` since {}, lock id {}",
+            self.who, self.pid, self.operation, self.created, self.id
+        )
+    }
+}
+
+/// Everything a state backend can refuse or fail at. `stackplan-state`
+/// uses this as its error type, so one enum describes state failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state {location} is locked by {holder}")]
+    Locked {
+        location: String,
+        holder: Box<LockInfo>,
+    },
+    #[error("state {location} is locked by another process (no holder recorded)")]
+    LockedUnknown { location: String },
+    #[error("state {location} must be locked before it is written")]
+    NotLocked { location: String },
+    #[error("state {location} was changed by another writer since it was read ({detail})")]
+    Conflict { location: String, detail: String },
+    #[error("state lineage {found} does not match {expected}: this state belongs to another stack")]
+    LineageMismatch { expected: String, found: String },
+    #[error(
+        "state format_version {found} is not supported (this build reads {STATE_FORMAT_VERSION})"
+    )]
+    UnsupportedVersion { found: u32 },
+    #[error("state is not a valid state document: {detail}")]
+    Corrupt { detail: String },
+    #[error("state {location}: {action}")]
+    Io {
+        location: String,
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state {location}: {message}")]
+    Backend {
+        location: String,
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
+}
+
+/// Where a stack's state lives. `read` needs no lock (a plan is read-only
+/// and every backend replaces the document atomically); `write` needs the
+/// lock and refuses a concurrent writer.
+pub trait StateStore: Send + Sync {
+    /// Where, for messages: `.stackplan/demo.state.json`, `s3://b/k`.
+    fn location(&self) -> String;
+
+    /// The current document, or `None` when the stack has no state yet.
+    fn read(&self) -> BoxFuture<'_, Result<Option<StateDocument>, StateError>>;
+
+    /// Stores `doc` with the next serial and returns that serial. Refuses
+    /// a document of another lineage and a write that would overwrite one
+    /// made by someone else since this store last read or wrote.
+    fn write<'a>(&'a self, doc: &'a StateDocument) -> BoxFuture<'a, Result<u64, StateError>>;
+
+    /// Takes the lock for the run, or says who holds it.
+    fn lock<'a>(&'a self, info: &'a LockInfo) -> BoxFuture<'a, Result<(), StateError>>;
+
+    /// Releases the lock this store took.
+    fn unlock(&self) -> BoxFuture<'_, Result<(), StateError>>;
+
+    /// Who holds the lock now, if anyone.
+    fn lock_holder(&self) -> BoxFuture<'_, Result<Option<LockInfo>, StateError>>;
+
+    /// Releases a lock someone else left behind (`stackplan unlock`) and
+    /// returns who held it.
+    fn force_unlock(&self) -> BoxFuture<'_, Result<Option<LockInfo>, StateError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsealed_sensitive_content_is_never_encoded() {
+        let mut r = ResourceState::new(
+            ResourceAddr::new(ResourceKind::SecretsmanagerSecret, "scram"),
+            ResourceMode::Managed,
+        );
+        r.attributes.insert(
+            "secret_string".into(),
+            Value::Sensitive(Box::new("hunter2".into())),
+        );
+        r.attributes.insert(
+            "nested".into(),
+            Value::map([("pw", Value::Sensitive(Box::new("hunter2".into())))]),
+        );
+        let mut doc = StateDocument::new("demo", "l");
+        doc.upsert(r);
+        let text = String::from_utf8(doc.to_bytes()).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn sealed_values_round_trip_through_the_document() {
+        let mut r = ResourceState::new(
+            ResourceAddr::new(ResourceKind::SecretsmanagerSecret, "scram"),
+            ResourceMode::Managed,
+        );
+        r.attributes
+            .insert("secret_string".into(), sealed("sha256:00:ff"));
+        r.attributes.insert(
+            "source".into(),
+            Value::Secret(crate::SecretSource::Env("PW".into())),
+        );
+        let mut doc = StateDocument::new("demo", "l");
+        doc.upsert(r);
+        let back = StateDocument::from_bytes(&doc.to_bytes()).unwrap();
+        assert_eq!(back, doc);
+        assert_eq!(
+            sealed_digest(&back.resources[0].attributes["secret_string"]),
+            Some("sha256:00:ff")
+        );
+    }
+
+    #[test]
+    fn unknown_format_version_is_refused() {
+        let err = StateDocument::from_bytes(br#"{"format_version": 99}"#).unwrap_err();
+        assert!(matches!(err, StateError::UnsupportedVersion { found: 99 }));
+    }
+}
