@@ -1,2 +1,93 @@
-//! The `stackplan` binary.
-fn main() {}
+//! The `stackplan` binary: parses the command line, runs one command, and
+//! turns its outcome into output and an exit code. The only crate that prints.
+
+// The binary is where output belongs.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod commands;
+mod output;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Plan and apply the Milvus-on-EKS deployment from one TOML stack file.
+#[derive(Debug, Parser)]
+#[command(name = "stackplan", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a stack file and its resource graph; changes nothing.
+    Validate {
+        /// The stack file.
+        stack: PathBuf,
+    },
+    /// Print the resource dependency graph.
+    Graph {
+        stack: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+    /// Write the generated Milvus Helm values for inspection.
+    Render {
+        stack: PathBuf,
+        /// Write to this file instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+/// What a command wants the process to exit with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do, or done.
+    Clean,
+    /// Changes or drift found (`--detailed-exitcode`, `drift`).
+    Changes,
+}
+
+fn install_error_hook() {
+    let stderr_tty = std::io::stderr().is_terminal();
+    let color = stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = miette::set_hook(Box::new(move |_| {
+        let mut opts = miette::MietteHandlerOpts::new()
+            .terminal_links(false)
+            .unicode(true)
+            .color(color)
+            .context_lines(1);
+        if !stderr_tty {
+            opts = opts.width(100);
+        }
+        Box::new(opts.build())
+    }));
+}
+
+fn main() -> ExitCode {
+    install_error_hook();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { stack } => commands::validate::run(&stack),
+        Command::Graph { stack, format } => commands::graph::run(&stack, format),
+        Command::Render { stack, output } => commands::render::run(&stack, output.as_deref()),
+    };
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Changes) => ExitCode::from(2),
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(1)
+        }
+    }
+}

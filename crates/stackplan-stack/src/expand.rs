@@ -1,0 +1,727 @@
+//! Expansion: the stack's sections become typed resources whose
+//! attributes reference the outputs they consume, which makes the edges
+//! of the graph. Names the user gave once are wired, never typed twice.
+
+use std::collections::BTreeMap;
+
+use ipnet::Ipv4Net;
+use stackplan_core::{Resource, ResourceAddr, ResourceKind, ResourceMode, Value};
+
+use crate::model::{Chart, Stack, VpcSpec};
+
+pub(crate) const MILVUS_SA: &str = "milvus-s3-access-sa";
+const LBC_SA: &str = "aws-load-balancer-controller";
+const EBS_CSI_SA: &str = "ebs-csi-controller-sa";
+const EBS_CSI_ADDON: &str = "aws-ebs-csi-driver";
+const IS_DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
+/// The port MSK brokers listen on for SASL/SCRAM clients.
+pub const MSK_SCRAM_PORT: i64 = 9096;
+
+const LBC_POLICY: &str = include_str!("../data/aws-load-balancer-controller-iam-policy.json");
+
+/// The addresses other parts of the expansion refer to.
+#[derive(Debug, Clone)]
+pub struct Addrs {
+    pub vpc: ResourceAddr,
+    pub cluster: ResourceAddr,
+    pub oidc: ResourceAddr,
+    pub bucket: ResourceAddr,
+    pub msk_cluster: ResourceAddr,
+}
+
+impl Default for Addrs {
+    fn default() -> Self {
+        Addrs {
+            vpc: ResourceAddr::new(ResourceKind::Ec2Vpc, "main"),
+            cluster: ResourceAddr::new(ResourceKind::EksCluster, "main"),
+            oidc: ResourceAddr::new(ResourceKind::IamOidcProvider, "main"),
+            bucket: ResourceAddr::new(ResourceKind::S3Bucket, "milvus"),
+            msk_cluster: ResourceAddr::new(ResourceKind::MskCluster, "milvus"),
+        }
+    }
+}
+
+/// The AWS partition of a region, for ARNs of AWS managed policies.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The DNS suffix of service endpoints in a region's partition.
+pub fn partition_dns_suffix(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    }
+}
+
+/// Splits a VPC block into one private subnet per AZ. Each subnet takes
+/// an eighth of a /16 (a /19, as eksctl does) or the equivalent share,
+/// leaving half the block free for public subnets; `None` when the block
+/// is too small for subnets of at least /28.
+pub fn subnet_cidrs(vpc: &Ipv4Net, azs: u32) -> Option<Vec<Ipv4Net>> {
+    let bits = (azs.max(1) * 2).next_power_of_two().trailing_zeros() as u8;
+    let prefix = vpc.prefix_len() + bits;
+    if prefix > 28 {
+        return None;
+    }
+    Some(vpc.subnets(prefix).ok()?.take(azs as usize).collect())
+}
+
+fn tags(stack: &Stack, section: &BTreeMap<String, String>, name: &str) -> Value {
+    let mut t: BTreeMap<String, Value> = BTreeMap::new();
+    t.insert("Name".into(), Value::string(name));
+    t.insert("stackplan:stack".into(), Value::string(&stack.name));
+    for (k, v) in stack.tags.iter().chain(section) {
+        t.insert(k.clone(), Value::string(v));
+    }
+    Value::Map(t)
+}
+
+fn policy(statements: Vec<Value>) -> Value {
+    Value::map([
+        ("Version", Value::string("2012-10-17")),
+        ("Statement", Value::List(statements)),
+    ])
+}
+
+fn service_trust(service: &str) -> Value {
+    policy(vec![Value::map([
+        ("Effect", Value::string("Allow")),
+        (
+            "Principal",
+            Value::map([("Service", Value::string(service))]),
+        ),
+        ("Action", Value::string("sts:AssumeRole")),
+    ])])
+}
+
+/// The IRSA trust policy: only the named service account, through the
+/// cluster's OIDC provider, may assume the role.
+fn irsa_trust(oidc: &ResourceAddr, namespace: &str, sa: &str) -> Value {
+    let issuer = Value::reference(oidc, "issuer_host");
+    policy(vec![Value::map([
+        ("Effect", Value::string("Allow")),
+        (
+            "Principal",
+            Value::map([("Federated", Value::reference(oidc, "arn"))]),
+        ),
+        ("Action", Value::string("sts:AssumeRoleWithWebIdentity")),
+        (
+            "Condition",
+            Value::map([(
+                "StringEquals",
+                Value::DynMap(vec![
+                    (
+                        Value::Concat(vec![issuer.clone(), ":sub".into()]),
+                        Value::string(format!("system:serviceaccount:{namespace}:{sa}")),
+                    ),
+                    (
+                        Value::Concat(vec![issuer, ":aud".into()]),
+                        Value::string("sts.amazonaws.com"),
+                    ),
+                ]),
+            )]),
+        ),
+    ])])
+}
+
+fn managed_policies(stack: &Stack, names: &[&str]) -> Value {
+    let part = partition(&stack.region);
+    Value::list(
+        names
+            .iter()
+            .map(|n| Value::string(format!("arn:{part}:iam::aws:policy/{n}"))),
+    )
+}
+
+fn chart_value(chart: &Chart) -> Value {
+    match chart {
+        Chart::Repository { url, name, version } => Value::map([
+            ("repository", Value::string(url)),
+            ("name", Value::string(name)),
+            (
+                "version",
+                version.as_deref().map(Value::string).unwrap_or(Value::Null),
+            ),
+        ]),
+        Chart::Path { path } => Value::map([("path", Value::string(path))]),
+        Chart::Oci { reference, version } => Value::map([
+            ("oci", Value::string(reference)),
+            (
+                "version",
+                version.as_deref().map(Value::string).unwrap_or(Value::Null),
+            ),
+        ]),
+    }
+}
+
+/// Turns a valid stack into its resources, sorted by address.
+pub fn expand(stack: &Stack) -> Vec<Resource> {
+    let a = Addrs::default();
+    let mut out: Vec<Resource> = Vec::new();
+    let net_tags = &stack.network.tags;
+
+    // Network: looked up when given by id, created otherwise.
+    let subnet_count = stack.network.subnet_count();
+    let subnets: Vec<ResourceAddr> = (0..subnet_count as u32)
+        .map(|i| ResourceAddr::indexed(ResourceKind::Ec2Subnet, "private", i))
+        .collect();
+    match &stack.network.vpc {
+        VpcSpec::Existing {
+            vpc_id,
+            private_subnets,
+        } => {
+            out.push(
+                Resource::new(a.vpc.clone(), ResourceMode::Lookup)
+                    .attr("id", vpc_id.as_str())
+                    .from_section("[network]"),
+            );
+            for (addr, id) in subnets.iter().zip(private_subnets) {
+                out.push(
+                    Resource::new(addr.clone(), ResourceMode::Lookup)
+                        .attr("id", id.as_str())
+                        .attr("vpc_id", Value::reference(&a.vpc, "id"))
+                        .from_section("[network]"),
+                );
+            }
+        }
+        VpcSpec::Create { cidr, azs } => {
+            let net: Ipv4Net = cidr.parse().expect("validated when parsed");
+            out.push(
+                Resource::managed(ResourceKind::Ec2Vpc, "main")
+                    .attr("cidr_block", cidr.as_str())
+                    .attr("enable_dns_support", true)
+                    .attr("enable_dns_hostnames", true)
+                    .attr("tags", tags(stack, net_tags, &stack.name))
+                    .from_section("[network]"),
+            );
+            let blocks = subnet_cidrs(&net, *azs).expect("validated when parsed");
+            for (i, (addr, block)) in subnets.iter().zip(blocks).enumerate() {
+                let az = format!("{}{}", stack.region, (b'a' + i as u8) as char);
+                let mut t = tags(stack, net_tags, &format!("{}-private-{az}", stack.name));
+                t.deep_merge(Value::map([
+                    ("kubernetes.io/role/internal-elb", Value::string("1")),
+                    (
+                        format!("kubernetes.io/cluster/{}", stack.eks.name).as_str(),
+                        Value::string("shared"),
+                    ),
+                ]));
+                out.push(
+                    Resource::new(addr.clone(), ResourceMode::Managed)
+                        .attr("vpc_id", Value::reference(&a.vpc, "id"))
+                        .attr("cidr_block", block.to_string())
+                        .attr("availability_zone", az)
+                        .attr("tags", t)
+                        .from_section("[network]"),
+                );
+            }
+        }
+    }
+    let subnet_ids = Value::list(subnets.iter().map(|s| Value::reference(s, "id")));
+
+    // EKS: cluster and node roles, the cluster, its node groups.
+    let eks = &stack.eks;
+    let eks_tags = |name: &str| tags(stack, &eks.tags, name);
+    let cluster_role = ResourceAddr::new(ResourceKind::IamRole, "eks_cluster");
+    let nodes_role = ResourceAddr::new(ResourceKind::IamRole, "eks_nodes");
+    out.push(
+        Resource::new(cluster_role.clone(), ResourceMode::Managed)
+            .attr("name", format!("{}-cluster", eks.name))
+            .attr("assume_role_policy", service_trust("eks.amazonaws.com"))
+            .attr(
+                "managed_policy_arns",
+                managed_policies(stack, &["AmazonEKSClusterPolicy"]),
+            )
+            .attr("tags", eks_tags(&format!("{}-cluster", eks.name)))
+            .from_section("[eks]"),
+    );
+    out.push(
+        Resource::new(nodes_role.clone(), ResourceMode::Managed)
+            .attr("name", format!("{}-nodes", eks.name))
+            .attr("assume_role_policy", service_trust("ec2.amazonaws.com"))
+            .attr(
+                "managed_policy_arns",
+                managed_policies(
+                    stack,
+                    &[
+                        "AmazonEKSWorkerNodePolicy",
+                        "AmazonEC2ContainerRegistryReadOnly",
+                        "AmazonEKS_CNI_Policy",
+                    ],
+                ),
+            )
+            .attr("tags", eks_tags(&format!("{}-nodes", eks.name)))
+            .from_section("[eks]"),
+    );
+    let mut cluster = Resource::new(a.cluster.clone(), ResourceMode::Managed)
+        .attr("name", eks.name.as_str())
+        .attr("version", eks.version.as_str())
+        .attr("role_arn", Value::reference(&cluster_role, "arn"))
+        .attr("subnet_ids", subnet_ids.clone())
+        .attr("endpoint_private_access", true)
+        .attr("endpoint_public_access", eks.endpoint_public_access)
+        .attr("tags", eks_tags(&eks.name))
+        .from_section("[eks]");
+    cluster.prevent_destroy = eks.prevent_destroy;
+    out.push(cluster);
+
+    let mut nodegroups = Vec::new();
+    for ng in &eks.nodegroups {
+        let addr = ResourceAddr::new(ResourceKind::EksNodegroup, &ng.name);
+        let mut t = eks_tags(&ng.name);
+        for (k, v) in &ng.tags {
+            t.deep_merge(Value::map([(k.as_str(), Value::string(v))]));
+        }
+        out.push(
+            Resource::new(addr.clone(), ResourceMode::Managed)
+                .attr("cluster_name", Value::reference(&a.cluster, "name"))
+                .attr("nodegroup_name", ng.name.as_str())
+                .attr("node_role_arn", Value::reference(&nodes_role, "arn"))
+                .attr("subnet_ids", subnet_ids.clone())
+                .attr(
+                    "instance_types",
+                    Value::list([Value::string(&ng.instance_type)]),
+                )
+                .attr("disk_size", i64::from(ng.disk_size))
+                .attr(
+                    "scaling",
+                    Value::map([
+                        ("desired_size", Value::Int(i64::from(ng.desired))),
+                        ("min_size", Value::Int(i64::from(ng.min))),
+                        ("max_size", Value::Int(i64::from(ng.max))),
+                    ]),
+                )
+                .attr(
+                    "labels",
+                    Value::map(
+                        ng.labels
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), Value::string(v))),
+                    ),
+                )
+                .attr("tags", t)
+                .from_section("[[eks.nodegroup]]"),
+        );
+        nodegroups.push(addr);
+    }
+
+    // IAM OIDC provider for the cluster's issuer, and the IRSA roles.
+    out.push(
+        Resource::new(a.oidc.clone(), ResourceMode::Managed)
+            .attr("url", Value::reference(&a.cluster, "oidc_issuer"))
+            .attr(
+                "client_ids",
+                Value::list([Value::string("sts.amazonaws.com")]),
+            )
+            .attr("tags", eks_tags(&format!("{}-oidc", eks.name)))
+            .from_section("[eks]"),
+    );
+    let irsa_role = |name: &str, namespace: &str, sa: &str, policies: Value, section: &str| {
+        Resource::managed(ResourceKind::IamRole, name)
+            .attr("name", format!("{}-{}", eks.name, name.replace('_', "-")))
+            .attr("assume_role_policy", irsa_trust(&a.oidc, namespace, sa))
+            .attr("managed_policy_arns", policies)
+            .attr(
+                "tags",
+                eks_tags(&format!("{}-{}", eks.name, name.replace('_', "-"))),
+            )
+            .from_section(section)
+    };
+
+    let ebs_csi = eks.addons.contains_key(EBS_CSI_ADDON).then(|| {
+        let role = irsa_role(
+            "ebs_csi",
+            "kube-system",
+            EBS_CSI_SA,
+            managed_policies(stack, &["service-role/AmazonEBSCSIDriverPolicy"]),
+            "[eks.addons]",
+        );
+        let addr = role.addr.clone();
+        out.push(role);
+        addr
+    });
+
+    // EKS add-ons: after the node groups they schedule on.
+    for (name, addon) in &eks.addons {
+        let mut r = Resource::managed(ResourceKind::EksAddon, name)
+            .attr("cluster_name", Value::reference(&a.cluster, "name"))
+            .attr("addon_name", name.as_str())
+            .attr("resolve_conflicts", "OVERWRITE")
+            .attr("tags", eks_tags(name))
+            .from_section("[eks.addons]");
+        if let Some(v) = &addon.version {
+            r = r.attr("addon_version", v.as_str());
+        }
+        if name == EBS_CSI_ADDON
+            && let Some(role) = &ebs_csi
+        {
+            r = r.attr("service_account_role_arn", Value::reference(role, "arn"));
+        }
+        for ng in &nodegroups {
+            r = r.after(ng);
+        }
+        out.push(r);
+    }
+
+    // S3 bucket and the least-privilege policy scoped to it.
+    if let Some(s3) = &stack.s3 {
+        let mut b = Resource::new(a.bucket.clone(), ResourceMode::Managed)
+            .attr("bucket", s3.bucket.as_str())
+            .attr("versioning", true)
+            .attr("sse_algorithm", "AES256")
+            .attr(
+                "public_access_block",
+                Value::map([
+                    ("block_public_acls", Value::Bool(true)),
+                    ("block_public_policy", Value::Bool(true)),
+                    ("ignore_public_acls", Value::Bool(true)),
+                    ("restrict_public_buckets", Value::Bool(true)),
+                ]),
+            )
+            .attr("force_destroy", s3.force_destroy)
+            .attr("tags", tags(stack, &s3.tags, &s3.bucket))
+            .from_section("[s3]");
+        b.prevent_destroy = s3.prevent_destroy;
+        out.push(b);
+    }
+
+    // MSK: security group reachable only from the cluster's security
+    // group, KMS key and SCRAM secret, configuration, cluster, association.
+    if let Some(msk) = &stack.msk {
+        let msk_tags = |name: &str| tags(stack, &msk.tags, name);
+        let sg = ResourceAddr::new(ResourceKind::Ec2SecurityGroup, "msk");
+        out.push(
+            Resource::new(sg.clone(), ResourceMode::Managed)
+                .attr("name", format!("{}-msk", msk.name))
+                .attr(
+                    "description",
+                    format!(
+                        "MSK brokers of {}: SASL/SCRAM from the EKS cluster only",
+                        msk.name
+                    ),
+                )
+                .attr("vpc_id", Value::reference(&a.vpc, "id"))
+                .attr("tags", msk_tags(&format!("{}-msk", msk.name)))
+                .from_section("[msk]"),
+        );
+        out.push(
+            Resource::managed(ResourceKind::Ec2SecurityGroupRule, "msk_scram")
+                .attr("security_group_id", Value::reference(&sg, "id"))
+                .attr("type", "ingress")
+                .attr("protocol", "tcp")
+                .attr("from_port", MSK_SCRAM_PORT)
+                .attr("to_port", MSK_SCRAM_PORT)
+                .attr(
+                    "source_security_group_id",
+                    Value::reference(&a.cluster, "cluster_security_group_id"),
+                )
+                .attr(
+                    "description",
+                    "Kafka SASL/SCRAM from the EKS cluster security group",
+                )
+                .from_section("[msk]"),
+        );
+        let key = ResourceAddr::new(ResourceKind::KmsKey, "msk_scram");
+        out.push(
+            Resource::new(key.clone(), ResourceMode::Managed)
+                .attr(
+                    "description",
+                    format!("Encrypts the SASL/SCRAM secret of MSK cluster {}", msk.name),
+                )
+                .attr("alias", format!("alias/{}-msk-scram", msk.name))
+                .attr("tags", msk_tags(&format!("{}-msk-scram", msk.name)))
+                .from_section("[msk]"),
+        );
+        let secret = ResourceAddr::new(ResourceKind::SecretsmanagerSecret, "msk_scram");
+        out.push(
+            Resource::new(secret.clone(), ResourceMode::Managed)
+                // MSK only associates secrets whose name starts with AmazonMSK_.
+                .attr("name", format!("AmazonMSK_{}", msk.name))
+                .attr("kms_key_id", Value::reference(&key, "arn"))
+                .attr("username", msk.scram.username.as_str())
+                .attr("password", Value::Secret(msk.scram.password.clone()))
+                .attr("tags", msk_tags(&format!("AmazonMSK_{}", msk.name)))
+                .from_section("[msk.scram]"),
+        );
+        let config = ResourceAddr::new(ResourceKind::MskConfiguration, "milvus");
+        out.push(
+            Resource::new(config.clone(), ResourceMode::Managed)
+                .attr("name", msk.name.as_str())
+                .attr(
+                    "kafka_versions",
+                    Value::list([Value::string(&msk.kafka_version)]),
+                )
+                .attr(
+                    "server_properties",
+                    Value::map(
+                        msk.server_properties
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), Value::string(v))),
+                    ),
+                )
+                .from_section("[msk.server_properties]"),
+        );
+        let mut cluster = Resource::new(a.msk_cluster.clone(), ResourceMode::Managed)
+            .attr("cluster_name", msk.name.as_str())
+            .attr("kafka_version", msk.kafka_version.as_str())
+            .attr("number_of_broker_nodes", i64::from(msk.brokers))
+            .attr("instance_type", msk.broker_type.as_str())
+            .attr("client_subnets", subnet_ids.clone())
+            .attr(
+                "security_groups",
+                Value::list([Value::reference(&sg, "id")]),
+            )
+            .attr("volume_size", i64::from(msk.volume_size))
+            .attr(
+                "configuration",
+                Value::map([
+                    ("arn", Value::reference(&config, "arn")),
+                    ("revision", Value::reference(&config, "latest_revision")),
+                ]),
+            )
+            .attr(
+                "client_authentication",
+                Value::map([("sasl_scram", Value::Bool(true))]),
+            )
+            .attr(
+                "encryption_in_transit",
+                Value::map([
+                    ("client_broker", Value::string("TLS")),
+                    ("in_cluster", Value::Bool(true)),
+                ]),
+            )
+            .attr("tags", msk_tags(&msk.name))
+            .from_section("[msk]");
+        cluster.prevent_destroy = msk.prevent_destroy;
+        out.push(cluster);
+        out.push(
+            Resource::managed(ResourceKind::MskScramAssociation, "milvus")
+                .attr("cluster_arn", Value::reference(&a.msk_cluster, "arn"))
+                .attr(
+                    "secret_arn_list",
+                    Value::list([Value::reference(&secret, "arn")]),
+                )
+                .from_section("[msk.scram]"),
+        );
+    }
+
+    // Kubernetes objects: after the node groups exist.
+    let k8s_after = |mut r: Resource| {
+        for ng in &nodegroups {
+            r = r.after(ng);
+        }
+        r
+    };
+    let sc = ResourceAddr::new(ResourceKind::K8sStorageClass, "ebs-sc");
+    let mut storage = k8s_after(
+        Resource::new(sc.clone(), ResourceMode::Managed)
+            .attr("name", "ebs-sc")
+            .attr("provisioner", "ebs.csi.aws.com")
+            .attr("volume_binding_mode", "WaitForFirstConsumer")
+            .attr("parameters", Value::map([("type", Value::string("gp3"))]))
+            .attr(
+                "annotations",
+                Value::map([(IS_DEFAULT_CLASS, Value::string("true"))]),
+            )
+            .from_section("[eks]"),
+    );
+    let mut gp2 = k8s_after(
+        Resource::managed(ResourceKind::K8sDefaultClass, "gp2")
+            .attr("name", "gp2")
+            .attr("default", false)
+            .after(&sc)
+            .from_section("[eks]"),
+    );
+    if eks.addons.contains_key(EBS_CSI_ADDON) {
+        let addon = ResourceAddr::new(ResourceKind::EksAddon, EBS_CSI_ADDON);
+        storage = storage.after(&addon);
+        gp2 = gp2.after(&addon);
+    }
+    out.push(storage);
+    out.push(gp2);
+
+    let lbc_release = stack.load_balancer_controller.as_ref().map(|lbc| {
+        let policy_addr = ResourceAddr::new(ResourceKind::IamPolicy, "lb_controller");
+        let document: serde_json::Value =
+            serde_json::from_str(LBC_POLICY).expect("the shipped policy is valid JSON");
+        out.push(
+            Resource::new(policy_addr.clone(), ResourceMode::Managed)
+                .attr(
+                    "name",
+                    format!("{}-AWSLoadBalancerControllerIAMPolicy", eks.name),
+                )
+                .attr("document", Value::from_json(&document))
+                .attr("tags", eks_tags(&format!("{}-lb-controller", eks.name)))
+                .from_section("[load_balancer_controller]"),
+        );
+        let role = irsa_role(
+            "lb_controller",
+            "kube-system",
+            LBC_SA,
+            Value::list([Value::reference(&policy_addr, "arn")]),
+            "[load_balancer_controller]",
+        );
+        let role_addr = role.addr.clone();
+        out.push(role);
+        let sa = ResourceAddr::new(ResourceKind::K8sServiceAccount, LBC_SA);
+        out.push(k8s_after(
+            Resource::new(sa.clone(), ResourceMode::Managed)
+                .attr("namespace", "kube-system")
+                .attr("name", LBC_SA)
+                .attr(
+                    "labels",
+                    Value::map([("app.kubernetes.io/managed-by", Value::string("stackplan"))]),
+                )
+                .attr(
+                    "annotations",
+                    Value::map([(
+                        "eks.amazonaws.com/role-arn",
+                        Value::reference(&role_addr, "arn"),
+                    )]),
+                )
+                .from_section("[load_balancer_controller]"),
+        ));
+        let mut values = Value::map([
+            ("clusterName", Value::reference(&a.cluster, "name")),
+            ("region", Value::string(&stack.region)),
+            ("vpcId", Value::reference(&a.vpc, "id")),
+            (
+                "serviceAccount",
+                Value::map([
+                    ("create", Value::Bool(false)),
+                    ("name", Value::string(LBC_SA)),
+                ]),
+            ),
+        ]);
+        values.deep_merge(lbc.values.clone());
+        let addr = ResourceAddr::new(ResourceKind::HelmRelease, "aws-load-balancer-controller");
+        out.push(
+            Resource::new(addr.clone(), ResourceMode::Managed)
+                .attr("name", "aws-load-balancer-controller")
+                .attr("namespace", "kube-system")
+                .attr("chart", chart_value(&lbc.chart))
+                .attr("values", values)
+                .attr("wait", lbc.wait)
+                .after(&sa)
+                .from_section("[load_balancer_controller]"),
+        );
+        addr
+    });
+
+    if let Some(m) = &stack.milvus {
+        let ns = ResourceAddr::new(ResourceKind::K8sNamespace, &m.namespace);
+        out.push(k8s_after(
+            Resource::new(ns.clone(), ResourceMode::Managed)
+                .attr("name", m.namespace.as_str())
+                .from_section("[milvus]"),
+        ));
+        let mut release = Resource::managed(ResourceKind::HelmRelease, "milvus")
+            .attr("name", m.release.as_str())
+            .attr("namespace", Value::reference(&ns, "name"))
+            .attr("chart", chart_value(&m.chart))
+            .attr("values", crate::milvus::milvus_values(stack, m, &a))
+            .attr("wait", m.wait)
+            .after(&sc)
+            .from_section("[milvus]");
+        if let Some(lbc) = &lbc_release {
+            release = release.after(lbc);
+        }
+        if stack.msk.is_some() {
+            // The brokers accept the credentials only once associated.
+            release = release.after(&ResourceAddr::new(
+                ResourceKind::MskScramAssociation,
+                "milvus",
+            ));
+        }
+        if let Some(s3) = &stack.s3 {
+            let policy_addr = ResourceAddr::new(ResourceKind::IamPolicy, "milvus_s3");
+            let bucket_arn = Value::reference(&a.bucket, "arn");
+            out.push(
+                Resource::new(policy_addr.clone(), ResourceMode::Managed)
+                    .attr("name", format!("{}-milvus-s3", stack.name))
+                    .attr(
+                        "document",
+                        policy(vec![
+                            Value::map([
+                                ("Sid", Value::string("ListTheMilvusBucket")),
+                                ("Effect", Value::string("Allow")),
+                                (
+                                    "Action",
+                                    Value::list([
+                                        Value::string("s3:ListBucket"),
+                                        Value::string("s3:GetBucketLocation"),
+                                    ]),
+                                ),
+                                ("Resource", bucket_arn.clone()),
+                            ]),
+                            Value::map([
+                                ("Sid", Value::string("ReadWriteMilvusObjects")),
+                                ("Effect", Value::string("Allow")),
+                                (
+                                    "Action",
+                                    Value::list(
+                                        [
+                                            "s3:GetObject",
+                                            "s3:PutObject",
+                                            "s3:DeleteObject",
+                                            "s3:AbortMultipartUpload",
+                                            "s3:ListMultipartUploadParts",
+                                        ]
+                                        .map(Value::string),
+                                    ),
+                                ),
+                                (
+                                    "Resource",
+                                    Value::Concat(vec![bucket_arn, Value::string("/*")]),
+                                ),
+                            ]),
+                        ]),
+                    )
+                    .attr(
+                        "tags",
+                        tags(stack, &s3.tags, &format!("{}-milvus-s3", stack.name)),
+                    )
+                    .from_section("[s3]"),
+            );
+            let role = irsa_role(
+                "milvus_s3",
+                &m.namespace,
+                MILVUS_SA,
+                Value::list([Value::reference(&policy_addr, "arn")]),
+                "[s3]",
+            );
+            let role_addr = role.addr.clone();
+            out.push(role);
+            let sa = ResourceAddr::new(ResourceKind::K8sServiceAccount, MILVUS_SA);
+            out.push(k8s_after(
+                Resource::new(sa.clone(), ResourceMode::Managed)
+                    .attr("namespace", Value::reference(&ns, "name"))
+                    .attr("name", MILVUS_SA)
+                    .attr(
+                        "labels",
+                        Value::map([("aws-usage", Value::string("milvus"))]),
+                    )
+                    .attr(
+                        "annotations",
+                        Value::map([(
+                            "eks.amazonaws.com/role-arn",
+                            Value::reference(&role_addr, "arn"),
+                        )]),
+                    )
+                    .from_section("[s3]"),
+            ));
+            release = release.after(&sa);
+        }
+        out.push(release);
+    }
+
+    out.sort_by(|x, y| x.addr.cmp(&y.addr));
+    out
+}

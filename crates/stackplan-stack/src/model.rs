@@ -1,0 +1,250 @@
+//! The stack file as typed data, after validation. Spans are kept only
+//! where a later rule or message needs to point back into the file.
+
+use std::collections::BTreeMap;
+
+use stackplan_core::{SecretSource, Value};
+
+/// A whole, valid stack file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stack {
+    /// The path the stack was read from, as given (for messages and hashing).
+    pub path: String,
+    pub name: String,
+    pub region: String,
+    /// `[stack] tags`: put on every AWS resource, under each section's own.
+    pub tags: BTreeMap<String, String>,
+    pub state: StateConfig,
+    pub network: Network,
+    pub eks: Eks,
+    pub s3: Option<S3>,
+    pub msk: Option<Msk>,
+    pub milvus: Option<Milvus>,
+    pub load_balancer_controller: Option<LoadBalancerController>,
+    pub kubernetes: Option<KubernetesOverride>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateConfig {
+    /// `.stackplan/<stack>.state.json`, or `path` when given.
+    Local { path: Option<String> },
+    S3 {
+        bucket: String,
+        key: String,
+        region: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub vpc: VpcSpec,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VpcSpec {
+    /// An existing VPC and its private subnets, looked up and never changed.
+    Existing {
+        vpc_id: String,
+        private_subnets: Vec<String>,
+    },
+    /// A VPC that stackplan creates, with one private subnet per AZ.
+    Create { cidr: String, azs: u32 },
+}
+
+impl Network {
+    /// How many subnets (and so availability zones) the stack spans.
+    pub fn subnet_count(&self) -> usize {
+        match &self.vpc {
+            VpcSpec::Existing {
+                private_subnets, ..
+            } => private_subnets.len(),
+            VpcSpec::Create { azs, .. } => *azs as usize,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Eks {
+    pub name: String,
+    pub version: String,
+    pub endpoint_public_access: bool,
+    pub nodegroups: Vec<Nodegroup>,
+    /// By add-on name, in name order.
+    pub addons: BTreeMap<String, Addon>,
+    pub tags: BTreeMap<String, String>,
+    pub prevent_destroy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nodegroup {
+    pub name: String,
+    pub instance_type: String,
+    pub desired: u32,
+    pub min: u32,
+    pub max: u32,
+    pub disk_size: u32,
+    pub labels: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addon {
+    /// `None` lets EKS pick its default for the cluster version; `latest`
+    /// is resolved to a concrete version at plan time.
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3 {
+    pub bucket: String,
+    pub root_path: String,
+    /// Delete the objects too when the bucket is destroyed.
+    pub force_destroy: bool,
+    pub tags: BTreeMap<String, String>,
+    pub prevent_destroy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Msk {
+    pub name: String,
+    pub kafka_version: String,
+    pub broker_type: String,
+    pub brokers: u32,
+    pub volume_size: u32,
+    pub scram: Scram,
+    pub server_properties: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    pub prevent_destroy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scram {
+    pub username: String,
+    pub password: SecretSource,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Milvus {
+    pub release: String,
+    pub namespace: String,
+    pub chart: Chart,
+    pub service: Service,
+    pub attu: Attu,
+    pub ha: bool,
+    /// `None` keeps the chart's own requests and limits.
+    pub resources: Option<Resources>,
+    /// Wait for the release's workloads to be ready (`helm --wait`).
+    pub wait: bool,
+    /// `[milvus.values]`, deep-merged over the generated values.
+    pub values: Value,
+}
+
+/// Where a Helm chart comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chart {
+    Repository {
+        url: String,
+        name: String,
+        version: Option<String>,
+    },
+    /// A chart directory or archive on disk (tests use the fixture charts).
+    Path { path: String },
+    /// An OCI reference, `oci://registry/repo/chart`.
+    Oci {
+        reference: String,
+        version: Option<String>,
+    },
+}
+
+impl Chart {
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            Chart::Repository { version, .. } | Chart::Oci { version, .. } => version.as_deref(),
+            Chart::Path { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub kind: ServiceType,
+    pub scheme: LbScheme,
+    pub load_balancer_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceType {
+    LoadBalancer,
+    ClusterIp,
+    NodePort,
+}
+
+impl ServiceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::LoadBalancer => "LoadBalancer",
+            ServiceType::ClusterIp => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LbScheme {
+    Internal,
+    InternetFacing,
+}
+
+impl LbScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LbScheme::Internal => "internal",
+            LbScheme::InternetFacing => "internet-facing",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attu {
+    pub enabled: bool,
+    pub scheme: LbScheme,
+}
+
+/// The worker pods' sizes: given, or computed from `sizing`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resources {
+    pub query_node: Option<NodeResources>,
+    pub data_node: Option<NodeResources>,
+    pub index_node: Option<NodeResources>,
+    /// Where the figures came from, shown in `render`.
+    pub origin: ResourcesOrigin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeResources {
+    pub replicas: u32,
+    pub cpu: String,
+    pub memory: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResourcesOrigin {
+    /// `[milvus.resources]` as written.
+    Given,
+    /// `sizing = { vectors, dim, index }`.
+    Sizing(crate::sizing::SizingInput),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadBalancerController {
+    pub chart: Chart,
+    pub wait: bool,
+    pub values: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesOverride {
+    pub kubeconfig: String,
+    pub context: Option<String>,
+}

@@ -1,0 +1,1287 @@
+//! Reads a stack file into [`Stack`], checking every rule and collecting
+//! every problem, so one run reports all of them.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use miette::NamedSource;
+use stackplan_core::{SecretSource, Value};
+use toml::de::{DeTable, DeValue};
+
+use crate::model::*;
+use crate::reader::{Problems, Sp, Table, to_value};
+use crate::rules::{self, Rule};
+use crate::sizing::{IndexType, SizingInput};
+use crate::{Problem, StackError};
+
+const SECRET_HINT: &str =
+    "secrets never go in the stack file: use \"env:NAME\", \"secretsmanager:ARN\" or \"generate\"";
+
+/// Parses and validates a stack file's text. `path` is used in messages.
+pub fn parse(path: &str, src: &str) -> Result<Stack, StackError> {
+    let mut p = Problems::default();
+    let mut redact: Vec<Range<usize>> = Vec::new();
+    let (doc, syntax) = DeTable::parse_recoverable(src);
+    let stack = if syntax.is_empty() {
+        let mut root = Table::new("", 0..0, doc.get_ref());
+        let stack = read_stack(path, &mut root, &mut p, &mut redact);
+        root.finish(&mut p);
+        stack
+    } else {
+        for e in syntax {
+            let span = e.span().unwrap_or(0..0);
+            p.push(
+                Problem::new(span, format!("invalid TOML: {}", e.message().trim()), "here")
+                    .hint("check the TOML syntax here: strings need quotes, sections are [name], lists are [a, b]"),
+            );
+        }
+        None
+    };
+    match stack {
+        Some(stack) if p.list.is_empty() => Ok(stack),
+        _ => Err(invalid(path, src, p.list, &redact)),
+    }
+}
+
+/// Builds the error, ordering problems as they appear in the file and
+/// blanking out any plaintext secret so the snippet does not print it.
+fn invalid(
+    path: &str,
+    src: &str,
+    mut problems: Vec<Problem>,
+    redact: &[Range<usize>],
+) -> StackError {
+    problems.sort_by_key(|p| (p.span.offset(), p.message.clone()));
+    problems.dedup();
+    let mut text = src.to_string();
+    for r in redact {
+        if let Some(slice) = text.get(r.clone()) {
+            let masked: String = slice
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i == 0 || i + 1 == slice.chars().count() {
+                        c
+                    } else {
+                        '*'
+                    }
+                })
+                .collect();
+            text.replace_range(r.clone(), &masked);
+        }
+    }
+    StackError::Invalid {
+        path: path.to_string(),
+        src: NamedSource::new(path, text).with_language("TOML"),
+        problems,
+    }
+}
+
+fn check(p: &mut Problems, field: &str, v: &Sp<String>, rule: Rule, hint: &str) -> bool {
+    match rule {
+        Ok(()) => true,
+        Err(why) => {
+            p.at(v.span(), format!("`{field}` {why}"), "invalid value", hint);
+            false
+        }
+    }
+}
+
+fn tags(t: &mut Table, p: &mut Problems) -> BTreeMap<String, String> {
+    let field = format!("{}.tags", t.path);
+    let pairs = t.string_map(p, "tags");
+    for (k, v) in &pairs {
+        if let Err(why) = rules::tag(k.get_ref(), v.get_ref()) {
+            p.at(
+                k.span(),
+                format!("invalid tag in `{field}`: {why}"),
+                "invalid tag",
+                "",
+            );
+        }
+    }
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.into_inner(), v.into_inner()))
+        .collect()
+}
+
+fn positive(p: &mut Problems, field: &str, v: Option<Sp<i64>>, min: i64, max: i64) -> Option<u32> {
+    let v = v?;
+    let n = *v.get_ref();
+    if n < min || n > max {
+        p.at(
+            v.span(),
+            format!("`{field}` must be between {min} and {max}, not {n}"),
+            "out of range",
+            "",
+        );
+        return None;
+    }
+    Some(n as u32)
+}
+
+fn read_stack(
+    path: &str,
+    root: &mut Table,
+    p: &mut Problems,
+    redact: &mut Vec<Range<usize>>,
+) -> Option<Stack> {
+    let stack = section(
+        root,
+        p,
+        "stack",
+        "add a [stack] section with `name` and `region`",
+    );
+    let state = root.table(p, "state");
+    let network = section(
+        root,
+        p,
+        "network",
+        "add [network] with `vpc_id` and `private_subnets`, or `create = { cidr = \"10.0.0.0/16\", azs = 3 }`",
+    );
+    let eks = section(
+        root,
+        p,
+        "eks",
+        "add an [eks] section with `name` and `version`",
+    );
+    let s3 = root.table(p, "s3");
+    let msk = root.table(p, "msk");
+    let milvus = root.table(p, "milvus");
+    let lbc = root.table(p, "load_balancer_controller");
+    let kubernetes = root.table(p, "kubernetes");
+
+    let (name, region, stack_tags) = match stack {
+        Some(mut t) => {
+            let name = t.req_string(p, "name", "name the stack: name = \"milvus-demo\"");
+            if let Some(n) = &name {
+                check(
+                    p,
+                    "stack.name",
+                    n,
+                    rules::dns1123_label(n.get_ref(), 63),
+                    "the stack name becomes part of resource names and the state file name",
+                );
+            }
+            let region = t.req_string(p, "region", "set the AWS region: region = \"us-west-2\"");
+            if let Some(r) = &region {
+                check(p, "stack.region", r, rules::region(r.get_ref()), "");
+            }
+            let tags = tags(&mut t, p);
+            t.finish(p);
+            (name.map(Sp::into_inner), region.map(Sp::into_inner), tags)
+        }
+        None => (None, None, BTreeMap::new()),
+    };
+
+    let state = match state {
+        Some(t) => read_state(t, p),
+        None => Some(StateConfig::Local { path: None }),
+    };
+    let network = network.and_then(|t| read_network(t, p));
+    let eks = eks.and_then(|t| read_eks(t, p));
+    let s3 = s3.map(|t| read_s3(t, p));
+    let msk = msk.map(|t| read_msk(t, p, network.as_ref(), redact));
+    let milvus = milvus.map(|t| read_milvus(t, p, redact));
+    let lbc = match lbc {
+        Some(t) => read_lbc(t, p, redact),
+        None => Some(Some(LoadBalancerController {
+            chart: default_lbc_chart(None),
+            wait: true,
+            values: Value::Map(BTreeMap::new()),
+        })),
+    };
+    let kubernetes = kubernetes.map(|t| read_kubernetes(t, p));
+
+    Some(Stack {
+        path: path.to_string(),
+        name: name?,
+        region: region?,
+        tags: stack_tags,
+        state: state?,
+        network: network?,
+        eks: eks?,
+        s3: s3.map(|x| x.ok_or(())).transpose().ok()?,
+        msk: msk.map(|x| x.ok_or(())).transpose().ok()?,
+        milvus: milvus.map(|x| x.ok_or(())).transpose().ok()?,
+        load_balancer_controller: lbc?,
+        kubernetes: kubernetes.map(|x| x.ok_or(())).transpose().ok()?,
+    })
+}
+
+fn section<'a, 'i>(
+    root: &mut Table<'a, 'i>,
+    p: &mut Problems,
+    key: &'static str,
+    hint: &str,
+) -> Option<Table<'a, 'i>> {
+    if !root.has(key) {
+        root.raw(key);
+        p.at(
+            0..0,
+            format!("missing required section [{key}]"),
+            "the stack file starts here",
+            hint,
+        );
+        return None;
+    }
+    root.table(p, key)
+}
+
+fn read_state(mut t: Table, p: &mut Problems) -> Option<StateConfig> {
+    let backend = t.string(p, "backend");
+    let path = t.string(p, "path");
+    let bucket = t.string(p, "bucket");
+    let key = t.string(p, "key");
+    let region = t.string(p, "region");
+    let out = match backend
+        .as_ref()
+        .map(|b| b.get_ref().as_str())
+        .unwrap_or("local")
+    {
+        "local" => {
+            for (name, v) in [("bucket", &bucket), ("key", &key), ("region", &region)] {
+                if let Some(v) = v {
+                    p.at(
+                        v.span(),
+                        format!("`state.{name}` applies only to the s3 backend"),
+                        "not used by the local backend",
+                        "set backend = \"s3\" or remove this key",
+                    );
+                }
+            }
+            Some(StateConfig::Local {
+                path: path.map(Sp::into_inner),
+            })
+        }
+        "s3" => {
+            if let Some(v) = &path {
+                p.at(
+                    v.span(),
+                    "`state.path` applies only to the local backend",
+                    "not used by the s3 backend",
+                    "the s3 backend takes `bucket` and `key`",
+                );
+            }
+            if bucket.is_none() {
+                p.at(
+                    t.span.clone(),
+                    "missing required key `state.bucket`",
+                    "the s3 backend needs `bucket`",
+                    "name the bucket that holds state: bucket = \"acme-stackplan-state\"",
+                );
+            }
+            if key.is_none() {
+                p.at(
+                    t.span.clone(),
+                    "missing required key `state.key`",
+                    "the s3 backend needs `key`",
+                    "name the state object: key = \"milvus-demo.json\"",
+                );
+            }
+            if let Some(b) = &bucket {
+                check(p, "state.bucket", b, rules::s3_bucket(b.get_ref()), "");
+            }
+            if let Some(r) = &region {
+                check(p, "state.region", r, rules::region(r.get_ref()), "");
+            }
+            match (bucket, key) {
+                (Some(b), Some(k)) => Some(StateConfig::S3 {
+                    bucket: b.into_inner(),
+                    key: k.into_inner(),
+                    region: region.map(Sp::into_inner),
+                }),
+                _ => None,
+            }
+        }
+        other => {
+            let b = backend.as_ref().expect("a value was read");
+            p.at(
+                b.span(),
+                format!("unknown state backend `{other}`"),
+                "unknown backend",
+                "use \"local\" or \"s3\"",
+            );
+            None
+        }
+    };
+    t.finish(p);
+    out
+}
+
+fn read_network(mut t: Table, p: &mut Problems) -> Option<Network> {
+    let vpc_id = t.string(p, "vpc_id");
+    let subnets = t.string_list(p, "private_subnets");
+    let create = t.table(p, "create");
+    let tags = tags(&mut t, p);
+    let vpc = match (vpc_id, create) {
+        (Some(_), Some(c)) => {
+            p.at(c.span.clone(), "`network.vpc_id` and `network.create` cannot both be set", "conflicts with `vpc_id`",
+                "keep `vpc_id` and `private_subnets` to use an existing VPC, or only `create` to make a new one");
+            c.finish(p);
+            None
+        }
+        (Some(id), None) => {
+            check(
+                p,
+                "network.vpc_id",
+                &id,
+                rules::ec2_id("vpc", id.get_ref()),
+                "copy the id from the VPC console or `aws ec2 describe-vpcs`",
+            );
+            match subnets {
+                None => {
+                    p.at(t.span.clone(), "missing required key `network.private_subnets`", "an existing VPC needs its private subnets",
+                        "list the private subnet ids: private_subnets = [\"subnet-...\", \"subnet-...\", \"subnet-...\"]");
+                    None
+                }
+                Some(list) => {
+                    let mut seen: BTreeMap<&str, &Sp<String>> = BTreeMap::new();
+                    for s in &list {
+                        check(
+                            p,
+                            "network.private_subnets",
+                            s,
+                            rules::ec2_id("subnet", s.get_ref()),
+                            "",
+                        );
+                        if seen.insert(s.get_ref(), s).is_some() {
+                            p.at(
+                                s.span(),
+                                format!(
+                                    "duplicate subnet `{}` in `network.private_subnets`",
+                                    s.get_ref()
+                                ),
+                                "listed twice",
+                                "list each subnet once",
+                            );
+                        }
+                    }
+                    if list.len() < 2 {
+                        let span = t.span_of("private_subnets");
+                        p.at(span, format!("`network.private_subnets` lists {} subnet(s); EKS needs at least two, in different availability zones", list.len()), "too few subnets", "the reference deployment uses three private subnets, one per AZ");
+                    }
+                    Some(VpcSpec::Existing {
+                        vpc_id: id.into_inner(),
+                        private_subnets: list.into_iter().map(Sp::into_inner).collect(),
+                    })
+                }
+            }
+        }
+        (None, Some(mut c)) => {
+            if subnets.is_some() {
+                let span = t.span_of("private_subnets");
+                p.at(
+                    span,
+                    "`network.private_subnets` cannot be combined with `network.create`",
+                    "conflicts with `create`",
+                    "stackplan creates one private subnet per AZ; remove `private_subnets`",
+                );
+            }
+            let cidr = c.req_string(p, "cidr", "give the VPC's block: cidr = \"10.0.0.0/16\"");
+            let azs = {
+                let v = c.integer(p, "azs");
+                positive(p, "network.create.azs", v, 2, 6)
+            }
+            .or(if c.has("azs") { None } else { Some(3) });
+            c.finish(p);
+            let net = cidr
+                .as_ref()
+                .and_then(|cidr| match rules::vpc_cidr(cidr.get_ref()) {
+                    Ok(net) => Some(net),
+                    Err(why) => {
+                        let hint = if why.starts_with("has host bits") {
+                            format!(
+                                "did you mean \"{}\"?",
+                                cidr.get_ref()
+                                    .parse::<ipnet::Ipv4Net>()
+                                    .map(|n| n.trunc().to_string())
+                                    .unwrap_or_default()
+                            )
+                        } else {
+                            "use a private block such as \"10.0.0.0/16\"".to_string()
+                        };
+                        p.at(
+                            cidr.span(),
+                            format!("`network.create.cidr` {why}"),
+                            "invalid CIDR",
+                            &hint,
+                        );
+                        None
+                    }
+                });
+            match (net, azs) {
+                (Some(net), Some(azs)) => {
+                    if crate::expand::subnet_cidrs(&net, azs).is_none() {
+                        let c = cidr.as_ref().expect("parsed");
+                        p.at(c.span(), format!("`network.create.cidr` is too small to split into {azs} subnets of at least /28"), "too small", "use a larger block, such as a /16");
+                        None
+                    } else {
+                        Some(VpcSpec::Create {
+                            cidr: net.to_string(),
+                            azs,
+                        })
+                    }
+                }
+                _ => None,
+            }
+        }
+        (None, None) => {
+            p.at(t.span.clone(), "[network] needs either `vpc_id` and `private_subnets`, or `create`", "no VPC given",
+                "use an existing VPC: vpc_id = \"vpc-...\", private_subnets = [...]; or create one: create = { cidr = \"10.0.0.0/16\", azs = 3 }");
+            None
+        }
+    };
+    t.finish(p);
+    Some(Network { vpc: vpc?, tags })
+}
+
+fn read_eks(mut t: Table, p: &mut Problems) -> Option<Eks> {
+    let name = t.req_string(p, "name", "name the cluster: name = \"milvus-demo\"");
+    if let Some(n) = &name {
+        check(p, "eks.name", n, rules::eks_cluster_name(n.get_ref()), "");
+    }
+    let version = match t.raw("version").map(|v| (v.span(), v.get_ref())) {
+        None => {
+            p.at(
+                t.span.clone(),
+                "missing required key `eks.version`",
+                "[eks] needs `version`",
+                "set the Kubernetes version: version = \"1.30\"",
+            );
+            None
+        }
+        Some((span, DeValue::Float(f))) => {
+            p.at(
+                span,
+                "`eks.version` must be a string, found a float",
+                "expected a string",
+                &format!(
+                    "quote it: version = \"{}\" (as a number, 1.30 would mean 1.3)",
+                    f.as_str()
+                ),
+            );
+            None
+        }
+        Some(_) => t.string(p, "version").filter(|v| {
+            check(
+                p,
+                "eks.version",
+                v,
+                rules::eks_version(v.get_ref()),
+                "EKS takes the Kubernetes minor version, e.g. \"1.30\"",
+            )
+        }),
+    };
+    let public = t
+        .boolean(p, "endpoint_public_access")
+        .map(Sp::into_inner)
+        .unwrap_or(true);
+    let prevent_destroy = t
+        .boolean(p, "prevent_destroy")
+        .map(Sp::into_inner)
+        .unwrap_or(false);
+    let tags = tags(&mut t, p);
+
+    let mut nodegroups = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    if !t.has("nodegroup") {
+        t.raw("nodegroup");
+        p.at(t.span.clone(), "[eks] needs at least one [[eks.nodegroup]]", "no node group", "Milvus needs nodes to run on: add [[eks.nodegroup]] with `name`, `instance_type` and `desired`");
+    }
+    for ng in t.tables(p, "nodegroup") {
+        if let Some((ng, name_span)) = read_nodegroup(ng, p) {
+            if let Some(first) = seen.get(&ng.name) {
+                p.at(
+                    name_span,
+                    format!("duplicate node group name `{}`", ng.name),
+                    "declared again here",
+                    &format!(
+                        "node group names must be unique; the first is eks.nodegroup[{first}]"
+                    ),
+                );
+            } else {
+                seen.insert(ng.name.clone(), nodegroups.len());
+                nodegroups.push(ng);
+            }
+        }
+    }
+
+    let mut addons = BTreeMap::new();
+    if let Some(at) = t.table(p, "addons") {
+        for (k, v) in at.entries() {
+            let key = k.get_ref().to_string();
+            let field = format!("eks.addons.{key}");
+            if let Err(why) = rules::dns1123_label(&key, 100) {
+                p.at(k.span(), format!("add-on name `{key}` {why}"), "invalid add-on name", "add-on names are as `aws eks describe-addon-versions` lists them, e.g. aws-ebs-csi-driver");
+            }
+            let DeValue::Table(inner) = v.get_ref() else {
+                p.at(
+                    v.span(),
+                    format!(
+                        "`{field}` must be a table, found {}",
+                        v.get_ref().type_str()
+                    ),
+                    "expected a table",
+                    &format!("write {key} = {{}} or {key} = {{ version = \"latest\" }}"),
+                );
+                continue;
+            };
+            let mut a = Table::new(field.clone(), v.span(), inner);
+            let version = a.string(p, "version");
+            if let Some(ver) = &version
+                && ver.get_ref() != "latest"
+            {
+                check(
+                    p,
+                    &format!("{field}.version"),
+                    ver,
+                    rules::addon_version(ver.get_ref()),
+                    "",
+                );
+            }
+            a.finish(p);
+            addons.insert(
+                key,
+                Addon {
+                    version: version.map(Sp::into_inner),
+                },
+            );
+        }
+    }
+    t.finish(p);
+    Some(Eks {
+        name: name?.into_inner(),
+        version: version?.into_inner(),
+        endpoint_public_access: public,
+        nodegroups,
+        addons,
+        tags,
+        prevent_destroy,
+    })
+}
+
+fn read_nodegroup(mut t: Table, p: &mut Problems) -> Option<(Nodegroup, Range<usize>)> {
+    let path = t.path.clone();
+    let name = t.req_string(p, "name", "name the node group: name = \"ng-1-milvus\"");
+    if let Some(n) = &name {
+        check(
+            p,
+            &format!("{path}.name"),
+            n,
+            rules::nodegroup_name(n.get_ref()),
+            "",
+        );
+    }
+    let itype = t.req_string(
+        p,
+        "instance_type",
+        "pick an instance type: instance_type = \"m6i.2xlarge\"",
+    );
+    if let Some(i) = &itype {
+        check(
+            p,
+            &format!("{path}.instance_type"),
+            i,
+            rules::instance_type(i.get_ref(), None),
+            "",
+        );
+    }
+    let desired = {
+        let v = t.req_integer(p, "desired", "set the node count: desired = 3");
+        positive(p, &format!("{path}.desired"), v, 1, 450)
+    };
+    let min = {
+        let v = t.integer(p, "min");
+        positive(p, &format!("{path}.min"), v, 0, 450)
+    };
+    let max = {
+        let v = t.integer(p, "max");
+        positive(p, &format!("{path}.max"), v, 1, 450)
+    };
+    let disk = {
+        let v = t.integer(p, "disk_size");
+        positive(p, &format!("{path}.disk_size"), v, 20, 16384)
+    };
+    let labels = t.string_map(p, "labels");
+    for (k, v) in &labels {
+        if let Err(why) = rules::k8s_label_key(k.get_ref()) {
+            p.at(
+                k.span(),
+                format!("label key `{}` in `{path}.labels` {why}", k.get_ref()),
+                "invalid label key",
+                "",
+            );
+        }
+        check(
+            p,
+            &format!("{path}.labels.{}", k.get_ref()),
+            v,
+            rules::k8s_label_value(v.get_ref()),
+            "",
+        );
+    }
+    let tags = tags(&mut t, p);
+    let span = t.span.clone();
+    t.finish(p);
+    let desired = desired?;
+    let min = min.unwrap_or(desired);
+    let max = max.unwrap_or(desired);
+    if !(min <= desired && desired <= max) {
+        p.at(span, format!("`{path}` needs min <= desired <= max, but has min {min}, desired {desired}, max {max}"), "inconsistent scaling", "min and max default to desired when left out");
+        return None;
+    }
+    let name = name?;
+    let name_span = name.span();
+    Some((
+        Nodegroup {
+            name: name.into_inner(),
+            instance_type: itype?.into_inner(),
+            desired,
+            min,
+            max,
+            disk_size: disk.unwrap_or(80),
+            labels: labels
+                .into_iter()
+                .map(|(k, v)| (k.into_inner(), v.into_inner()))
+                .collect(),
+            tags,
+        },
+        name_span,
+    ))
+}
+
+fn read_s3(mut t: Table, p: &mut Problems) -> Option<S3> {
+    let bucket = t.req_string(
+        p,
+        "bucket",
+        "name the bucket Milvus stores data in: bucket = \"acme-milvus-demo\"",
+    );
+    let bucket = bucket.filter(|b| {
+        check(
+            p,
+            "s3.bucket",
+            b,
+            rules::s3_bucket(b.get_ref()),
+            "bucket names are global: lowercase letters, digits, dots and hyphens",
+        )
+    });
+    let root_path = t
+        .string(p, "root_path")
+        .map(Sp::into_inner)
+        .unwrap_or_default();
+    let force_destroy = t
+        .boolean(p, "force_destroy")
+        .map(Sp::into_inner)
+        .unwrap_or(false);
+    let prevent_destroy = t
+        .boolean(p, "prevent_destroy")
+        .map(Sp::into_inner)
+        .unwrap_or(false);
+    let tags = tags(&mut t, p);
+    t.finish(p);
+    Some(S3 {
+        bucket: bucket?.into_inner(),
+        root_path,
+        force_destroy,
+        tags,
+        prevent_destroy,
+    })
+}
+
+/// A secret given as a source, or a problem when it is anything else.
+fn secret(
+    p: &mut Problems,
+    field: &str,
+    v: &Sp<String>,
+    redact: &mut Vec<Range<usize>>,
+) -> Option<SecretSource> {
+    match v.get_ref().parse::<SecretSource>() {
+        Ok(src) => Some(src),
+        Err(()) => {
+            let looks_like_source = ["env:", "secretsmanager:"]
+                .iter()
+                .any(|pre| v.get_ref().starts_with(pre));
+            if looks_like_source {
+                p.at(v.span(), format!("`{field}` is not a valid secret reference"), "malformed secret reference",
+                    "write env:NAME (letters, digits, '_') or secretsmanager:arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME");
+            } else {
+                redact.push(v.span());
+                p.at(
+                    v.span(),
+                    format!("`{field}` holds a plaintext secret"),
+                    "plaintext secret",
+                    SECRET_HINT,
+                );
+            }
+            None
+        }
+    }
+}
+
+fn read_msk(
+    mut t: Table,
+    p: &mut Problems,
+    network: Option<&Network>,
+    redact: &mut Vec<Range<usize>>,
+) -> Option<Msk> {
+    let name = t.req_string(p, "name", "name the MSK cluster: name = \"milvus-demo\"");
+    if let Some(n) = &name {
+        check(p, "msk.name", n, rules::msk_name(n.get_ref()), "");
+    }
+    let version = t.req_string(
+        p,
+        "kafka_version",
+        "pick an MSK Kafka version: kafka_version = \"3.6.0\"",
+    );
+    if let Some(v) = &version {
+        check(
+            p,
+            "msk.kafka_version",
+            v,
+            rules::kafka_version(v.get_ref()),
+            "",
+        );
+    }
+    let broker_type = t.req_string(
+        p,
+        "broker_type",
+        "pick a broker type: broker_type = \"kafka.m5.large\"",
+    );
+    if let Some(b) = &broker_type {
+        check(
+            p,
+            "msk.broker_type",
+            b,
+            rules::instance_type(b.get_ref(), Some("kafka.")),
+            "",
+        );
+    }
+    let brokers_raw = t.req_integer(
+        p,
+        "brokers",
+        "set the broker count, a multiple of the subnet count: brokers = 3",
+    );
+    let brokers_span = brokers_raw.as_ref().map(|b| b.span());
+    let brokers = positive(p, "msk.brokers", brokers_raw, 1, 30);
+    if let (Some(n), Some(net), Some(span)) = (brokers, network, brokers_span) {
+        let subnets = net.subnet_count() as u32;
+        if subnets > 0 && n % subnets != 0 {
+            p.at(
+                span,
+                format!(
+                    "`msk.brokers` is {n}, not a multiple of the {subnets} subnets in [network]"
+                ),
+                "not a multiple of the subnet count",
+                &format!(
+                    "MSK spreads brokers evenly over its client subnets: use {} or {}",
+                    (n / subnets).max(1) * subnets,
+                    (n / subnets + 1) * subnets
+                ),
+            );
+        }
+    }
+    let volume = {
+        let v = t.integer(p, "volume_size");
+        positive(p, "msk.volume_size", v, 1, 16384)
+    };
+    let scram = match t.table(p, "scram") {
+        None => {
+            if !t.has("scram") {
+                p.at(t.span.clone(), "missing required key `msk.scram`", "[msk] needs `scram`",
+                    "Milvus reaches MSK with SASL/SCRAM: scram = { username = \"milvus\", password = \"env:MSK_SCRAM_PASSWORD\" }");
+            }
+            None
+        }
+        Some(mut s) => {
+            let user = s.req_string(p, "username", "username = \"milvus\"");
+            let pass = s.req_string(p, "password", SECRET_HINT);
+            let pass = pass.and_then(|pw| secret(p, "msk.scram.password", &pw, redact));
+            s.finish(p);
+            match (user, pass) {
+                (Some(u), Some(pw)) => Some(Scram {
+                    username: u.into_inner(),
+                    password: pw,
+                }),
+                _ => None,
+            }
+        }
+    };
+    let props = t.string_map(p, "server_properties");
+    for (k, _) in &props {
+        let key = k.get_ref();
+        let valid = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-');
+        if !valid {
+            p.at(
+                k.span(),
+                format!("`{key}` is not a Kafka property name"),
+                "invalid property",
+                "Kafka properties look like \"auto.create.topics.enable\"",
+            );
+        }
+    }
+    let prevent_destroy = t
+        .boolean(p, "prevent_destroy")
+        .map(Sp::into_inner)
+        .unwrap_or(false);
+    let tags = tags(&mut t, p);
+    t.finish(p);
+    Some(Msk {
+        name: name?.into_inner(),
+        kafka_version: version?.into_inner(),
+        broker_type: broker_type?.into_inner(),
+        brokers: brokers?,
+        volume_size: volume.unwrap_or(100),
+        scram: scram?,
+        server_properties: props
+            .into_iter()
+            .map(|(k, v)| (k.into_inner(), v.into_inner()))
+            .collect(),
+        tags,
+        prevent_destroy,
+    })
+}
+
+fn scheme(
+    p: &mut Problems,
+    field: &str,
+    v: Option<Sp<String>>,
+    default: LbScheme,
+) -> Option<LbScheme> {
+    match v {
+        None => Some(default),
+        Some(v) => match v.get_ref().as_str() {
+            "internal" => Some(LbScheme::Internal),
+            "internet-facing" => Some(LbScheme::InternetFacing),
+            other => {
+                p.at(
+                    v.span(),
+                    format!("`{field}` is `{other}`, not a load balancer scheme"),
+                    "unknown scheme",
+                    "use \"internal\" (the secure default) or \"internet-facing\"",
+                );
+                None
+            }
+        },
+    }
+}
+
+/// Reads a chart source: `chart = { repository, name, version }`,
+/// `{ path }` or `{ oci, version }`, with `chart_version` as a shorthand.
+fn read_chart(
+    t: &mut Table,
+    p: &mut Problems,
+    default_repo: &str,
+    default_name: &str,
+) -> Option<Chart> {
+    let short_version = t.string(p, "chart_version").map(Sp::into_inner);
+    let Some(mut c) = t.table(p, "chart") else {
+        return Some(Chart::Repository {
+            url: default_repo.into(),
+            name: default_name.into(),
+            version: short_version,
+        });
+    };
+    let repo = c.string(p, "repository");
+    let name = c.string(p, "name");
+    let path = c.string(p, "path");
+    let oci = c.string(p, "oci");
+    let version = c.string(p, "version").map(Sp::into_inner).or(short_version);
+    let field = c.path.clone();
+    let span = c.span.clone();
+    c.finish(p);
+    let given = [
+        repo.is_some() || name.is_some(),
+        path.is_some(),
+        oci.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if given > 1 {
+        p.at(
+            span,
+            format!("`{field}` takes one source: `repository` (with `name`), `path` or `oci`"),
+            "several sources",
+            "",
+        );
+        return None;
+    }
+    if let Some(path) = path {
+        return Some(Chart::Path {
+            path: path.into_inner(),
+        });
+    }
+    if let Some(oci) = oci {
+        if !oci.get_ref().starts_with("oci://") {
+            p.at(
+                oci.span(),
+                format!("`{field}.oci` must start with oci://"),
+                "not an OCI reference",
+                "for example oci://registry.example.com/charts/milvus",
+            );
+            return None;
+        }
+        return Some(Chart::Oci {
+            reference: oci.into_inner(),
+            version,
+        });
+    }
+    if let Some(r) = &repo
+        && !(r.get_ref().starts_with("https://") || r.get_ref().starts_with("http://"))
+    {
+        p.at(
+            r.span(),
+            format!("`{field}.repository` must be an http(s) URL"),
+            "not a URL",
+            "for example https://zilliztech.github.io/milvus-helm/",
+        );
+        return None;
+    }
+    Some(Chart::Repository {
+        url: repo
+            .map(Sp::into_inner)
+            .unwrap_or_else(|| default_repo.into()),
+        name: name
+            .map(Sp::into_inner)
+            .unwrap_or_else(|| default_name.into()),
+        version,
+    })
+}
+
+pub(crate) const MILVUS_REPO: &str = "https://zilliztech.github.io/milvus-helm/";
+pub(crate) const LBC_REPO: &str = "https://aws.github.io/eks-charts";
+
+fn default_lbc_chart(version: Option<String>) -> Chart {
+    Chart::Repository {
+        url: LBC_REPO.into(),
+        name: "aws-load-balancer-controller".into(),
+        version,
+    }
+}
+
+/// Free-form Helm values: any TOML, but a key that names a password or
+/// token must hold a secret reference, which becomes a secret value.
+fn helm_values(t: &mut Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -> Value {
+    let Some(v) = t.raw("values") else {
+        return Value::Map(BTreeMap::new());
+    };
+    let field = format!("{}.values", t.path);
+    let DeValue::Table(table) = v.get_ref() else {
+        p.at(
+            v.span(),
+            format!(
+                "`{field}` must be a table, found {}",
+                v.get_ref().type_str()
+            ),
+            "expected a table",
+            &format!("write it as a [{field}] section"),
+        );
+        return Value::Map(BTreeMap::new());
+    };
+    values_with_secrets(table, &field, p, redact)
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.ends_with("password")
+        || k.ends_with("passwd")
+        || matches!(
+            k.as_str(),
+            "token" | "apikey" | "secretaccesskey" | "secretkey"
+        )
+}
+
+fn values_with_secrets(
+    table: &DeTable,
+    field: &str,
+    p: &mut Problems,
+    redact: &mut Vec<Range<usize>>,
+) -> Value {
+    let mut out = BTreeMap::new();
+    for (k, v) in table.iter() {
+        let key = k.get_ref().to_string();
+        let path = format!("{field}.{key}");
+        let value = match v.get_ref() {
+            DeValue::Table(inner) => values_with_secrets(inner, &path, p, redact),
+            DeValue::String(s) if is_secret_key(&key) => {
+                match secret(
+                    p,
+                    &path,
+                    &toml::Spanned::new(v.span(), s.to_string()),
+                    redact,
+                ) {
+                    Some(src) => Value::Secret(src),
+                    None => Value::Null,
+                }
+            }
+            other => to_value(other),
+        };
+        out.insert(key, value);
+    }
+    Value::Map(out)
+}
+
+fn read_node_resources(
+    t: &mut Table,
+    p: &mut Problems,
+    key: &'static str,
+) -> Option<Option<NodeResources>> {
+    let Some(mut n) = t.table(p, key) else {
+        return Some(None);
+    };
+    let path = n.path.clone();
+    let replicas = {
+        let v = n.integer(p, "replicas");
+        positive(p, &format!("{path}.replicas"), v, 0, 100)
+    };
+    let cpu = n.req_string(p, "cpu", "cpu = \"2\"");
+    let mem = n.req_string(p, "memory", "memory = \"8Gi\"");
+    let cpu = cpu.filter(|c| {
+        check(
+            p,
+            &format!("{path}.cpu"),
+            c,
+            rules::cpu_quantity(c.get_ref()),
+            "",
+        )
+    });
+    let mem = mem.filter(|m| {
+        check(
+            p,
+            &format!("{path}.memory"),
+            m,
+            rules::memory_quantity(m.get_ref()),
+            "",
+        )
+    });
+    let replicas_given = n.has("replicas");
+    n.finish(p);
+    let replicas = match (replicas, replicas_given) {
+        (Some(r), _) => r,
+        (None, false) => 1,
+        (None, true) => return None,
+    };
+    Some(Some(NodeResources {
+        replicas,
+        cpu: cpu?.into_inner(),
+        memory: mem?.into_inner(),
+    }))
+}
+
+fn read_milvus(mut t: Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -> Option<Milvus> {
+    let release = t.req_string(p, "release", "name the Helm release: release = \"demo\"");
+    let release = release.filter(|r| {
+        check(
+            p,
+            "milvus.release",
+            r,
+            rules::dns1123_label(r.get_ref(), 53),
+            "Helm release names are DNS-1123 labels of at most 53 characters",
+        )
+    });
+    let namespace = t.string(p, "namespace");
+    let namespace = match namespace {
+        Some(ns) => check(
+            p,
+            "milvus.namespace",
+            &ns,
+            rules::dns1123_label(ns.get_ref(), 63),
+            "",
+        )
+        .then(|| ns.into_inner()),
+        None => Some("milvus".to_string()),
+    };
+    let chart = read_chart(&mut t, p, MILVUS_REPO, "milvus");
+
+    let service = match t.table(p, "service") {
+        None => Some(Service {
+            kind: ServiceType::LoadBalancer,
+            scheme: LbScheme::Internal,
+            load_balancer_name: "milvus-service".into(),
+        }),
+        Some(mut s) => {
+            let kind = match s.string(p, "type") {
+                None => Some(ServiceType::LoadBalancer),
+                Some(k) => match k.get_ref().as_str() {
+                    "LoadBalancer" => Some(ServiceType::LoadBalancer),
+                    "ClusterIP" => Some(ServiceType::ClusterIp),
+                    "NodePort" => Some(ServiceType::NodePort),
+                    other => {
+                        p.at(
+                            k.span(),
+                            format!("`milvus.service.type` is `{other}`, not a Service type"),
+                            "unknown type",
+                            "use \"LoadBalancer\", \"ClusterIP\" or \"NodePort\"",
+                        );
+                        None
+                    }
+                },
+            };
+            let sch = s.string(p, "scheme");
+            let sch = scheme(p, "milvus.service.scheme", sch, LbScheme::Internal);
+            let lb_name = s
+                .string(p, "name")
+                .map(Sp::into_inner)
+                .unwrap_or_else(|| "milvus-service".into());
+            s.finish(p);
+            Some(Service {
+                kind: kind?,
+                scheme: sch?,
+                load_balancer_name: lb_name,
+            })
+        }
+    };
+    let attu = match t.table(p, "attu") {
+        None => Some(Attu {
+            enabled: false,
+            scheme: LbScheme::Internal,
+        }),
+        Some(mut a) => {
+            let enabled = a.boolean(p, "enabled").map(Sp::into_inner).unwrap_or(true);
+            let sch = a.string(p, "scheme");
+            let sch = scheme(p, "milvus.attu.scheme", sch, LbScheme::Internal);
+            a.finish(p);
+            sch.map(|scheme| Attu { enabled, scheme })
+        }
+    };
+    let ha = t.boolean(p, "ha").map(Sp::into_inner).unwrap_or(false);
+    let wait = t.boolean(p, "wait").map(Sp::into_inner).unwrap_or(true);
+
+    let given = t.table(p, "resources");
+    let sizing = t.table(p, "sizing");
+    let resources = match (given, sizing) {
+        (Some(_), Some(s)) => {
+            p.at(
+                s.span.clone(),
+                "`milvus.sizing` and `milvus.resources` cannot both be set",
+                "conflicts with [milvus.resources]",
+                "keep `sizing` to compute the sizes, or `resources` to give them",
+            );
+            s.finish(p);
+            None
+        }
+        (Some(mut r), None) => {
+            let q = read_node_resources(&mut r, p, "query_node");
+            let d = read_node_resources(&mut r, p, "data_node");
+            let i = read_node_resources(&mut r, p, "index_node");
+            r.finish(p);
+            match (q, d, i) {
+                (Some(q), Some(d), Some(i)) => Some(Some(Resources {
+                    query_node: q,
+                    data_node: d,
+                    index_node: i,
+                    origin: ResourcesOrigin::Given,
+                })),
+                _ => None,
+            }
+        }
+        (None, Some(mut s)) => {
+            let vectors = s.req_integer(p, "vectors", "vectors = 1_000_000");
+            let vectors = vectors.and_then(|v| {
+                let n = *v.get_ref();
+                if (1..=100_000_000_000).contains(&n) {
+                    Some(n as u64)
+                } else {
+                    p.at(
+                        v.span(),
+                        format!(
+                            "`milvus.sizing.vectors` must be between 1 and 100 billion, not {n}"
+                        ),
+                        "out of range",
+                        "",
+                    );
+                    None
+                }
+            });
+            let dim = {
+                let v = s.req_integer(p, "dim", "dim = 1024");
+                positive(p, "milvus.sizing.dim", v, 1, 32768)
+            };
+            let index = s.req_string(p, "index", "index = \"HNSW\"");
+            let index = index.and_then(|i| match IndexType::parse(i.get_ref()) {
+                Some(t) => Some(t),
+                None => {
+                    p.at(
+                        i.span(),
+                        format!(
+                            "`milvus.sizing.index` is `{}`, which the sizing model does not know",
+                            i.get_ref()
+                        ),
+                        "unknown index type",
+                        &format!("use one of {}", IndexType::NAMES.join(", ")),
+                    );
+                    None
+                }
+            });
+            s.finish(p);
+            match (vectors, dim, index) {
+                (Some(vectors), Some(dim), Some(index)) => {
+                    let input = SizingInput {
+                        vectors,
+                        dim,
+                        index,
+                    };
+                    let sz = input.compute();
+                    Some(Some(Resources {
+                        query_node: Some(sz.query_node),
+                        data_node: Some(sz.data_node),
+                        index_node: Some(sz.index_node),
+                        origin: ResourcesOrigin::Sizing(input),
+                    }))
+                }
+                _ => None,
+            }
+        }
+        (None, None) => Some(None),
+    };
+    let values = helm_values(&mut t, p, redact);
+    t.finish(p);
+    Some(Milvus {
+        release: release?.into_inner(),
+        namespace: namespace?,
+        chart: chart?,
+        service: service?,
+        attu: attu?,
+        ha,
+        resources: resources?,
+        wait,
+        values,
+    })
+}
+
+fn read_lbc(
+    mut t: Table,
+    p: &mut Problems,
+    redact: &mut Vec<Range<usize>>,
+) -> Option<Option<LoadBalancerController>> {
+    let enabled = t.boolean(p, "enabled").map(Sp::into_inner).unwrap_or(true);
+    let chart = read_chart(&mut t, p, LBC_REPO, "aws-load-balancer-controller");
+    let wait = t.boolean(p, "wait").map(Sp::into_inner).unwrap_or(true);
+    let values = helm_values(&mut t, p, redact);
+    t.finish(p);
+    let chart = chart?;
+    Some(enabled.then_some(LoadBalancerController {
+        chart,
+        wait,
+        values,
+    }))
+}
+
+fn read_kubernetes(mut t: Table, p: &mut Problems) -> Option<KubernetesOverride> {
+    let kubeconfig = t.req_string(
+        p,
+        "kubeconfig",
+        "point at a kubeconfig file: kubeconfig = \"~/.kube/config\"",
+    );
+    let context = t.string(p, "context").map(Sp::into_inner);
+    t.finish(p);
+    Some(KubernetesOverride {
+        kubeconfig: kubeconfig?.into_inner(),
+        context,
+    })
+}

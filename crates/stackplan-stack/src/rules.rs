@@ -1,0 +1,426 @@
+//! The naming and format rules of AWS and Kubernetes, each returning the
+//! reason a value breaks it. They mirror the services' own documented
+//! limits, so a stack fails here instead of halfway through an apply.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+pub(crate) type Rule = Result<(), String>;
+
+fn fail<T>(msg: impl Into<String>) -> Result<T, String> {
+    Err(msg.into())
+}
+
+/// S3 general purpose bucket naming rules.
+pub(crate) fn s3_bucket(name: &str) -> Rule {
+    if !(3..=63).contains(&name.len()) {
+        return fail(format!(
+            "must be 3 to 63 characters long, not {}",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        return fail(format!(
+            "may contain only lowercase letters, digits, dots and hyphens, not `{c}`"
+        ));
+    }
+    let first_last_ok =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !first_last_ok(name.chars().next()) || !first_last_ok(name.chars().last()) {
+        return fail("must begin and end with a letter or digit");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return fail("must not contain two adjacent periods or a period next to a hyphen");
+    }
+    if name.parse::<Ipv4Addr>().is_ok() {
+        return fail("must not be formatted as an IP address");
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return fail(format!(
+                "must not start with the reserved prefix `{prefix}`"
+            ));
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap"] {
+        if name.ends_with(suffix) {
+            return fail(format!("must not end with the reserved suffix `{suffix}`"));
+        }
+    }
+    Ok(())
+}
+
+/// A DNS-1123 label (namespaces, Helm release names, most object names).
+pub(crate) fn dns1123_label(name: &str, max: usize) -> Rule {
+    if name.is_empty() || name.len() > max {
+        return fail(format!(
+            "must be 1 to {max} characters long, not {}",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return fail(format!(
+            "must consist of lowercase letters, digits and '-' (a DNS-1123 label), not `{c}`"
+        ));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return fail("must start and end with a lowercase letter or digit (a DNS-1123 label)");
+    }
+    Ok(())
+}
+
+/// A DNS-1123 subdomain (StorageClass and ServiceAccount names).
+pub(crate) fn dns1123_subdomain(name: &str) -> Rule {
+    if name.is_empty() || name.len() > 253 {
+        return fail("must be 1 to 253 characters long");
+    }
+    for part in name.split('.') {
+        dns1123_label(part, 63).map_err(|e| format!("{e} in each dot-separated part"))?;
+    }
+    Ok(())
+}
+
+/// A Kubernetes label key (`prefix/name`) or value.
+pub(crate) fn k8s_label_key(key: &str) -> Rule {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix {
+        dns1123_subdomain(p).map_err(|e| format!("prefix {e}"))?;
+    }
+    k8s_label_value(name)?;
+    if name.is_empty() {
+        return fail("name part must not be empty");
+    }
+    Ok(())
+}
+
+pub(crate) fn k8s_label_value(v: &str) -> Rule {
+    if v.len() > 63 {
+        return fail("must be at most 63 characters");
+    }
+    let alnum = |c: Option<char>| c.is_none_or(|c| c.is_ascii_alphanumeric());
+    if !alnum(v.chars().next()) || !alnum(v.chars().last()) {
+        return fail("must begin and end with a letter or digit");
+    }
+    if v.chars()
+        .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return fail("may contain only letters, digits, '-', '_' and '.'");
+    }
+    Ok(())
+}
+
+/// An IPv4 CIDR block that AWS accepts for a VPC: /16 to /28, no host bits.
+pub(crate) fn vpc_cidr(cidr: &str) -> Result<Ipv4Net, String> {
+    let net: Ipv4Net = cidr
+        .parse()
+        .map_err(|_| "is not an IPv4 CIDR block such as 10.0.0.0/16".to_string())?;
+    if net.network() != net.addr() {
+        return fail(format!(
+            "has host bits set: the network address is {}",
+            net.trunc()
+        ));
+    }
+    if !(16..=28).contains(&net.prefix_len()) {
+        return fail(format!(
+            "is a /{}, but a VPC's block must be between /16 and /28",
+            net.prefix_len()
+        ));
+    }
+    Ok(net)
+}
+
+/// An EC2 resource id: `prefix-` and 8 or 17 hex digits.
+pub(crate) fn ec2_id(prefix: &str, id: &str) -> Rule {
+    let Some(hex) = id.strip_prefix(prefix).and_then(|r| r.strip_prefix('-')) else {
+        return fail(format!("must start with `{prefix}-`"));
+    };
+    if !(hex.len() == 8 || hex.len() == 17)
+        || !hex
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    {
+        return fail(format!(
+            "must be `{prefix}-` followed by 8 or 17 lowercase hexadecimal digits"
+        ));
+    }
+    Ok(())
+}
+
+/// A Kubernetes minor version as EKS takes it: `1.30`.
+pub(crate) fn eks_version(v: &str) -> Rule {
+    let ok = v.split_once('.').is_some_and(|(major, minor)| {
+        major == "1"
+            && !minor.is_empty()
+            && minor.len() <= 2
+            && minor.chars().all(|c| c.is_ascii_digit())
+            && !minor.starts_with('0')
+    });
+    if ok {
+        Ok(())
+    } else {
+        fail("must be a Kubernetes minor version such as \"1.30\"")
+    }
+}
+
+pub(crate) fn region(r: &str) -> Rule {
+    let parts: Vec<&str> = r.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[0].chars().all(|c| c.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty();
+    if ok {
+        Ok(())
+    } else {
+        fail("is not an AWS region such as us-west-2")
+    }
+}
+
+/// EKS cluster names: 1-100 characters, a letter or digit first.
+pub(crate) fn eks_cluster_name(n: &str) -> Rule {
+    name_chars(n, 100, "letters, digits, '-' and '_'", |c| {
+        c.is_ascii_alphanumeric() || c == '-' || c == '_'
+    })
+}
+
+/// Managed node group names: 1-63 characters.
+pub(crate) fn nodegroup_name(n: &str) -> Rule {
+    name_chars(n, 63, "letters, digits, '-' and '_'", |c| {
+        c.is_ascii_alphanumeric() || c == '-' || c == '_'
+    })
+}
+
+/// MSK cluster and configuration names: 1-64 characters, a letter first.
+pub(crate) fn msk_name(n: &str) -> Rule {
+    name_chars(n, 64, "letters, digits and '-'", |c| {
+        c.is_ascii_alphanumeric() || c == '-'
+    })?;
+    if !n.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return fail("must start with a letter");
+    }
+    Ok(())
+}
+
+fn name_chars(n: &str, max: usize, allowed: &str, ok: impl Fn(char) -> bool) -> Rule {
+    if n.is_empty() || n.len() > max {
+        return fail(format!(
+            "must be 1 to {max} characters long, not {}",
+            n.len()
+        ));
+    }
+    if !n.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return fail("must start with a letter or digit");
+    }
+    if let Some(c) = n.chars().find(|c| !ok(*c)) {
+        return fail(format!("may contain only {allowed}, not `{c}`"));
+    }
+    Ok(())
+}
+
+/// EC2 instance types (`m6i.2xlarge`) and MSK broker types (`kafka.m5.large`).
+pub(crate) fn instance_type(t: &str, prefix: Option<&str>) -> Rule {
+    let body = match prefix {
+        Some(p) => t
+            .strip_prefix(p)
+            .ok_or_else(|| format!("must start with `{p}`"))?,
+        None => t,
+    };
+    let ok = body.split_once('.').is_some_and(|(family, size)| {
+        !family.is_empty()
+            && !size.is_empty()
+            && family
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && size
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
+    if ok {
+        Ok(())
+    } else {
+        fail(match prefix {
+            Some(p) => format!("is not an MSK broker type such as `{p}m5.large`"),
+            None => "is not an EC2 instance type such as `m6i.2xlarge`".to_string(),
+        })
+    }
+}
+
+/// Kafka versions as MSK names them: `3.6.0`, `3.7.x`, `2.8.2.tiered`.
+pub(crate) fn kafka_version(v: &str) -> Rule {
+    let core = v.strip_suffix(".tiered").unwrap_or(v);
+    let parts: Vec<&str> = core.split('.').collect();
+    let ok = (2..=3).contains(&parts.len())
+        && parts[..2]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && parts
+            .get(2)
+            .is_none_or(|p| *p == "x" || (!p.is_empty() && p.chars().all(|c| c.is_ascii_digit())));
+    if ok {
+        Ok(())
+    } else {
+        fail("is not a Kafka version such as \"3.6.0\"")
+    }
+}
+
+/// A Kubernetes CPU quantity: `2`, `0.5`, `500m`.
+pub(crate) fn cpu_quantity(q: &str) -> Rule {
+    let num = q.strip_suffix('m').unwrap_or(q);
+    if !num.is_empty()
+        && num.parse::<f64>().is_ok_and(|n| n > 0.0 && n.is_finite())
+        && !num.starts_with('+')
+    {
+        Ok(())
+    } else {
+        fail("is not a CPU quantity such as \"2\", \"0.5\" or \"500m\"")
+    }
+}
+
+/// A Kubernetes memory quantity: `8Gi`, `512Mi`, `0.5Gi`, `1G`.
+pub(crate) fn memory_quantity(q: &str) -> Rule {
+    let suffixes = [
+        "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E", "",
+    ];
+    let ok = suffixes.iter().any(|s| {
+        q.strip_suffix(s).is_some_and(|n| {
+            !n.is_empty()
+                && !n.starts_with('+')
+                && n.parse::<f64>().is_ok_and(|n| n > 0.0 && n.is_finite())
+        })
+    });
+    if ok {
+        Ok(())
+    } else {
+        fail("is not a memory quantity such as \"8Gi\" or \"512Mi\"")
+    }
+}
+
+/// EKS add-on versions: `v1.18.3-eksbuild.1`.
+pub(crate) fn addon_version(v: &str) -> Rule {
+    let ok = v
+        .strip_prefix('v')
+        .and_then(|r| r.split_once("-eksbuild."))
+        .is_some_and(|(semver, build)| {
+            semver.split('.').count() == 3
+                && semver
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+                && !build.is_empty()
+                && build.chars().all(|c| c.is_ascii_digit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        fail("must be \"latest\" or an add-on version such as \"v1.18.3-eksbuild.1\"")
+    }
+}
+
+/// AWS tag keys and values.
+pub(crate) fn tag(key: &str, value: &str) -> Rule {
+    if key.is_empty() || key.chars().count() > 128 {
+        return fail("tag keys must be 1 to 128 characters");
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return fail("tag keys must not start with the reserved prefix `aws:`");
+    }
+    if value.chars().count() > 256 {
+        return fail("tag values must be at most 256 characters");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names_follow_the_s3_rules() {
+        for ok in ["acme-milvus-demo", "a.b.c", "abc", "123"] {
+            assert_eq!(s3_bucket(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "Acme",
+            "a_b",
+            "-ab",
+            "ab-",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            "abc-s3alias",
+            "a.-b",
+        ] {
+            assert!(s3_bucket(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cidr_rules_catch_host_bits_and_sizes() {
+        assert!(vpc_cidr("10.0.0.0/16").is_ok());
+        assert_eq!(
+            vpc_cidr("10.0.0.1/16").unwrap_err(),
+            "has host bits set: the network address is 10.0.0.0/16"
+        );
+        assert!(vpc_cidr("10.0.0.0/8").is_err());
+        assert!(vpc_cidr("10.0.0.0").is_err());
+        assert!(vpc_cidr("300.0.0.0/16").is_err());
+    }
+
+    #[test]
+    fn ec2_ids_need_the_prefix_and_8_or_17_hex_digits() {
+        assert!(ec2_id("vpc", "vpc-0123456789abcdef0").is_ok());
+        assert!(ec2_id("subnet", "subnet-0aaa1111").is_ok());
+        for bad in [
+            "vpc-xyz",
+            "subnet-0aaa1111",
+            "vpc-0123",
+            "vpc-0123456789ABCDEF0",
+        ] {
+            assert!(ec2_id("vpc", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn versions_and_quantities_have_their_formats() {
+        assert!(eks_version("1.30").is_ok());
+        for bad in ["1.3.0", "v1.30", "2.1", "1.", "1.030"] {
+            assert!(eks_version(bad).is_err(), "{bad}");
+        }
+        assert!(
+            kafka_version("3.6.0").is_ok()
+                && kafka_version("3.7.x").is_ok()
+                && kafka_version("2.8.2.tiered").is_ok()
+        );
+        assert!(kafka_version("three").is_err());
+        assert!(cpu_quantity("0.5").is_ok() && cpu_quantity("500m").is_ok());
+        assert!(cpu_quantity("two").is_err() && cpu_quantity("-1").is_err());
+        assert!(memory_quantity("0.5Gi").is_ok() && memory_quantity("8Gi").is_ok());
+        assert!(memory_quantity("8GB").is_err());
+        assert!(addon_version("v1.18.3-eksbuild.1").is_ok());
+        assert!(addon_version("1.18").is_err());
+    }
+
+    #[test]
+    fn dns_labels_follow_dns_1123() {
+        assert!(dns1123_label("milvus", 63).is_ok());
+        for bad in ["Milvus", "-a", "a-", "a_b", ""] {
+            assert!(dns1123_label(bad, 63).is_err(), "{bad}");
+        }
+        assert!(k8s_label_key("app.kubernetes.io/name").is_ok());
+        assert!(k8s_label_key("role").is_ok());
+        assert!(k8s_label_key("bad key").is_err());
+    }
+}
