@@ -319,7 +319,8 @@ fn read_network(mut t: Table, p: &mut Problems) -> Option<Network> {
         (Some(_), Some(c)) => {
             p.at(c.span.clone(), "`network.vpc_id` and `network.create` cannot both be set", "conflicts with `vpc_id`",
                 "keep `vpc_id` and `private_subnets` to use an existing VPC, or only `create` to make a new one");
-            c.finish(p);
+            // Its keys are not read, so they are not checked either.
+            drop(c);
             None
         }
         (Some(id), None) => {

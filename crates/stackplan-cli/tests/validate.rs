@@ -1,0 +1,256 @@
+//! Every validation rule of the stack file, each with the exact error a
+//! user sees (file, line, column, field and hint), as insta snapshots.
+
+mod common;
+
+use common::{Scratch, reference_stack, reference_with, validate_error};
+
+/// One rule: the reference stack with `edits` applied fails with the
+/// snapshotted message.
+fn check(name: &str, edits: &[(&str, &str)]) {
+    let stderr = validate_error(&reference_with(edits));
+    insta::assert_snapshot!(name, stderr);
+}
+
+#[test]
+fn reference_stack_is_valid() {
+    let run = Scratch::with_stack(&reference_stack()).run(&["validate", "stack.toml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!(run.stdout, @"stack.toml is valid: stack `milvus-demo`, 33 resources (29 managed, 4 looked up), 61 dependencies");
+}
+
+#[test]
+fn examples_are_valid() {
+    for example in [
+        "examples/minimal.toml",
+        "examples/new-vpc.toml",
+        "stacks/milvus-eks.toml",
+    ] {
+        let text = std::fs::read_to_string(common::repo_root().join(example)).unwrap();
+        let run = Scratch::with_stack(&text).run(&["validate", "stack.toml"]);
+        assert_eq!(run.code, 0, "{example}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn toml_syntax_error() {
+    check(
+        "toml_syntax_error",
+        &[("brokers       = 3", "brokers       = 3 3")],
+    );
+}
+
+#[test]
+fn unknown_key_suggests_the_nearest_valid_key() {
+    check(
+        "unknown_key",
+        &[(
+            "instance_type = \"m6i.2xlarge\"",
+            "instance_typ = \"m6i.2xlarge\"",
+        )],
+    );
+}
+
+#[test]
+fn unknown_section_lists_nothing_but_is_reported() {
+    check("unknown_section", &[("[s3]", "[s4]")]);
+}
+
+#[test]
+fn wrong_type() {
+    check(
+        "wrong_type",
+        &[("desired       = 3", "desired       = \"three\"")],
+    );
+}
+
+#[test]
+fn eks_version_given_as_a_number_asks_for_quotes() {
+    check(
+        "eks_version_number",
+        &[("version = \"1.30\"", "version = 1.30")],
+    );
+}
+
+#[test]
+fn eks_version_format() {
+    check(
+        "eks_version_format",
+        &[("version = \"1.30\"", "version = \"v1.30.2\"")],
+    );
+}
+
+#[test]
+fn missing_required_key() {
+    check("missing_key", &[("kafka_version = \"3.6.0\"\n", "")]);
+}
+
+#[test]
+fn missing_keys_of_an_implied_section() {
+    // `[[eks.nodegroup]]` makes the [eks] table exist, so what is missing
+    // are its keys, reported at the header that implied it.
+    check(
+        "missing_eks_keys",
+        &[("[eks]\nname    = \"milvus-demo\"\nversion = \"1.30\"\n", "")],
+    );
+}
+
+#[test]
+fn missing_required_section() {
+    check(
+        "missing_section",
+        &[(
+            "[stack]\nname   = \"milvus-demo\"\nregion = \"us-west-2\"\n",
+            "",
+        )],
+    );
+}
+
+#[test]
+fn duplicate_nodegroup_names() {
+    check(
+        "duplicate_nodegroup",
+        &[(
+            "[eks.addons]",
+            "[[eks.nodegroup]]\nname          = \"ng-1-milvus\"\ninstance_type = \"m6i.large\"\ndesired       = 1\n\n[eks.addons]",
+        )],
+    );
+}
+
+#[test]
+fn invalid_s3_bucket_name() {
+    check(
+        "invalid_bucket",
+        &[(
+            "bucket    = \"acme-milvus-demo\"",
+            "bucket    = \"Acme_Milvus\"",
+        )],
+    );
+}
+
+#[test]
+fn invalid_kubernetes_name() {
+    check(
+        "invalid_namespace",
+        &[(
+            "namespace     = \"milvus\"",
+            "namespace     = \"Milvus_NS\"",
+        )],
+    );
+}
+
+#[test]
+fn invalid_cidr_with_host_bits() {
+    check(
+        "invalid_cidr",
+        &[(
+            "vpc_id          = \"vpc-0123456789abcdef0\"\nprivate_subnets = [\"subnet-0aaa1111\", \"subnet-0bbb2222\", \"subnet-0ccc3333\"]",
+            "create = { cidr = \"10.0.0.1/16\", azs = 3 }",
+        )],
+    );
+}
+
+#[test]
+fn malformed_vpc_and_subnet_ids() {
+    check(
+        "malformed_ids",
+        &[
+            ("vpc-0123456789abcdef0", "vpc-xyz"),
+            ("subnet-0bbb2222", "sn-0bbb2222"),
+        ],
+    );
+}
+
+#[test]
+fn vpc_id_together_with_create() {
+    check(
+        "vpc_id_and_create",
+        &[("# or, to create one:  create", "create")],
+    );
+}
+
+#[test]
+fn broker_count_not_a_multiple_of_the_subnets() {
+    check(
+        "broker_multiple",
+        &[("brokers       = 3", "brokers       = 4")],
+    );
+}
+
+#[test]
+fn plaintext_secret_is_refused_and_never_printed() {
+    let stderr = validate_error(&reference_with(&[(
+        "env:MSK_SCRAM_PASSWORD",
+        "hunter2-Sup3rSecret",
+    )]));
+    assert!(
+        !stderr.contains("hunter2-Sup3rSecret"),
+        "the secret leaked:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("Sup3r"),
+        "part of the secret leaked:\n{stderr}"
+    );
+    insta::assert_snapshot!("plaintext_secret", stderr);
+}
+
+#[test]
+fn plaintext_secret_in_extra_helm_values_is_refused() {
+    let text = format!(
+        "{}\n[milvus.values]\nminio = {{ rootPassword = \"letmein-42\" }}\n",
+        reference_stack()
+    );
+    let stderr = validate_error(&text);
+    assert!(
+        !stderr.contains("letmein-42"),
+        "the secret leaked:\n{stderr}"
+    );
+    insta::assert_snapshot!("plaintext_secret_in_values", stderr);
+}
+
+#[test]
+fn several_errors_are_all_reported_in_one_run() {
+    check(
+        "several_errors",
+        &[
+            ("region = \"us-west-2\"", "region = \"us-west\""),
+            (
+                "instance_type = \"m6i.2xlarge\"",
+                "instance_typo = \"m6i.2xlarge\"",
+            ),
+            ("bucket    = \"acme-milvus-demo\"", "bucket    = \"ab\""),
+            ("brokers       = 3", "brokers       = 5"),
+        ],
+    );
+}
+
+#[test]
+fn sizing_and_resources_are_exclusive() {
+    check(
+        "sizing_and_resources",
+        &[(
+            "ha            = true",
+            "ha            = true\nsizing        = { vectors = 1_000_000, dim = 1024, index = \"HNSW\" }",
+        )],
+    );
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let run = Scratch::with_stack("").run(&["validate", "nope.toml"]);
+    assert_eq!(run.code, 1);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn binary_garbage_is_an_error_not_a_panic() {
+    let scratch = Scratch::with_stack("");
+    std::fs::write(
+        scratch.path().join("stack.toml"),
+        [0xff, 0xfe, 0x00, 0x9f, 0x92, 0x96],
+    )
+    .unwrap();
+    let run = scratch.run(&["validate", "stack.toml"]);
+    assert_eq!(run.code, 1);
+    insta::assert_snapshot!(run.stderr);
+}
