@@ -22,3 +22,23 @@ lint:
 # Build the binary.
 build:
     cargo build --locked -p stackplan-cli
+
+# --- Emulators (tests/harness/README.md) ---------------------------------
+# moto (with stackplan's extensions), a real kube-apiserver with etcd and
+# kube-controller-manager, and helm, for the integration tests and the demo.
+
+# Install or build everything the emulators need, cached in ~/.cache/stackplan-test.
+emulators-install:
+    tests/harness/install.sh
+
+# Start the emulators on free 127.0.0.1 ports; writes target/emulators/env.
+emulators-up:
+    tests/harness/up.sh
+
+# Stop the emulators started by emulators-up, by PID.
+emulators-down:
+    tests/harness/down.sh
+
+# Show whether the emulators are up, and prove it (STS call, /readyz, helm).
+emulators-status:
+    tests/harness/status.sh

@@ -1,0 +1,11 @@
+"""stackplan's additions to moto's server: the AWS operations the stack needs
+that moto does not implement, and fixes where moto's answers differ from
+AWS's in ways the stack depends on. tests/harness/README.md lists them."""
+
+from . import eks, iam, kafka
+
+
+def install() -> None:
+    eks.install()
+    kafka.install()
+    iam.install()

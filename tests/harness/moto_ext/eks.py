@@ -1,0 +1,830 @@
+"""EKS operations moto lacks, and fixes to the ones it has.
+
+Shapes follow the Amazon EKS API reference (restJson1): request fields are
+read from the JSON body, URI labels and query string exactly as the SDKs send
+them, and results go through moto's own model-driven serializer
+(`ActionResult`), so field names and timestamp encoding match botocore's
+service model for EKS.
+
+Added operations: CreateAddon, DescribeAddon, UpdateAddon, DeleteAddon,
+ListAddons, DescribeAddonVersions, UpdateClusterVersion,
+UpdateNodegroupVersion, DescribeUpdate, ListUpdates.
+Changed: CreateCluster (per-cluster OIDC issuer, cluster security group, VPC
+id, subnet validation), CreateNodegroup (version defaults to the cluster's,
+scaling validation), UpdateClusterConfig (returns an `update` as AWS does, and
+merges a partial resourcesVpcConfig), UpdateNodegroupConfig (update recorded
+for DescribeUpdate), DeleteCluster (deletes add-ons and the cluster security
+group).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ec2.models import ec2_backends
+from moto.eks import models as eks_models
+from moto.eks import urls as eks_urls
+from moto.eks.exceptions import (
+    InvalidParameterException,
+    InvalidRequestException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
+from moto.eks.models import EKSBackend
+from moto.eks.responses import EKSResponse
+from moto.eks.utils import validate_role_arn
+from moto.moto_api._internal import mock_random as random
+
+from .common import paginate, utcnow
+
+# --- The add-on catalogue -------------------------------------------------
+#
+# What DescribeAddonVersions reports. Real EKS publishes several versions per
+# add-on and Kubernetes minor, one of them flagged `defaultVersion`; the
+# default is deliberately NOT the newest here (as is common on AWS), so code
+# that means "latest" must really pick the newest rather than the default.
+
+SUPPORTED_MINORS = range(23, 35)  # Kubernetes 1.23 ... 1.34
+
+
+def _kube_proxy_versions(minor: int) -> list[str]:
+    return [f"v1.{minor}.7-eksbuild.2", f"v1.{minor}.3-eksbuild.5"]
+
+
+def _coredns_versions(minor: int) -> list[str]:
+    if minor >= 29:
+        return ["v1.11.4-eksbuild.2", "v1.11.3-eksbuild.1"]
+    if minor >= 25:
+        return ["v1.10.1-eksbuild.18", "v1.9.3-eksbuild.22"]
+    return ["v1.8.7-eksbuild.10", "v1.8.4-eksbuild.2"]
+
+
+ADDONS: dict[str, dict[str, Any]] = {
+    "vpc-cni": {
+        "type": "networking",
+        "versions": lambda minor: ["v1.19.2-eksbuild.1", "v1.18.6-eksbuild.1"],
+        "requiresIamPermissions": True,
+        "defaultNamespace": "kube-system",
+    },
+    "coredns": {
+        "type": "networking",
+        "versions": _coredns_versions,
+        "requiresIamPermissions": False,
+        "defaultNamespace": "kube-system",
+    },
+    "kube-proxy": {
+        "type": "networking",
+        "versions": _kube_proxy_versions,
+        "requiresIamPermissions": False,
+        "defaultNamespace": "kube-system",
+    },
+    "aws-ebs-csi-driver": {
+        "type": "storage",
+        "versions": lambda minor: ["v1.38.1-eksbuild.2", "v1.37.0-eksbuild.1"],
+        "requiresIamPermissions": True,
+        "defaultNamespace": "kube-system",
+    },
+    "eks-pod-identity-agent": {
+        "type": "security",
+        "versions": lambda minor: ["v1.3.4-eksbuild.1", "v1.3.2-eksbuild.2"],
+        "requiresIamPermissions": False,
+        "defaultNamespace": "kube-system",
+    },
+    "snapshot-controller": {
+        "type": "storage",
+        "versions": lambda minor: ["v8.1.0-eksbuild.2", "v8.0.0-eksbuild.1"],
+        "requiresIamPermissions": False,
+        "defaultNamespace": "kube-system",
+    },
+}
+
+
+def _minor(kubernetes_version: str | None) -> int | None:
+    try:
+        major, minor = (kubernetes_version or "").split(".")[:2]
+        return int(minor) if major == "1" else None
+    except ValueError:
+        return None
+
+
+def addon_versions(addon_name: str, kubernetes_version: str) -> list[str]:
+    """Versions of an add-on for a cluster version, newest first."""
+    minor = _minor(kubernetes_version)
+    if addon_name not in ADDONS or minor not in SUPPORTED_MINORS:
+        return []
+    return list(ADDONS[addon_name]["versions"](minor))
+
+
+def default_addon_version(addon_name: str, kubernetes_version: str) -> str | None:
+    versions = addon_versions(addon_name, kubernetes_version)
+    return versions[-1] if versions else None
+
+
+def _addon_version_info(addon_name: str, version: str, minors: list[int]) -> dict[str, Any]:
+    return {
+        "addonVersion": version,
+        "architecture": ["amd64", "arm64"],
+        "computeTypes": ["ec2"],
+        "compatibilities": [
+            {
+                "clusterVersion": f"1.{m}",
+                "platformVersions": ["*"],
+                "defaultVersion": default_addon_version(addon_name, f"1.{m}") == version,
+            }
+            for m in minors
+        ],
+        "requiresConfiguration": False,
+        "requiresIamPermissions": ADDONS[addon_name]["requiresIamPermissions"],
+    }
+
+
+# --- State ----------------------------------------------------------------
+#
+# Add-ons and updates live on moto's Cluster objects, so they are scoped per
+# account and region exactly like the clusters themselves.
+
+
+class FakeAddon:
+    def __init__(
+        self,
+        cluster: eks_models.Cluster,
+        addon_name: str,
+        addon_version: str,
+        service_account_role_arn: str | None,
+        configuration_values: str | None,
+        tags: dict[str, str] | None,
+        account_id: str,
+        region_name: str,
+        partition: str,
+    ):
+        self.addon_name = addon_name
+        self.cluster_name = cluster.name
+        self.addon_version = addon_version
+        self.service_account_role_arn = service_account_role_arn
+        self.configuration_values = configuration_values
+        self.tags = tags or {}
+        self.status = "ACTIVE"
+        self.health = {"issues": []}
+        self.created_at = utcnow()
+        self.modified_at = self.created_at
+        self.addon_arn = (
+            f"arn:{partition}:eks:{region_name}:{account_id}:addon/"
+            f"{cluster.name}/{addon_name}/{random.uuid4()}"
+        )
+        self.publisher = "eks"
+        self.owner = "aws"
+        self.pod_identity_associations: list[str] = []
+
+    def to_dict(self, status: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "addonName": self.addon_name,
+            "clusterName": self.cluster_name,
+            "status": status or self.status,
+            "addonVersion": self.addon_version,
+            "health": self.health,
+            "addonArn": self.addon_arn,
+            "createdAt": self.created_at,
+            "modifiedAt": self.modified_at,
+            "tags": self.tags,
+            "publisher": self.publisher,
+            "owner": self.owner,
+            "podIdentityAssociations": self.pod_identity_associations,
+        }
+        if self.service_account_role_arn:
+            out["serviceAccountRoleArn"] = self.service_account_role_arn
+        if self.configuration_values:
+            out["configurationValues"] = self.configuration_values
+        return out
+
+
+def _addons(cluster: eks_models.Cluster) -> dict[str, FakeAddon]:
+    if not hasattr(cluster, "stackplan_addons"):
+        cluster.stackplan_addons = {}
+    return cluster.stackplan_addons
+
+
+def _updates(cluster: eks_models.Cluster) -> list[dict[str, Any]]:
+    if not hasattr(cluster, "stackplan_updates"):
+        cluster.stackplan_updates = []
+    return cluster.stackplan_updates
+
+
+def _record_update(
+    cluster: eks_models.Cluster,
+    update_type: str,
+    params: list[dict[str, str]],
+    nodegroup_name: str | None = None,
+    addon_name: str | None = None,
+) -> dict[str, Any]:
+    """Stores a finished update and returns what the mutating call answers.
+
+    AWS answers a mutating call with status InProgress and finishes the
+    update asynchronously; here the change is applied at once, so
+    DescribeUpdate already reports Successful.
+    """
+    update = {
+        "id": str(random.uuid4()),
+        "status": "Successful",
+        "type": update_type,
+        "params": params,
+        "createdAt": utcnow(),
+        "errors": [],
+        "_nodegroup": nodegroup_name,
+        "_addon": addon_name,
+    }
+    _updates(cluster).append(update)
+    answer = _public_update(update)
+    answer["status"] = "InProgress"
+    return answer
+
+
+def _public_update(update: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in update.items() if not k.startswith("_")}
+
+
+def _cluster_or_404(backend: EKSBackend, name: str) -> eks_models.Cluster:
+    try:
+        return backend.clusters[name]
+    except KeyError:
+        raise ResourceNotFoundException(
+            clusterName=name,
+            nodegroupName=None,
+            fargateProfileName=None,
+            addonName=None,
+            message=eks_models.CLUSTER_NOT_FOUND_MSG.format(clusterName=name),
+        )
+
+
+def _addon_or_404(cluster: eks_models.Cluster, addon_name: str) -> FakeAddon:
+    addon = _addons(cluster).get(addon_name)
+    if addon is None:
+        raise ResourceNotFoundException(
+            clusterName=cluster.name,
+            nodegroupName=None,
+            fargateProfileName=None,
+            addonName=addon_name,
+            message=f"No addon: {addon_name} found in cluster: {cluster.name}",
+        )
+    return addon
+
+
+def _invalid(message: str, **names: Any) -> InvalidParameterException:
+    return InvalidParameterException(
+        clusterName=names.get("clusterName"),
+        nodegroupName=names.get("nodegroupName"),
+        fargateProfileName=None,
+        addonName=names.get("addonName"),
+        message=message,
+    )
+
+
+def _validate_scaling(scaling: dict[str, Any] | None, nodegroup: str | None) -> None:
+    if not scaling:
+        return
+    lo, want, hi = scaling.get("minSize"), scaling.get("desiredSize"), scaling.get("maxSize")
+    if hi is not None and hi < 1:
+        raise _invalid("Maxsize must be greater than 0", nodegroupName=nodegroup)
+    if lo is not None and want is not None and want < lo:
+        raise _invalid(
+            "Minimum capacity "
+            f"{lo} can't be greater than desired size {want}",
+            nodegroupName=nodegroup,
+        )
+    if hi is not None and want is not None and want > hi:
+        raise _invalid(
+            f"Desired capacity {want} can't be greater than max size {hi}",
+            nodegroupName=nodegroup,
+        )
+
+
+# --- Backend methods ------------------------------------------------------
+
+_orig_create_cluster = EKSBackend.create_cluster
+_orig_delete_cluster = EKSBackend.delete_cluster
+_orig_create_nodegroup = EKSBackend.create_nodegroup
+
+
+def _subnets_vpc(backend: EKSBackend, subnet_ids: list[str], **names: Any) -> str | None:
+    """Checks the subnets exist in moto's EC2 and returns their VPC id.
+
+    Real EKS rejects unknown subnets and clusters whose subnets do not span
+    two Availability Zones.
+    """
+    if not subnet_ids:
+        return None
+    ec2 = ec2_backends[backend.account_id][backend.region_name]
+    vpcs, zones = set(), set()
+    for subnet_id in subnet_ids:
+        try:
+            subnet = ec2.get_subnet(subnet_id)
+        except Exception:
+            subnet = None
+        if subnet is None:
+            raise _invalid(f"The subnet ID '{subnet_id}' does not exist", **names)
+        vpcs.add(subnet.vpc_id)
+        zones.add(subnet.availability_zone)
+    if len(vpcs) > 1:
+        raise _invalid("Subnets specified must belong to the same VPC", **names)
+    if names.get("nodegroupName") is None and len(zones) < 2:
+        raise _invalid(
+            "Subnets specified must be in at least two different AZs", **names
+        )
+    return vpcs.pop()
+
+
+def create_cluster(self: EKSBackend, name: str, role_arn: str, resources_vpc_config: dict[str, Any], **kwargs: Any) -> eks_models.Cluster:
+    resources_vpc_config = dict(resources_vpc_config or {})
+    vpc_id = None
+    if name not in self.clusters:
+        vpc_id = _subnets_vpc(self, resources_vpc_config.get("subnetIds") or [], clusterName=name)
+    cluster = _orig_create_cluster(self, name, role_arn, resources_vpc_config, **kwargs)
+    # moto draws ONE issuer id per process for every cluster; EKS gives each
+    # cluster its own, and IAM refuses a second OIDC provider for the same URL.
+    issuer_id = random.get_random_hex(32).upper()
+    cluster.identity = {
+        "oidc": {"issuer": f"https://oidc.eks.{self.region_name}.amazonaws.com/id/{issuer_id}"}
+    }
+    # EKS creates a cluster security group and reports it, with the VPC id
+    # and the endpoint access defaults, in resourcesVpcConfig.
+    resources_vpc_config.setdefault("subnetIds", [])
+    resources_vpc_config.setdefault("securityGroupIds", [])
+    resources_vpc_config.setdefault("endpointPublicAccess", True)
+    resources_vpc_config.setdefault("endpointPrivateAccess", False)
+    resources_vpc_config.setdefault("publicAccessCidrs", ["0.0.0.0/0"])
+    if vpc_id:
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        group = ec2.create_security_group(
+            name=f"eks-cluster-sg-{name}-{random.get_random_string(10, lower_case=True)}",
+            description=(
+                "EKS created security group applied to ENI that is attached to EKS "
+                "Control Plane master nodes, as well as any managed workloads."
+            ),
+            vpc_id=vpc_id,
+            tags={"aws:eks:cluster-name": name, f"kubernetes.io/cluster/{name}": "owned"},
+        )
+        resources_vpc_config["clusterSecurityGroupId"] = group.id
+        resources_vpc_config["vpcId"] = vpc_id
+    cluster.resources_vpc_config = resources_vpc_config
+    return cluster
+
+
+def delete_cluster(self: EKSBackend, name: str) -> eks_models.Cluster:
+    cluster = _orig_delete_cluster(self, name)
+    # Deleting a cluster deletes its add-ons and the security group EKS made.
+    _addons(cluster).clear()
+    group_id = (cluster.resources_vpc_config or {}).get("clusterSecurityGroupId")
+    if group_id:
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        try:
+            ec2.delete_security_group(group_id=group_id)
+        except Exception:
+            pass  # still referenced by someone else's rule: AWS would keep it too
+    cluster.status = "DELETING"
+    return cluster
+
+
+def create_nodegroup(self: EKSBackend, cluster_name: str, node_role: str, nodegroup_name: str, subnets: list[str], **kwargs: Any) -> eks_models.Nodegroup:
+    cluster = _cluster_or_404(self, cluster_name)
+    if nodegroup_name not in cluster.nodegroups:
+        _subnets_vpc(self, subnets or [], clusterName=cluster_name, nodegroupName=nodegroup_name)
+        _validate_scaling(kwargs.get("scaling_config"), nodegroup_name)
+    # EKS defaults a node group's Kubernetes version to the cluster's; moto
+    # defaults it to a fixed 1.19.
+    if not kwargs.get("version") and not kwargs.get("launch_template"):
+        kwargs["version"] = cluster.version
+    if not kwargs.get("release_version"):
+        kwargs["release_version"] = f"{kwargs.get('version') or cluster.version}.0-20250101"
+    if kwargs.get("scaling_config"):
+        kwargs["scaling_config"] = dict(kwargs["scaling_config"])
+    return _orig_create_nodegroup(self, cluster_name, node_role, nodegroup_name, subnets, **kwargs)
+
+
+def create_addon(
+    self: EKSBackend,
+    cluster_name: str,
+    addon_name: str,
+    addon_version: str | None,
+    service_account_role_arn: str | None,
+    configuration_values: str | None,
+    tags: dict[str, str] | None,
+) -> dict[str, Any]:
+    cluster = _cluster_or_404(self, cluster_name)
+    if addon_name in _addons(cluster):
+        raise ResourceInUseException(
+            clusterName=cluster_name,
+            nodegroupName=None,
+            addonName=addon_name,
+            message=f"Addon already exists with name: {addon_name}",
+        )
+    if not cluster.is_active:
+        raise InvalidRequestException(
+            message=eks_models.CLUSTER_NOT_READY_MSG.format(clusterName=cluster_name)
+        )
+    versions = addon_versions(addon_name, cluster.version)
+    if not versions:
+        raise _invalid(
+            f"Addon {addon_name} specified is not supported in {cluster.version} kubernetes version",
+            clusterName=cluster_name,
+            addonName=addon_name,
+        )
+    version = addon_version or default_addon_version(addon_name, cluster.version)
+    if version not in versions:
+        raise _invalid(
+            f"Addon version specified is not supported: {version}",
+            clusterName=cluster_name,
+            addonName=addon_name,
+        )
+    if service_account_role_arn:
+        validate_role_arn(service_account_role_arn)
+    addon = FakeAddon(
+        cluster,
+        addon_name,
+        version,
+        service_account_role_arn,
+        configuration_values,
+        tags,
+        self.account_id,
+        self.region_name,
+        self.partition,
+    )
+    _addons(cluster)[addon_name] = addon
+    # AWS answers CREATING and reaches ACTIVE later; here the next read does.
+    return addon.to_dict(status="CREATING")
+
+
+def describe_addon(self: EKSBackend, cluster_name: str, addon_name: str) -> dict[str, Any]:
+    return _addon_or_404(_cluster_or_404(self, cluster_name), addon_name).to_dict()
+
+
+def update_addon(
+    self: EKSBackend,
+    cluster_name: str,
+    addon_name: str,
+    addon_version: str | None,
+    service_account_role_arn: str | None,
+    resolve_conflicts: str | None,
+    configuration_values: str | None,
+) -> dict[str, Any]:
+    cluster = _cluster_or_404(self, cluster_name)
+    addon = _addon_or_404(cluster, addon_name)
+    params = []
+    if addon_version is not None:
+        if addon_version not in addon_versions(addon_name, cluster.version):
+            raise _invalid(
+                f"Addon version specified is not supported: {addon_version}",
+                clusterName=cluster_name,
+                addonName=addon_name,
+            )
+        addon.addon_version = addon_version
+        params.append({"type": "AddonVersion", "value": addon_version})
+    if service_account_role_arn is not None:
+        # An empty string removes the role, as on AWS.
+        if service_account_role_arn:
+            validate_role_arn(service_account_role_arn)
+        addon.service_account_role_arn = service_account_role_arn or None
+        params.append({"type": "ServiceAccountRoleArn", "value": service_account_role_arn})
+    if resolve_conflicts is not None:
+        params.append({"type": "ResolveConflicts", "value": resolve_conflicts})
+    if configuration_values is not None:
+        addon.configuration_values = configuration_values or None
+        params.append({"type": "ConfigurationValues", "value": configuration_values})
+    addon.modified_at = utcnow()
+    return _record_update(cluster, "AddonUpdate", params, addon_name=addon_name)
+
+
+def delete_addon(self: EKSBackend, cluster_name: str, addon_name: str) -> dict[str, Any]:
+    cluster = _cluster_or_404(self, cluster_name)
+    addon = _addon_or_404(cluster, addon_name)
+    del _addons(cluster)[addon_name]
+    return addon.to_dict(status="DELETING")
+
+
+def list_addons(self: EKSBackend, cluster_name: str, max_results: Any, next_token: Any) -> tuple[list[str], str | None]:
+    cluster = _cluster_or_404(self, cluster_name)
+    return paginate(sorted(_addons(cluster)), max_results, next_token)
+
+
+def describe_addon_versions(
+    self: EKSBackend,
+    kubernetes_version: str | None,
+    addon_name: str | None,
+    types: list[str] | None,
+    max_results: Any,
+    next_token: Any,
+) -> tuple[list[dict[str, Any]], str | None]:
+    minors = list(SUPPORTED_MINORS)
+    if kubernetes_version:
+        minor = _minor(kubernetes_version)
+        minors = [minor] if minor in SUPPORTED_MINORS else []
+    result = []
+    for name in sorted(ADDONS):
+        if addon_name and name != addon_name:
+            continue
+        if types and ADDONS[name]["type"] not in types:
+            continue
+        by_version: dict[str, list[int]] = {}
+        for m in minors:
+            for v in addon_versions(name, f"1.{m}"):
+                by_version.setdefault(v, []).append(m)
+        if not by_version:
+            continue
+        ordered = sorted(by_version, key=_version_key, reverse=True)
+        result.append(
+            {
+                "addonName": name,
+                "type": ADDONS[name]["type"],
+                "addonVersions": [_addon_version_info(name, v, by_version[v]) for v in ordered],
+                "publisher": "eks",
+                "owner": "aws",
+                "defaultNamespace": ADDONS[name]["defaultNamespace"],
+            }
+        )
+    return paginate(result, max_results, next_token)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    """v1.11.4-eksbuild.2 -> (1, 11, 4, 2): numeric order, newest last."""
+    digits = version.lstrip("v").replace("-eksbuild", "").replace("-", ".").split(".")
+    return tuple(int(d) for d in digits if d.isdigit())
+
+
+def update_cluster_version(self: EKSBackend, name: str, version: str) -> dict[str, Any]:
+    cluster = _cluster_or_404(self, name)
+    current, target = _minor(cluster.version), _minor(version)
+    if target is None or current is None or target != current + 1:
+        raise _invalid(
+            f"Unsupported Kubernetes minor version update from {cluster.version} to {version}",
+            clusterName=name,
+        )
+    cluster.version = version
+    cluster.platformVersion = "eks.1"
+    return _record_update(
+        cluster,
+        "VersionUpdate",
+        [{"type": "Version", "value": version}, {"type": "PlatformVersion", "value": "eks.1"}],
+    )
+
+
+def update_nodegroup_version(
+    self: EKSBackend,
+    cluster_name: str,
+    nodegroup_name: str,
+    version: str | None,
+    release_version: str | None,
+) -> dict[str, Any]:
+    cluster = _cluster_or_404(self, cluster_name)
+    nodegroup = cluster.nodegroups.get(nodegroup_name)
+    if nodegroup is None:
+        raise ResourceNotFoundException(
+            clusterName=cluster_name,
+            nodegroupName=nodegroup_name,
+            fargateProfileName=None,
+            addonName=None,
+            message=eks_models.NODEGROUP_NOT_FOUND_MSG.format(nodegroupName=nodegroup_name),
+        )
+    target = version or cluster.version
+    if (_minor(target) or 0) > (_minor(cluster.version) or 0):
+        raise _invalid(
+            f"Requested Kubernetes version {target} is newer than the cluster version {cluster.version}",
+            clusterName=cluster_name,
+            nodegroupName=nodegroup_name,
+        )
+    nodegroup.version = target
+    nodegroup.release_version = release_version or f"{target}.0-20250101"
+    nodegroup.modified_at = utcnow()
+    return _record_update(
+        cluster,
+        "VersionUpdate",
+        [
+            {"type": "Version", "value": nodegroup.version},
+            {"type": "ReleaseVersion", "value": nodegroup.release_version},
+        ],
+        nodegroup_name=nodegroup_name,
+    )
+
+
+def describe_update(
+    self: EKSBackend, name: str, update_id: str, nodegroup_name: str | None, addon_name: str | None
+) -> dict[str, Any]:
+    cluster = _cluster_or_404(self, name)
+    for update in _updates(cluster):
+        if (
+            update["id"] == update_id
+            and update["_nodegroup"] == nodegroup_name
+            and update["_addon"] == addon_name
+        ):
+            return _public_update(update)
+    raise ResourceNotFoundException(
+        clusterName=name,
+        nodegroupName=nodegroup_name,
+        fargateProfileName=None,
+        addonName=addon_name,
+        message=f"No update found for ID: {update_id}",
+    )
+
+
+def list_updates(
+    self: EKSBackend, name: str, nodegroup_name: str | None, addon_name: str | None, max_results: Any, next_token: Any
+) -> tuple[list[str], str | None]:
+    cluster = _cluster_or_404(self, name)
+    ids = [
+        u["id"]
+        for u in _updates(cluster)
+        if u["_nodegroup"] == nodegroup_name and u["_addon"] == addon_name
+    ]
+    return paginate(ids, max_results, next_token)
+
+
+# --- Response handlers ----------------------------------------------------
+
+
+def _r_create_addon(self: EKSResponse) -> ActionResult:
+    addon = self.eks_backend.create_addon(
+        cluster_name=self._get_param("name"),
+        addon_name=self._get_param("addonName"),
+        addon_version=self._get_param("addonVersion"),
+        service_account_role_arn=self._get_param("serviceAccountRoleArn"),
+        configuration_values=self._get_param("configurationValues"),
+        tags=self._get_param("tags"),
+    )
+    return ActionResult({"addon": addon})
+
+
+def _r_describe_addon(self: EKSResponse) -> ActionResult:
+    addon = self.eks_backend.describe_addon(self._get_param("name"), self._get_param("addonName"))
+    return ActionResult({"addon": addon})
+
+
+def _r_update_addon(self: EKSResponse) -> ActionResult:
+    update = self.eks_backend.update_addon(
+        cluster_name=self._get_param("name"),
+        addon_name=self._get_param("addonName"),
+        addon_version=self._get_param("addonVersion"),
+        service_account_role_arn=self._get_param("serviceAccountRoleArn"),
+        resolve_conflicts=self._get_param("resolveConflicts"),
+        configuration_values=self._get_param("configurationValues"),
+    )
+    return ActionResult({"update": update})
+
+
+def _r_delete_addon(self: EKSResponse) -> ActionResult:
+    addon = self.eks_backend.delete_addon(self._get_param("name"), self._get_param("addonName"))
+    return ActionResult({"addon": addon})
+
+
+def _r_list_addons(self: EKSResponse) -> ActionResult:
+    names, token = self.eks_backend.list_addons(
+        self._get_param("name"), self._get_param("maxResults"), self._get_param("nextToken")
+    )
+    return ActionResult({"addons": names, "nextToken": token})
+
+
+def _r_describe_addon_versions(self: EKSResponse) -> ActionResult:
+    types = self.querystring.get("types")
+    addons, token = self.eks_backend.describe_addon_versions(
+        kubernetes_version=self._get_param("kubernetesVersion"),
+        addon_name=self._get_param("addonName"),
+        types=types,
+        max_results=self._get_param("maxResults"),
+        next_token=self._get_param("nextToken"),
+    )
+    return ActionResult({"addons": addons, "nextToken": token})
+
+
+def _r_update_cluster_version(self: EKSResponse) -> ActionResult:
+    update = self.eks_backend.update_cluster_version(self._get_param("name"), self._get_param("version"))
+    return ActionResult({"update": update})
+
+
+def _r_update_nodegroup_version(self: EKSResponse) -> ActionResult:
+    update = self.eks_backend.update_nodegroup_version(
+        cluster_name=self._get_param("name"),
+        nodegroup_name=self._get_param("nodegroupName"),
+        version=self._get_param("version"),
+        release_version=self._get_param("releaseVersion"),
+    )
+    return ActionResult({"update": update})
+
+
+def _r_describe_update(self: EKSResponse) -> ActionResult:
+    update = self.eks_backend.describe_update(
+        name=self._get_param("name"),
+        update_id=self._get_param("updateId"),
+        nodegroup_name=self._get_param("nodegroupName"),
+        addon_name=self._get_param("addonName"),
+    )
+    return ActionResult({"update": update})
+
+
+def _r_list_updates(self: EKSResponse) -> ActionResult:
+    ids, token = self.eks_backend.list_updates(
+        name=self._get_param("name"),
+        nodegroup_name=self._get_param("nodegroupName"),
+        addon_name=self._get_param("addonName"),
+        max_results=self._get_param("maxResults"),
+        next_token=self._get_param("nextToken"),
+    )
+    return ActionResult({"updateIds": ids, "nextToken": token})
+
+
+def _r_update_cluster_config(self: EKSResponse) -> ActionResult:
+    """UpdateClusterConfig answers `{"update": ...}` on AWS (moto answers the
+    cluster), and a partial resourcesVpcConfig changes only what it names."""
+    name = self._get_param("name")
+    cluster = _cluster_or_404(self.eks_backend, name)
+    vpc = self._get_param("resourcesVpcConfig")
+    logging = self._get_param("logging")
+    params = []
+    update_type = "ConfigUpdate"
+    if vpc:
+        merged = copy.deepcopy(cluster.resources_vpc_config or {})
+        merged.update(vpc)
+        cluster.resources_vpc_config = merged
+        endpoint_keys = {"endpointPublicAccess", "endpointPrivateAccess", "publicAccessCidrs"}
+        update_type = "EndpointAccessUpdate" if set(vpc) <= endpoint_keys else "VpcConfigUpdate"
+        mapping = {
+            "endpointPublicAccess": "EndpointPublicAccess",
+            "endpointPrivateAccess": "EndpointPrivateAccess",
+            "publicAccessCidrs": "PublicAccessCidrs",
+            "subnetIds": "Subnets",
+            "securityGroupIds": "SecurityGroups",
+        }
+        for key, value in vpc.items():
+            if key in mapping:
+                params.append({"type": mapping[key], "value": str(value).lower() if isinstance(value, bool) else str(value)})
+    if logging:
+        cluster.logging = logging
+        update_type = "LoggingUpdate"
+        params.append({"type": "ClusterLogging", "value": str(logging)})
+    if not params:
+        raise _invalid("No changes needed", clusterName=name)
+    return ActionResult({"update": _record_update(cluster, update_type, params)})
+
+
+_orig_update_nodegroup_config = EKSBackend.update_nodegroup_config
+
+
+def _r_update_nodegroup_config(self: EKSResponse) -> ActionResult:
+    cluster_name = self._get_param("name")
+    nodegroup_name = self._get_param("nodegroupName")
+    cluster = _cluster_or_404(self.eks_backend, cluster_name)
+    scaling = self._get_param("scalingConfig")
+    nodegroup = cluster.nodegroups.get(nodegroup_name)
+    if scaling and nodegroup is not None:
+        _validate_scaling({**nodegroup.scaling_config, **scaling}, nodegroup_name)
+    done = _orig_update_nodegroup_config(
+        self.eks_backend,
+        cluster_name=cluster_name,
+        nodegroup_name=nodegroup_name,
+        labels=self._get_param("labels"),
+        taints=self._get_param("taints"),
+        scaling_config=scaling,
+        update_config=self._get_param("updateConfig"),
+        node_repair_config=self._get_param("nodeRepairConfig"),
+        client_request_token=self._get_param("clientRequestToken"),
+    )
+    update = _record_update(cluster, "ConfigUpdate", done["params"], nodegroup_name=nodegroup_name)
+    return ActionResult({"update": update})
+
+
+def install() -> None:
+    """Registers the routes, backend methods and response handlers."""
+    eks_urls.url_paths.update(
+        {
+            "{0}/clusters/(?P<name>[^/]+)/addons$": EKSResponse.dispatch,
+            "{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)$": EKSResponse.dispatch,
+            "{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)/update$": EKSResponse.dispatch,
+            "{0}/addons/supported-versions$": EKSResponse.dispatch,
+            "{0}/clusters/(?P<name>[^/]+)/updates$": EKSResponse.dispatch,
+            "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": EKSResponse.dispatch,
+            "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$": EKSResponse.dispatch,
+        }
+    )
+    EKSBackend.create_cluster = create_cluster
+    EKSBackend.delete_cluster = delete_cluster
+    EKSBackend.create_nodegroup = create_nodegroup
+    EKSBackend.create_addon = create_addon
+    EKSBackend.describe_addon = describe_addon
+    EKSBackend.update_addon = update_addon
+    EKSBackend.delete_addon = delete_addon
+    EKSBackend.list_addons = list_addons
+    EKSBackend.describe_addon_versions = describe_addon_versions
+    EKSBackend.update_cluster_version = update_cluster_version
+    EKSBackend.update_nodegroup_version = update_nodegroup_version
+    EKSBackend.describe_update = describe_update
+    EKSBackend.list_updates = list_updates
+
+    EKSResponse.create_addon = _r_create_addon
+    EKSResponse.describe_addon = _r_describe_addon
+    EKSResponse.update_addon = _r_update_addon
+    EKSResponse.delete_addon = _r_delete_addon
+    EKSResponse.list_addons = _r_list_addons
+    EKSResponse.describe_addon_versions = _r_describe_addon_versions
+    EKSResponse.update_cluster_version = _r_update_cluster_version
+    EKSResponse.update_nodegroup_version = _r_update_nodegroup_version
+    EKSResponse.describe_update = _r_describe_update
+    EKSResponse.list_updates = _r_list_updates
+    EKSResponse.update_cluster_config = _r_update_cluster_config
+    EKSResponse.update_nodegroup_config = _r_update_nodegroup_config
