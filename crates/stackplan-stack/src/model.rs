@@ -24,6 +24,41 @@ pub struct Stack {
     pub kubernetes: Option<KubernetesOverride>,
 }
 
+/// `~/x` under `home`, a relative path under `base`, an absolute one as is.
+fn resolve(path: &str, base: &std::path::Path, home: Option<&std::path::Path>) -> String {
+    if let (Some(rest), Some(home)) = (path.strip_prefix("~/"), home) {
+        return home.join(rest).display().to_string();
+    }
+    let p = std::path::Path::new(path);
+    if p.is_absolute() {
+        path.to_string()
+    } else {
+        base.join(p).display().to_string()
+    }
+}
+
+impl Stack {
+    /// Makes every file path in the stack independent of the working
+    /// directory: relative to `base` (the stack file's directory).
+    pub fn resolve_paths(&mut self, base: &std::path::Path, home: Option<&std::path::Path>) {
+        if let Some(k) = &mut self.kubernetes {
+            k.kubeconfig = resolve(&k.kubeconfig, base, home);
+        }
+        if let StateConfig::Local { path: Some(p) } = &mut self.state {
+            *p = resolve(p, base, home);
+        }
+        let charts = [
+            self.milvus.as_mut().map(|m| &mut m.chart),
+            self.load_balancer_controller.as_mut().map(|l| &mut l.chart),
+        ];
+        for chart in charts.into_iter().flatten() {
+            if let Chart::Path { path } = chart {
+                *path = resolve(path, base, home);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateConfig {
     /// `.stackplan/<stack>.state.json`, or `path` when given.
@@ -247,4 +282,26 @@ pub struct LoadBalancerController {
 pub struct KubernetesOverride {
     pub kubeconfig: String,
     pub context: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::resolve;
+
+    #[test]
+    fn paths_resolve_against_the_stack_file_and_home() {
+        let base = Path::new("/repo/stacks");
+        let home = Some(Path::new("/home/ops"));
+        assert_eq!(
+            resolve("../charts/milvus", base, home),
+            "/repo/stacks/../charts/milvus"
+        );
+        assert_eq!(
+            resolve("~/.kube/config", base, home),
+            "/home/ops/.kube/config"
+        );
+        assert_eq!(resolve("/etc/kubeconfig", base, home), "/etc/kubeconfig");
+    }
 }
