@@ -25,6 +25,7 @@ fn examples_are_valid() {
         "examples/minimal.toml",
         "examples/new-vpc.toml",
         "stacks/milvus-eks.toml",
+        "stacks/milvus-local.toml",
     ] {
         let text = std::fs::read_to_string(common::repo_root().join(example)).unwrap();
         let run = Scratch::with_stack(&text).run(&["validate", "stack.toml"]);
