@@ -475,14 +475,8 @@ fn read_eks(mut t: Table, p: &mut Problems) -> Option<Eks> {
             )
         }),
     };
-    let public = t
-        .boolean(p, "endpoint_public_access")
-        .map(Sp::into_inner)
-        .unwrap_or(true);
-    let prevent_destroy = t
-        .boolean(p, "prevent_destroy")
-        .map(Sp::into_inner)
-        .unwrap_or(false);
+    let public = t.flag(p, "endpoint_public_access", true);
+    let prevent_destroy = t.flag(p, "prevent_destroy", false);
     let tags = tags(&mut t, p);
 
     let mut nodegroups = Vec::new();
@@ -672,14 +666,8 @@ fn read_s3(mut t: Table, p: &mut Problems) -> Option<S3> {
         .string(p, "root_path")
         .map(Sp::into_inner)
         .unwrap_or_default();
-    let force_destroy = t
-        .boolean(p, "force_destroy")
-        .map(Sp::into_inner)
-        .unwrap_or(false);
-    let prevent_destroy = t
-        .boolean(p, "prevent_destroy")
-        .map(Sp::into_inner)
-        .unwrap_or(false);
+    let force_destroy = t.flag(p, "force_destroy", false);
+    let prevent_destroy = t.flag(p, "prevent_destroy", false);
     let tags = tags(&mut t, p);
     t.finish(p);
     Some(S3 {
@@ -825,10 +813,7 @@ fn read_msk(
             );
         }
     }
-    let prevent_destroy = t
-        .boolean(p, "prevent_destroy")
-        .map(Sp::into_inner)
-        .unwrap_or(false);
+    let prevent_destroy = t.flag(p, "prevent_destroy", false);
     let tags = tags(&mut t, p);
     t.finish(p);
     Some(Msk {
@@ -1143,15 +1128,15 @@ fn read_milvus(mut t: Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -
             scheme: LbScheme::Internal,
         }),
         Some(mut a) => {
-            let enabled = a.boolean(p, "enabled").map(Sp::into_inner).unwrap_or(true);
+            let enabled = a.flag(p, "enabled", true);
             let sch = a.string(p, "scheme");
             let sch = scheme(p, "milvus.attu.scheme", sch, LbScheme::Internal);
             a.finish(p);
             sch.map(|scheme| Attu { enabled, scheme })
         }
     };
-    let ha = t.boolean(p, "ha").map(Sp::into_inner).unwrap_or(false);
-    let wait = t.boolean(p, "wait").map(Sp::into_inner).unwrap_or(true);
+    let ha = t.flag(p, "ha", false);
+    let wait = t.flag(p, "wait", true);
 
     let given = t.table(p, "resources");
     let sizing = t.table(p, "sizing");
@@ -1260,9 +1245,9 @@ fn read_lbc(
     p: &mut Problems,
     redact: &mut Vec<Range<usize>>,
 ) -> Option<Option<LoadBalancerController>> {
-    let enabled = t.boolean(p, "enabled").map(Sp::into_inner).unwrap_or(true);
+    let enabled = t.flag(p, "enabled", true);
     let chart = read_chart(&mut t, p, LBC_REPO, "aws-load-balancer-controller");
-    let wait = t.boolean(p, "wait").map(Sp::into_inner).unwrap_or(true);
+    let wait = t.flag(p, "wait", true);
     let values = helm_values(&mut t, p, redact);
     t.finish(p);
     let chart = chart?;

@@ -200,6 +200,13 @@ impl<'a, 'i> Table<'a, 'i> {
         }
     }
 
+    /// An optional boolean with its default.
+    pub(crate) fn flag(&mut self, p: &mut Problems, key: &'static str, default: bool) -> bool {
+        self.boolean(p, key)
+            .map(Spanned::into_inner)
+            .unwrap_or(default)
+    }
+
     pub(crate) fn table(&mut self, p: &mut Problems, key: &'static str) -> Option<Table<'a, 'i>> {
         let v = self.raw(key)?;
         match v.get_ref() {
