@@ -1,4 +1,4 @@
-use stackplan_core::ResourceAddr;
+use stackplan_core::{ProviderError, ResourceAddr, ResourceKind};
 use thiserror::Error;
 
 fn joined(addrs: &[ResourceAddr]) -> String {
@@ -7,6 +7,28 @@ fn joined(addrs: &[ResourceAddr]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(" -> ")
+}
+
+fn failure_lines(list: &[(ResourceAddr, ProviderError)]) -> String {
+    list.iter()
+        .map(|(a, e)| format!("\n  {a}: {}", chain(e)))
+        .collect()
+}
+
+/// A provider error with its causes, on one line: refresh reports several.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn lines(items: &[String]) -> String {
+    items.iter().map(|r| format!("\n  - {r}")).collect()
 }
 
 /// Everything the engine can refuse or fail at.
@@ -21,4 +43,27 @@ pub enum EngineError {
     },
     #[error("`{0}` is declared twice")]
     DuplicateResource(ResourceAddr),
+    #[error("no provider serves resource kind `{kind}` (needed for `{addr}`)")]
+    NoProvider {
+        kind: ResourceKind,
+        addr: ResourceAddr,
+    },
+    #[error("refresh failed for {} resource(s):{}", .failures.len(), failure_lines(.failures))]
+    Refresh {
+        failures: Vec<(ResourceAddr, ProviderError)>,
+    },
+    #[error("provider failed planning `{addr}`")]
+    Provider {
+        addr: ResourceAddr,
+        #[source]
+        source: ProviderError,
+    },
+    #[error("lookup `{0}` found nothing live")]
+    LookupNotFound(ResourceAddr),
+    #[error("the state belongs to stack `{found}`, not `{expected}`")]
+    StateOfAnotherStack { expected: String, found: String },
+    #[error("refusing to destroy:{}", lines(.refusals))]
+    DestroyRefused { refusals: Vec<String> },
+    #[error("the saved plan is out of date:{}", lines(.reasons))]
+    StalePlan { reasons: Vec<String> },
 }

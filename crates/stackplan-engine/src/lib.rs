@@ -1,7 +1,16 @@
 //! The resource graph and, on it, refresh, diff, plan and apply; sees providers only through traits.
 
+mod diff;
 mod error;
 mod graph;
+mod planner;
+mod refresh;
+pub mod seal;
+pub mod testing;
 
 pub use error::EngineError;
 pub use graph::ResourceGraph;
+pub use planner::{
+    PlanRequest, PlanSettings, Planner, check_guards, check_saved_plan, deletion_order, sha256_hex,
+};
+pub use refresh::LiveView;

@@ -1,0 +1,318 @@
+//! KMS: the customer managed key that encrypts the SCRAM secret (MSK
+//! refuses secrets under the AWS managed key), with its alias. Deleting
+//! schedules deletion, as KMS allows nothing else.
+
+use aws_sdk_kms::types::{KeyState, Tag};
+use stackplan_core::{
+    ApplyRequest, DeleteRequest, Observed, Phase, ReadRequest, ResourceAddr, Value,
+};
+
+use crate::attrs::{Desired, as_int, differs, map_delta, observed_str_map, tags_value};
+use crate::ec2::vanished;
+use crate::error::{AwsError, AwsResult, absent_if_not_found};
+use crate::wait::progress;
+use crate::{AwsProvider, prior_id};
+
+/// The shortest window KMS allows, used unless the stack sets one: a key
+/// stackplan deletes is one it created and no longer references.
+const DELETION_WINDOW_DAYS: i32 = 7;
+
+fn kms_tags(
+    addr: &ResourceAddr,
+    map: &std::collections::BTreeMap<String, String>,
+) -> AwsResult<Vec<Tag>> {
+    map.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .map_err(|e| AwsError::attribute(addr, "tags", e.to_string()))
+        })
+        .collect()
+}
+
+impl AwsProvider {
+    async fn key_observe(&self, addr: &ResourceAddr, key: &str) -> AwsResult<Option<Observed>> {
+        let out = absent_if_not_found(
+            self.kms
+                .describe_key()
+                .key_id(key)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(addr, "DescribeKey", e)),
+        )?;
+        let Some(meta) = out.as_ref().and_then(|o| o.key_metadata()) else {
+            return Ok(None);
+        };
+        if matches!(
+            meta.key_state(),
+            Some(KeyState::PendingDeletion) | Some(KeyState::Unavailable)
+        ) {
+            // Scheduled for deletion: unusable, so absent for planning.
+            return Ok(None);
+        }
+        let id = meta.key_id();
+        let aliases = self
+            .kms
+            .list_aliases()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "ListAliases", e))?;
+        let mut names: Vec<&str> = aliases
+            .aliases()
+            .iter()
+            .filter_map(|a| a.alias_name())
+            .collect();
+        names.sort_unstable();
+        let tags = self
+            .kms
+            .list_resource_tags()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "ListResourceTags", e))?;
+        let mut o = Observed::new(id)
+            .attr("description", meta.description().unwrap_or_default())
+            .attr(
+                "key_usage",
+                meta.key_usage()
+                    .map(|u| u.as_str())
+                    .unwrap_or("ENCRYPT_DECRYPT"),
+            )
+            .attr(
+                "key_spec",
+                meta.key_spec()
+                    .map(|s| s.as_str())
+                    .unwrap_or("SYMMETRIC_DEFAULT"),
+            )
+            .attr(
+                "tags",
+                tags_value(tags.tags().iter().map(|t| (t.tag_key(), t.tag_value()))),
+            )
+            .output("arn", meta.arn().unwrap_or_default())
+            .output("key_id", id);
+        // One alias is stackplan's; a key can carry others it does not manage.
+        if let Some(first) = names.first() {
+            o = o.attr("alias", *first);
+        }
+        o.outputs
+            .insert("aliases".into(), crate::attrs::str_list_value(names));
+        Ok(Some(o))
+    }
+
+    /// The alias the stack wants, if this key carries it (a key can carry
+    /// several), else whichever the key has.
+    fn key_alias_view(mut o: Observed, want: Option<&str>) -> Observed {
+        if let (Some(want), Some(Value::List(all))) = (want, o.outputs.get("aliases"))
+            && all.iter().any(|a| a.as_str() == Some(want))
+        {
+            o.attrs.insert("alias".into(), Value::string(want));
+        }
+        o
+    }
+
+    pub(crate) async fn key_read(&self, req: ReadRequest<'_>) -> AwsResult<Option<Observed>> {
+        let want_alias = req
+            .desired
+            .and_then(|d| d.get("alias"))
+            .and_then(Value::as_str);
+        // Not in state: the alias finds the key (aliases are unique).
+        let key = prior_id(req.prior).or(want_alias);
+        let Some(key) = key else { return Ok(None) };
+        Ok(self
+            .key_observe(req.addr, key)
+            .await?
+            .map(|o| Self::key_alias_view(o, want_alias)))
+    }
+
+    pub(crate) async fn key_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
+        let d = Desired::new(req.addr, req.desired);
+        let tags = kms_tags(req.addr, &d.str_map("tags")?)?;
+        progress(req.events, req.addr, Phase::Creating, "CreateKey");
+        let out = self
+            .kms
+            .create_key()
+            .set_description(d.opt_str("description")?.map(str::to_string))
+            .set_policy(match d.get("policy") {
+                Some(_) => Some(d.document("policy")?),
+                None => None,
+            })
+            .set_tags(Some(tags).filter(|t| !t.is_empty()))
+            .send()
+            .await
+            .map_err(|e| AwsError::api(req.addr, "CreateKey", e))?;
+        let id = out
+            .key_metadata()
+            .map(|m| m.key_id().to_string())
+            .unwrap_or_default();
+        if let Some(alias) = d.opt_str("alias")? {
+            self.kms
+                .create_alias()
+                .alias_name(alias)
+                .target_key_id(&id)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(req.addr, "CreateAlias", e))?;
+        }
+        if d.opt_bool("enable_key_rotation")? == Some(true) {
+            self.kms
+                .enable_key_rotation()
+                .key_id(&id)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(req.addr, "EnableKeyRotation", e))?;
+        }
+        let o = self
+            .key_observe(req.addr, &id)
+            .await?
+            .ok_or_else(|| vanished(req.addr, "DescribeKey", &id))?;
+        Ok(Self::key_alias_view(o, d.opt_str("alias")?))
+    }
+
+    pub(crate) async fn key_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
+        let id = self.managed_id(&req)?;
+        let d = Desired::new(req.addr, req.desired);
+        let want_alias = d.opt_str("alias")?;
+        let live = self
+            .key_observe(req.addr, &id)
+            .await?
+            .map(|o| Self::key_alias_view(o, want_alias))
+            .ok_or_else(|| vanished(req.addr, "DescribeKey", &id))?;
+        let kind = req.addr.kind;
+        if differs(kind, &live.attrs, req.desired, "description") {
+            progress(
+                req.events,
+                req.addr,
+                Phase::Updating,
+                "UpdateKeyDescription",
+            );
+            self.kms
+                .update_key_description()
+                .key_id(&id)
+                .description(d.opt_str("description")?.unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| AwsError::api(req.addr, "UpdateKeyDescription", e))?;
+        }
+        if let Some(alias) = want_alias
+            && differs(kind, &live.attrs, req.desired, "alias")
+        {
+            progress(
+                req.events,
+                req.addr,
+                Phase::Updating,
+                format!("CreateAlias {alias}"),
+            );
+            // The new name first, then the old one goes: the key is never
+            // without a name its users know.
+            match self
+                .kms
+                .create_alias()
+                .alias_name(alias)
+                .target_key_id(&id)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(req.addr, "CreateAlias", e))
+            {
+                Ok(_) => {}
+                // The alias exists on another key: move it to this one.
+                Err(e) if e.code() == Some("AlreadyExistsException") => {
+                    self.kms
+                        .update_alias()
+                        .alias_name(alias)
+                        .target_key_id(&id)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::api(req.addr, "UpdateAlias", e))?;
+                }
+                Err(e) => return Err(e),
+            }
+            if let Some(old) = live.attrs.get("alias").and_then(Value::as_str)
+                && old != alias
+            {
+                absent_if_not_found(
+                    self.kms
+                        .delete_alias()
+                        .alias_name(old)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::api(req.addr, "DeleteAlias", e)),
+                )?;
+            }
+        }
+        if differs(kind, &live.attrs, req.desired, "tags") {
+            let (set, remove) =
+                map_delta(&observed_str_map(&live.attrs, "tags"), &d.str_map("tags")?);
+            if !remove.is_empty() {
+                self.kms
+                    .untag_resource()
+                    .key_id(&id)
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "UntagResource", e))?;
+            }
+            if !set.is_empty() {
+                self.kms
+                    .tag_resource()
+                    .key_id(&id)
+                    .set_tags(Some(kms_tags(req.addr, &set)?))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "TagResource", e))?;
+            }
+        }
+        let o = self
+            .key_observe(req.addr, &id)
+            .await?
+            .ok_or_else(|| vanished(req.addr, "DescribeKey", &id))?;
+        Ok(Self::key_alias_view(o, want_alias))
+    }
+
+    pub(crate) async fn key_delete(&self, req: DeleteRequest<'_>) -> AwsResult<()> {
+        let Some(id) = req.prior.physical_id.as_deref() else {
+            return Ok(());
+        };
+        // The alias goes now, so a new key can take the name at once.
+        if let Some(alias) = req.prior.attributes.get("alias").and_then(Value::as_str) {
+            absent_if_not_found(
+                self.kms
+                    .delete_alias()
+                    .alias_name(alias)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "DeleteAlias", e)),
+            )?;
+        }
+        let window = req
+            .prior
+            .attributes
+            .get("deletion_window_in_days")
+            .and_then(as_int)
+            .map(|d| d as i32)
+            .unwrap_or(DELETION_WINDOW_DAYS);
+        progress(
+            req.events,
+            req.addr,
+            Phase::Deleting,
+            format!("ScheduleKeyDeletion in {window} days"),
+        );
+        match self
+            .kms
+            .schedule_key_deletion()
+            .key_id(id)
+            .pending_window_in_days(window)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(req.addr, "ScheduleKeyDeletion", e))
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            // Already scheduled: the delete has happened as far as KMS allows.
+            Err(e) if e.code() == Some("KMSInvalidStateException") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

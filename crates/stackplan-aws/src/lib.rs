@@ -1,0 +1,452 @@
+//! AWS providers for stackplan: every AWS kind of the expansion, on the official SDK.
+//!
+//! One [`AwsProvider`] serves all sixteen AWS kinds. It holds one SDK client
+//! per service, built from one `SdkConfig` (region from the stack;
+//! credentials and endpoint from the standard chain: `AWS_PROFILE`, SSO,
+//! environment, `AWS_ENDPOINT_URL`), with adaptive retries (backoff with
+//! jitter on throttling and 5xx).
+//!
+//! ```text
+//!   stackplan-cli ──registers──▶ Arc<AwsProvider> as dyn stackplan_core::Provider
+//!                                   │
+//!        ec2.rs  iam.rs  eks.rs  s3.rs  kms.rs  secrets.rs  msk.rs
+//!        (one module per service: read, create, update, delete, wait)
+//! ```
+//!
+//! Observed attributes come back in exactly the shape the expansion writes
+//! the desired ones (`crates/stackplan-stack/src/expand.rs`), so a clean
+//! apply followed by a plan is quiet.
+
+mod attrs;
+mod ec2;
+mod eks;
+mod error;
+mod iam;
+mod kms;
+mod msk;
+mod s3;
+mod secrets;
+mod wait;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use stackplan_core::{
+    ApplyRequest, BoxFuture, DeleteRequest, FieldDiff, Observed, Provider, ProviderResult,
+    ReadRequest, Resource, ResourceAddr, ResourceKind, ResourceMode, Value,
+};
+
+pub use error::{AwsError, AwsResult};
+pub use wait::WaitConfig;
+
+/// Every kind this crate serves.
+pub const KINDS: &[ResourceKind] = &[
+    ResourceKind::Ec2Vpc,
+    ResourceKind::Ec2Subnet,
+    ResourceKind::Ec2SecurityGroup,
+    ResourceKind::Ec2SecurityGroupRule,
+    ResourceKind::IamRole,
+    ResourceKind::IamPolicy,
+    ResourceKind::IamOidcProvider,
+    ResourceKind::EksCluster,
+    ResourceKind::EksNodegroup,
+    ResourceKind::EksAddon,
+    ResourceKind::S3Bucket,
+    ResourceKind::KmsKey,
+    ResourceKind::SecretsmanagerSecret,
+    ResourceKind::MskConfiguration,
+    ResourceKind::MskCluster,
+    ResourceKind::MskScramAssociation,
+];
+
+/// How many attempts the SDK makes per request before an error surfaces.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// The provider for every AWS kind.
+#[derive(Debug)]
+pub struct AwsProvider {
+    region: String,
+    ec2: aws_sdk_ec2::Client,
+    eks: aws_sdk_eks::Client,
+    iam: aws_sdk_iam::Client,
+    kafka: aws_sdk_kafka::Client,
+    kms: aws_sdk_kms::Client,
+    s3: aws_sdk_s3::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    wait: WaitConfig,
+    /// What `latest` resolved to for each add-on at the last read, so that
+    /// `plan_change` (which cannot call the API) shows the concrete version.
+    latest_addon_versions: Mutex<BTreeMap<ResourceAddr, String>>,
+}
+
+impl AwsProvider {
+    /// The standard credential and endpoint chain, in the stack's region,
+    /// with adaptive retries.
+    pub async fn from_env(region: &str) -> Self {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .retry_config(retry_config())
+            .load()
+            .await;
+        Self::from_sdk_config(&config)
+    }
+
+    /// From a ready SDK config (tests point one at the emulator). The
+    /// region comes from the config.
+    pub fn from_sdk_config(config: &SdkConfig) -> Self {
+        let config = if config.retry_config().is_some_and(|r| r.max_attempts() > 1) {
+            config.clone()
+        } else {
+            config.to_builder().retry_config(retry_config()).build()
+        };
+        // A custom endpoint (an emulator, a VPC endpoint by IP) cannot take
+        // the bucket as a host name.
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        AwsProvider {
+            region: config
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "us-east-1".to_string()),
+            ec2: aws_sdk_ec2::Client::new(&config),
+            eks: aws_sdk_eks::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            kafka: aws_sdk_kafka::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            wait: WaitConfig::default(),
+            latest_addon_versions: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Poll interval and per-kind timeouts for the waiters.
+    pub fn with_wait(mut self, wait: WaitConfig) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// This provider as the trait objects a `ProviderRegistry` takes.
+    pub fn into_providers(self) -> Vec<Arc<dyn Provider>> {
+        vec![Arc::new(self)]
+    }
+
+    fn partition(&self) -> &'static str {
+        if self.region.starts_with("cn-") {
+            "aws-cn"
+        } else if self.region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        }
+    }
+}
+
+fn retry_config() -> RetryConfig {
+    RetryConfig::adaptive()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(500))
+        .with_max_backoff(Duration::from_secs(20))
+}
+
+/// A plan warning about one resource: something allowed but worth a
+/// reviewer's attention.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PlanWarning {
+    pub addr: ResourceAddr,
+    pub message: String,
+}
+
+/// Warnings about the desired AWS resources of a stack, sorted by address.
+///
+/// The CLI shows them with the plan. Today: an IAM role that attaches
+/// `AmazonS3FullAccess` (what the reference guide does; stackplan grants
+/// access to the stack's bucket only unless a stack asks for more).
+pub fn plan_warnings(resources: &[Resource]) -> Vec<PlanWarning> {
+    let mut out: Vec<PlanWarning> = resources
+        .iter()
+        .filter(|r| r.addr.kind == ResourceKind::IamRole)
+        .filter_map(|r| {
+            let Some(Value::List(arns)) = r.attrs.get("managed_policy_arns") else {
+                return None;
+            };
+            let full = arns
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|a| a.ends_with(":policy/AmazonS3FullAccess"));
+            full.then(|| PlanWarning {
+                addr: r.addr.clone(),
+                message: "attaches AmazonS3FullAccess: every bucket of the account, not only \
+                          the stack's; the least-privilege policy `iam_policy.milvus_s3` is \
+                          scoped to the Milvus bucket"
+                    .to_string(),
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn unsupported(addr: &ResourceAddr, what: &str) -> AwsError {
+    AwsError::Unsupported {
+        addr: addr.clone(),
+        problem: what.to_string(),
+    }
+}
+
+/// The physical id of a resource known from state, if any.
+fn prior_id(prior: Option<&stackplan_core::ResourceState>) -> Option<&str> {
+    prior.and_then(|p| p.physical_id.as_deref())
+}
+
+impl AwsProvider {
+    async fn read_any(&self, req: ReadRequest<'_>) -> AwsResult<Option<Observed>> {
+        use ResourceKind::*;
+        if let Some(desired) = req.desired
+            && req.prior.and_then(|p| p.physical_id.as_ref()).is_none()
+            && req.mode == ResourceMode::Managed
+            && !identity_known(req.addr.kind, desired)
+        {
+            // The identity is built from outputs not known yet (a first
+            // plan): it cannot exist under a name nobody knows.
+            return Ok(None);
+        }
+        match req.addr.kind {
+            Ec2Vpc => self.vpc_read(req).await,
+            Ec2Subnet => self.subnet_read(req).await,
+            Ec2SecurityGroup => self.sg_read(req).await,
+            Ec2SecurityGroupRule => self.sg_rule_read(req).await,
+            IamRole => self.role_read(req).await,
+            IamPolicy => self.policy_read(req).await,
+            IamOidcProvider => self.oidc_read(req).await,
+            EksCluster => self.cluster_read(req).await,
+            EksNodegroup => self.nodegroup_read(req).await,
+            EksAddon => self.addon_read(req).await,
+            S3Bucket => self.bucket_read(req).await,
+            KmsKey => self.key_read(req).await,
+            SecretsmanagerSecret => self.secret_read(req).await,
+            MskConfiguration => self.msk_config_read(req).await,
+            MskCluster => self.msk_cluster_read(req).await,
+            MskScramAssociation => self.scram_read(req).await,
+            other => Err(unsupported(
+                req.addr,
+                &format!("{other} is not an AWS kind"),
+            )),
+        }
+    }
+
+    async fn create_any(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
+        use ResourceKind::*;
+        match req.addr.kind {
+            Ec2Vpc => self.vpc_create(req).await,
+            Ec2Subnet => self.subnet_create(req).await,
+            Ec2SecurityGroup => self.sg_create(req).await,
+            Ec2SecurityGroupRule => self.sg_rule_create(req).await,
+            IamRole => self.role_create(req).await,
+            IamPolicy => self.policy_create(req).await,
+            IamOidcProvider => self.oidc_create(req).await,
+            EksCluster => self.cluster_create(req).await,
+            EksNodegroup => self.nodegroup_create(req).await,
+            EksAddon => self.addon_create(req).await,
+            S3Bucket => self.bucket_create(req).await,
+            KmsKey => self.key_create(req).await,
+            SecretsmanagerSecret => self.secret_create(req).await,
+            MskConfiguration => self.msk_config_create(req).await,
+            MskCluster => self.msk_cluster_create(req).await,
+            MskScramAssociation => self.scram_create(req).await,
+            other => Err(unsupported(
+                req.addr,
+                &format!("{other} is not an AWS kind"),
+            )),
+        }
+    }
+
+    async fn update_any(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
+        use ResourceKind::*;
+        match req.addr.kind {
+            Ec2Vpc => self.vpc_update(req).await,
+            Ec2Subnet => self.subnet_update(req).await,
+            Ec2SecurityGroup => self.sg_update(req).await,
+            Ec2SecurityGroupRule => self.sg_rule_update(req).await,
+            IamRole => self.role_update(req).await,
+            IamPolicy => self.policy_update(req).await,
+            IamOidcProvider => self.oidc_update(req).await,
+            EksCluster => self.cluster_update(req).await,
+            EksNodegroup => self.nodegroup_update(req).await,
+            EksAddon => self.addon_update(req).await,
+            S3Bucket => self.bucket_update(req).await,
+            KmsKey => self.key_update(req).await,
+            SecretsmanagerSecret => self.secret_update(req).await,
+            MskConfiguration => self.msk_config_update(req).await,
+            MskCluster => self.msk_cluster_update(req).await,
+            MskScramAssociation => self.scram_update(req).await,
+            other => Err(unsupported(
+                req.addr,
+                &format!("{other} is not an AWS kind"),
+            )),
+        }
+    }
+
+    async fn delete_any(&self, req: DeleteRequest<'_>) -> AwsResult<()> {
+        use ResourceKind::*;
+        if req.prior.mode == ResourceMode::Lookup {
+            // Looked-up resources were never stackplan's to delete.
+            return Ok(());
+        }
+        match req.addr.kind {
+            Ec2Vpc => self.vpc_delete(req).await,
+            Ec2Subnet => self.subnet_delete(req).await,
+            Ec2SecurityGroup => self.sg_delete(req).await,
+            Ec2SecurityGroupRule => self.sg_rule_delete(req).await,
+            IamRole => self.role_delete(req).await,
+            IamPolicy => self.policy_delete(req).await,
+            IamOidcProvider => self.oidc_delete(req).await,
+            EksCluster => self.cluster_delete(req).await,
+            EksNodegroup => self.nodegroup_delete(req).await,
+            EksAddon => self.addon_delete(req).await,
+            S3Bucket => self.bucket_delete(req).await,
+            KmsKey => self.key_delete(req).await,
+            SecretsmanagerSecret => self.secret_delete(req).await,
+            MskConfiguration => self.msk_config_delete(req).await,
+            MskCluster => self.msk_cluster_delete(req).await,
+            MskScramAssociation => self.scram_delete(req).await,
+            other => Err(unsupported(
+                req.addr,
+                &format!("{other} is not an AWS kind"),
+            )),
+        }
+    }
+
+    async fn wait_any(&self, req: ApplyRequest<'_>, observed: Observed) -> AwsResult<Observed> {
+        use ResourceKind::*;
+        match req.addr.kind {
+            EksCluster => self.cluster_wait(req, observed).await,
+            EksNodegroup => self.nodegroup_wait(req, observed).await,
+            EksAddon => self.addon_wait(req, observed).await,
+            MskCluster => self.msk_cluster_wait(req, observed).await,
+            _ => Ok(observed),
+        }
+    }
+}
+
+/// Whether the attributes a kind is found by are known. A resource named
+/// after another's output (an add-on's cluster name, an association's
+/// cluster ARN) cannot be looked up before that output exists.
+fn identity_known(kind: ResourceKind, desired: &stackplan_core::Attrs) -> bool {
+    use ResourceKind::*;
+    let keys: &[&str] = match kind {
+        Ec2Vpc | Ec2Subnet => &[],
+        Ec2SecurityGroup => &["name", "vpc_id"],
+        Ec2SecurityGroupRule => &["security_group_id", "source_security_group_id"],
+        IamRole | IamPolicy => &["name"],
+        IamOidcProvider => &["url"],
+        EksCluster => &["name"],
+        EksNodegroup => &["cluster_name", "nodegroup_name"],
+        EksAddon => &["cluster_name", "addon_name"],
+        S3Bucket => &["bucket"],
+        KmsKey => &["alias"],
+        SecretsmanagerSecret => &["name"],
+        MskConfiguration => &["name"],
+        MskCluster => &["cluster_name"],
+        MskScramAssociation => &["cluster_arn"],
+        _ => &[],
+    };
+    keys.iter()
+        .all(|k| desired.get(*k).is_some_and(Value::is_known))
+}
+
+impl Provider for AwsProvider {
+    fn name(&self) -> &str {
+        "aws"
+    }
+
+    fn kinds(&self) -> Vec<ResourceKind> {
+        KINDS.to_vec()
+    }
+
+    fn read<'a>(&'a self, req: ReadRequest<'a>) -> BoxFuture<'a, ProviderResult<Option<Observed>>> {
+        Box::pin(async move { Ok(self.read_any(req).await?) })
+    }
+
+    fn create<'a>(&'a self, req: ApplyRequest<'a>) -> BoxFuture<'a, ProviderResult<Observed>> {
+        Box::pin(async move { Ok(self.create_any(req).await?) })
+    }
+
+    fn update<'a>(&'a self, req: ApplyRequest<'a>) -> BoxFuture<'a, ProviderResult<Observed>> {
+        Box::pin(async move { Ok(self.update_any(req).await?) })
+    }
+
+    fn delete<'a>(&'a self, req: DeleteRequest<'a>) -> BoxFuture<'a, ProviderResult<()>> {
+        Box::pin(async move { Ok(self.delete_any(req).await?) })
+    }
+
+    fn wait<'a>(
+        &'a self,
+        req: ApplyRequest<'a>,
+        observed: Observed,
+    ) -> BoxFuture<'a, ProviderResult<Observed>> {
+        Box::pin(async move { Ok(self.wait_any(req, observed).await?) })
+    }
+
+    fn plan_change(&self, addr: &ResourceAddr, diffs: &mut Vec<FieldDiff>) -> ProviderResult<()> {
+        match addr.kind {
+            ResourceKind::EksCluster => eks::check_version_change(addr, diffs)?,
+            ResourceKind::EksAddon => {
+                let latest = self
+                    .latest_addon_versions
+                    .lock()
+                    .map(|m| m.get(addr).cloned())
+                    .unwrap_or_default();
+                eks::show_latest_addon_version(diffs, latest.as_deref());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn wait_timeout(&self, kind: ResourceKind) -> Duration {
+        self.wait.timeout(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_role_with_s3_full_access_is_warned_about_and_a_scoped_one_is_not() {
+        let full = Resource::managed(ResourceKind::IamRole, "milvus_s3").attr(
+            "managed_policy_arns",
+            Value::list([Value::string("arn:aws:iam::aws:policy/AmazonS3FullAccess")]),
+        );
+        let scoped = Resource::managed(ResourceKind::IamRole, "other").attr(
+            "managed_policy_arns",
+            Value::list([Value::reference(
+                &ResourceAddr::new(ResourceKind::IamPolicy, "milvus_s3"),
+                "arn",
+            )]),
+        );
+        let warnings = plan_warnings(&[scoped, full]);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].addr.to_string(), "iam_role.milvus_s3");
+        assert!(warnings[0].message.contains("AmazonS3FullAccess"));
+    }
+
+    #[test]
+    fn the_provider_serves_every_aws_kind_and_no_other() {
+        let aws: Vec<ResourceKind> = ResourceKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| k.family() == stackplan_core::ProviderFamily::Aws)
+            .collect();
+        assert_eq!(aws, KINDS);
+    }
+}

@@ -1,0 +1,448 @@
+//! S3: the Milvus bucket, with versioning, default encryption, the public
+//! access block and tags; `force_destroy` empties it (every version and
+//! delete marker) before deleting.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
+    ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
+};
+use stackplan_core::{
+    ApplyRequest, Attrs, DeleteRequest, Observed, Phase, ReadRequest, ResourceAddr, Value,
+};
+
+use crate::attrs::{Desired, as_int, differs, tags_value};
+use crate::ec2::vanished;
+use crate::error::{AwsError, AwsResult, absent_if_not_found};
+use crate::wait::progress;
+use crate::{AwsProvider, prior_id};
+
+const PUBLIC_ACCESS_KEYS: [&str; 4] = [
+    "block_public_acls",
+    "block_public_policy",
+    "ignore_public_acls",
+    "restrict_public_buckets",
+];
+
+/// An optional sub-resource the bucket has never had set.
+fn unset(e: &AwsError, code: &str) -> bool {
+    e.code() == Some(code)
+}
+
+fn build_err(addr: &ResourceAddr, attr: &str, e: impl std::fmt::Display) -> AwsError {
+    AwsError::attribute(addr, attr, e.to_string())
+}
+
+impl AwsProvider {
+    async fn bucket_observe(
+        &self,
+        addr: &ResourceAddr,
+        bucket: &str,
+    ) -> AwsResult<Option<Observed>> {
+        let exists = absent_if_not_found(
+            self.s3
+                .head_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(addr, "HeadBucket", e)),
+        )?;
+        let Some(head) = exists else { return Ok(None) };
+        let versioning = self
+            .s3
+            .get_bucket_versioning()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "GetBucketVersioning", e))?;
+        let versioning = versioning.status() == Some(&BucketVersioningStatus::Enabled);
+
+        let (sse, kms_key) = match self
+            .s3
+            .get_bucket_encryption()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "GetBucketEncryption", e))
+        {
+            Ok(out) => {
+                let default = out
+                    .server_side_encryption_configuration()
+                    .and_then(|c| c.rules().first())
+                    .and_then(|r| r.apply_server_side_encryption_by_default());
+                (
+                    default
+                        .map(|d| d.sse_algorithm().as_str().to_string())
+                        .unwrap_or_else(|| "AES256".to_string()),
+                    default
+                        .and_then(|d| d.kms_master_key_id())
+                        .map(str::to_string),
+                )
+            }
+            // S3 encrypts with SSE-S3 when nothing is configured.
+            Err(e) if unset(&e, "ServerSideEncryptionConfigurationNotFoundError") => {
+                ("AES256".to_string(), None)
+            }
+            Err(e) => return Err(e),
+        };
+
+        let pab = match self
+            .s3
+            .get_public_access_block()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "GetPublicAccessBlock", e))
+        {
+            Ok(out) => out.public_access_block_configuration().cloned(),
+            Err(e) if unset(&e, "NoSuchPublicAccessBlockConfiguration") => None,
+            Err(e) => return Err(e),
+        };
+        let pab = pab.unwrap_or_else(|| PublicAccessBlockConfiguration::builder().build());
+        let public_access_block = Value::map([
+            (
+                "block_public_acls",
+                Value::Bool(pab.block_public_acls().unwrap_or(false)),
+            ),
+            (
+                "block_public_policy",
+                Value::Bool(pab.block_public_policy().unwrap_or(false)),
+            ),
+            (
+                "ignore_public_acls",
+                Value::Bool(pab.ignore_public_acls().unwrap_or(false)),
+            ),
+            (
+                "restrict_public_buckets",
+                Value::Bool(pab.restrict_public_buckets().unwrap_or(false)),
+            ),
+        ]);
+
+        let tags = match self
+            .s3
+            .get_bucket_tagging()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "GetBucketTagging", e))
+        {
+            Ok(out) => tags_value(out.tag_set().iter().map(|t| (t.key(), t.value()))),
+            Err(e) if unset(&e, "NoSuchTagSet") => Value::Map(BTreeMap::new()),
+            Err(e) => return Err(e),
+        };
+        let region = head
+            .bucket_region()
+            .map(str::to_string)
+            .unwrap_or_else(|| self.region.clone());
+        let mut o = Observed::new(bucket)
+            .attr("bucket", bucket)
+            .attr("versioning", versioning)
+            .attr("sse_algorithm", sse)
+            .attr("public_access_block", public_access_block)
+            .attr("tags", tags)
+            .output("bucket", bucket)
+            .output("arn", format!("arn:{}:s3:::{bucket}", self.partition()))
+            .output("region", region.as_str())
+            .output(
+                "bucket_regional_domain_name",
+                format!("{bucket}.s3.{region}.amazonaws.com"),
+            );
+        if let Some(k) = kms_key {
+            o = o.attr("kms_key_id", k);
+        }
+        Ok(Some(o))
+    }
+
+    pub(crate) async fn bucket_read(&self, req: ReadRequest<'_>) -> AwsResult<Option<Observed>> {
+        let bucket = prior_id(req.prior).or_else(|| {
+            req.desired
+                .and_then(|d| d.get("bucket"))
+                .and_then(Value::as_str)
+        });
+        match bucket {
+            Some(b) => self.bucket_observe(req.addr, b).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn bucket_put_versioning(
+        &self,
+        addr: &ResourceAddr,
+        bucket: &str,
+        on: bool,
+    ) -> AwsResult<()> {
+        let status = if on {
+            BucketVersioningStatus::Enabled
+        } else {
+            BucketVersioningStatus::Suspended
+        };
+        self.s3
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "PutBucketVersioning", e))?;
+        Ok(())
+    }
+
+    async fn bucket_put_encryption(&self, d: &Desired<'_>, bucket: &str) -> AwsResult<()> {
+        let addr = d.addr;
+        let default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::from(
+                d.opt_str("sse_algorithm")?.unwrap_or("AES256"),
+            ))
+            .set_kms_master_key_id(d.opt_str("kms_key_id")?.map(str::to_string))
+            .build()
+            .map_err(|e| build_err(addr, "sse_algorithm", e))?;
+        let config = ServerSideEncryptionConfiguration::builder()
+            .rules(
+                ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(default)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| build_err(addr, "sse_algorithm", e))?;
+        self.s3
+            .put_bucket_encryption()
+            .bucket(bucket)
+            .server_side_encryption_configuration(config)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "PutBucketEncryption", e))?;
+        Ok(())
+    }
+
+    async fn bucket_put_public_access_block(
+        &self,
+        d: &Desired<'_>,
+        bucket: &str,
+        block: &Attrs,
+    ) -> AwsResult<()> {
+        let flag = |k: &str| match block.get(k) {
+            Some(Value::Bool(b)) => Ok(*b),
+            None => Ok(true),
+            Some(_) => Err(AwsError::attribute(
+                d.addr,
+                &format!("public_access_block.{k}"),
+                "expected a boolean",
+            )),
+        };
+        let config = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(flag(PUBLIC_ACCESS_KEYS[0])?)
+            .block_public_policy(flag(PUBLIC_ACCESS_KEYS[1])?)
+            .ignore_public_acls(flag(PUBLIC_ACCESS_KEYS[2])?)
+            .restrict_public_buckets(flag(PUBLIC_ACCESS_KEYS[3])?)
+            .build();
+        self.s3
+            .put_public_access_block()
+            .bucket(bucket)
+            .public_access_block_configuration(config)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(d.addr, "PutPublicAccessBlock", e))?;
+        Ok(())
+    }
+
+    async fn bucket_put_tags(&self, d: &Desired<'_>, bucket: &str) -> AwsResult<()> {
+        let tags = d.str_map("tags")?;
+        if tags.is_empty() {
+            self.s3
+                .delete_bucket_tagging()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(d.addr, "DeleteBucketTagging", e))?;
+            return Ok(());
+        }
+        let set = tags
+            .iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| build_err(d.addr, "tags", e))
+            })
+            .collect::<AwsResult<Vec<_>>>()?;
+        self.s3
+            .put_bucket_tagging()
+            .bucket(bucket)
+            .tagging(
+                Tagging::builder()
+                    .set_tag_set(Some(set))
+                    .build()
+                    .map_err(|e| build_err(d.addr, "tags", e))?,
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::api(d.addr, "PutBucketTagging", e))?;
+        Ok(())
+    }
+
+    pub(crate) async fn bucket_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
+        let d = Desired::new(req.addr, req.desired);
+        let bucket = d.str("bucket")?;
+        progress(req.events, req.addr, Phase::Creating, "CreateBucket");
+        // us-east-1 is the one region that refuses its own name as a
+        // location constraint.
+        let location = (self.region != "us-east-1").then(|| {
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
+                .build()
+        });
+        self.s3
+            .create_bucket()
+            .bucket(bucket)
+            .set_create_bucket_configuration(location)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(req.addr, "CreateBucket", e))?;
+        // Public access first: the bucket is never open, not even briefly.
+        if let Some(block) = d.opt_map("public_access_block")? {
+            self.bucket_put_public_access_block(&d, bucket, block)
+                .await?;
+        }
+        if d.bool_or("versioning", false)? {
+            self.bucket_put_versioning(req.addr, bucket, true).await?;
+        }
+        if d.get("sse_algorithm").is_some() || d.get("kms_key_id").is_some() {
+            self.bucket_put_encryption(&d, bucket).await?;
+        }
+        if d.get("tags").is_some() {
+            self.bucket_put_tags(&d, bucket).await?;
+        }
+        self.bucket_observe(req.addr, bucket)
+            .await?
+            .ok_or_else(|| vanished(req.addr, "HeadBucket", bucket))
+    }
+
+    pub(crate) async fn bucket_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
+        let bucket = self.managed_id(&req)?;
+        let d = Desired::new(req.addr, req.desired);
+        let live = self
+            .bucket_observe(req.addr, &bucket)
+            .await?
+            .ok_or_else(|| vanished(req.addr, "HeadBucket", &bucket))?;
+        let kind = req.addr.kind;
+        if differs(kind, &live.attrs, req.desired, "public_access_block")
+            && let Some(block) = d.opt_map("public_access_block")?
+        {
+            progress(
+                req.events,
+                req.addr,
+                Phase::Updating,
+                "PutPublicAccessBlock",
+            );
+            self.bucket_put_public_access_block(&d, &bucket, block)
+                .await?;
+        }
+        if differs(kind, &live.attrs, req.desired, "versioning") {
+            progress(req.events, req.addr, Phase::Updating, "PutBucketVersioning");
+            self.bucket_put_versioning(req.addr, &bucket, d.bool_or("versioning", false)?)
+                .await?;
+        }
+        if differs(kind, &live.attrs, req.desired, "sse_algorithm")
+            || differs(kind, &live.attrs, req.desired, "kms_key_id")
+        {
+            progress(req.events, req.addr, Phase::Updating, "PutBucketEncryption");
+            self.bucket_put_encryption(&d, &bucket).await?;
+        }
+        if differs(kind, &live.attrs, req.desired, "tags") {
+            progress(req.events, req.addr, Phase::Updating, "PutBucketTagging");
+            self.bucket_put_tags(&d, &bucket).await?;
+        }
+        self.bucket_observe(req.addr, &bucket)
+            .await?
+            .ok_or_else(|| vanished(req.addr, "HeadBucket", &bucket))
+    }
+
+    /// Deletes every object version and delete marker, 1000 at a time.
+    async fn bucket_empty(&self, addr: &ResourceAddr, bucket: &str) -> AwsResult<usize> {
+        let mut deleted = 0;
+        loop {
+            let page = self
+                .s3
+                .list_object_versions()
+                .bucket(bucket)
+                .max_keys(1000)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(addr, "ListObjectVersions", e))?;
+            let ids: Vec<ObjectIdentifier> = page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                )
+                .filter_map(|(key, version)| {
+                    ObjectIdentifier::builder()
+                        .set_key(key.map(str::to_string))
+                        .set_version_id(version.map(str::to_string))
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if ids.is_empty() {
+                return Ok(deleted);
+            }
+            deleted += ids.len();
+            let batch = Delete::builder()
+                .set_objects(Some(ids))
+                .quiet(true)
+                .build()
+                .map_err(|e| build_err(addr, "force_destroy", e))?;
+            self.s3
+                .delete_objects()
+                .bucket(bucket)
+                .delete(batch)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(addr, "DeleteObjects", e))?;
+        }
+    }
+
+    pub(crate) async fn bucket_delete(&self, req: DeleteRequest<'_>) -> AwsResult<()> {
+        let Some(bucket) = req.prior.physical_id.as_deref() else {
+            return Ok(());
+        };
+        let force = matches!(
+            req.prior.attributes.get("force_destroy"),
+            Some(Value::Bool(true))
+        ) || req.prior.attributes.get("force_destroy").and_then(as_int) == Some(1);
+        if force {
+            progress(
+                req.events,
+                req.addr,
+                Phase::Deleting,
+                "emptying the bucket (force_destroy)",
+            );
+            match self.bucket_empty(req.addr, bucket).await {
+                Ok(n) => progress(
+                    req.events,
+                    req.addr,
+                    Phase::Deleting,
+                    format!("deleted {n} object versions"),
+                ),
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        progress(req.events, req.addr, Phase::Deleting, "DeleteBucket");
+        absent_if_not_found(
+            self.s3
+                .delete_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(req.addr, "DeleteBucket", e)),
+        )?;
+        Ok(())
+    }
+}

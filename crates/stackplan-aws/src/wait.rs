@@ -1,0 +1,210 @@
+//! Polling waiters for the long operations (EKS cluster and node group
+//! `ACTIVE`, MSK `ACTIVE`, deletions), reporting progress as they go.
+//!
+//! Not the SDK's generated waiters: those cannot report progress, and the
+//! interval and timeout here come from the stack, the same for every kind.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use stackplan_core::{EventSink, Phase, ProgressEvent, ResourceAddr, ResourceKind};
+
+use crate::error::{AwsError, AwsResult};
+
+/// How often and how long to poll.
+#[derive(Debug, Clone)]
+pub struct WaitConfig {
+    /// Time between two polls.
+    pub interval: Duration,
+    /// The longest wait for a kind without an entry in `timeouts`.
+    pub default_timeout: Duration,
+    /// Per-kind limits (an EKS cluster takes 10 to 15 minutes, an MSK
+    /// cluster 20 to 40).
+    pub timeouts: BTreeMap<ResourceKind, Duration>,
+}
+
+impl Default for WaitConfig {
+    fn default() -> Self {
+        let mins = |m: u64| Duration::from_secs(m * 60);
+        WaitConfig {
+            interval: Duration::from_secs(15),
+            default_timeout: mins(30),
+            timeouts: BTreeMap::from([
+                (ResourceKind::EksCluster, mins(40)),
+                (ResourceKind::EksNodegroup, mins(30)),
+                (ResourceKind::EksAddon, mins(20)),
+                (ResourceKind::MskCluster, mins(90)),
+            ]),
+        }
+    }
+}
+
+impl WaitConfig {
+    /// Fast polling for emulators and tests.
+    pub fn quick() -> Self {
+        WaitConfig {
+            interval: Duration::from_millis(200),
+            default_timeout: Duration::from_secs(60),
+            timeouts: BTreeMap::new(),
+        }
+    }
+
+    pub fn timeout(&self, kind: ResourceKind) -> Duration {
+        self.timeouts
+            .get(&kind)
+            .copied()
+            .unwrap_or(self.default_timeout)
+    }
+}
+
+/// One poll's verdict.
+#[derive(Debug)]
+pub(crate) enum Poll<T> {
+    /// Done, with what the last poll saw.
+    Ready(T),
+    /// Not yet; the status to report (`CREATING`).
+    Pending(String),
+}
+
+/// Polls `check` until it is ready, fails, or the kind's timeout passes,
+/// emitting one progress event per poll with the status and elapsed time.
+pub(crate) async fn poll_until<T, F, Fut>(
+    config: &WaitConfig,
+    addr: &ResourceAddr,
+    events: &dyn EventSink,
+    what: &str,
+    mut check: F,
+) -> AwsResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = AwsResult<Poll<T>>>,
+{
+    let started = Instant::now();
+    let timeout = config.timeout(addr.kind);
+    loop {
+        match check().await {
+            Ok(Poll::Ready(v)) => return Ok(v),
+            Ok(Poll::Pending(status)) => {
+                let elapsed = started.elapsed();
+                events.emit(ProgressEvent {
+                    addr: addr.clone(),
+                    phase: Phase::Waiting,
+                    message: format!("{what}: status {status}, {} elapsed", human(elapsed)),
+                });
+                if elapsed >= timeout {
+                    return Err(AwsError::Timeout {
+                        addr: addr.clone(),
+                        what: format!("{what} (last status {status})"),
+                        elapsed_secs: elapsed.as_secs(),
+                    });
+                }
+            }
+            // The SDK has already retried throttling with backoff; a
+            // transient error here is one more reason to poll again, not
+            // to abandon a long operation that is still running.
+            Err(e) if e.is_retryable() && started.elapsed() < timeout => {
+                events.emit(ProgressEvent {
+                    addr: addr.clone(),
+                    phase: Phase::Waiting,
+                    message: format!("{what}: transient error, polling again: {e}"),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::time::sleep(config.interval).await;
+    }
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Reports a step of work that is not a wait.
+pub(crate) fn progress(
+    events: &dyn EventSink,
+    addr: &ResourceAddr,
+    phase: Phase,
+    message: impl Into<String>,
+) {
+    events.emit(ProgressEvent {
+        addr: addr.clone(),
+        phase,
+        message: message.into(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<ProgressEvent>>);
+
+    impl EventSink for Collect {
+        fn emit(&self, event: ProgressEvent) {
+            self.0.lock().unwrap().push(event);
+        }
+    }
+
+    #[tokio::test]
+    async fn waiter_reports_each_pending_status_then_returns_the_ready_value() {
+        let addr = ResourceAddr::new(ResourceKind::EksCluster, "main");
+        let sink = Collect::default();
+        let mut n = 0;
+        let v = poll_until(&WaitConfig::quick(), &addr, &sink, "cluster ACTIVE", || {
+            n += 1;
+            let n = n;
+            async move {
+                Ok(if n < 3 {
+                    Poll::Pending("CREATING".to_string())
+                } else {
+                    Poll::Ready(n)
+                })
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(v, 3);
+        let events = sink.0.lock().unwrap();
+        assert_eq!(events.len(), 2);
+        assert!(
+            events[0]
+                .message
+                .starts_with("cluster ACTIVE: status CREATING")
+        );
+        assert_eq!(events[0].phase, Phase::Waiting);
+    }
+
+    #[tokio::test]
+    async fn waiter_times_out_with_the_last_status() {
+        let addr = ResourceAddr::new(ResourceKind::MskCluster, "milvus");
+        let config = WaitConfig {
+            interval: Duration::from_millis(10),
+            default_timeout: Duration::from_millis(30),
+            timeouts: BTreeMap::new(),
+        };
+        let err = poll_until(
+            &config,
+            &addr,
+            &stackplan_core::NoEvents,
+            "cluster ACTIVE",
+            || async { Ok(Poll::<()>::Pending("CREATING".into())) },
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("msk_cluster.milvus: timed out after"),
+            "{text}"
+        );
+        assert!(text.contains("last status CREATING"), "{text}");
+    }
+}

@@ -1,0 +1,601 @@
+//! The planner: refresh, then per resource in dependency order resolve the
+//! desired attributes, diff three ways, pick the action and say why; then
+//! deletes, guards and the basis a saved plan is checked against.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+use stackplan_core::{
+    Action, Attrs, Change, Drift, EventSink, KindSchema, NoEvents, OutputRef, PLAN_FORMAT_VERSION,
+    Plan, PlanBasis, PlanOptions, ProviderRegistry, ReplaceOrder, Resource, ResourceAddr,
+    ResourceMode, StateDocument, Value, encode_state_value,
+};
+
+use crate::diff::{diff_create, diff_delete, diff_existing, normalized};
+use crate::refresh::{LiveView, known_output, refresh, resolve_attrs};
+use crate::{EngineError, ResourceGraph};
+
+/// How a plan is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanSettings {
+    /// At most this many reads at once (`--parallelism`, default 16).
+    pub parallelism: usize,
+    /// `--allow-destroy`: stateful resources may be deleted or replaced.
+    pub allow_destroy: bool,
+}
+
+impl Default for PlanSettings {
+    fn default() -> Self {
+        PlanSettings {
+            parallelism: 16,
+            allow_destroy: false,
+        }
+    }
+}
+
+/// Everything a plan is computed from.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanRequest<'a> {
+    /// The stack's name (`[stack] name`).
+    pub stack: &'a str,
+    /// SHA-256 of the stack file's bytes, hex (see [`sha256_hex`]).
+    pub stack_sha256: &'a str,
+    pub resources: &'a [Resource],
+    pub state: Option<&'a StateDocument>,
+}
+
+/// SHA-256 of `bytes`, hex: the stack file hash a saved plan records.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Makes plans with the providers of one registry.
+pub struct Planner<'r> {
+    registry: &'r ProviderRegistry,
+    settings: PlanSettings,
+    events: &'r dyn EventSink,
+}
+
+impl std::fmt::Debug for Planner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Planner")
+            .field("registry", self.registry)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the planner knows of a resource it has already planned, for the
+/// resources that reference it.
+struct Planned {
+    /// Its desired attributes, resolved.
+    after: Attrs,
+    /// A new object (create, replace, deferred lookup): outputs not in
+    /// `after` are unknown until apply.
+    fresh: bool,
+}
+
+impl<'r> Planner<'r> {
+    pub fn new(registry: &'r ProviderRegistry, settings: PlanSettings) -> Self {
+        Planner {
+            registry,
+            settings,
+            events: &NoEvents,
+        }
+    }
+
+    /// Sends providers' progress events to `events` (reads can be slow).
+    pub fn with_events(mut self, events: &'r dyn EventSink) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// The plan, refused when it would destroy what the guards protect.
+    pub async fn plan(&self, req: PlanRequest<'_>) -> Result<Plan, EngineError> {
+        let plan = self.compute(req).await?;
+        check_guards(&plan, req.resources, self.settings.allow_destroy)?;
+        Ok(plan)
+    }
+
+    /// The plan without the destroy guards: for `drift`, which reports and
+    /// never applies.
+    pub async fn drift(&self, req: PlanRequest<'_>) -> Result<Plan, EngineError> {
+        self.compute(req).await
+    }
+
+    /// Refreshes and returns only the basis, as a saved plan is checked
+    /// against it before apply.
+    pub async fn basis(&self, req: PlanRequest<'_>) -> Result<PlanBasis, EngineError> {
+        let (_, live) = self.refresh(req).await?;
+        Ok(basis(req, &live))
+    }
+
+    /// Refuses `saved` when the stack file, the state or anything live it
+    /// was computed from has changed since.
+    pub async fn verify_saved_plan(
+        &self,
+        saved: &Plan,
+        req: PlanRequest<'_>,
+    ) -> Result<(), EngineError> {
+        check_saved_plan(saved, &self.basis(req).await?)
+    }
+
+    async fn refresh(
+        &self,
+        req: PlanRequest<'_>,
+    ) -> Result<(ResourceGraph, LiveView), EngineError> {
+        if let Some(s) = req.state
+            && s.stack != req.stack
+        {
+            return Err(EngineError::StateOfAnotherStack {
+                expected: req.stack.to_string(),
+                found: s.stack.clone(),
+            });
+        }
+        let graph = ResourceGraph::build(req.resources)?;
+        let by_addr: BTreeMap<ResourceAddr, &Resource> =
+            req.resources.iter().map(|r| (r.addr.clone(), r)).collect();
+        let live = refresh(
+            req.stack,
+            &by_addr,
+            &graph,
+            req.state,
+            self.registry,
+            self.settings.parallelism,
+            self.events,
+        )
+        .await?;
+        Ok((graph, live))
+    }
+
+    async fn compute(&self, req: PlanRequest<'_>) -> Result<Plan, EngineError> {
+        let (graph, live) = self.refresh(req).await?;
+        let by_addr: BTreeMap<&ResourceAddr, &Resource> =
+            req.resources.iter().map(|r| (&r.addr, r)).collect();
+        let mut planned: BTreeMap<ResourceAddr, Planned> = BTreeMap::new();
+        let mut changes = Vec::with_capacity(req.resources.len());
+
+        for addr in graph.topo_order() {
+            let resource = by_addr[&addr];
+            let lookup = |r: &OutputRef| -> Option<Value> {
+                let producer = planned.get(&r.addr)?;
+                if let Some(v) = producer.after.get(&r.attr) {
+                    return Some(v.clone());
+                }
+                if producer.fresh {
+                    return None;
+                }
+                known_output(r, &live, req.state)
+            };
+            let desired = resolve_attrs(&resource.attrs, &lookup);
+            let prior = req.state.and_then(|s| s.get(&addr));
+            let observed = live.get(&addr).and_then(Option::as_ref);
+            let provider = self
+                .registry
+                .get(addr.kind)
+                .ok_or(EngineError::NoProvider {
+                    kind: addr.kind,
+                    addr: addr.clone(),
+                })?;
+            let mut change = plan_resource(resource, desired.clone(), prior, observed)?;
+            if matches!(change.action, Action::Update | Action::Replace { .. }) {
+                provider
+                    .plan_change(&addr, &mut change.field_diffs)
+                    .map_err(|source| EngineError::Provider {
+                        addr: addr.clone(),
+                        source,
+                    })?;
+                reclassify(&mut change);
+            }
+            change.dependencies = graph.dependencies(&addr).into_iter().collect();
+            let fresh = matches!(change.action, Action::Create | Action::Replace { .. })
+                || (change.action == Action::Read && observed.is_none());
+            planned.insert(
+                addr.clone(),
+                Planned {
+                    after: desired,
+                    fresh,
+                },
+            );
+            changes.push(change);
+        }
+
+        if let Some(state) = req.state {
+            for prior in &state.resources {
+                if by_addr.contains_key(&prior.addr) || prior.mode == ResourceMode::Lookup {
+                    // Lookups were never stackplan's: forgetting one is not
+                    // a delete.
+                    continue;
+                }
+                let schema = KindSchema::for_kind(prior.addr.kind);
+                let observed = live.get(&prior.addr).and_then(Option::as_ref);
+                let before = observed
+                    .map(|o| normalized(schema, &o.attrs))
+                    .unwrap_or_else(|| normalized(schema, &prior.attributes));
+                changes.push(Change {
+                    addr: prior.addr.clone(),
+                    mode: prior.mode,
+                    action: Action::Delete,
+                    reason: Some(match observed {
+                        Some(_) => "no longer in the stack".to_string(),
+                        None => "no longer in the stack (already gone live)".to_string(),
+                    }),
+                    field_diffs: diff_delete(schema, &before),
+                    before: Some(before),
+                    after: None,
+                    drift: observed.is_none().then(|| Drift {
+                        deleted: true,
+                        fields: Vec::new(),
+                    }),
+                    physical_id: observed
+                        .and_then(|o| o.physical_id.clone())
+                        .or_else(|| prior.physical_id.clone()),
+                    dependencies: prior.dependencies.iter().cloned().collect(),
+                    config: None,
+                });
+            }
+        }
+        changes.sort_by(|a, b| a.addr.cmp(&b.addr));
+
+        Ok(Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            stack: req.stack.to_string(),
+            basis: basis(req, &live),
+            options: PlanOptions {
+                allow_destroy: self.settings.allow_destroy,
+            },
+            changes,
+        })
+    }
+}
+
+fn quoted(attrs: &BTreeSet<String>) -> String {
+    attrs
+        .iter()
+        .map(|a| format!("`{a}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The change for one resource of the stack.
+fn plan_resource(
+    resource: &Resource,
+    desired: Attrs,
+    prior: Option<&stackplan_core::ResourceState>,
+    observed: Option<&stackplan_core::Observed>,
+) -> Result<Change, EngineError> {
+    let addr = &resource.addr;
+    let schema = KindSchema::for_kind(addr.kind);
+    let mut change = Change {
+        addr: addr.clone(),
+        mode: resource.mode,
+        action: Action::NoOp,
+        reason: None,
+        before: observed.map(|o| normalized(schema, &o.attrs)),
+        after: None,
+        field_diffs: Vec::new(),
+        drift: None,
+        physical_id: observed
+            .and_then(|o| o.physical_id.clone())
+            .or_else(|| prior.and_then(|p| p.physical_id.clone())),
+        dependencies: Vec::new(),
+        config: Some(resource.attrs.clone()),
+    };
+
+    if resource.mode == ResourceMode::Lookup {
+        change.action = Action::Read;
+        let identity_known = desired.values().all(Value::is_known);
+        match observed {
+            Some(o) => {
+                let mut after = normalized(schema, &o.attrs);
+                after.extend(o.outputs.clone());
+                change.after = Some(after);
+                change.reason = Some("looked up, never changed".into());
+            }
+            None if !identity_known => {
+                let mut after = normalized(schema, &desired);
+                for out in schema.outputs {
+                    after.entry(out.to_string()).or_insert(Value::Unknown);
+                }
+                change.after = Some(after);
+                change.reason =
+                    Some("looked up during apply: its identity is known only after apply".into());
+            }
+            None => return Err(EngineError::LookupNotFound(addr.clone())),
+        }
+        return Ok(change);
+    }
+
+    let Some(observed) = observed else {
+        change.action = Action::Create;
+        change.field_diffs = diff_create(schema, &desired);
+        change.after = Some(after_create(schema, &desired));
+        if prior.is_some() {
+            change.reason = Some("deleted outside stackplan; it will be created again".into());
+            change.drift = Some(Drift {
+                deleted: true,
+                fields: Vec::new(),
+            });
+        } else {
+            change.reason = Some("not in state".into());
+        }
+        return Ok(change);
+    };
+
+    let mut diff = diff_existing(
+        schema,
+        &desired,
+        prior.map(|p| &p.attributes),
+        &observed.attrs,
+    );
+    change.after = Some(normalized(schema, &desired));
+    if !diff.drift.is_empty() {
+        change.drift = Some(Drift {
+            deleted: false,
+            fields: std::mem::take(&mut diff.drift),
+        });
+    }
+    change.field_diffs = std::mem::take(&mut diff.changes);
+    if change.field_diffs.is_empty() {
+        return Ok(change);
+    }
+
+    // Why each changed attribute changes: the stack file, drift being put
+    // back, or a value only apply will know.
+    let mut from_stack = BTreeSet::new();
+    let mut from_drift = BTreeSet::new();
+    let mut unknown = BTreeSet::new();
+    for d in &change.field_diffs {
+        let attr = d.attr().to_string();
+        if prior.is_none() || diff.is_stack_change(&d.path) {
+            from_stack.insert(attr);
+        } else if !d.after.is_known() && !d.after.is_sensitive() {
+            unknown.insert(attr);
+        } else {
+            from_drift.insert(attr);
+        }
+    }
+    let mut why = Vec::new();
+    if prior.is_none() {
+        why.push(format!(
+            "found live but not in state: adopting it ({} differ)",
+            quoted(&from_stack)
+        ));
+    } else if !from_stack.is_empty() {
+        why.push(format!("{} changed in the stack", quoted(&from_stack)));
+    }
+    if !from_drift.is_empty() {
+        why.push(format!(
+            "{} changed outside stackplan: restoring the stack's value",
+            quoted(&from_drift)
+        ));
+    }
+    if !unknown.is_empty() {
+        why.push(format!(
+            "{} depend on values known only after apply",
+            quoted(&unknown)
+        ));
+    }
+    change.reason = Some(why.join("; "));
+    change.action = Action::Update;
+    reclassify(&mut change);
+    Ok(change)
+}
+
+/// Picks update or replace from the field diffs (after a provider may have
+/// refined them) and names the fields that force a replacement.
+fn reclassify(change: &mut Change) {
+    let forcing: BTreeSet<String> = change
+        .field_diffs
+        .iter()
+        .filter(|d| d.force_new)
+        .map(|d| d.attr().to_string())
+        .collect();
+    if change.field_diffs.is_empty() {
+        change.action = Action::NoOp;
+        change.reason = None;
+        return;
+    }
+    if forcing.is_empty() {
+        change.action = Action::Update;
+        return;
+    }
+    let schema = KindSchema::for_kind(change.addr.kind);
+    // A unique name that changes frees the old name's slot: the new copy
+    // can be created first even for kinds that are otherwise
+    // destroy-before-create.
+    let renamed = ["name", "bucket"]
+        .iter()
+        .any(|n| forcing.contains(*n) && schema.attr(n).force_new);
+    let order = if renamed {
+        ReplaceOrder::CreateBeforeDestroy
+    } else {
+        schema.replace
+    };
+    let reason = format!("{} cannot be changed in place", quoted(&forcing));
+    let context = change.reason.take();
+    change.reason = Some(match context {
+        Some(c) if !c.is_empty() => format!("{reason} ({c})"),
+        _ => reason.clone(),
+    });
+    change.action = Action::Replace { reason, order };
+}
+
+/// The attributes of a new resource: desired, then outputs as unknown.
+fn after_create(schema: &KindSchema, desired: &Attrs) -> Attrs {
+    let mut after = normalized(schema, desired);
+    for out in schema.outputs {
+        after.entry(out.to_string()).or_insert(Value::Unknown);
+    }
+    after
+}
+
+/// Refuses destroying what the stack protects: `prevent_destroy` always,
+/// stateful kinds unless `--allow-destroy`. Every refusal is named at once.
+pub fn check_guards(
+    plan: &Plan,
+    resources: &[Resource],
+    allow_destroy: bool,
+) -> Result<(), EngineError> {
+    let protected: BTreeSet<&ResourceAddr> = resources
+        .iter()
+        .filter(|r| r.prevent_destroy)
+        .map(|r| &r.addr)
+        .collect();
+    let mut refusals = Vec::new();
+    for c in &plan.changes {
+        if !c.action.destroys() {
+            continue;
+        }
+        let what = match &c.action {
+            Action::Replace { reason, .. } => format!("replace `{}` ({reason})", c.addr),
+            _ => format!(
+                "delete `{}` ({})",
+                c.addr,
+                c.reason.as_deref().unwrap_or("")
+            ),
+        };
+        if protected.contains(&c.addr) {
+            refusals.push(format!(
+                "{what}: it has prevent_destroy = true in the stack"
+            ));
+        } else if c.addr.kind.is_stateful() && !allow_destroy {
+            refusals.push(format!(
+                "{what}: a {} holds data; pass --allow-destroy to allow it",
+                c.addr.kind
+            ));
+        }
+    }
+    if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::DestroyRefused { refusals })
+    }
+}
+
+/// A fingerprint of what refresh saw of one resource.
+fn fingerprint(addr: &ResourceAddr, seen: Option<&stackplan_core::Observed>) -> String {
+    let Some(o) = seen else {
+        return "absent".to_string();
+    };
+    let schema = KindSchema::for_kind(addr.kind);
+    let encode = |attrs: &Attrs| -> serde_json::Value {
+        serde_json::Value::Object(
+            attrs
+                .iter()
+                .map(|(k, v)| (k.clone(), encode_state_value(v)))
+                .collect(),
+        )
+    };
+    let doc = serde_json::json!({
+        "id": o.physical_id,
+        "attrs": encode(&normalized(schema, &o.attrs)),
+        "outputs": encode(&o.outputs),
+    });
+    sha256_hex(doc.to_string().as_bytes())
+}
+
+fn basis(req: PlanRequest<'_>, live: &LiveView) -> PlanBasis {
+    let per: BTreeMap<ResourceAddr, String> = live
+        .iter()
+        .map(|(a, o)| (a.clone(), fingerprint(a, o.as_ref())))
+        .collect();
+    let mut all = String::new();
+    for (a, f) in &per {
+        all.push_str(&format!("{a}={f}\n"));
+    }
+    PlanBasis {
+        stack_sha256: req.stack_sha256.to_string(),
+        state_lineage: req.state.map(|s| s.lineage.clone()),
+        state_serial: req.state.map(|s| s.serial).unwrap_or(0),
+        live_fingerprint: sha256_hex(all.as_bytes()),
+        live: per,
+    }
+}
+
+/// Compares a saved plan's basis with the current one and names every
+/// difference: the stack file, the state, each resource changed live.
+pub fn check_saved_plan(saved: &Plan, current: &PlanBasis) -> Result<(), EngineError> {
+    let was = &saved.basis;
+    let mut reasons = Vec::new();
+    if saved.format_version != PLAN_FORMAT_VERSION {
+        reasons.push(format!(
+            "the plan has format_version {}, this build reads {PLAN_FORMAT_VERSION}",
+            saved.format_version
+        ));
+    }
+    if was.stack_sha256 != current.stack_sha256 {
+        reasons.push("the stack file changed since the plan was made".to_string());
+    }
+    if was.state_lineage != current.state_lineage {
+        reasons.push(format!(
+            "the state lineage is {} but the plan was made against {}",
+            current.state_lineage.as_deref().unwrap_or("(no state)"),
+            was.state_lineage.as_deref().unwrap_or("(no state)")
+        ));
+    } else if was.state_serial != current.state_serial {
+        reasons.push(format!(
+            "the state serial is {} but the plan was made at serial {}",
+            current.state_serial, was.state_serial
+        ));
+    }
+    if was.live_fingerprint != current.live_fingerprint {
+        let addrs: BTreeSet<&ResourceAddr> = was.live.keys().chain(current.live.keys()).collect();
+        let changed: Vec<String> = addrs
+            .into_iter()
+            .filter(|a| was.live.get(*a) != current.live.get(*a))
+            .map(|a| format!("`{a}`"))
+            .collect();
+        reasons.push(if changed.is_empty() {
+            "the live state changed since the plan was made".to_string()
+        } else {
+            format!(
+                "the live state of {} changed since the plan was made",
+                changed.join(", ")
+            )
+        });
+    }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::StalePlan { reasons })
+    }
+}
+
+/// The order deletes run in: dependents before what they depend on, ties
+/// by address. Replacements that destroy first are included.
+pub fn deletion_order(plan: &Plan) -> Vec<ResourceAddr> {
+    let deleting: BTreeMap<&ResourceAddr, &Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action.destroys())
+        .map(|c| (&c.addr, c))
+        .collect();
+    // dependents[x] = deleting resources that depend on x.
+    let mut blockers: BTreeMap<&ResourceAddr, usize> = deleting.keys().map(|a| (*a, 0)).collect();
+    for c in deleting.values() {
+        for d in &c.dependencies {
+            if let Some(n) = blockers.get_mut(d) {
+                *n += 1;
+            }
+        }
+    }
+    let mut ready: BTreeSet<&ResourceAddr> = blockers
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(a, _)| *a)
+        .collect();
+    let mut order = Vec::with_capacity(deleting.len());
+    while let Some(a) = ready.pop_first() {
+        order.push(a.clone());
+        for d in &deleting[a].dependencies {
+            if let Some(n) = blockers.get_mut(d) {
+                *n -= 1;
+                if *n == 0 {
+                    ready.insert(d);
+                }
+            }
+        }
+    }
+    order
+}

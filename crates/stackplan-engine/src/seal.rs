@@ -1,0 +1,131 @@
+//! Sealing: sensitive values reduced to salted SHA-256 digests, so state
+//! and plan fingerprints can tell a changed secret from an unchanged one
+//! without holding it.
+//!
+//! The salt is derived from the stack, the address and the attribute path,
+//! and written next to the digest (`sha256:<salt>:<digest>`): digests of one
+//! stack do not match another stack's, and sealing the same value twice
+//! gives the same bytes, which keeps plans identical across runs.
+
+use sha2::{Digest, Sha256};
+use stackplan_core::{Attrs, ResourceAddr, Value, sealed, sealed_digest};
+
+/// The salt for one attribute of one resource of a stack, hex.
+pub fn salt_for(stack: &str, addr: &ResourceAddr, path: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"stackplan-seal\0");
+    h.update(stack.as_bytes());
+    h.update(b"\0");
+    h.update(addr.to_string().as_bytes());
+    h.update(b"\0");
+    h.update(path.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+fn digest(salt: &str, value: &Value) -> String {
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update(b"\0");
+    h.update(value.to_json().to_string().as_bytes());
+    format!("sha256:{salt}:{}", hex::encode(h.finalize()))
+}
+
+/// Seals every sensitive value with known content inside `value`; sealed
+/// values, secret sources and unknowns stay as they are.
+pub fn seal_value(stack: &str, addr: &ResourceAddr, path: &str, value: &Value) -> Value {
+    match value {
+        Value::Sensitive(inner) if sealed_digest(value).is_none() && inner.is_known() => {
+            sealed(digest(&salt_for(stack, addr, path), inner))
+        }
+        Value::List(items) => Value::List(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| seal_value(stack, addr, &format!("{path}[{i}]"), v))
+                .collect(),
+        ),
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        seal_value(stack, addr, &format!("{path}.{k}"), v),
+                    )
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Seals every attribute of a resource: what apply hands to state, and what
+/// refresh does to live values before anything else sees them.
+pub fn seal_attrs(stack: &str, addr: &ResourceAddr, attrs: &Attrs) -> Attrs {
+    attrs
+        .iter()
+        .map(|(k, v)| (k.clone(), seal_value(stack, addr, k, v)))
+        .collect()
+}
+
+/// Equality where one side may be sealed: a known sensitive value equals a
+/// sealed one when it seals to the same digest under that digest's salt.
+/// Returns `None` when the two cannot be compared (a secret source against
+/// a digest): the caller decides from other evidence.
+pub fn sensitive_eq(a: &Value, b: &Value) -> Option<bool> {
+    match (sealed_digest(a), sealed_digest(b)) {
+        (Some(x), Some(y)) => Some(x == y),
+        (Some(d), None) => against_digest(d, b),
+        (None, Some(d)) => against_digest(d, a),
+        (None, None) => match (a, b) {
+            (Value::Sensitive(x), Value::Sensitive(y)) => Some(x == y),
+            (Value::Sensitive(x), y) | (y, Value::Sensitive(x)) if y.is_known() => {
+                Some(x.as_ref() == y)
+            }
+            (Value::Secret(x), Value::Secret(y)) => Some(x == y),
+            (Value::Secret(_), _) | (_, Value::Secret(_)) => None,
+            _ => Some(a == b),
+        },
+    }
+}
+
+fn against_digest(d: &str, other: &Value) -> Option<bool> {
+    let salt = d.split(':').nth(1)?;
+    let content = match other {
+        Value::Sensitive(inner) if inner.is_known() => inner.as_ref(),
+        v if v.is_known() && !v.is_sensitive() => v,
+        _ => return None,
+    };
+    Some(digest(salt, content) == d)
+}
+
+#[cfg(test)]
+mod tests {
+    use stackplan_core::ResourceKind;
+
+    use super::*;
+
+    fn addr() -> ResourceAddr {
+        ResourceAddr::new(ResourceKind::SecretsmanagerSecret, "scram")
+    }
+
+    #[test]
+    fn sealing_hides_the_content_and_is_repeatable() {
+        let v = Value::Sensitive(Box::new("hunter2".into()));
+        let a = seal_value("demo", &addr(), "secret_string", &v);
+        let b = seal_value("demo", &addr(), "secret_string", &v);
+        assert_eq!(a, b);
+        assert!(!format!("{a:?}").contains("hunter2"));
+        assert_eq!(sensitive_eq(&a, &v), Some(true));
+        let other = Value::Sensitive(Box::new("hunter3".into()));
+        assert_eq!(sensitive_eq(&a, &other), Some(false));
+    }
+
+    #[test]
+    fn the_same_secret_seals_differently_in_another_stack() {
+        let v = Value::Sensitive(Box::new("hunter2".into()));
+        assert_ne!(
+            seal_value("demo", &addr(), "p", &v),
+            seal_value("prod", &addr(), "p", &v)
+        );
+    }
+}

@@ -1,0 +1,320 @@
+//! Test doubles: providers built from closures, in the manner of Pulumi's
+//! `deploytest.Provider{CreateF, ReadF, ...}`, and [`FakeCloud`], an
+//! in-memory "live" world behind such a provider.
+//!
+//! Public so that the CLI's, the renderers' and the benchmark's tests use
+//! the same doubles as the engine's own. No IO.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use stackplan_core::{
+    ApplyRequest, Attrs, BoxFuture, DeleteRequest, FieldDiff, KindSchema, Observed, OutputRef,
+    Provider, ProviderError, ProviderResult, ReadRequest, Resource, ResourceAddr, ResourceKind,
+    ResourceMode, ResourceState, StateDocument, Value,
+};
+
+use crate::ResourceGraph;
+use crate::seal::seal_attrs;
+
+pub type ReadFn = Arc<
+    dyn for<'a> Fn(ReadRequest<'a>) -> BoxFuture<'a, ProviderResult<Option<Observed>>>
+        + Send
+        + Sync,
+>;
+pub type ApplyFn = Arc<dyn Fn(ApplyRequest<'_>) -> ProviderResult<Observed> + Send + Sync>;
+pub type DeleteFn = Arc<dyn Fn(DeleteRequest<'_>) -> ProviderResult<()> + Send + Sync>;
+pub type PlanChangeFn =
+    Arc<dyn Fn(&ResourceAddr, &mut Vec<FieldDiff>) -> ProviderResult<()> + Send + Sync>;
+
+/// A provider whose every method is a closure; an unset closure reads
+/// nothing and refuses to change anything.
+#[derive(Clone, Default)]
+pub struct FakeProvider {
+    /// Kinds served; empty means every kind.
+    pub kinds: Vec<ResourceKind>,
+    pub read_f: Option<ReadFn>,
+    pub create_f: Option<ApplyFn>,
+    pub update_f: Option<ApplyFn>,
+    pub delete_f: Option<DeleteFn>,
+    pub wait_f: Option<ApplyFn>,
+    pub plan_change_f: Option<PlanChangeFn>,
+}
+
+impl fmt::Debug for FakeProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeProvider")
+            .field("kinds", &self.kinds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeProvider {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn for_kinds(mut self, kinds: &[ResourceKind]) -> Self {
+        self.kinds = kinds.to_vec();
+        self
+    }
+
+    /// A synchronous read.
+    pub fn read(
+        mut self,
+        f: impl Fn(ReadRequest<'_>) -> ProviderResult<Option<Observed>> + Send + Sync + 'static,
+    ) -> Self {
+        let f = Arc::new(f);
+        self.read_f = Some(Arc::new(move |req| {
+            let out = f(req);
+            Box::pin(async move { out })
+        }));
+        self
+    }
+
+    /// A read that awaits (to test concurrency).
+    pub fn read_async(
+        mut self,
+        f: impl for<'a> Fn(ReadRequest<'a>) -> BoxFuture<'a, ProviderResult<Option<Observed>>>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.read_f = Some(Arc::new(f));
+        self
+    }
+
+    pub fn create(
+        mut self,
+        f: impl Fn(ApplyRequest<'_>) -> ProviderResult<Observed> + Send + Sync + 'static,
+    ) -> Self {
+        self.create_f = Some(Arc::new(f));
+        self
+    }
+
+    pub fn update(
+        mut self,
+        f: impl Fn(ApplyRequest<'_>) -> ProviderResult<Observed> + Send + Sync + 'static,
+    ) -> Self {
+        self.update_f = Some(Arc::new(f));
+        self
+    }
+
+    pub fn delete(
+        mut self,
+        f: impl Fn(DeleteRequest<'_>) -> ProviderResult<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.delete_f = Some(Arc::new(f));
+        self
+    }
+
+    pub fn plan_change(
+        mut self,
+        f: impl Fn(&ResourceAddr, &mut Vec<FieldDiff>) -> ProviderResult<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.plan_change_f = Some(Arc::new(f));
+        self
+    }
+
+    pub fn into_arc(self) -> Arc<dyn Provider> {
+        Arc::new(self)
+    }
+}
+
+fn unset(what: &str, addr: &ResourceAddr) -> ProviderError {
+    ProviderError::new(format!("fake provider has no {what} for `{addr}`"))
+}
+
+impl Provider for FakeProvider {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn kinds(&self) -> Vec<ResourceKind> {
+        if self.kinds.is_empty() {
+            ResourceKind::ALL.to_vec()
+        } else {
+            self.kinds.clone()
+        }
+    }
+
+    fn read<'a>(&'a self, req: ReadRequest<'a>) -> BoxFuture<'a, ProviderResult<Option<Observed>>> {
+        match &self.read_f {
+            Some(f) => f(req),
+            None => Box::pin(async { Ok(None) }),
+        }
+    }
+
+    fn create<'a>(&'a self, req: ApplyRequest<'a>) -> BoxFuture<'a, ProviderResult<Observed>> {
+        let out = match &self.create_f {
+            Some(f) => f(req),
+            None => Err(unset("CreateF", req.addr)),
+        };
+        Box::pin(async move { out })
+    }
+
+    fn update<'a>(&'a self, req: ApplyRequest<'a>) -> BoxFuture<'a, ProviderResult<Observed>> {
+        let out = match &self.update_f {
+            Some(f) => f(req),
+            None => Err(unset("UpdateF", req.addr)),
+        };
+        Box::pin(async move { out })
+    }
+
+    fn delete<'a>(&'a self, req: DeleteRequest<'a>) -> BoxFuture<'a, ProviderResult<()>> {
+        let out = match &self.delete_f {
+            Some(f) => f(req),
+            None => Err(unset("DeleteF", req.addr)),
+        };
+        Box::pin(async move { out })
+    }
+
+    fn wait<'a>(
+        &'a self,
+        req: ApplyRequest<'a>,
+        observed: Observed,
+    ) -> BoxFuture<'a, ProviderResult<Observed>> {
+        let out = match &self.wait_f {
+            Some(f) => f(req),
+            None => Ok(observed),
+        };
+        Box::pin(async move { out })
+    }
+
+    fn plan_change(&self, addr: &ResourceAddr, diffs: &mut Vec<FieldDiff>) -> ProviderResult<()> {
+        match &self.plan_change_f {
+            Some(f) => f(addr, diffs),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An in-memory world of live resources, keyed by address, with a
+/// [`FakeProvider`] over it. Tests change it behind stackplan's back to
+/// make drift.
+#[derive(Debug, Clone, Default)]
+pub struct FakeCloud {
+    live: Arc<Mutex<BTreeMap<ResourceAddr, Observed>>>,
+}
+
+impl FakeCloud {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<ResourceAddr, Observed>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The outputs a fake create reports: `<output>-of-<address>`.
+    pub fn outputs_for(addr: &ResourceAddr) -> Attrs {
+        KindSchema::for_kind(addr.kind)
+            .outputs
+            .iter()
+            .map(|o| (o.to_string(), Value::String(format!("{o}-of-{addr}"))))
+            .collect()
+    }
+
+    /// Puts a resource live as it is (a pre-existing VPC for a lookup).
+    pub fn insert(&self, addr: ResourceAddr, observed: Observed) {
+        self.lock().insert(addr, observed);
+    }
+
+    pub fn get(&self, addr: &ResourceAddr) -> Option<Observed> {
+        self.lock().get(addr).cloned()
+    }
+
+    /// Changes one live attribute: drift.
+    pub fn set_attr(&self, addr: &ResourceAddr, attr: &str, value: Value) {
+        if let Some(o) = self.lock().get_mut(addr) {
+            o.attrs.insert(attr.to_string(), value);
+        }
+    }
+
+    /// Deletes a resource behind stackplan's back.
+    pub fn remove(&self, addr: &ResourceAddr) -> Option<Observed> {
+        self.lock().remove(addr)
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// A provider for every kind over this world.
+    pub fn provider(&self) -> FakeProvider {
+        let (r, c, u, d) = (self.clone(), self.clone(), self.clone(), self.clone());
+        FakeProvider::new()
+            .read(move |req| Ok(r.get(req.addr)))
+            .create(move |req| {
+                let obs = Observed {
+                    physical_id: Some(format!("id-of-{}", req.addr)),
+                    attrs: req.desired.clone(),
+                    outputs: Self::outputs_for(req.addr),
+                };
+                c.insert(req.addr.clone(), obs.clone());
+                Ok(obs)
+            })
+            .update(move |req| {
+                let mut live = u.lock();
+                let obs = live
+                    .get_mut(req.addr)
+                    .ok_or_else(|| ProviderError::new(format!("`{}` is gone", req.addr)))?;
+                obs.attrs = req.desired.clone();
+                Ok(obs.clone())
+            })
+            .delete(move |req| {
+                d.remove(req.addr);
+                Ok(())
+            })
+    }
+
+    /// Creates every managed resource as a clean apply would and returns
+    /// the state that apply would write. Lookups must already be live.
+    /// Secrets are stored by source, as apply stores them.
+    pub fn apply_all(&self, stack: &str, resources: &[Resource]) -> StateDocument {
+        let graph = ResourceGraph::build(resources).expect("a valid stack");
+        let by_addr: BTreeMap<&ResourceAddr, &Resource> =
+            resources.iter().map(|r| (&r.addr, r)).collect();
+        let mut doc = StateDocument::new(stack, "00000000-0000-4000-8000-000000000000");
+        for addr in graph.topo_order() {
+            let r = by_addr[&addr];
+            let lookup = |o: &OutputRef| {
+                let s = doc.get(&o.addr)?;
+                s.outputs
+                    .get(&o.attr)
+                    .or_else(|| s.attributes.get(&o.attr))
+                    .cloned()
+            };
+            let desired: Attrs = r
+                .attrs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
+                .collect();
+            let obs = match r.mode {
+                ResourceMode::Lookup => self.get(&addr).expect("lookups are seeded live"),
+                ResourceMode::Managed => {
+                    let obs = Observed {
+                        physical_id: Some(format!("id-of-{addr}")),
+                        attrs: desired.clone(),
+                        outputs: Self::outputs_for(&addr),
+                    };
+                    self.insert(addr.clone(), obs.clone());
+                    obs
+                }
+            };
+            let mut s = ResourceState::new(addr.clone(), r.mode);
+            s.physical_id = obs.physical_id.clone();
+            s.attributes = seal_attrs(stack, &addr, &desired);
+            s.outputs = seal_attrs(stack, &addr, &obs.outputs);
+            s.dependencies = graph.dependencies(&addr).into_iter().collect();
+            doc.upsert(s);
+        }
+        doc.serial = 1;
+        doc
+    }
+}
