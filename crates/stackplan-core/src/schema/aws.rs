@@ -95,6 +95,9 @@ pub static IAM_POLICY: KindSchema = KindSchema {
         A::new("path").force_new().default(Str("/")),
         A::new("description").force_new().default(Str("")),
         A::new("policy").normalize(PolicyDocument),
+        // The expansion's name for the document (`policy` kept for stacks
+        // that spell it the IAM way).
+        A::new("document").normalize(PolicyDocument),
         TAGS,
     ],
     outputs: &["arn", "policy_id", "default_version_id"],
@@ -106,12 +109,13 @@ pub static IAM_OIDC_PROVIDER: KindSchema = KindSchema {
     attrs: &[
         A::new("url").force_new(),
         A::new("client_id_list").normalize(UnorderedList),
+        A::new("client_ids").normalize(UnorderedList),
         A::new("thumbprint_list")
             .normalize(UnorderedList)
             .default(EmptyList),
         TAGS,
     ],
-    outputs: &["arn"],
+    outputs: &["arn", "issuer_host"],
     replace: DestroyBeforeCreate,
 };
 
@@ -151,6 +155,7 @@ pub static EKS_NODEGROUP: KindSchema = KindSchema {
     attrs: &[
         A::new("cluster_name").force_new(),
         A::new("name").force_new(),
+        A::new("nodegroup_name").force_new(),
         A::new("node_role_arn").force_new(),
         A::new("subnet_ids").force_new().normalize(UnorderedList),
         A::new("instance_types")
@@ -164,6 +169,8 @@ pub static EKS_NODEGROUP: KindSchema = KindSchema {
         A::new("desired_size"),
         A::new("min_size"),
         A::new("max_size"),
+        // desired/min/max as one map, as the expansion writes them.
+        A::new("scaling"),
         A::new("labels").normalize(StringMap).default(EmptyMap),
         TAGS,
     ],
@@ -176,13 +183,15 @@ pub static EKS_ADDON: KindSchema = KindSchema {
     attrs: &[
         A::new("cluster_name").force_new(),
         A::new("name").force_new(),
+        A::new("addon_name").force_new(),
         A::new("version"),
+        A::new("addon_version"),
         A::new("service_account_role_arn"),
         A::new("resolve_conflicts").default(Str("OVERWRITE")),
         A::new("configuration_values").normalize(JsonDocument),
         TAGS,
     ],
-    outputs: &["arn", "status"],
+    outputs: &["arn", "status", "installed_version"],
     replace: DestroyBeforeCreate,
 };
 
@@ -196,6 +205,7 @@ pub static S3_BUCKET: KindSchema = KindSchema {
         A::new("kms_key_id"),
         // New buckets block public access by default since April 2023.
         A::new("block_public_access").default(Bool(true)),
+        A::new("public_access_block"),
         A::new("force_destroy").default(Bool(false)),
         TAGS,
     ],
@@ -214,7 +224,8 @@ pub static KMS_KEY: KindSchema = KindSchema {
             .force_new()
             .default(Str("SYMMETRIC_DEFAULT")),
         A::new("enable_key_rotation").default(Bool(false)),
-        A::new("deletion_window_in_days").default(Int(30)),
+        // The provider schedules deletion with KMS's shortest window.
+        A::new("deletion_window_in_days").default(Int(7)),
         A::new("policy").normalize(PolicyDocument),
         A::new("alias"),
         TAGS,
@@ -231,6 +242,8 @@ pub static SECRETSMANAGER_SECRET: KindSchema = KindSchema {
         A::new("description").default(Str("")),
         A::new("kms_key_id"),
         A::new("secret_string").sensitive(),
+        A::new("username"),
+        A::new("password").sensitive(),
         A::new("recovery_window_in_days").default(Int(30)),
         TAGS,
     ],
@@ -257,8 +270,10 @@ pub static MSK_CLUSTER: KindSchema = KindSchema {
     kind: K::MskCluster,
     attrs: &[
         A::new("name").force_new(),
+        A::new("cluster_name").force_new(),
         A::new("kafka_version"),
         A::new("broker_type"),
+        A::new("instance_type"),
         A::new("number_of_broker_nodes"),
         A::new("client_subnets")
             .force_new()
@@ -267,8 +282,11 @@ pub static MSK_CLUSTER: KindSchema = KindSchema {
             .force_new()
             .normalize(UnorderedList),
         A::new("ebs_volume_size").default(Int(1000)),
+        A::new("volume_size"),
         A::new("configuration_arn"),
         A::new("configuration_revision"),
+        // { arn, revision }, as the expansion writes it.
+        A::new("configuration"),
         A::new("client_authentication"),
         A::new("encryption_in_transit").force_new(),
         A::new("enhanced_monitoring").default(Str("DEFAULT")),
