@@ -56,9 +56,12 @@ pub static K8S_DEFAULT_CLASS: KindSchema = KindSchema {
     kind: K::K8sDefaultClass,
     attrs: &[
         A::new("name").force_new(),
-        A::new("is_default").normalize(StringMap),
+        // The stack's `default = false`: the is-default-class annotation
+        // as a boolean, the only field of the class stackplan manages.
+        A::new("default").default(Bool(false)),
     ],
-    outputs: &[],
+    // The annotation before stackplan changed it, restored on destroy.
+    outputs: &["previous_default"],
     replace: DestroyBeforeCreate,
 };
 

@@ -1,0 +1,25 @@
+//! Kubernetes and Helm providers for stackplan: EKS token auth, server-side apply, Helm releases read natively from their records.
+//!
+//! ```text
+//!   KubeProvider ──▶ target::Session ──▶ kube::Client (server-side apply, release Secrets)
+//!        │                 └── EKS: token::eks_token (SigV4 presigned STS URL)
+//!        └──▶ helm::Helm (upgrade --install / uninstall, values in a 0600 file)
+//! ```
+//!
+//! **Invariant:** a sensitive value leaves this crate only inside
+//! [`stackplan_core::Value::Sensitive`]; its plaintext goes to a helm values
+//! file and nowhere else.
+
+mod error;
+pub mod helm;
+mod objects;
+mod provider;
+pub mod release;
+mod target;
+pub mod token;
+mod values;
+
+pub use error::KubeError;
+pub use objects::{FIELD_MANAGER, IS_DEFAULT_CLASS};
+pub use provider::{KubeProvider, chart_source, observe_release};
+pub use target::{ClusterEndpoint, ClusterLocator, DescribeCluster, EksTarget, KubeTarget};

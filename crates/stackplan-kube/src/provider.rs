@@ -1,0 +1,482 @@
+//! [`KubeProvider`]: the Kubernetes kinds and Helm releases behind core's
+//! [`Provider`] trait.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::Value as Json;
+use stackplan_core::{
+    ApplyRequest, Attrs, BoxFuture, DeleteRequest, EventSink, Observed, Phase, ProgressEvent,
+    Provider, ProviderResult, ReadRequest, ResourceAddr, ResourceKind, ResourceState, Value,
+};
+use tokio::sync::Mutex;
+
+use crate::KubeError;
+use crate::helm::{ChartSource, Helm, Upgrade};
+use crate::objects::{self, ObjectId};
+use crate::release::{RECORD_PREFIX, ReleaseRecord, decode_release};
+use crate::target::{KubeTarget, Session};
+use crate::values::{json_to_value, mask, req_str, value_to_json};
+
+/// How long a namespace may take to go away.
+const NAMESPACE_DELETE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// The Kubernetes and Helm provider.
+///
+/// Nothing is contacted at construction: the client is built at the first
+/// call that needs it, and rebuilt before an EKS token expires.
+pub struct KubeProvider {
+    target: KubeTarget,
+    session: Mutex<Option<Arc<Session>>>,
+    /// `None`: find helm through `STACKPLAN_HELM` and `PATH` when first
+    /// needed (plans never need it).
+    helm_path: Option<std::path::PathBuf>,
+    helm: Mutex<Option<Helm>>,
+}
+
+impl std::fmt::Debug for KubeProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeProvider")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeProvider {
+    pub fn new(target: KubeTarget) -> Self {
+        KubeProvider {
+            target,
+            session: Mutex::new(None),
+            helm_path: None,
+            helm: Mutex::new(None),
+        }
+    }
+
+    /// Uses the helm binary at `path` instead of looking for one.
+    pub fn with_helm(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.helm_path = Some(path.into());
+        self
+    }
+
+    /// The current session; `None` when the EKS cluster does not exist yet.
+    async fn session(&self) -> Result<Option<Arc<Session>>, KubeError> {
+        let mut slot = self.session.lock().await;
+        if let Some(s) = slot.as_ref().filter(|s| s.is_fresh()) {
+            return Ok(Some(s.clone()));
+        }
+        let fresh = Session::connect(&self.target).await?.map(Arc::new);
+        slot.clone_from(&fresh);
+        Ok(fresh)
+    }
+
+    /// A session for a write: its absence is an error.
+    async fn require_session(&self) -> Result<Arc<Session>, KubeError> {
+        self.session().await?.ok_or_else(|| {
+            KubeError::ClusterNotReady(match &self.target {
+                KubeTarget::Eks(e) => e.cluster.clone(),
+                KubeTarget::Kubeconfig { .. } => "kubeconfig".into(),
+            })
+        })
+    }
+
+    /// A session whose token outlives a whole helm run: a new one for
+    /// every run on EKS (helm's timeout is 10 minutes, a token's life 15).
+    async fn helm_session(&self) -> Result<Arc<Session>, KubeError> {
+        if let KubeTarget::Eks(_) = &self.target {
+            let fresh = Session::connect(&self.target)
+                .await?
+                .map(Arc::new)
+                .ok_or_else(|| match &self.target {
+                    KubeTarget::Eks(e) => KubeError::ClusterNotReady(e.cluster.clone()),
+                    KubeTarget::Kubeconfig { .. } => unreachable!(),
+                })?;
+            *self.session.lock().await = Some(fresh.clone());
+            return Ok(fresh);
+        }
+        self.require_session().await
+    }
+
+    async fn helm(&self) -> Result<Helm, KubeError> {
+        let mut slot = self.helm.lock().await;
+        if let Some(h) = slot.as_ref() {
+            return Ok(h.clone());
+        }
+        let helm = match &self.helm_path {
+            Some(p) => Helm::at(p.clone()).await?,
+            None => Helm::discover().await?,
+        };
+        *slot = Some(helm.clone());
+        Ok(helm)
+    }
+
+    /// What applying `desired` would give, computed by the API server
+    /// without persisting anything (`dryRun=All`): validation and defaults
+    /// as the real apply would meet them. Kubernetes kinds only; `None`
+    /// for a Helm release or when the cluster does not exist yet.
+    pub async fn preview(
+        &self,
+        kind: ResourceKind,
+        desired: &Attrs,
+    ) -> Result<Option<Observed>, KubeError> {
+        if kind == ResourceKind::HelmRelease {
+            return Ok(None);
+        }
+        let Some(session) = self.session().await? else {
+            return Ok(None);
+        };
+        let obj = objects::apply(&session.client, kind, desired, true).await?;
+        Ok(Some(objects::observe(kind, &obj, Some(desired), None)))
+    }
+
+    async fn read_kind(&self, req: ReadRequest<'_>) -> Result<Option<Observed>, KubeError> {
+        let kind = req.addr.kind;
+        let Some(id) = objects::identity(kind, req.desired, req.prior) else {
+            return Ok(None);
+        };
+        let Some(session) = self.session().await? else {
+            return Ok(None);
+        };
+        if kind == ResourceKind::HelmRelease {
+            let Some(ns) = &id.namespace else {
+                return Ok(None);
+            };
+            let record = read_release(&session, ns, &id.name).await?;
+            return Ok(record.map(|r| observe_release(&r, req.desired, req.prior)));
+        }
+        let obj = objects::get(&session.client, kind, &id).await?;
+        Ok(obj.map(|o| objects::observe(kind, &o, req.desired, req.prior)))
+    }
+
+    async fn apply_kind(
+        &self,
+        req: ApplyRequest<'_>,
+        creating: bool,
+    ) -> Result<Observed, KubeError> {
+        let kind = req.addr.kind;
+        let phase = if creating {
+            Phase::Creating
+        } else {
+            Phase::Updating
+        };
+        if kind == ResourceKind::HelmRelease {
+            return self.apply_release(req, phase).await;
+        }
+        let session = self.require_session().await?;
+        let mut previous_default = None;
+        if kind == ResourceKind::K8sDefaultClass {
+            // The class is EKS's, not stackplan's: it must exist, and what
+            // its flag said before is kept so destroy can put it back.
+            let (id, _) = objects::manifest(kind, req.desired)?;
+            let live = objects::get(&session.client, kind, &id)
+                .await?
+                .ok_or_else(|| KubeError::NoSuchClass(id.name.clone()))?;
+            previous_default = match req.prior.and_then(|p| p.outputs.get("previous_default")) {
+                Some(v) => Some(v.clone()),
+                None => Some(
+                    objects::default_annotation(&live)
+                        .map(Value::String)
+                        .unwrap_or(Value::Null),
+                ),
+            };
+        }
+        emit(req.events, req.addr, phase, "server-side apply");
+        let obj = objects::apply(&session.client, kind, req.desired, false).await?;
+        let mut observed = objects::observe(kind, &obj, Some(req.desired), req.prior);
+        if let Some(prev) = previous_default {
+            observed.outputs.insert("previous_default".into(), prev);
+        }
+        Ok(observed)
+    }
+
+    async fn apply_release(
+        &self,
+        req: ApplyRequest<'_>,
+        phase: Phase,
+    ) -> Result<Observed, KubeError> {
+        let desired = req.desired;
+        let name = req_str(desired, "name")?;
+        let namespace = req_str(desired, "namespace")?;
+        let chart = chart_source(desired.get("chart"))?;
+        let wait = match desired.get("wait") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(KubeError::attr("wait", "must be true or false")),
+        };
+        let mut secrets = Vec::new();
+        let values = match desired.get("values") {
+            None | Some(Value::Null) => Json::Object(Default::default()),
+            Some(v) => value_to_json("values", v, &mut secrets)?,
+        };
+        let helm = self.helm().await?;
+        let session = self.helm_session().await?;
+        emit(
+            req.events,
+            req.addr,
+            phase,
+            &format!(
+                "helm upgrade --install (helm {}.{})",
+                helm.version.0, helm.version.1
+            ),
+        );
+        helm.upgrade(
+            &Upgrade {
+                release: name,
+                namespace,
+                chart: &chart,
+                values: &values,
+                wait,
+                secrets: &secrets,
+            },
+            &session.helm,
+        )
+        .await?;
+        let record = read_release(&session, namespace, name)
+            .await?
+            .ok_or_else(|| KubeError::HelmFailed {
+                command: format!("helm upgrade --install {name}"),
+                stderr: "helm succeeded but left no release record".into(),
+            })?;
+        Ok(observe_release(&record, Some(desired), req.prior))
+    }
+
+    async fn delete_kind(&self, req: DeleteRequest<'_>) -> Result<(), KubeError> {
+        let kind = req.addr.kind;
+        let Some(id) = objects::identity(kind, None, Some(req.prior)) else {
+            return Ok(());
+        };
+        // Nothing to delete in a cluster that is not there.
+        let Some(session) = self.session().await? else {
+            return Ok(());
+        };
+        emit(req.events, req.addr, Phase::Deleting, "");
+        match kind {
+            ResourceKind::HelmRelease => {
+                let Some(ns) = &id.namespace else {
+                    return Ok(());
+                };
+                if read_release(&session, ns, &id.name).await?.is_none() {
+                    return Ok(());
+                }
+                let wait = !matches!(req.prior.attributes.get("wait"), Some(Value::Bool(false)));
+                let helm = self.helm().await?;
+                let session = self.helm_session().await?;
+                helm.uninstall(&id.name, ns, wait, &session.helm).await
+            }
+            ResourceKind::K8sDefaultClass => {
+                // Never deleted: the class is the cluster's. Its flag goes
+                // back to what it was; true when that was never recorded,
+                // as on EKS, where gp2 is the default out of the box.
+                let previous = match req.prior.outputs.get("previous_default") {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(Value::Null) => None,
+                    _ => Some("true".to_string()),
+                };
+                objects::restore_default(&session.client, &id.name, previous.as_deref()).await
+            }
+            _ => {
+                let events = req.events;
+                let addr = req.addr;
+                let on_wait = move |waited: Duration| {
+                    events.emit(ProgressEvent {
+                        addr: addr.clone(),
+                        phase: Phase::Waiting,
+                        message: format!("namespace terminating, {} s", waited.as_secs()),
+                    })
+                };
+                objects::delete(
+                    &session.client,
+                    kind,
+                    &id,
+                    &on_wait,
+                    NAMESPACE_DELETE_TIMEOUT,
+                )
+                .await
+            }
+        }
+    }
+}
+
+fn emit(events: &dyn EventSink, addr: &ResourceAddr, phase: Phase, message: &str) {
+    events.emit(ProgressEvent {
+        addr: addr.clone(),
+        phase,
+        message: message.to_string(),
+    });
+}
+
+/// The chart attribute: `{repository, name, version}`, `{path}` or
+/// `{oci, version}`.
+pub fn chart_source(chart: Option<&Value>) -> Result<ChartSource, KubeError> {
+    let Some(Value::Map(m)) = chart else {
+        return Err(KubeError::attr(
+            "chart",
+            "must be {repository, name, version}, {path} or {oci, version}",
+        ));
+    };
+    let s = |k: &str| match m.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    if let Some(path) = s("path") {
+        return Ok(ChartSource::Path(path));
+    }
+    if let Some(reference) = s("oci") {
+        return Ok(ChartSource::Oci {
+            reference,
+            version: s("version"),
+        });
+    }
+    match (s("repository"), s("name")) {
+        (Some(url), Some(name)) => Ok(ChartSource::Repository {
+            url,
+            name,
+            version: s("version"),
+        }),
+        _ => Err(KubeError::attr(
+            "chart",
+            "must be {repository, name, version}, {path} or {oci, version}",
+        )),
+    }
+}
+
+/// The newest record of release `name`, natively from its Secrets; `None`
+/// when there is none or the newest says it was uninstalled (a release
+/// uninstalled with `--keep-history`).
+async fn read_release(
+    session: &Session,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<ReleaseRecord>, KubeError> {
+    let api: Api<Secret> = Api::namespaced(session.client.clone(), namespace);
+    let list = api
+        .list(&ListParams::default().labels(&format!("owner=helm,name={name}")))
+        .await
+        .map_err(|e| {
+            KubeError::api(
+                format!("listing the records of Helm release `{namespace}/{name}`"),
+                e,
+            )
+        })?;
+    let prefix = format!("{RECORD_PREFIX}{name}.v");
+    let newest = list
+        .items
+        .into_iter()
+        .filter_map(|secret| {
+            let secret_name = secret.metadata.name.clone()?;
+            let revision: u64 = secret_name.strip_prefix(&prefix)?.parse().ok()?;
+            Some((revision, secret_name, secret))
+        })
+        .max_by_key(|(revision, _, _)| *revision);
+    let Some((_, secret_name, secret)) = newest else {
+        return Ok(None);
+    };
+    let data = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("release"))
+        .ok_or_else(|| KubeError::ReleaseRecord {
+            secret: secret_name.clone(),
+            reason: "no `release` key".into(),
+        })?;
+    let record = decode_release(&secret_name, &data.0)?;
+    Ok((record.status != "uninstalled").then_some(record))
+}
+
+/// A release as stackplan sees it: identity, chart, user-supplied values
+/// (secrets masked), and the record's revision and status as outputs.
+pub fn observe_release(
+    record: &ReleaseRecord,
+    desired: Option<&Attrs>,
+    prior: Option<&ResourceState>,
+) -> Observed {
+    let template = |attr: &str| -> Option<&Value> {
+        desired
+            .and_then(|d| d.get(attr))
+            .or_else(|| prior.and_then(|p| p.attributes.get(attr)))
+    };
+    let mut templates: Vec<&Value> = Vec::new();
+    templates.extend(desired.and_then(|d| d.get("values")));
+    templates.extend(prior.and_then(|p| p.attributes.get("values")));
+    let values = mask(json_to_value(&record.config), &templates);
+    let id = ObjectId {
+        namespace: Some(record.namespace.clone()),
+        name: record.name.clone(),
+    };
+    let mut o = Observed::new(id.physical())
+        .attr("name", record.name.as_str())
+        .attr("namespace", record.namespace.as_str())
+        .attr("chart", observed_chart(template("chart"), record))
+        .attr("values", values)
+        .output("revision", record.revision)
+        .output("status", record.status.as_str())
+        .output("chart_version", record.chart_version.as_str());
+    if let Some(app) = &record.app_version {
+        o = o.output("app_version", app.as_str());
+    }
+    o
+}
+
+/// The chart attribute as the record shows it, in the stack's shape: the
+/// record knows the chart's name and version, not where it came from, so
+/// the source (repository URL, path, OCI reference) is the stack's own.
+fn observed_chart(template: Option<&Value>, record: &ReleaseRecord) -> Value {
+    let Some(Value::Map(m)) = template else {
+        return Value::map([
+            ("name", Value::string(&record.chart_name)),
+            ("version", Value::string(&record.chart_version)),
+        ]);
+    };
+    let mut m = m.clone();
+    if m.contains_key("repository") {
+        m.insert("name".into(), Value::string(&record.chart_name));
+    }
+    // A pinned version is compared with what is installed; an unpinned one
+    // ("the latest") stays unpinned, or every plan would show a change.
+    if matches!(m.get("version"), Some(Value::String(_))) {
+        m.insert("version".into(), Value::string(&record.chart_version));
+    }
+    Value::Map(m)
+}
+
+impl Provider for KubeProvider {
+    fn name(&self) -> &str {
+        "kubernetes"
+    }
+
+    fn kinds(&self) -> Vec<ResourceKind> {
+        vec![
+            ResourceKind::K8sNamespace,
+            ResourceKind::K8sServiceAccount,
+            ResourceKind::K8sStorageClass,
+            ResourceKind::K8sDefaultClass,
+            ResourceKind::HelmRelease,
+        ]
+    }
+
+    fn read<'a>(&'a self, req: ReadRequest<'a>) -> BoxFuture<'a, ProviderResult<Option<Observed>>> {
+        Box::pin(async move { Ok(self.read_kind(req).await?) })
+    }
+
+    fn create<'a>(&'a self, req: ApplyRequest<'a>) -> BoxFuture<'a, ProviderResult<Observed>> {
+        Box::pin(async move { Ok(self.apply_kind(req, true).await?) })
+    }
+
+    fn update<'a>(&'a self, req: ApplyRequest<'a>) -> BoxFuture<'a, ProviderResult<Observed>> {
+        Box::pin(async move { Ok(self.apply_kind(req, false).await?) })
+    }
+
+    fn delete<'a>(&'a self, req: DeleteRequest<'a>) -> BoxFuture<'a, ProviderResult<()>> {
+        Box::pin(async move { Ok(self.delete_kind(req).await?) })
+    }
+
+    fn wait_timeout(&self, kind: ResourceKind) -> Duration {
+        match kind {
+            // helm's own --timeout bounds it.
+            ResourceKind::HelmRelease => Duration::from_secs(11 * 60),
+            _ => Duration::from_secs(5 * 60),
+        }
+    }
+}

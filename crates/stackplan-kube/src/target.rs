@@ -1,0 +1,299 @@
+//! Which cluster the provider talks to, and the client for it, built
+//! lazily: an EKS cluster that this very apply creates has no endpoint when
+//! the provider is constructed, so nothing is contacted until the first
+//! read, and a read before the cluster exists finds nothing rather than
+//! failing.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::json;
+use stackplan_core::BoxFuture;
+
+use crate::KubeError;
+use crate::helm::HelmKubeAccess;
+use crate::token::{TOKEN_LIFETIME, eks_token};
+
+/// Where the cluster is.
+#[derive(Debug, Clone)]
+pub enum KubeTarget {
+    /// A kubeconfig file: `[kubernetes] kubeconfig` in the stack, or
+    /// `KUBECONFIG` / `~/.kube/config` when `path` is `None`.
+    Kubeconfig {
+        path: Option<PathBuf>,
+        context: Option<String>,
+    },
+    /// The stack's EKS cluster, reached with a token signed from the
+    /// caller's AWS credentials.
+    Eks(EksTarget),
+}
+
+impl KubeTarget {
+    /// A kubeconfig target; a leading `~/` is the home directory, as the
+    /// stack file's example writes it.
+    pub fn kubeconfig(path: Option<&str>, context: Option<&str>) -> Self {
+        let path = path.map(|p| match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+            (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+            _ => PathBuf::from(p),
+        });
+        KubeTarget::Kubeconfig {
+            path,
+            context: context.map(str::to_string),
+        }
+    }
+}
+
+/// The EKS cluster and how to sign for it.
+#[derive(Clone)]
+pub struct EksTarget {
+    pub cluster: String,
+    pub region: String,
+    pub credentials: SharedCredentialsProvider,
+    /// Finds the endpoint and CA once the cluster exists.
+    pub locator: Arc<dyn ClusterLocator>,
+}
+
+impl fmt::Debug for EksTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EksTarget")
+            .field("cluster", &self.cluster)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a client needs to know about the cluster's API server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterEndpoint {
+    /// `https://...eks.amazonaws.com`
+    pub endpoint: String,
+    /// The CA bundle, base64 PEM, as `DescribeCluster` returns it.
+    pub certificate_authority: String,
+}
+
+/// Finds a cluster's endpoint: `Ok(None)` while the cluster does not exist
+/// or is not active yet.
+pub trait ClusterLocator: Send + Sync {
+    fn locate(&self) -> BoxFuture<'_, Result<Option<ClusterEndpoint>, KubeError>>;
+}
+
+/// [`ClusterLocator`] through EKS `DescribeCluster`.
+#[derive(Debug, Clone)]
+pub struct DescribeCluster {
+    pub client: aws_sdk_eks::Client,
+    pub cluster: String,
+}
+
+impl ClusterLocator for DescribeCluster {
+    fn locate(&self) -> BoxFuture<'_, Result<Option<ClusterEndpoint>, KubeError>> {
+        Box::pin(async move {
+            let out = match self
+                .client
+                .describe_cluster()
+                .name(&self.cluster)
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => {
+                    return Err(KubeError::Locate {
+                        cluster: self.cluster.clone(),
+                        source: aws_sdk_eks::error::DisplayErrorContext(e)
+                            .to_string()
+                            .into(),
+                    });
+                }
+            };
+            let Some(cluster) = out.cluster() else {
+                return Ok(None);
+            };
+            let ca = cluster.certificate_authority().and_then(|c| c.data());
+            Ok(match (cluster.endpoint(), ca) {
+                (Some(endpoint), Some(ca)) if !endpoint.is_empty() && !ca.is_empty() => {
+                    Some(ClusterEndpoint {
+                        endpoint: endpoint.to_string(),
+                        certificate_authority: ca.to_string(),
+                    })
+                }
+                _ => None,
+            })
+        })
+    }
+}
+
+/// A ready client and how helm reaches the same cluster. Shared by `Arc`:
+/// a helm run keeps its session's kubeconfig file alive while it runs,
+/// even if the provider has moved on to a fresher token.
+pub(crate) struct Session {
+    pub client: Client,
+    pub helm: HelmKubeAccess,
+    /// When to build a new one (EKS tokens expire); `None`: never.
+    refresh_at: Option<Instant>,
+    /// Holds the private kubeconfig written for helm (EKS only).
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+/// A token is replaced when this much of its life is left, so that no
+/// request starts with a token about to expire.
+const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+impl Session {
+    pub fn is_fresh(&self) -> bool {
+        self.refresh_at.is_none_or(|at| Instant::now() < at)
+    }
+
+    /// Connects to `target`; `Ok(None)` when it is an EKS cluster that
+    /// does not exist yet.
+    pub async fn connect(target: &KubeTarget) -> Result<Option<Session>, KubeError> {
+        match target {
+            KubeTarget::Kubeconfig { path, context } => {
+                let kubeconfig = match path {
+                    Some(p) => Kubeconfig::read_from(p),
+                    None => Kubeconfig::read(),
+                }
+                .map_err(|source| KubeError::Kubeconfig {
+                    path: path.clone(),
+                    source,
+                })?;
+                let options = KubeConfigOptions {
+                    context: context.clone(),
+                    ..KubeConfigOptions::default()
+                };
+                let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(|source| KubeError::Kubeconfig {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Ok(Some(Session {
+                    client: Client::try_from(config).map_err(KubeError::Client)?,
+                    helm: HelmKubeAccess {
+                        kubeconfig: path.clone(),
+                        context: context.clone(),
+                    },
+                    refresh_at: None,
+                    _dir: None,
+                }))
+            }
+            KubeTarget::Eks(eks) => {
+                let Some(endpoint) = eks.locator.locate().await? else {
+                    return Ok(None);
+                };
+                let credentials = eks
+                    .credentials
+                    .provide_credentials()
+                    .await
+                    .map_err(|e| KubeError::Credentials(Box::new(e)))?;
+                let signed_at = Instant::now();
+                let token = eks_token(&eks.cluster, &eks.region, &credentials, SystemTime::now())?;
+                let text = eks_kubeconfig(&endpoint, &token.token);
+                let kubeconfig = Kubeconfig::from_yaml(&text)
+                    .map_err(|source| KubeError::Kubeconfig { path: None, source })?;
+                let config =
+                    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                        .await
+                        .map_err(|source| KubeError::Kubeconfig { path: None, source })?;
+                let client = Client::try_from(config).map_err(KubeError::Client)?;
+                // helm needs the same access in a file: private, and gone
+                // with the session.
+                let dir = tempfile::Builder::new()
+                    .prefix("stackplan-kube-")
+                    .tempdir()
+                    .map_err(|e| KubeError::io("creating a directory for the kubeconfig", e))?;
+                let file = dir.path().join("kubeconfig");
+                write_private(&file, text.as_bytes())?;
+                Ok(Some(Session {
+                    client,
+                    helm: HelmKubeAccess {
+                        kubeconfig: Some(file),
+                        context: None,
+                    },
+                    refresh_at: Some(signed_at + TOKEN_LIFETIME - REFRESH_MARGIN),
+                    _dir: Some(dir),
+                }))
+            }
+        }
+    }
+}
+
+/// A kubeconfig for one EKS cluster with a bearer token (JSON, which is
+/// YAML to every reader of kubeconfigs).
+fn eks_kubeconfig(endpoint: &ClusterEndpoint, token: &str) -> String {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "eks", "cluster": {
+            "server": endpoint.endpoint,
+            "certificate-authority-data": endpoint.certificate_authority,
+        }}],
+        "users": [{"name": "stackplan", "user": {"token": token}}],
+        "contexts": [{"name": "eks", "context": {"cluster": "eks", "user": "stackplan"}}],
+        "current-context": "eks",
+    })
+    .to_string()
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), KubeError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| KubeError::io("writing the kubeconfig for helm", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eks_kubeconfig_is_readable_as_a_kubeconfig() {
+        let text = eks_kubeconfig(
+            &ClusterEndpoint {
+                endpoint: "https://ABC.gr7.us-west-2.eks.amazonaws.com".into(),
+                certificate_authority: "LS0tLS1CRUdJTg==".into(),
+            },
+            "k8s-aws-v1.abc",
+        );
+        let k = Kubeconfig::from_yaml(&text).unwrap();
+        assert_eq!(k.current_context.as_deref(), Some("eks"));
+        assert_eq!(
+            k.clusters[0].cluster.as_ref().unwrap().server.as_deref(),
+            Some("https://ABC.gr7.us-west-2.eks.amazonaws.com")
+        );
+    }
+
+    #[test]
+    fn tilde_in_a_kubeconfig_path_is_the_home_directory() {
+        let KubeTarget::Kubeconfig { path, .. } =
+            KubeTarget::kubeconfig(Some("~/.kube/config"), None)
+        else {
+            unreachable!()
+        };
+        let home = std::env::var_os("HOME").unwrap();
+        assert_eq!(path.unwrap(), PathBuf::from(home).join(".kube/config"));
+    }
+}
