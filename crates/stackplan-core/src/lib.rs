@@ -11,8 +11,6 @@ mod value;
 
 pub use addr::{ProviderFamily, ResourceAddr, ResourceKind};
 pub use error::CoreError;
-pub use resource::{Resource, ResourceMode};
-pub use value::{OutputRef, SecretSource, Value};
 pub use plan::{
     Action, Change, Drift, FieldDiff, PLAN_FORMAT_VERSION, Plan, PlanBasis, PlanOptions,
     PlanSummary, ReplaceOrder,
@@ -21,8 +19,10 @@ pub use provider::{
     ApplyRequest, Attrs, BoxFuture, DeleteRequest, EventSink, NoEvents, Observed, Phase,
     ProgressEvent, Provider, ProviderError, ProviderRegistry, ProviderResult, ReadRequest,
 };
+pub use resource::{Resource, ResourceMode};
 pub use schema::{AttrSchema, KindSchema, Normalize};
 pub use state::{
     LockInfo, ResourceState, STATE_FORMAT_VERSION, StateDocument, StateError, StateStore,
     decode_state_value, encode_state_value, sealed, sealed_digest,
 };
+pub use value::{OutputRef, SecretSource, Value};

@@ -521,7 +521,7 @@ async fn sensitive_values_are_sealed_and_never_reach_the_plan() {
     let mut secret = Resource::managed(K::SecretsmanagerSecret, "scram")
         .attr("name", "AmazonMSK_demo")
         .attr(
-            "secret_string",
+            "password",
             Value::Secret(SecretSource::Env("MSK_PW".into())),
         );
     secret.origin = Some("[msk]".into());
@@ -532,7 +532,7 @@ async fn sensitive_values_are_sealed_and_never_reach_the_plan() {
     let a = addr(K::SecretsmanagerSecret, "scram");
     cloud.set_attr(
         &a,
-        "secret_string",
+        "password",
         Value::Sensitive(Box::new("hunter2".into())),
     );
     let p = plan(&resources, Some(&state), &cloud).await;
