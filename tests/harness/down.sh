@@ -2,11 +2,18 @@
 # Stops the emulators recorded in $RUN_DIR/pids, by PID: TERM, then KILL
 # after 10 s. A PID is signalled only while its command line still names the
 # program we started (a recycled PID is left alone). Removes the env file,
-# the etcd data and the keys; keeps the logs.
+# the etcd data and the keys; keeps the logs unless --purge, which removes
+# the whole run directory (what the Rust harness does for its private sets).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-quiet=false
-[[ "${1:-}" == "--quiet" ]] && quiet=true
+quiet=false purge=false
+for arg in "$@"; do
+    case "$arg" in
+        --quiet) quiet=true ;;
+        --purge) purge=true ;;
+        *) die "unknown argument $arg (use --quiet, --purge)" ;;
+    esac
+done
 say() { $quiet || log "$@"; }
 
 PIDS="$RUN_DIR/pids"
@@ -55,4 +62,7 @@ if [[ -d "$PIDS" ]]; then
     rm -f "$PIDS/watchdog"
 fi
 rm -rf "$RUN_DIR/etcd" "$RUN_DIR/pki" "$RUN_DIR/kubeconfig"
+if $purge; then
+    rm -rf "$RUN_DIR"
+fi
 say "emulators down"

@@ -188,7 +188,7 @@ wait_until 60 moto "$PY" -c "import urllib.request; urllib.request.urlopen('http
 
 if [[ -n "${STACKPLAN_EMULATORS_OWNER_PID:-}" ]]; then
     # Stops everything once the owner is gone, however it ended.
-    spawn watchdog bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec "$2" --quiet' \
+    spawn watchdog bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec "$2" --quiet --purge' \
         watchdog "$STACKPLAN_EMULATORS_OWNER_PID" "$HARNESS_DIR/down.sh"
 fi
 
