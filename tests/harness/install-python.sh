@@ -12,12 +12,13 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$VENV_DIR/bin/python" ]
     exit 0
 fi
 
-PYTHON="${STACKPLAN_PYTHON:-$(command -v python3)}"
-[[ -n "$PYTHON" ]] || die "python3 is needed to create the harness virtualenv"
-if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
+PYTHON="${STACKPLAN_PYTHON:-$(command -v python3 || true)}"
+if [[ -z "$PYTHON" ]] || ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
     # Debian's python3 splits venv/ensurepip out into python3-venv.
-    log "apt-get install python3-venv"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    log "apt-get install python3 python3-venv"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+    PYTHON="${STACKPLAN_PYTHON:-$(command -v python3)}"
 fi
 log "creating virtualenv in $VENV_DIR"
 rm -rf "$VENV_DIR"
