@@ -66,4 +66,6 @@ pub enum EngineError {
     DestroyRefused { refusals: Vec<String> },
     #[error("the saved plan is out of date:{}", lines(.reasons))]
     StalePlan { reasons: Vec<String> },
+    #[error("cannot save state")]
+    State(#[source] stackplan_core::StateError),
 }

@@ -1,5 +1,6 @@
 //! The resource graph and, on it, refresh, diff, plan and apply; sees providers only through traits.
 
+mod apply;
 mod diff;
 mod error;
 mod graph;
@@ -8,6 +9,9 @@ mod refresh;
 pub mod seal;
 pub mod testing;
 
+pub use apply::{
+    ApplyEvent, ApplyReport, ApplySettings, ApplySink, NoApplyEvents, Op, StopFlag, apply,
+};
 pub use error::EngineError;
 pub use graph::ResourceGraph;
 pub use planner::{
