@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""A latency- and fault-injecting HTTP proxy for the emulators.
+
+It sits between the AWS SDK and the moto server: every request is delayed
+by `--delay-ms` (plus per-operation overrides), and a share `--fail-rate`
+of them is answered with an error the SDK must treat as retryable, in the
+shape of the protocol the request used (a throttling error or a 5xx), so
+that stackplan's retries are exercised as they would be against AWS.
+
+Faulted requests never reach moto: a retried create must not find a
+half-made resource, exactly as when AWS throttles before acting.
+
+    python3 fault_proxy.py --upstream http://127.0.0.1:5000 --port 0 \
+        --delay-ms 50 --fail-rate 0.1 --seed 7 --port-file /tmp/proxy.port
+
+Counts of requests, faults and total injected delay per operation are
+written as JSON to `--stats-file` on every request (for benchmarks).
+Only loopback upstreams are accepted.
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import random
+import re
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+
+HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+    "te", "trailers", "transfer-encoding", "upgrade",
+}
+
+
+def operation(handler, body):
+    """The API operation of a request, as well as it can be told."""
+    target = handler.headers.get("X-Amz-Target")
+    if target:  # JSON protocols: KMS, Secrets Manager
+        return target.split(".")[-1]
+    ctype = handler.headers.get("Content-Type", "")
+    if "x-www-form-urlencoded" in ctype:  # query protocols: EC2, IAM, STS
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        return form.get("Action", ["?"])[0]
+    path = urllib.parse.urlsplit(handler.path).path
+    return f"{handler.command} {re.sub(r'/[^/]+', '/*', path)[:60]}"
+
+
+def fault_response(handler, op, rng):
+    """An error the SDK classifies as retryable, in the request's protocol:
+    (status, headers, body)."""
+    ctype = handler.headers.get("Content-Type", "")
+    throttle = rng.random() < 0.5
+    if handler.headers.get("X-Amz-Target"):
+        kind = "ThrottlingException" if throttle else "InternalFailure"
+        body = json.dumps({"__type": kind, "message": f"injected fault for {op}"})
+        return (400 if throttle else 500), {"Content-Type": "application/x-amz-json-1.1"}, body
+    if "x-www-form-urlencoded" in ctype:
+        code = "Throttling" if throttle else "InternalFailure"
+        side = "Sender" if throttle else "Receiver"
+        body = (
+            f"<ErrorResponse><Error><Type>{side}</Type>"
+            f"<Code>{code}</Code><Message>injected fault for {op}</Message>"
+            "</Error><RequestId>injected</RequestId></ErrorResponse>"
+        )
+        return (400 if throttle else 500), {"Content-Type": "text/xml"}, body
+    is_s3 = handler.headers.get("x-amz-content-sha256") is not None and "json" not in ctype
+    if is_s3 or not throttle:
+        # REST-XML (S3) and plain 5xx: a 503 is retryable everywhere.
+        body = "<Error><Code>SlowDown</Code><Message>injected fault</Message></Error>"
+        return 503, {"Content-Type": "application/xml"}, body
+    # REST-JSON (EKS, Kafka): throttling is named in a header.
+    body = json.dumps({"message": f"injected fault for {op}"})
+    return 429, {
+        "Content-Type": "application/json",
+        "x-amzn-ErrorType": "ThrottlingException",
+    }, body
+
+
+class Stats:
+    def __init__(self, path):
+        self.path = path
+        self.lock = threading.Lock()
+        self.ops = {}
+
+    def record(self, op, delay_ms, faulted):
+        with self.lock:
+            s = self.ops.setdefault(op, {"requests": 0, "faults": 0, "delay_ms": 0})
+            s["requests"] += 1
+            s["faults"] += int(faulted)
+            s["delay_ms"] += delay_ms
+            if self.path:
+                with open(self.path + ".tmp", "w") as f:
+                    json.dump(self.ops, f, sort_keys=True, indent=1)
+                os.replace(self.path + ".tmp", self.path)
+
+
+def make_handler(args, stats, rng, rng_lock):
+    upstream = urllib.parse.urlsplit(args.upstream)
+    delays = {}
+    for spec in args.op_delay or []:
+        name, _, ms = spec.partition("=")
+        delays[name] = int(ms)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *a):  # quiet: the stats file tells
+            pass
+
+        def _proxy(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            op = operation(self, body)
+            delay = delays.get(op, args.delay_ms)
+            with rng_lock:
+                faulted = rng.random() < args.fail_rate
+                fault = fault_response(self, op, rng) if faulted else None
+            if delay:
+                time.sleep(delay / 1000.0)
+            stats.record(op, delay, faulted)
+            if fault:
+                status, headers, text = fault
+                data = text.encode()
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=120)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status, resp.reason)
+            for k, v in resp.getheaders():
+                if k.lower() not in HOP_BY_HOP and k.lower() != "content-length":
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _proxy
+
+    return Handler
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--upstream", required=True)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--delay-ms", type=int, default=0)
+    p.add_argument("--op-delay", action="append", help="OPERATION=MS, e.g. CreateCluster=900")
+    p.add_argument("--fail-rate", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--port-file")
+    p.add_argument("--stats-file")
+    args = p.parse_args()
+    host = urllib.parse.urlsplit(args.upstream).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit("fault_proxy: the upstream must be on loopback")
+    rng = random.Random(args.seed)
+    server = Server(("127.0.0.1", args.port), make_handler(args, Stats(args.stats_file), rng, threading.Lock()))
+    if args.port_file:
+        with open(args.port_file, "w") as f:
+            f.write(str(server.server_address[1]))
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
