@@ -16,6 +16,42 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import moto_ext  # noqa: E402  (needs the path above)
 from moto.server import main  # noqa: E402
 
+
+# --- stackplan-aws (issue 5): fixes to moto found by the AWS provider tests --
+#
+# UpdateSecurityGroupRuleDescriptionsIngress: moto finds the rule to update
+# by equality of its source group, which includes the very description
+# being changed, so a rule from another security group never matched and
+# its description never changed. EC2 matches on protocol, ports and the
+# source group id; so does this.
+
+
+def install_aws_provider_fixes() -> None:
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+
+    original = SecurityGroupBackend.update_security_group_rule_descriptions_ingress
+
+    def update_ingress_descriptions(self, group_name_or_id, ip_protocol, from_port, to_port, ip_ranges, source_groups=None, prefix_list_ids=None, security_rule_ids=None, vpc_id=None):  # noqa: E501
+        group = original(self, group_name_or_id, ip_protocol, from_port, to_port, ip_ranges, None, prefix_list_ids, security_rule_ids, vpc_id)  # noqa: E501
+        for wanted in source_groups or []:
+            if "Description" not in wanted:
+                continue
+            for rule in group.ingress_rules:
+                if (
+                    rule.ip_protocol == str(ip_protocol)
+                    and str(rule.from_port) == str(from_port)
+                    and str(rule.to_port) == str(to_port)
+                    and rule.source_group.get("GroupId") == wanted.get("GroupId")
+                ):
+                    rule.source_group["Description"] = wanted["Description"]
+        return group
+
+    SecurityGroupBackend.update_security_group_rule_descriptions_ingress = update_ingress_descriptions
+
+
+# --- end of stackplan-aws fixes ---------------------------------------------
+
 if __name__ == "__main__":
     moto_ext.install()
+    install_aws_provider_fixes()
     main()

@@ -623,6 +623,16 @@ impl AwsProvider {
             Some(s) => s,
             None => RuleSpec::from_desired(&Desired::new(req.addr, &req.prior.attributes))?,
         };
+        // Revoked with the description it has: EC2 ignores it, but
+        // emulators match the permission exactly.
+        let Some(live) = self.sg_rule_observe(req.addr, &spec).await? else {
+            return Ok(());
+        };
+        let description = live
+            .attrs
+            .get("description")
+            .and_then(Value::as_str)
+            .filter(|d| !d.is_empty());
         progress(
             req.events,
             req.addr,
@@ -633,7 +643,7 @@ impl AwsProvider {
             self.ec2
                 .revoke_security_group_ingress()
                 .group_id(&spec.group)
-                .ip_permissions(spec.permission(None))
+                .ip_permissions(spec.permission(description))
                 .send()
                 .await
                 .map_err(|e| AwsError::api(req.addr, "RevokeSecurityGroupIngress", e)),

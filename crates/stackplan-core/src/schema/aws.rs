@@ -19,7 +19,9 @@ pub static EC2_VPC: KindSchema = KindSchema {
         A::new("enable_dns_support").default(Bool(true)),
         TAGS,
     ],
-    outputs: &["id", "arn", "cidr_block"],
+    // cidr_block is an attribute (force-new); listed as an output it would
+    // count as computed and a changed block would never show.
+    outputs: &["id", "arn"],
     replace: DestroyBeforeCreate,
 };
 
@@ -33,7 +35,8 @@ pub static EC2_SUBNET: KindSchema = KindSchema {
         A::new("map_public_ip_on_launch").default(Bool(false)),
         TAGS,
     ],
-    outputs: &["id", "arn", "availability_zone"],
+    // availability_zone likewise is an attribute, not an output.
+    outputs: &["id", "arn"],
     replace: DestroyBeforeCreate,
 };
 

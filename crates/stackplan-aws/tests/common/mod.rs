@@ -1,0 +1,207 @@
+//! The one place the integration tests drive the provider: against moto
+//! through the shared harness, with quick waiters, and the plan's
+//! comparison (normalised desired against observed) as one helper.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use stackplan_aws::{AwsProvider, WaitConfig};
+use stackplan_core::{
+    ApplyRequest, Attrs, DeleteRequest, EventSink, FieldDiff, KindSchema, Observed, ProgressEvent,
+    Provider, ProviderError, ReadRequest, ResourceAddr, ResourceKind, ResourceMode, ResourceState,
+    Value,
+};
+use stackplan_testkit::{Emulators, unique_name};
+
+pub const REGION: &str = "us-west-2";
+
+/// The provider, pointed at the shared moto.
+pub async fn provider() -> AwsProvider {
+    let emulators = Emulators::shared().expect("the emulators start (just emulators-install)");
+    let config = emulators.aws_config().await;
+    AwsProvider::from_sdk_config(&config).with_wait(WaitConfig::quick())
+}
+
+pub fn name(prefix: &str) -> String {
+    unique_name(prefix)
+}
+
+#[derive(Default)]
+pub struct Events(pub Mutex<Vec<ProgressEvent>>);
+
+impl EventSink for Events {
+    fn emit(&self, event: ProgressEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+impl Events {
+    pub fn messages(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| format!("{} {}: {}", e.addr, e.phase, e.message))
+            .collect()
+    }
+}
+
+pub fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Attrs {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+pub fn strs<const N: usize>(items: [&str; N]) -> Value {
+    Value::list(items.map(Value::string))
+}
+
+pub fn tags<const N: usize>(pairs: [(&str, &str); N]) -> Value {
+    Value::map(pairs.map(|(k, v)| (k, Value::string(v))))
+}
+
+/// What state holds after an apply: the desired attributes, the outputs
+/// and the physical id.
+pub fn state_of(addr: &ResourceAddr, desired: &Attrs, observed: &Observed) -> ResourceState {
+    let mut s = ResourceState::new(addr.clone(), ResourceMode::Managed);
+    s.physical_id = observed.physical_id.clone();
+    s.attributes = desired.clone();
+    s.outputs = observed.outputs.clone();
+    s
+}
+
+pub async fn create(p: &AwsProvider, addr: &ResourceAddr, desired: &Attrs) -> Observed {
+    let events = Events::default();
+    let req = ApplyRequest {
+        addr,
+        desired,
+        prior: None,
+        field_diffs: &[],
+        events: &events,
+    };
+    let created = match p.create(req).await {
+        Ok(o) => o,
+        Err(e) => panic!("create {addr}: {}", chain(&e)),
+    };
+    p.wait(req, created)
+        .await
+        .unwrap_or_else(|e| panic!("wait {addr}: {}", chain(&e)))
+}
+
+pub async fn update(
+    p: &AwsProvider,
+    addr: &ResourceAddr,
+    desired: &Attrs,
+    prior: &ResourceState,
+    diffs: &[FieldDiff],
+) -> Result<Observed, ProviderError> {
+    let events = Events::default();
+    let req = ApplyRequest {
+        addr,
+        desired,
+        prior: Some(prior),
+        field_diffs: diffs,
+        events: &events,
+    };
+    let o = p.update(req).await?;
+    p.wait(req, o).await
+}
+
+pub async fn read(
+    p: &AwsProvider,
+    addr: &ResourceAddr,
+    desired: Option<&Attrs>,
+    prior: Option<&ResourceState>,
+) -> Option<Observed> {
+    p.read(ReadRequest {
+        addr,
+        mode: prior.map(|s| s.mode).unwrap_or(ResourceMode::Managed),
+        desired,
+        prior,
+        events: &Events::default(),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("read {addr}: {}", chain(&e)))
+}
+
+pub async fn delete(p: &AwsProvider, addr: &ResourceAddr, prior: &ResourceState) {
+    p.delete(DeleteRequest {
+        addr,
+        prior,
+        events: &Events::default(),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("delete {addr}: {}", chain(&e)));
+}
+
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(&format!(": {s}"));
+        next = s.source();
+    }
+    out
+}
+
+/// The plan's comparison for one resource: every attribute the stack
+/// sets, normalised by the kind's schema, against what the read saw. An
+/// attribute the read does not report is not compared (the engine takes
+/// it as last applied); `unreported` lists the ones allowed to be absent.
+pub fn plan_diffs(
+    kind: ResourceKind,
+    desired: &Attrs,
+    observed: &Observed,
+    unreported: &[&str],
+) -> Vec<FieldDiff> {
+    let schema = KindSchema::for_kind(kind);
+    let mut out = Vec::new();
+    for (k, want) in desired {
+        if schema.is_computed(k) {
+            continue;
+        }
+        let Some(live) = observed.attrs.get(k) else {
+            assert!(
+                unreported.contains(&k.as_str()),
+                "{kind}: the read does not report `{k}`: a perpetual unknown"
+            );
+            continue;
+        };
+        let (w, l) = (
+            schema.effective(k, Some(want)),
+            schema.effective(k, Some(live)),
+        );
+        if w != l {
+            let mut d = FieldDiff::new(k.clone(), l, w);
+            d.force_new = schema.attr(k).force_new;
+            out.push(d);
+        }
+    }
+    out
+}
+
+pub fn assert_no_diff(
+    kind: ResourceKind,
+    desired: &Attrs,
+    observed: &Observed,
+    unreported: &[&str],
+) {
+    let diffs = plan_diffs(kind, desired, observed, unreported);
+    assert!(
+        diffs.is_empty(),
+        "{kind}: perpetual diff after apply: {diffs:#?}"
+    );
+}
+
+/// Changes one attribute and returns the new desired attributes with the
+/// plan's diff of it against the live resource.
+pub fn change(desired: &Attrs, attr: &str, value: Value) -> Attrs {
+    let mut d = desired.clone();
+    d.insert(attr.to_string(), value);
+    d
+}
+
+pub fn addr(kind: ResourceKind, name: &str) -> ResourceAddr {
+    ResourceAddr::new(kind, name)
+}
+
+pub type Shared = Arc<AwsProvider>;
