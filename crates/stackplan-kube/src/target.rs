@@ -162,6 +162,7 @@ impl Session {
     /// Connects to `target`; `Ok(None)` when it is an EKS cluster that
     /// does not exist yet.
     pub async fn connect(target: &KubeTarget) -> Result<Option<Session>, KubeError> {
+        install_rustls_provider();
         match target {
             KubeTarget::Kubeconfig { path, context } => {
                 let kubeconfig = match path {
@@ -231,6 +232,17 @@ impl Session {
             }
         }
     }
+}
+
+/// Makes ring rustls's process-wide crypto provider, unless the process
+/// chose one already.
+///
+/// kube builds its TLS configuration from rustls's process default, which
+/// rustls can only pick by itself when one provider is compiled in; the AWS
+/// SDK brings aws-lc-rs and kube's `ring` feature brings ring, so a process
+/// linking both (the CLI, this crate's tests) must choose.
+fn install_rustls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A kubeconfig for one EKS cluster with a bearer token (JSON, which is
