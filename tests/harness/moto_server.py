@@ -48,6 +48,23 @@ def install_aws_provider_fixes() -> None:
 
     SecurityGroupBackend.update_security_group_rule_descriptions_ingress = update_ingress_descriptions
 
+    # GetBucketVersioning: moto's serializer names the XML root
+    # `GetBucketVersioningResponse`; S3 answers `VersioningConfiguration`,
+    # and the Rust SDK checks the root, so every read of a bucket failed.
+    from moto.s3.responses import S3Response
+
+    def get_bucket_versioning(self):
+        status = self.backend.get_bucket_versioning(self.bucket_name)
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            + (f"<Status>{status}</Status>" if status else "")
+            + "</VersioningConfiguration>"
+        )
+        return 200, {}, body
+
+    S3Response.get_bucket_versioning = get_bucket_versioning
+
 
 # --- end of stackplan-aws fixes ---------------------------------------------
 
