@@ -67,11 +67,12 @@ fn diff_value(path: &str, before: &Value, after: &Value, recurse: bool, out: &mu
     out.push(FieldDiff::new(path, before.clone(), after.clone()));
 }
 
-/// Marks force-new and sensitive fields from the schema.
-fn annotate(schema: &KindSchema, diffs: &mut [FieldDiff]) {
+/// Marks sensitive fields, and force-new ones where a field changes on a
+/// resource that stays (on a create or a delete nothing is replaced).
+fn annotate(schema: &KindSchema, diffs: &mut [FieldDiff], changes_in_place: bool) {
     for d in diffs {
         let attr = schema.attr(d.attr());
-        d.force_new = attr.force_new;
+        d.force_new = changes_in_place && attr.force_new;
         d.sensitive = attr.sensitive || d.before.is_sensitive() || d.after.is_sensitive();
     }
 }
@@ -98,7 +99,7 @@ pub(crate) fn diff_create(schema: &KindSchema, desired: &Attrs) -> Vec<FieldDiff
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
-    annotate(schema, &mut out);
+    annotate(schema, &mut out, false);
     out
 }
 
@@ -109,7 +110,7 @@ pub(crate) fn diff_delete(schema: &KindSchema, before: &Attrs) -> Vec<FieldDiff>
         .filter(|(k, v)| **v != Value::Null && !schema.is_computed(k))
         .map(|(k, v)| FieldDiff::new(k.clone(), schema.normalize(k, v), Value::Null))
         .collect();
-    annotate(schema, &mut out);
+    annotate(schema, &mut out, false);
     out
 }
 
@@ -178,8 +179,8 @@ pub(crate) fn diff_existing(
             _ => diff_value(k, &base, &want, recurses(how), &mut result.changes),
         }
     }
-    annotate(schema, &mut result.changes);
-    annotate(schema, &mut result.drift);
+    annotate(schema, &mut result.changes, true);
+    annotate(schema, &mut result.drift, false);
     result
 }
 

@@ -377,8 +377,9 @@ fn plan_resource(
         ));
     }
     change.reason = Some(why.join("; "));
+    // Update or replace is decided once the provider has refined the
+    // diff (see `reclassify`).
     change.action = Action::Update;
-    reclassify(&mut change);
     Ok(change)
 }
 

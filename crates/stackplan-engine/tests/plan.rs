@@ -530,11 +530,7 @@ async fn sensitive_values_are_sealed_and_never_reach_the_plan() {
     let state = cloud.apply_all(STACK, &resources);
     // The API reports the secret's content.
     let a = addr(K::SecretsmanagerSecret, "scram");
-    cloud.set_attr(
-        &a,
-        "password",
-        Value::Sensitive(Box::new("hunter2".into())),
-    );
+    cloud.set_attr(&a, "password", Value::Sensitive(Box::new("hunter2".into())));
     let p = plan(&resources, Some(&state), &cloud).await;
     let json = serde_json::to_string(&p).unwrap();
     assert!(!json.contains("hunter2"), "{json}");

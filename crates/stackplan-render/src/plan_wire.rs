@@ -1,0 +1,88 @@
+//! The wire types of `plan --json` and `drift --json`: serialize-only,
+//! kept apart from the plan's own types so that the documented schema
+//! (`docs/plan-json.md`) changes only on purpose. Field order here is the
+//! order in the output.
+
+use serde::Serialize;
+
+/// The schema version of the JSON plan. A new optional field keeps it;
+/// anything a consumer could misread bumps it.
+pub const PLAN_JSON_FORMAT_VERSION: &str = "1.0";
+
+#[derive(Debug, Serialize)]
+pub struct PlanDoc<'a> {
+    pub format_version: &'static str,
+    pub stack: &'a str,
+    pub summary: Summary,
+    pub basis: Basis<'a>,
+    pub resource_changes: Vec<ResourceChange<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DriftDoc<'a> {
+    pub format_version: &'static str,
+    pub stack: &'a str,
+    pub drifted: usize,
+    pub resource_drift: Vec<ResourceDrift<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub read: usize,
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub no_op: usize,
+    pub drifted: usize,
+    pub changes: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Basis<'a> {
+    pub stack_sha256: &'a str,
+    pub state_lineage: Option<&'a str>,
+    pub state_serial: u64,
+    pub live_fingerprint: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResourceChange<'a> {
+    pub address: String,
+    pub kind: &'static str,
+    pub name: &'a str,
+    pub index: Option<u32>,
+    pub mode: &'static str,
+    pub action: &'static str,
+    pub replace_order: Option<&'static str>,
+    pub reason: Option<&'a str>,
+    pub physical_id: Option<&'a str>,
+    pub depends_on: Vec<String>,
+    pub changes: Vec<Field<'a>>,
+    pub drift: Option<Drift<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResourceDrift<'a> {
+    pub address: String,
+    pub kind: &'static str,
+    pub deleted: bool,
+    pub changes: Vec<Field<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Drift<'a> {
+    pub deleted: bool,
+    pub changes: Vec<Field<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Field<'a> {
+    pub path: &'a str,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub before_sensitive: bool,
+    pub after_sensitive: bool,
+    pub after_unknown: bool,
+    pub force_new: bool,
+}

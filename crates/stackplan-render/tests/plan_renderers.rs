@@ -1,0 +1,310 @@
+//! Snapshot tests of every plan renderer, on plans the engine makes from
+//! fake providers: every action, drift beside a config change, unknowns,
+//! sensitive values, a policy document diff and a Helm values diff.
+
+use stackplan_core::{
+    Observed, Plan, ProviderRegistry, Resource, ResourceAddr, ResourceKind as K, ResourceMode,
+    SecretSource, Value,
+};
+use stackplan_engine::testing::FakeCloud;
+use stackplan_engine::{PlanRequest, PlanSettings, Planner};
+use stackplan_render::plan_json;
+use stackplan_render::plan_markdown::{self, MarkdownOptions};
+use stackplan_render::plan_text::{self, TextOptions};
+
+const STACK: &str = "milvus-demo";
+
+fn a(kind: K, name: &str) -> ResourceAddr {
+    ResourceAddr::new(kind, name)
+}
+
+fn policy(actions: &[&str]) -> Value {
+    Value::map([
+        ("Version", "2012-10-17".into()),
+        (
+            "Statement",
+            Value::list([Value::map([
+                ("Effect", "Allow".into()),
+                (
+                    "Action",
+                    Value::list(actions.iter().map(|s| Value::string(*s))),
+                ),
+                (
+                    "Resource",
+                    Value::list([
+                        "arn:aws:s3:::acme-milvus-demo".into(),
+                        "arn:aws:s3:::acme-milvus-demo/*".into(),
+                    ]),
+                ),
+            ])]),
+        ),
+    ])
+}
+
+fn values(replicas: i64) -> Value {
+    Value::map([
+        (
+            "cluster",
+            Value::map([
+                ("enabled", true.into()),
+                (
+                    "endpoint",
+                    Value::reference(&a(K::EksCluster, "main"), "endpoint"),
+                ),
+            ]),
+        ),
+        (
+            "externalS3",
+            Value::map([
+                ("enabled", true.into()),
+                ("bucketName", "acme-milvus-demo".into()),
+                ("rootPath", "milvus".into()),
+            ]),
+        ),
+        ("proxy", Value::map([("replicas", Value::Int(replicas))])),
+        ("minio", Value::map([("enabled", false.into())])),
+    ])
+}
+
+/// The stack as applied.
+fn base() -> Vec<Resource> {
+    let mut vpc = Resource::new(a(K::Ec2Vpc, "main"), ResourceMode::Lookup);
+    vpc.attrs
+        .insert("id".into(), "vpc-0123456789abcdef0".into());
+    vec![
+        vpc,
+        Resource::managed(K::IamRole, "eks_cluster").attr("name", "milvus-demo-cluster"),
+        Resource::managed(K::IamRole, "legacy").attr("name", "milvus-demo-legacy"),
+        Resource::managed(K::EksCluster, "main")
+            .attr("name", "milvus-demo")
+            .attr("version", "1.30")
+            .attr(
+                "role_arn",
+                Value::reference(&a(K::IamRole, "eks_cluster"), "arn"),
+            )
+            .attr(
+                "subnet_ids",
+                Value::list(["subnet-0aaa".into(), "subnet-0bbb".into()]),
+            ),
+        Resource::managed(K::S3Bucket, "milvus")
+            .attr("bucket", "acme-milvus-demo")
+            .attr("versioning", true)
+            .attr("tags", Value::map([("team", "search".into())])),
+        Resource::managed(K::IamPolicy, "milvus_s3")
+            .attr("name", "milvus-demo-milvus-s3")
+            .attr("document", policy(&["s3:GetObject", "s3:PutObject"])),
+        Resource::managed(K::KmsKey, "msk_scram")
+            .attr("description", "SCRAM secret key")
+            .attr("key_spec", "SYMMETRIC_DEFAULT"),
+        Resource::managed(K::SecretsmanagerSecret, "msk_scram")
+            .attr("name", "AmazonMSK_milvus-demo")
+            .attr(
+                "password",
+                Value::Secret(SecretSource::Env("MSK_SCRAM_PASSWORD".into())),
+            ),
+        Resource::managed(K::HelmRelease, "milvus")
+            .attr("name", "demo")
+            .attr("namespace", "milvus")
+            .attr("values", values(1)),
+    ]
+}
+
+fn set(resources: &mut [Resource], addr: &ResourceAddr, attr: &str, v: Value) {
+    let r = resources.iter_mut().find(|r| &r.addr == addr).unwrap();
+    r.attrs.insert(attr.into(), v);
+}
+
+fn plan_for(
+    resources: &[Resource],
+    cloud: &FakeCloud,
+    state: &stackplan_core::StateDocument,
+) -> Plan {
+    let reg = ProviderRegistry::new().with(cloud.provider().into_arc());
+    let settings = PlanSettings {
+        allow_destroy: true,
+        ..PlanSettings::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(Planner::new(&reg, settings).plan(PlanRequest {
+        stack: STACK,
+        stack_sha256: "3f2a9c",
+        resources,
+        state: Some(state),
+    }))
+    .unwrap()
+}
+
+fn seeded() -> FakeCloud {
+    let cloud = FakeCloud::new();
+    cloud.insert(
+        a(K::Ec2Vpc, "main"),
+        Observed::new("vpc-0123456789abcdef0")
+            .attr("id", "vpc-0123456789abcdef0")
+            .output("cidr_block", "10.0.0.0/16"),
+    );
+    cloud
+}
+
+/// Every action at once.
+fn busy_plan() -> Plan {
+    let mut resources = base();
+    let cloud = seeded();
+    let state = cloud.apply_all(STACK, &resources);
+
+    // Removed from the stack: delete.
+    resources.retain(|r| r.addr != a(K::IamRole, "legacy"));
+    // New: create.
+    resources.push(
+        Resource::managed(K::K8sNamespace, "milvus")
+            .attr("name", "milvus")
+            .attr("labels", Value::map([("aws-usage", "milvus".into())])),
+    );
+    // Immutable field: replace, destroy before create; the release's
+    // endpoint becomes unknown.
+    set(
+        &mut resources,
+        &a(K::EksCluster, "main"),
+        "subnet_ids",
+        Value::list(["subnet-0aaa".into(), "subnet-0ccc".into()]),
+    );
+    // Replace, create before destroy (KMS key ids are generated).
+    set(
+        &mut resources,
+        &a(K::KmsKey, "msk_scram"),
+        "key_spec",
+        "RSA_2048".into(),
+    );
+    // Config change next to drift on the same resource.
+    set(
+        &mut resources,
+        &a(K::S3Bucket, "milvus"),
+        "versioning",
+        false.into(),
+    );
+    cloud.set_attr(
+        &a(K::S3Bucket, "milvus"),
+        "tags",
+        Value::map([("team", "ads".into())]),
+    );
+    // Policy document: a document diff.
+    set(
+        &mut resources,
+        &a(K::IamPolicy, "milvus_s3"),
+        "document",
+        policy(&[
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "s3:ListBucket",
+        ]),
+    );
+    // Helm values: a nested change.
+    set(
+        &mut resources,
+        &a(K::HelmRelease, "milvus"),
+        "values",
+        values(2),
+    );
+    // A secret from another source: sensitive.
+    set(
+        &mut resources,
+        &a(K::SecretsmanagerSecret, "msk_scram"),
+        "password",
+        Value::Secret(SecretSource::Env("MSK_SCRAM_PASSWORD_V2".into())),
+    );
+    plan_for(&resources, &cloud, &state)
+}
+
+fn quiet_plan() -> Plan {
+    let resources = base();
+    let cloud = seeded();
+    let state = cloud.apply_all(STACK, &resources);
+    plan_for(&resources, &cloud, &state)
+}
+
+fn drift_only_plan() -> Plan {
+    let resources = base();
+    let cloud = seeded();
+    let state = cloud.apply_all(STACK, &resources);
+    cloud.set_attr(&a(K::S3Bucket, "milvus"), "versioning", false.into());
+    cloud.remove(&a(K::IamRole, "legacy"));
+    plan_for(&resources, &cloud, &state)
+}
+
+#[test]
+fn text_shows_every_action_with_symbols_reasons_and_drift_apart() {
+    insta::assert_snapshot!(plan_text::render(&busy_plan(), TextOptions::default()));
+}
+
+#[test]
+fn text_with_colour_paints_only_symbols_and_headings() {
+    let text = plan_text::render(&busy_plan(), TextOptions { color: true });
+    let plain = plan_text::render(&busy_plan(), TextOptions { color: false });
+    assert!(text.contains("\x1b[32m+\x1b[0m"));
+    // Without the escape codes the coloured text is the plain text.
+    let mut stripped = String::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find('\x1b') {
+        stripped.push_str(&rest[..i]);
+        rest = &rest[i + rest[i..].find('m').unwrap() + 1..];
+    }
+    stripped.push_str(rest);
+    assert_eq!(stripped, plain);
+}
+
+#[test]
+fn text_of_a_quiet_plan_says_no_changes() {
+    insta::assert_snapshot!(plan_text::render(&quiet_plan(), TextOptions::default()));
+}
+
+#[test]
+fn drift_text_names_resource_and_field() {
+    insta::assert_snapshot!(plan_text::render_drift(
+        &drift_only_plan(),
+        TextOptions::default()
+    ));
+}
+
+#[test]
+fn json_follows_the_documented_schema() {
+    insta::assert_snapshot!(plan_json::render(&busy_plan()).unwrap());
+}
+
+#[test]
+fn drift_json_lists_only_drifted_resources() {
+    insta::assert_snapshot!(plan_json::render_drift(&drift_only_plan()).unwrap());
+}
+
+#[test]
+fn markdown_has_a_summary_table_and_details_per_resource() {
+    insta::assert_snapshot!(plan_markdown::render(
+        &busy_plan(),
+        MarkdownOptions::default()
+    ));
+}
+
+#[test]
+fn markdown_over_the_limit_is_cut_with_a_note() {
+    let md = plan_markdown::render(&busy_plan(), MarkdownOptions { limit: 2_500 });
+    assert!(md.chars().count() <= 2_500, "{}", md.chars().count());
+    insta::assert_snapshot!(md);
+}
+
+#[test]
+fn every_renderer_is_byte_identical_across_runs() {
+    let (p1, p2) = (busy_plan(), busy_plan());
+    assert_eq!(
+        plan_text::render(&p1, TextOptions::default()),
+        plan_text::render(&p2, TextOptions::default())
+    );
+    assert_eq!(
+        plan_json::render(&p1).unwrap(),
+        plan_json::render(&p2).unwrap()
+    );
+    assert_eq!(
+        plan_markdown::render(&p1, MarkdownOptions::default()),
+        plan_markdown::render(&p2, MarkdownOptions::default())
+    );
+}
