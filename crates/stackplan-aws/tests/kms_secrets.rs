@@ -76,7 +76,7 @@ async fn scram_secret_from_the_environment_round_trips_and_its_password_stays_se
         Value::Sensitive(Box::new(Value::string(from_env)))
     );
     assert!(
-        created.attrs.get("password").is_none(),
+        !created.attrs.contains_key("password"),
         "the password is an output only"
     );
     let state = state_of(&a, &desired, &created);
