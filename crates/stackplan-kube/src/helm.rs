@@ -308,16 +308,107 @@ mod tests {
         assert_eq!(back, serde_json::json!({"a": "443"}));
     }
 
-    #[tokio::test]
-    async fn helm_older_than_3_8_is_refused_by_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let fake = dir.path().join("helm");
-        std::fs::write(&fake, "#!/bin/sh\necho v3.7.2+g663a896\n").unwrap();
+    fn script(dir: &Path, body: &str) -> PathBuf {
+        let path = dir.join("helm");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
+        path
+    }
+
+    /// A stand-in helm that records its arguments, and the mode and content
+    /// of the values file it was given, then fails like helm does.
+    #[tokio::test]
+    async fn secrets_reach_only_a_private_values_file_that_is_removed_afterwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path();
+        let fake = script(
+            log,
+            &format!(
+                r#"echo "$@" > {log}/args
+while [ "$#" -gt 0 ]; do
+  if [ "$1" = "--values" ]; then
+    echo "$2" > {log}/path; stat -c %a "$2" > {log}/mode; cp "$2" {log}/content
+  fi
+  shift
+done
+echo "Error: template failed near kafka-s3cret" >&2
+exit 1"#,
+                log = log.display()
+            ),
+        );
+        let helm = Helm {
+            path: fake,
+            version: (4, 1, 4),
+        };
+        let values = serde_json::json!({"externalKafka": {"sasl": {"password": "kafka-s3cret"}}});
+        let err = helm
+            .upgrade(
+                &Upgrade {
+                    release: "demo",
+                    namespace: "milvus",
+                    chart: &ChartSource::Repository {
+                        url: "https://zilliztech.github.io/milvus-helm/".into(),
+                        name: "milvus".into(),
+                        version: Some("4.2.8".into()),
+                    },
+                    values: &values,
+                    wait: true,
+                    secrets: &["kafka-s3cret".to_string()],
+                },
+                &HelmKubeAccess::default(),
+            )
+            .await
+            .unwrap_err();
+        let read = |name: &str| std::fs::read_to_string(log.join(name)).unwrap();
+        let args = read("args");
+        assert!(!args.contains("kafka-s3cret"), "{args}");
+        assert!(
+            args.starts_with(
+                "upgrade --install demo milvus --repo https://zilliztech.github.io/milvus-helm/ --version 4.2.8 --namespace milvus"
+            ),
+            "{args}"
+        );
+        assert!(
+            args.contains("--rollback-on-failure --wait=watcher"),
+            "{args}"
+        );
+        assert_eq!(read("mode").trim(), "600");
+        assert!(read("content").contains("kafka-s3cret"));
+        assert!(
+            !Path::new(read("path").trim()).exists(),
+            "the values file is left behind"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("template failed near (sensitive)"), "{msg}");
+        assert!(!msg.contains("kafka-s3cret"), "{msg}");
+    }
+
+    #[test]
+    fn helm_3_without_waiting_drops_atomic_which_would_wait() {
+        let v3 = Helm {
+            path: PathBuf::from("helm"),
+            version: (3, 18, 0),
+        };
+        assert_eq!(v3.rollback_and_wait(true), ["--atomic", "--wait"]);
+        assert!(v3.rollback_and_wait(false).is_empty());
+        let v4 = Helm {
+            path: PathBuf::from("helm"),
+            version: (4, 1, 4),
+        };
+        assert_eq!(
+            v4.rollback_and_wait(false),
+            ["--rollback-on-failure", "--wait=hookOnly"]
+        );
+    }
+
+    #[tokio::test]
+    async fn helm_older_than_3_8_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = script(dir.path(), "echo v3.7.2+g663a896");
         let err = Helm::at(fake).await.unwrap_err();
         let msg = err.to_string();
         assert!(

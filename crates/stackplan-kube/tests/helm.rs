@@ -238,3 +238,86 @@ async fn missing_helm_is_a_clear_error_naming_what_to_install() {
         err.message
     );
 }
+
+/// The milvus fixture with a ClusterIP service: every object it renders is
+/// ready as soon as it exists, so helm's wait returns.
+async fn install_waiting(helm: &Path) {
+    let provider = provider_with_helm(helm);
+    let ns = unique_name("wait");
+    let namespace = namespace(&ns);
+    let mut state = StateDocument::new(STACK, "lineage");
+    let observed = create(&provider, &namespace).await;
+    record(&mut state, &namespace, &observed);
+    let mut release = milvus_release(&ns, 1).attr("wait", true);
+    if let Some(Value::Map(values)) = release.attrs.get_mut("values") {
+        values.insert(
+            "service".into(),
+            Value::map([("type", Value::string("ClusterIP"))]),
+        );
+    }
+    let observed = create(&provider, &release).await;
+    assert_eq!(
+        observed.outputs.get("status"),
+        Some(&Value::string("deployed"))
+    );
+    record(&mut state, &release, &observed);
+    delete(&provider, &release, &state).await;
+    delete(&provider, &namespace, &state).await;
+}
+
+#[tokio::test]
+async fn waiting_install_succeeds_with_helm_4() {
+    install_waiting(emulators().helm()).await;
+}
+
+#[tokio::test]
+async fn waiting_install_succeeds_with_helm_3() {
+    install_waiting(emulators().helm_v3()).await;
+}
+
+#[tokio::test]
+async fn failed_install_reports_helms_error_and_leaves_no_release() {
+    let provider = provider();
+    let ns = unique_name("fail");
+    let namespace = namespace(&ns);
+    let mut state = StateDocument::new(STACK, "lineage");
+    let observed = create(&provider, &namespace).await;
+    record(&mut state, &namespace, &observed);
+    let chart = fixture_chart("aws-load-balancer-controller");
+    // The chart requires clusterName, as upstream's does.
+    let release = Resource::managed(ResourceKind::HelmRelease, "lbc")
+        .attr("name", "lbc")
+        .attr("namespace", ns.as_str())
+        .attr(
+            "chart",
+            Value::map([("path", Value::string(chart.to_str().unwrap()))]),
+        )
+        .attr(
+            "values",
+            Value::map([(
+                "token",
+                Value::Sensitive(Box::new(Value::string("never-shown"))),
+            )]),
+        )
+        .attr("wait", false);
+    let err = provider
+        .create(ApplyRequest {
+            addr: &release.addr,
+            desired: &release.attrs,
+            prior: None,
+            field_diffs: &[],
+            events: &NoEvents,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("clusterName"), "{}", err.message);
+    assert!(!err.message.contains("never-shown"), "{}", err.message);
+    let p = plan(&provider, &[namespace.clone(), release.clone()], &state).await;
+    assert_eq!(
+        change(&p, &release).action,
+        Action::Create,
+        "{:?}",
+        p.changes
+    );
+    delete(&provider, &namespace, &state).await;
+}

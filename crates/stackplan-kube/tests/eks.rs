@@ -1,0 +1,94 @@
+//! The EKS target before and after its cluster exists, with the cluster
+//! looked up through `DescribeCluster` on the harness's moto.
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use common::emulators;
+use stackplan_core::{
+    ApplyRequest, NoEvents, Provider, ReadRequest, Resource, ResourceKind, ResourceMode,
+};
+use stackplan_kube::{ClusterLocator, DescribeCluster, EksTarget, KubeProvider, KubeTarget};
+use stackplan_testkit::unique_name;
+
+async fn eks_client() -> aws_sdk_eks::Client {
+    aws_sdk_eks::Client::new(&emulators().aws_config().await)
+}
+
+fn provider(client: aws_sdk_eks::Client, cluster: &str) -> KubeProvider {
+    KubeProvider::new(KubeTarget::Eks(EksTarget {
+        cluster: cluster.to_string(),
+        region: "us-west-2".into(),
+        credentials: SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "test",
+        )),
+        locator: Arc::new(DescribeCluster {
+            client,
+            cluster: cluster.to_string(),
+        }),
+    }))
+}
+
+#[tokio::test]
+async fn before_the_cluster_exists_reads_find_nothing_and_writes_say_why() {
+    let cluster = unique_name("eks");
+    let provider = provider(eks_client().await, &cluster);
+    let ns = Resource::managed(ResourceKind::K8sNamespace, "milvus").attr("name", "milvus");
+    let found = provider
+        .read(ReadRequest {
+            addr: &ns.addr,
+            mode: ResourceMode::Managed,
+            desired: Some(&ns.attrs),
+            prior: None,
+            events: &NoEvents,
+        })
+        .await
+        .expect("a read before the cluster exists is not an error");
+    assert!(found.is_none());
+    let err = provider
+        .create(ApplyRequest {
+            addr: &ns.addr,
+            desired: &ns.attrs,
+            prior: None,
+            field_diffs: &[],
+            events: &NoEvents,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains(&cluster) && err.message.contains("does not exist yet"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn describe_cluster_finds_the_endpoint_and_ca_once_the_cluster_exists() {
+    let client = eks_client().await;
+    let cluster = unique_name("eks");
+    let locator = DescribeCluster {
+        client: client.clone(),
+        cluster: cluster.clone(),
+    };
+    assert_eq!(locator.locate().await.unwrap(), None);
+    client
+        .create_cluster()
+        .name(&cluster)
+        .role_arn("arn:aws:iam::123456789012:role/eks-cluster")
+        // moto checks subnets only when some are given.
+        .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().build())
+        .send()
+        .await
+        .unwrap();
+    let found = locator
+        .locate()
+        .await
+        .unwrap()
+        .expect("the cluster's endpoint");
+    assert!(found.endpoint.starts_with("https://"), "{found:?}");
+    assert!(!found.certificate_authority.is_empty());
+    client.delete_cluster().name(&cluster).send().await.unwrap();
+}
