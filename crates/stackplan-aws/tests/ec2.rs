@@ -6,24 +6,6 @@ mod common;
 use common::*;
 use stackplan_core::{ResourceKind as K, ResourceMode, ResourceState, Value};
 
-/// A managed VPC with two subnets in two AZs, for tests of other kinds.
-pub async fn network(p: &stackplan_aws::AwsProvider) -> (String, Vec<String>) {
-    let vpc = attrs([("cidr_block", "10.20.0.0/16".into())]);
-    let v = create(p, &addr(K::Ec2Vpc, "net"), &vpc).await;
-    let vpc_id = v.physical_id.unwrap();
-    let mut subnets = Vec::new();
-    for (i, az) in ["a", "b"].iter().enumerate() {
-        let s = attrs([
-            ("vpc_id", Value::string(&vpc_id)),
-            ("cidr_block", Value::string(format!("10.20.{i}.0/24"))),
-            ("availability_zone", Value::string(format!("{REGION}{az}"))),
-        ]);
-        let o = create(p, &addr(K::Ec2Subnet, "net"), &s).await;
-        subnets.push(o.physical_id.unwrap());
-    }
-    (vpc_id, subnets)
-}
-
 #[tokio::test]
 async fn managed_vpc_reads_back_as_applied_updates_dns_and_tags_in_place_and_reads_absent_once_deleted()
  {
@@ -79,7 +61,7 @@ async fn managed_vpc_reads_back_as_applied_updates_dns_and_tags_in_place_and_rea
 #[tokio::test]
 async fn looked_up_vpc_and_subnet_are_read_by_id_and_an_unknown_id_reads_as_absent() {
     let p = provider().await;
-    let (vpc_id, subnets) = network(&p).await;
+    let (vpc_id, subnets) = network(&p, 20).await;
     let vpc = addr(K::Ec2Vpc, "main");
     let desired = attrs([("id", Value::string(&vpc_id))]);
     let mut lookup = ResourceState::new(vpc.clone(), ResourceMode::Lookup);
@@ -111,7 +93,7 @@ async fn looked_up_vpc_and_subnet_are_read_by_id_and_an_unknown_id_reads_as_abse
 #[tokio::test]
 async fn managed_subnet_round_trips_and_a_new_cidr_forces_replacement() {
     let p = provider().await;
-    let (vpc_id, _) = network(&p).await;
+    let (vpc_id, _) = network(&p, 20).await;
     let a = stackplan_core::ResourceAddr::indexed(K::Ec2Subnet, "private", 0);
     let desired = attrs([
         ("vpc_id", Value::string(&vpc_id)),
@@ -141,7 +123,7 @@ async fn managed_subnet_round_trips_and_a_new_cidr_forces_replacement() {
 async fn msk_security_group_and_its_scram_ingress_rule_round_trip_and_vanish_when_deleted_out_of_band()
  {
     let p = provider().await;
-    let (vpc_id, _) = network(&p).await;
+    let (vpc_id, _) = network(&p, 20).await;
     let sg_name = name("msk");
     let sg = addr(K::Ec2SecurityGroup, "msk");
     let sg_desired = attrs([

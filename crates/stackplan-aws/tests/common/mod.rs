@@ -205,3 +205,53 @@ pub fn addr(kind: ResourceKind, name: &str) -> ResourceAddr {
 }
 
 pub type Shared = Arc<AwsProvider>;
+
+/// A managed VPC with two subnets in two AZs, for the kinds that need one.
+pub async fn network(p: &AwsProvider, second_octet: u8) -> (String, Vec<String>) {
+    let vpc = attrs([(
+        "cidr_block",
+        Value::string(format!("10.{second_octet}.0.0/16")),
+    )]);
+    let v = create(p, &addr(ResourceKind::Ec2Vpc, "net"), &vpc).await;
+    let vpc_id = v.physical_id.unwrap();
+    let mut subnets = Vec::new();
+    for (i, az) in ["a", "b"].iter().enumerate() {
+        let s = attrs([
+            ("vpc_id", Value::string(&vpc_id)),
+            (
+                "cidr_block",
+                Value::string(format!("10.{second_octet}.{i}.0/24")),
+            ),
+            ("availability_zone", Value::string(format!("{REGION}{az}"))),
+        ]);
+        let o = create(p, &addr(ResourceKind::Ec2Subnet, "net"), &s).await;
+        subnets.push(o.physical_id.unwrap());
+    }
+    (vpc_id, subnets)
+}
+
+/// A role any service may assume, for the kinds that need a role ARN.
+pub async fn role(p: &AwsProvider, service: &str) -> String {
+    let desired = attrs([
+        ("name", Value::string(name("role"))),
+        (
+            "assume_role_policy",
+            Value::map([
+                ("Version", Value::string("2012-10-17")),
+                (
+                    "Statement",
+                    Value::list([Value::map([
+                        ("Effect", Value::string("Allow")),
+                        (
+                            "Principal",
+                            Value::map([("Service", Value::string(service))]),
+                        ),
+                        ("Action", Value::string("sts:AssumeRole")),
+                    ])]),
+                ),
+            ]),
+        ),
+    ]);
+    let o = create(p, &addr(ResourceKind::IamRole, "r"), &desired).await;
+    o.outputs["arn"].as_str().unwrap().to_string()
+}
