@@ -148,6 +148,8 @@ wait_until 30 etcd "$PY" -c "import urllib.request; urllib.request.urlopen('http
 
 # --- kube-apiserver -------------------------------------------------------------
 # --insecure-port=0: 1.20 still opens an unauthenticated 8080 by default.
+# --endpoint-reconciler-type=none: the reconciler refuses a loopback address
+# for the `kubernetes` Service's endpoints and would log that every 10 s.
 spawn kube-apiserver "$APISERVER" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
@@ -160,6 +162,7 @@ spawn kube-apiserver "$APISERVER" \
     --service-account-key-file "$PKI/sa.pub" \
     --service-account-signing-key-file "$PKI/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 \
+    --endpoint-reconciler-type none \
     --allow-privileged=true \
     --profiling=false \
     --v=1
