@@ -2,6 +2,8 @@
 //! [`Provider`] trait.
 
 use std::sync::Arc;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -18,7 +20,7 @@ use crate::KubeError;
 use crate::helm::{ChartSource, Helm, Upgrade};
 use crate::objects::{self, ObjectId};
 use crate::release::{RECORD_PREFIX, ReleaseRecord, decode_release};
-use crate::target::{KubeTarget, Session};
+use crate::target::{DescribeCluster, EksTarget, KubeTarget, Session};
 use crate::values::{json_to_value, mask, req_str, value_to_json};
 
 /// How long a namespace may take to go away.
@@ -53,6 +55,34 @@ impl KubeProvider {
             helm_path: None,
             helm: Mutex::new(None),
         }
+    }
+
+    /// The provider for a kubeconfig (`[kubernetes] kubeconfig`, resolved
+    /// by the caller against the stack file's directory; `None`: the
+    /// `KUBECONFIG` variable, else `~/.kube/config`).
+    pub fn from_kubeconfig(path: Option<&str>, context: Option<&str>) -> Self {
+        Self::new(KubeTarget::kubeconfig(path, context))
+    }
+
+    /// The provider for the stack's EKS cluster `cluster`, found with
+    /// `DescribeCluster` through `eks` and signed for with `credentials` in
+    /// `region`: from the SDK config the AWS provider uses
+    /// (`sdk.credentials_provider()`, `sdk.region()`).
+    pub fn for_eks(
+        cluster: &str,
+        region: &str,
+        credentials: SharedCredentialsProvider,
+        eks: aws_sdk_eks::Client,
+    ) -> Self {
+        Self::new(KubeTarget::Eks(EksTarget {
+            cluster: cluster.to_string(),
+            region: region.to_string(),
+            credentials,
+            locator: Arc::new(DescribeCluster {
+                client: eks,
+                cluster: cluster.to_string(),
+            }),
+        }))
     }
 
     /// Uses the helm binary at `path` instead of looking for one.

@@ -66,6 +66,30 @@ async fn before_the_cluster_exists_reads_find_nothing_and_writes_say_why() {
 }
 
 #[tokio::test]
+async fn for_eks_reads_nothing_until_its_cluster_exists() {
+    let cluster = unique_name("eks");
+    let sdk = emulators().aws_config().await;
+    let provider = KubeProvider::for_eks(
+        &cluster,
+        sdk.region().unwrap().as_ref(),
+        sdk.credentials_provider().unwrap(),
+        aws_sdk_eks::Client::new(&sdk),
+    );
+    let ns = Resource::managed(ResourceKind::K8sNamespace, "milvus").attr("name", "milvus");
+    let found = provider
+        .read(ReadRequest {
+            addr: &ns.addr,
+            mode: ResourceMode::Managed,
+            desired: Some(&ns.attrs),
+            prior: None,
+            events: &NoEvents,
+        })
+        .await
+        .unwrap();
+    assert!(found.is_none(), "no cluster yet");
+}
+
+#[tokio::test]
 async fn describe_cluster_finds_the_endpoint_and_ca_once_the_cluster_exists() {
     let client = eks_client().await;
     let cluster = unique_name("eks");
