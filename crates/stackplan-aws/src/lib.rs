@@ -23,6 +23,8 @@ mod eks;
 mod error;
 mod iam;
 mod kms;
+#[cfg(test)]
+mod mock_tests;
 mod msk;
 mod s3;
 mod secrets;
@@ -122,6 +124,13 @@ impl AwsProvider {
             wait: WaitConfig::default(),
             latest_addon_versions: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Replaces the EKS client (unit tests with a mock client).
+    #[cfg(test)]
+    pub(crate) fn with_eks(mut self, eks: aws_sdk_eks::Client) -> Self {
+        self.eks = eks;
+        self
     }
 
     /// Poll interval and per-kind timeouts for the waiters.

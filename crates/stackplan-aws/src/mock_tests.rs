@@ -1,0 +1,163 @@
+//! Error mapping and not-found handling, through the SDK's mock client
+//! answering with the HTTP responses AWS sends (status, `x-amzn-ErrorType`,
+//! JSON message): no server needed.
+
+use aws_sdk_eks::config::retry::RetryConfig;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use stackplan_core::{
+    ApplyRequest, Attrs, NoEvents, Provider, ProviderError, ReadRequest, ResourceAddr,
+    ResourceKind, ResourceMode, Value,
+};
+
+use crate::AwsProvider;
+
+fn aws_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    let mut r = HttpResponse::new(
+        StatusCode::try_from(status).unwrap(),
+        SdkBody::from(format!(r#"{{"message":"{message}"}}"#)),
+    );
+    r.headers_mut().insert("x-amzn-ErrorType", code.to_string());
+    r.headers_mut()
+        .insert("content-type", "application/json".to_string());
+    r
+}
+
+async fn provider_answering(response: fn() -> HttpResponse) -> AwsProvider {
+    let create = mock!(aws_sdk_eks::Client::create_cluster).then_http_response(response);
+    let describe = mock!(aws_sdk_eks::Client::describe_cluster).then_http_response(response);
+    let eks = mock_client!(
+        aws_sdk_eks,
+        RuleMode::MatchAny,
+        &[&create, &describe],
+        |c| c.retry_config(RetryConfig::disabled())
+    );
+    let config = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-west-2"))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    AwsProvider::from_sdk_config(&config).with_eks(eks)
+}
+
+fn cluster_attrs() -> Attrs {
+    [
+        ("name", Value::string("milvus-demo")),
+        ("version", Value::string("1.30")),
+        (
+            "role_arn",
+            Value::string("arn:aws:iam::123456789012:role/milvus-demo-cluster"),
+        ),
+        (
+            "subnet_ids",
+            Value::list([Value::string("subnet-a"), Value::string("subnet-b")]),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+async fn create_cluster(p: &AwsProvider) -> ProviderError {
+    let addr = ResourceAddr::new(ResourceKind::EksCluster, "main");
+    let desired = cluster_attrs();
+    p.create(ApplyRequest {
+        addr: &addr,
+        desired: &desired,
+        prior: None,
+        field_diffs: &[],
+        events: &NoEvents,
+    })
+    .await
+    .unwrap_err()
+}
+
+#[tokio::test]
+async fn access_denied_reaches_the_user_with_address_operation_and_awss_message() {
+    let p = provider_answering(|| {
+        aws_error(
+            403,
+            "AccessDeniedException",
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: eks:CreateCluster",
+        )
+    })
+    .await;
+    let err = create_cluster(&p).await;
+    assert_eq!(
+        err.to_string(),
+        "eks_cluster.main: CreateCluster: AccessDeniedException: User: \
+         arn:aws:iam::123456789012:user/ci is not authorized to perform: eks:CreateCluster"
+    );
+    assert!(!err.retryable, "access denied does not heal by retrying");
+    assert!(err.source.is_some(), "the SDK error is kept as the cause");
+}
+
+#[tokio::test]
+async fn limit_exceeded_and_invalid_parameter_keep_awss_code_and_message() {
+    let p = provider_answering(|| {
+        aws_error(
+            400,
+            "ResourceLimitExceededException",
+            "Cluster limit exceeded for account",
+        )
+    })
+    .await;
+    assert_eq!(
+        create_cluster(&p).await.to_string(),
+        "eks_cluster.main: CreateCluster: ResourceLimitExceededException: Cluster limit exceeded for account"
+    );
+    let p = provider_answering(|| {
+        aws_error(
+            400,
+            "InvalidParameterException",
+            "unsupported Kubernetes version 1.10",
+        )
+    })
+    .await;
+    let err = create_cluster(&p).await;
+    assert_eq!(
+        err.to_string(),
+        "eks_cluster.main: CreateCluster: InvalidParameterException: unsupported Kubernetes version 1.10"
+    );
+    assert!(!err.retryable);
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_marked_retryable() {
+    let p = provider_answering(|| aws_error(400, "ThrottlingException", "Rate exceeded")).await;
+    let err = create_cluster(&p).await;
+    assert!(err.retryable, "{err}");
+    assert!(
+        err.to_string()
+            .contains("ThrottlingException: Rate exceeded")
+    );
+
+    let p = provider_answering(|| aws_error(503, "ServiceUnavailableException", "try later")).await;
+    assert!(create_cluster(&p).await.retryable);
+}
+
+#[tokio::test]
+async fn not_found_on_read_is_absence_not_an_error() {
+    let p = provider_answering(|| {
+        aws_error(
+            404,
+            "ResourceNotFoundException",
+            "No cluster found for name: milvus-demo.",
+        )
+    })
+    .await;
+    let addr = ResourceAddr::new(ResourceKind::EksCluster, "main");
+    let desired = cluster_attrs();
+    let seen = p
+        .read(ReadRequest {
+            addr: &addr,
+            mode: ResourceMode::Managed,
+            desired: Some(&desired),
+            prior: None,
+            events: &NoEvents,
+        })
+        .await
+        .unwrap();
+    assert!(seen.is_none());
+}
