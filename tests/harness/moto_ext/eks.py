@@ -288,8 +288,7 @@ def _validate_scaling(scaling: dict[str, Any] | None, nodegroup: str | None) -> 
         raise _invalid("Maxsize must be greater than 0", nodegroupName=nodegroup)
     if lo is not None and want is not None and want < lo:
         raise _invalid(
-            "Minimum capacity "
-            f"{lo} can't be greater than desired size {want}",
+            "Minimum capacity " f"{lo} can't be greater than desired size {want}",
             nodegroupName=nodegroup,
         )
     if hi is not None and want is not None and want > hi:
@@ -328,13 +327,13 @@ def _subnets_vpc(backend: EKSBackend, subnet_ids: list[str], **names: Any) -> st
     if len(vpcs) > 1:
         raise _invalid("Subnets specified must belong to the same VPC", **names)
     if names.get("nodegroupName") is None and len(zones) < 2:
-        raise _invalid(
-            "Subnets specified must be in at least two different AZs", **names
-        )
+        raise _invalid("Subnets specified must be in at least two different AZs", **names)
     return vpcs.pop()
 
 
-def create_cluster(self: EKSBackend, name: str, role_arn: str, resources_vpc_config: dict[str, Any], **kwargs: Any) -> eks_models.Cluster:
+def create_cluster(
+    self: EKSBackend, name: str, role_arn: str, resources_vpc_config: dict[str, Any], **kwargs: Any
+) -> eks_models.Cluster:
     resources_vpc_config = dict(resources_vpc_config or {})
     vpc_id = None
     if name not in self.clusters:
@@ -385,7 +384,14 @@ def delete_cluster(self: EKSBackend, name: str) -> eks_models.Cluster:
     return cluster
 
 
-def create_nodegroup(self: EKSBackend, cluster_name: str, node_role: str, nodegroup_name: str, subnets: list[str], **kwargs: Any) -> eks_models.Nodegroup:
+def create_nodegroup(
+    self: EKSBackend,
+    cluster_name: str,
+    node_role: str,
+    nodegroup_name: str,
+    subnets: list[str],
+    **kwargs: Any,
+) -> eks_models.Nodegroup:
     cluster = _cluster_or_404(self, cluster_name)
     if nodegroup_name not in cluster.nodegroups:
         _subnets_vpc(self, subnets or [], clusterName=cluster_name, nodegroupName=nodegroup_name)
@@ -501,7 +507,9 @@ def delete_addon(self: EKSBackend, cluster_name: str, addon_name: str) -> dict[s
     return addon.to_dict(status="DELETING")
 
 
-def list_addons(self: EKSBackend, cluster_name: str, max_results: Any, next_token: Any) -> tuple[list[str], str | None]:
+def list_addons(
+    self: EKSBackend, cluster_name: str, max_results: Any, next_token: Any
+) -> tuple[list[str], str | None]:
     cluster = _cluster_or_404(self, cluster_name)
     return paginate(sorted(_addons(cluster)), max_results, next_token)
 
@@ -626,7 +634,12 @@ def describe_update(
 
 
 def list_updates(
-    self: EKSBackend, name: str, nodegroup_name: str | None, addon_name: str | None, max_results: Any, next_token: Any
+    self: EKSBackend,
+    name: str,
+    nodegroup_name: str | None,
+    addon_name: str | None,
+    max_results: Any,
+    next_token: Any,
 ) -> tuple[list[str], str | None]:
     cluster = _cluster_or_404(self, name)
     ids = [
@@ -694,7 +707,9 @@ def _r_describe_addon_versions(self: EKSResponse) -> ActionResult:
 
 
 def _r_update_cluster_version(self: EKSResponse) -> ActionResult:
-    update = self.eks_backend.update_cluster_version(self._get_param("name"), self._get_param("version"))
+    update = self.eks_backend.update_cluster_version(
+        self._get_param("name"), self._get_param("version")
+    )
     return ActionResult({"update": update})
 
 
@@ -753,7 +768,12 @@ def _r_update_cluster_config(self: EKSResponse) -> ActionResult:
         }
         for key, value in vpc.items():
             if key in mapping:
-                params.append({"type": mapping[key], "value": str(value).lower() if isinstance(value, bool) else str(value)})
+                params.append(
+                    {
+                        "type": mapping[key],
+                        "value": str(value).lower() if isinstance(value, bool) else str(value),
+                    }
+                )
     if logging:
         cluster.logging = logging
         update_type = "LoggingUpdate"

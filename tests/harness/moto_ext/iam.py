@@ -22,7 +22,9 @@ def add_client_id_to_open_id_connect_provider(self: IAMBackend, arn: str, client
         provider.client_id_list.append(client_id)
 
 
-def remove_client_id_from_open_id_connect_provider(self: IAMBackend, arn: str, client_id: str) -> None:
+def remove_client_id_from_open_id_connect_provider(
+    self: IAMBackend, arn: str, client_id: str
+) -> None:
     provider = self.get_open_id_connect_provider(arn)
     if client_id in provider.client_id_list:
         provider.client_id_list.remove(client_id)
@@ -44,9 +46,19 @@ def _r_remove_client_id(self: IamResponse) -> ActionResult:
 
 def install() -> None:
     IAMBackend.add_client_id_to_open_id_connect_provider = add_client_id_to_open_id_connect_provider
-    IAMBackend.remove_client_id_from_open_id_connect_provider = remove_client_id_from_open_id_connect_provider
+    IAMBackend.remove_client_id_from_open_id_connect_provider = (
+        remove_client_id_from_open_id_connect_provider
+    )
     # moto derives the method name from the action with camelcase_to_underscores.
     from moto.core.utils import camelcase_to_underscores
 
-    setattr(IamResponse, camelcase_to_underscores("AddClientIDToOpenIDConnectProvider"), _r_add_client_id)
-    setattr(IamResponse, camelcase_to_underscores("RemoveClientIDFromOpenIDConnectProvider"), _r_remove_client_id)
+    setattr(
+        IamResponse,
+        camelcase_to_underscores("AddClientIDToOpenIDConnectProvider"),
+        _r_add_client_id,
+    )
+    setattr(
+        IamResponse,
+        camelcase_to_underscores("RemoveClientIDFromOpenIDConnectProvider"),
+        _r_remove_client_id,
+    )

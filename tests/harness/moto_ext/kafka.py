@@ -109,9 +109,11 @@ def create_cluster(self: KafkaBackend, **kwargs: Any) -> tuple[str, str, str]:
     if configuration:
         _revision(self, configuration.get("arn"), configuration.get("revision"))
     auth = kwargs.get("client_authentication") or {}
-    in_transit = ((kwargs.get("encryption_info") or {}).get("encryptionInTransit") or {})
+    in_transit = (kwargs.get("encryption_info") or {}).get("encryptionInTransit") or {}
     if _scram_enabled(auth) and in_transit.get("clientBroker", "TLS") == "PLAINTEXT":
-        raise bad_request("SASL/SCRAM authentication requires TLS encryption between clients and brokers.")
+        raise bad_request(
+            "SASL/SCRAM authentication requires TLS encryption between clients and brokers."
+        )
     return _orig_create_cluster(self, **kwargs)
 
 
@@ -130,7 +132,9 @@ def describe_cluster_v2(self: KafkaBackend, cluster_arn: str) -> dict[str, Any]:
 def delete_cluster(self: KafkaBackend, cluster_arn: str, current_version: str) -> tuple[str, str]:
     cluster = _cluster(self, cluster_arn)
     if current_version and current_version != cluster.current_version:
-        raise bad_request("The provided current version doesn't match the cluster's current version.")
+        raise bad_request(
+            "The provided current version doesn't match the cluster's current version."
+        )
     _orig_delete_cluster(self, cluster_arn, current_version)
     return cluster_arn, "DELETING"
 
@@ -147,7 +151,14 @@ def _iam_enabled(auth: dict[str, Any] | None) -> bool:
 
 
 class FakeConfiguration:
-    def __init__(self, account_id: str, region_name: str, name: str, description: str, kafka_versions: list[str]):
+    def __init__(
+        self,
+        account_id: str,
+        region_name: str,
+        name: str,
+        description: str,
+        kafka_versions: list[str],
+    ):
         self.name = name
         self.description = description or ""
         self.kafka_versions = kafka_versions or []
@@ -228,28 +239,42 @@ def _server_properties(blob: str | None) -> bytes:
     return text
 
 
-def create_configuration(self: KafkaBackend, name: str, description: str, kafka_versions: list[str], server_properties: str) -> dict[str, Any]:
+def create_configuration(
+    self: KafkaBackend,
+    name: str,
+    description: str,
+    kafka_versions: list[str],
+    server_properties: str,
+) -> dict[str, Any]:
     if not name:
         raise bad_request("name is required.")
     if any(c.name == name for c in _configurations(self).values()):
         raise conflict(f"A configuration with the name {name} already exists.")
     properties = _server_properties(server_properties)
-    configuration = FakeConfiguration(self.account_id, self.region_name, name, description, kafka_versions)
+    configuration = FakeConfiguration(
+        self.account_id, self.region_name, name, description, kafka_versions
+    )
     configuration.add_revision(description, properties)
     _configurations(self)[configuration.arn] = configuration
     out = configuration.to_dict()
     return {k: out[k] for k in ("arn", "creationTime", "latestRevision", "name", "state")}
 
 
-def update_configuration(self: KafkaBackend, arn: str, description: str, server_properties: str) -> dict[str, Any]:
+def update_configuration(
+    self: KafkaBackend, arn: str, description: str, server_properties: str
+) -> dict[str, Any]:
     configuration = _configuration(self, arn)
     revision = configuration.add_revision(description, _server_properties(server_properties))
     return {"arn": arn, "latestRevision": configuration.revision_summary(revision)}
 
 
 def delete_configuration(self: KafkaBackend, arn: str) -> dict[str, Any]:
-    configuration = _configuration(self, arn)
-    users = [c.cluster_name for c in self.clusters.values() if (c.configuration_info or {}).get("arn") == arn]
+    _configuration(self, arn)  # NotFoundException when unknown
+    users = [
+        c.cluster_name
+        for c in self.clusters.values()
+        if (c.configuration_info or {}).get("arn") == arn
+    ]
     if users:
         raise bad_request(
             f"Configuration {arn} is in use by cluster(s) {', '.join(users)} and cannot be deleted."
@@ -283,7 +308,9 @@ def _secret_problem(backend: KafkaBackend, secret_arn: str) -> tuple[str, str] |
     return None
 
 
-def batch_associate_scram_secret(self: KafkaBackend, cluster_arn: str, secret_arns: list[str]) -> dict[str, Any]:
+def batch_associate_scram_secret(
+    self: KafkaBackend, cluster_arn: str, secret_arns: list[str]
+) -> dict[str, Any]:
     cluster = _cluster(self, cluster_arn)
     if not _scram_enabled(cluster.client_authentication):
         raise bad_request("SASL/SCRAM authentication is not enabled for this cluster.")
@@ -293,13 +320,17 @@ def batch_associate_scram_secret(self: KafkaBackend, cluster_arn: str, secret_ar
     for arn in secret_arns:
         problem = _secret_problem(self, arn)
         if problem:
-            unprocessed.append({"errorCode": problem[0], "errorMessage": problem[1], "secretArn": arn})
+            unprocessed.append(
+                {"errorCode": problem[0], "errorMessage": problem[1], "secretArn": arn}
+            )
         elif arn not in cluster.scram_secrets:
             cluster.scram_secrets.append(arn)
     return {"clusterArn": cluster_arn, "unprocessedScramSecrets": unprocessed}
 
 
-def batch_disassociate_scram_secret(self: KafkaBackend, cluster_arn: str, secret_arns: list[str]) -> dict[str, Any]:
+def batch_disassociate_scram_secret(
+    self: KafkaBackend, cluster_arn: str, secret_arns: list[str]
+) -> dict[str, Any]:
     cluster = _cluster(self, cluster_arn)
     unprocessed = []
     for arn in secret_arns or []:
@@ -325,7 +356,9 @@ def get_bootstrap_brokers(self: KafkaBackend, cluster_arn: str) -> dict[str, Any
     only when the cluster's auth and encryption settings enable it."""
     cluster = _cluster(self, cluster_arn)
     if cluster.cluster_type != "PROVISIONED":
-        raise bad_request("GetBootstrapBrokers is not supported for serverless clusters; use GetBootstrapBrokers on the VPC connection.")
+        raise bad_request(
+            "GetBootstrapBrokers is not supported for serverless clusters; use GetBootstrapBrokers on the VPC connection."
+        )
     if cluster.state == "CREATING":
         raise bad_request("The cluster is still being created. Try again later.")
     name = cluster.cluster_name.lower()[:32]
@@ -338,7 +371,9 @@ def get_bootstrap_brokers(self: KafkaBackend, cluster_arn: str) -> dict[str, Any
         return ",".join(f"{h}:{port}" for h in hosts)
 
     auth = cluster.client_authentication or {}
-    client_broker = (((cluster.encryption_info or {}).get("encryptionInTransit") or {}).get("clientBroker")) or "TLS"
+    client_broker = (
+        ((cluster.encryption_info or {}).get("encryptionInTransit") or {}).get("clientBroker")
+    ) or "TLS"
     unauthenticated = (auth.get("unauthenticated") or {}).get("enabled", not auth)
     tls_auth = (auth.get("tls") or {}).get("enabled", False)
     out: dict[str, Any] = {}
@@ -382,7 +417,13 @@ def _mutable_info(cluster: FakeKafkaCluster) -> dict[str, Any]:
     return out
 
 
-def _update(backend: KafkaBackend, cluster_arn: str, current_version: str | None, operation_type: str, change) -> dict[str, Any]:
+def _update(
+    backend: KafkaBackend,
+    cluster_arn: str,
+    current_version: str | None,
+    operation_type: str,
+    change,
+) -> dict[str, Any]:
     """Applies `change` to the cluster as one MSK cluster operation.
 
     Like MSK: the caller's currentVersion must match, the cluster must be
@@ -404,10 +445,7 @@ def _update(backend: KafkaBackend, cluster_arn: str, current_version: str | None
     cluster.current_version = random_id(14, string.ascii_uppercase + string.digits)
     cluster.state = "UPDATING"
     now = iso8601(utcnow())
-    arn = (
-        cluster.arn.replace(":cluster/", ":cluster-operation/", 1)
-        + f"/{random.uuid4()}"
-    )
+    arn = cluster.arn.replace(":cluster/", ":cluster-operation/", 1) + f"/{random.uuid4()}"
     _operations(backend)[arn] = {
         "clusterArn": cluster_arn,
         "creationTime": now,
@@ -422,7 +460,9 @@ def _update(backend: KafkaBackend, cluster_arn: str, current_version: str | None
     return {"clusterArn": cluster_arn, "clusterOperationArn": arn}
 
 
-def update_broker_count(self: KafkaBackend, cluster_arn: str, current_version: str, target: Any) -> dict[str, Any]:
+def update_broker_count(
+    self: KafkaBackend, cluster_arn: str, current_version: str, target: Any
+) -> dict[str, Any]:
     def change(cluster: FakeKafkaCluster) -> None:
         count = int(target or 0)
         subnets = len((cluster.broker_node_group_info or {}).get("clientSubnets") or []) or 1
@@ -438,7 +478,9 @@ def update_broker_count(self: KafkaBackend, cluster_arn: str, current_version: s
     return _update(self, cluster_arn, current_version, "INCREASE_BROKER_COUNT", change)
 
 
-def update_broker_type(self: KafkaBackend, cluster_arn: str, current_version: str, target: str) -> dict[str, Any]:
+def update_broker_type(
+    self: KafkaBackend, cluster_arn: str, current_version: str, target: str
+) -> dict[str, Any]:
     def change(cluster: FakeKafkaCluster) -> None:
         info = cluster.broker_node_group_info = dict(cluster.broker_node_group_info or {})
         if not target or not target.startswith("kafka."):
@@ -450,7 +492,9 @@ def update_broker_type(self: KafkaBackend, cluster_arn: str, current_version: st
     return _update(self, cluster_arn, current_version, "UPDATE_BROKER_TYPE", change)
 
 
-def update_broker_storage(self: KafkaBackend, cluster_arn: str, current_version: str, volumes: list[dict[str, Any]]) -> dict[str, Any]:
+def update_broker_storage(
+    self: KafkaBackend, cluster_arn: str, current_version: str, volumes: list[dict[str, Any]]
+) -> dict[str, Any]:
     def change(cluster: FakeKafkaCluster) -> None:
         info = cluster.broker_node_group_info = dict(cluster.broker_node_group_info or {})
         storage = dict(info.get("storageInfo") or {})
@@ -465,15 +509,25 @@ def update_broker_storage(self: KafkaBackend, cluster_arn: str, current_version:
     return _update(self, cluster_arn, current_version, "UPDATE_BROKER_STORAGE", change)
 
 
-def update_cluster_configuration(self: KafkaBackend, cluster_arn: str, current_version: str, configuration_info: dict[str, Any]) -> dict[str, Any]:
+def update_cluster_configuration(
+    self: KafkaBackend, cluster_arn: str, current_version: str, configuration_info: dict[str, Any]
+) -> dict[str, Any]:
     def change(cluster: FakeKafkaCluster) -> None:
-        _revision(self, (configuration_info or {}).get("arn"), (configuration_info or {}).get("revision"))
+        _revision(
+            self, (configuration_info or {}).get("arn"), (configuration_info or {}).get("revision")
+        )
         cluster.configuration_info = dict(configuration_info)
 
     return _update(self, cluster_arn, current_version, "UPDATE_CLUSTER_CONFIGURATION", change)
 
 
-def update_cluster_kafka_version(self: KafkaBackend, cluster_arn: str, current_version: str, target: str, configuration_info: dict[str, Any] | None) -> dict[str, Any]:
+def update_cluster_kafka_version(
+    self: KafkaBackend,
+    cluster_arn: str,
+    current_version: str,
+    target: str,
+    configuration_info: dict[str, Any] | None,
+) -> dict[str, Any]:
     def change(cluster: FakeKafkaCluster) -> None:
         if not target or target == cluster.kafka_version:
             raise bad_request("The target Kafka version must differ from the current one.")
@@ -485,7 +539,13 @@ def update_cluster_kafka_version(self: KafkaBackend, cluster_arn: str, current_v
     return _update(self, cluster_arn, current_version, "UPDATE_CLUSTER_KAFKA_VERSION", change)
 
 
-def update_security(self: KafkaBackend, cluster_arn: str, current_version: str, client_authentication: dict[str, Any] | None, encryption_info: dict[str, Any] | None) -> dict[str, Any]:
+def update_security(
+    self: KafkaBackend,
+    cluster_arn: str,
+    current_version: str,
+    client_authentication: dict[str, Any] | None,
+    encryption_info: dict[str, Any] | None,
+) -> dict[str, Any]:
     def change(cluster: FakeKafkaCluster) -> None:
         if not client_authentication and not encryption_info:
             raise bad_request("Specify clientAuthentication or encryptionInfo.")
@@ -539,7 +599,9 @@ def _get_action(self: KafkaResponse) -> str:
             return {"POST": "CreateConfiguration", "GET": "ListConfigurations"}[self.method]
         if "/revisions" in rest:
             tail = rest.rsplit("/revisions", 1)[1]
-            return "DescribeConfigurationRevision" if tail.strip("/") else "ListConfigurationRevisions"
+            return (
+                "DescribeConfigurationRevision" if tail.strip("/") else "ListConfigurationRevisions"
+            )
         return {
             "GET": "DescribeConfiguration",
             "PUT": "UpdateConfiguration",
@@ -579,7 +641,10 @@ def _r_create_configuration(self: KafkaResponse) -> str:
     body = _body(self)
     return json.dumps(
         self.kafka_backend.create_configuration(
-            body.get("name"), body.get("description"), body.get("kafkaVersions"), body.get("serverProperties")
+            body.get("name"),
+            body.get("description"),
+            body.get("kafkaVersions"),
+            body.get("serverProperties"),
         )
     )
 
@@ -605,7 +670,9 @@ def _r_describe_configuration_revision(self: KafkaResponse) -> str:
 
 def _r_list_configurations(self: KafkaResponse) -> str:
     items = sorted(_configurations(self.kafka_backend).values(), key=lambda c: c.name)
-    page, token = paginate([c.to_dict() for c in items], _query(self, "maxResults"), _query(self, "nextToken"))
+    page, token = paginate(
+        [c.to_dict() for c in items], _query(self, "maxResults"), _query(self, "nextToken")
+    )
     out: dict[str, Any] = {"configurations": page}
     if token:
         out["nextToken"] = token
@@ -625,7 +692,9 @@ def _r_list_configuration_revisions(self: KafkaResponse) -> str:
 def _r_update_configuration(self: KafkaResponse) -> str:
     body = _body(self)
     return json.dumps(
-        self.kafka_backend.update_configuration(_config_arn(self), body.get("description"), body.get("serverProperties"))
+        self.kafka_backend.update_configuration(
+            _config_arn(self), body.get("description"), body.get("serverProperties")
+        )
     )
 
 
@@ -651,7 +720,9 @@ def _r_batch_disassociate_scram_secret(self: KafkaResponse) -> str:
 
 def _r_list_scram_secrets(self: KafkaResponse) -> str:
     cluster = _cluster(self.kafka_backend, _cluster_arn(self, "/scram-secrets"))
-    page, token = paginate(list(cluster.scram_secrets), _query(self, "maxResults"), _query(self, "nextToken"))
+    page, token = paginate(
+        list(cluster.scram_secrets), _query(self, "maxResults"), _query(self, "nextToken")
+    )
     out: dict[str, Any] = {"secretArnList": page}
     if token:
         out["nextToken"] = token
@@ -659,14 +730,18 @@ def _r_list_scram_secrets(self: KafkaResponse) -> str:
 
 
 def _r_get_bootstrap_brokers(self: KafkaResponse) -> str:
-    return json.dumps(self.kafka_backend.get_bootstrap_brokers(_cluster_arn(self, "/bootstrap-brokers")))
+    return json.dumps(
+        self.kafka_backend.get_bootstrap_brokers(_cluster_arn(self, "/bootstrap-brokers"))
+    )
 
 
 def _r_update_broker_count(self: KafkaResponse) -> str:
     body = _body(self)
     return json.dumps(
         self.kafka_backend.update_broker_count(
-            _cluster_arn(self, "/nodes/count"), body.get("currentVersion"), body.get("targetNumberOfBrokerNodes")
+            _cluster_arn(self, "/nodes/count"),
+            body.get("currentVersion"),
+            body.get("targetNumberOfBrokerNodes"),
         )
     )
 
@@ -675,7 +750,9 @@ def _r_update_broker_type(self: KafkaResponse) -> str:
     body = _body(self)
     return json.dumps(
         self.kafka_backend.update_broker_type(
-            _cluster_arn(self, "/nodes/type"), body.get("currentVersion"), body.get("targetInstanceType")
+            _cluster_arn(self, "/nodes/type"),
+            body.get("currentVersion"),
+            body.get("targetInstanceType"),
         )
     )
 
@@ -684,7 +761,9 @@ def _r_update_broker_storage(self: KafkaResponse) -> str:
     body = _body(self)
     return json.dumps(
         self.kafka_backend.update_broker_storage(
-            _cluster_arn(self, "/nodes/storage"), body.get("currentVersion"), body.get("targetBrokerEBSVolumeInfo")
+            _cluster_arn(self, "/nodes/storage"),
+            body.get("currentVersion"),
+            body.get("targetBrokerEBSVolumeInfo"),
         )
     )
 
@@ -693,7 +772,9 @@ def _r_update_cluster_configuration(self: KafkaResponse) -> str:
     body = _body(self)
     return json.dumps(
         self.kafka_backend.update_cluster_configuration(
-            _cluster_arn(self, "/configuration"), body.get("currentVersion"), body.get("configurationInfo")
+            _cluster_arn(self, "/configuration"),
+            body.get("currentVersion"),
+            body.get("configurationInfo"),
         )
     )
 
