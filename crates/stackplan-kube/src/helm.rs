@@ -208,6 +208,31 @@ impl Helm {
         }
     }
 
+    /// `helm rollback` to the previous revision: how a release left
+    /// `pending-upgrade` by an interrupted run is made upgradable again.
+    pub async fn rollback(
+        &self,
+        release: &str,
+        namespace: &str,
+        access: &HelmKubeAccess,
+    ) -> Result<(), KubeError> {
+        let mut cmd = self.base(access);
+        cmd.args([
+            "rollback",
+            release,
+            "--namespace",
+            namespace,
+            "--timeout",
+            TIMEOUT,
+        ]);
+        run(
+            cmd,
+            &format!("helm rollback {release} --namespace {namespace}"),
+            &[],
+        )
+        .await
+    }
+
     /// `helm uninstall`; a release already gone is success.
     pub async fn uninstall(
         &self,

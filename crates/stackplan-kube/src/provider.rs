@@ -242,6 +242,38 @@ impl KubeProvider {
         };
         let helm = self.helm().await?;
         let session = self.helm_session().await?;
+        // An apply interrupted while helm ran leaves the release pending,
+        // and helm then refuses every upgrade ("another operation is in
+        // progress"). stackplan's state lock keeps two applies apart, so a
+        // pending release is a leftover: put it back first, as one would by
+        // hand, so that re-running apply converges.
+        if let Some(stuck) = read_release(&session, namespace, name)
+            .await?
+            .filter(|r| r.status.starts_with("pending-"))
+        {
+            let install = stuck.status == "pending-install";
+            emit(
+                req.events,
+                req.addr,
+                phase,
+                &format!(
+                    "revision {} was left {} by an interrupted run: {}",
+                    stuck.revision,
+                    stuck.status,
+                    if install {
+                        "uninstalling it"
+                    } else {
+                        "rolling back"
+                    }
+                ),
+            );
+            if install {
+                helm.uninstall(name, namespace, false, &session.helm)
+                    .await?;
+            } else {
+                helm.rollback(name, namespace, &session.helm).await?;
+            }
+        }
         emit(
             req.events,
             req.addr,

@@ -321,3 +321,95 @@ async fn failed_install_reports_helms_error_and_leaves_no_release() {
     );
     delete(&provider, &namespace, &state).await;
 }
+
+/// Rewrites the newest record of `release` to say `status`, as helm leaves
+/// it when the process running it is killed mid-operation.
+async fn leave_pending(ns: &str, release: &str, revision: i64, status: &str) {
+    use std::io::{Read, Write};
+
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::PostParams;
+
+    let api: Api<Secret> = Api::namespaced(kube_client().await, ns);
+    let name = format!("sh.helm.release.v1.{release}.v{revision}");
+    let mut secret = api.get(&name).await.unwrap();
+    let data = secret.data.as_mut().unwrap();
+    let gz = STANDARD.decode(&data["release"].0).unwrap();
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(gz.as_slice())
+        .read_to_string(&mut json)
+        .unwrap();
+    let mut record: serde_json::Value = serde_json::from_str(&json).unwrap();
+    record["info"]["status"] = serde_json::json!(status);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(record.to_string().as_bytes()).unwrap();
+    let blob = STANDARD.encode(enc.finish().unwrap());
+    data.insert("release".into(), ByteString(blob.into_bytes()));
+    secret
+        .metadata
+        .labels
+        .as_mut()
+        .unwrap()
+        .insert("status".into(), status.into());
+    api.replace(&name, &PostParams::default(), &secret)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn release_left_pending_by_an_interrupted_apply_is_rolled_back_then_upgraded() {
+    let provider = provider();
+    let ns = unique_name("pending");
+    let namespace = namespace(&ns);
+    let mut state = StateDocument::new(STACK, "lineage");
+    let observed = create(&provider, &namespace).await;
+    record(&mut state, &namespace, &observed);
+    let release = milvus_release(&ns, 1);
+    let observed = create(&provider, &release).await;
+    record(&mut state, &release, &observed);
+    let release = milvus_release(&ns, 4);
+    let observed = update(&provider, &release, &state).await;
+    record(&mut state, &release, &observed);
+    leave_pending(&ns, "demo", 2, "pending-upgrade").await;
+
+    let release = milvus_release(&ns, 6);
+    let observed = update(&provider, &release, &state).await;
+    assert_eq!(
+        observed.outputs.get("status"),
+        Some(&Value::string("deployed"))
+    );
+    // 3 is the rollback, 4 the upgrade.
+    assert_eq!(observed.outputs.get("revision"), Some(&Value::Int(4)));
+    record(&mut state, &release, &observed);
+    let (rendered, _) = rendered_values(&ns, "demo").await;
+    assert_eq!(rendered["proxy"]["replicas"], 6);
+
+    delete(&provider, &release, &state).await;
+    delete(&provider, &namespace, &state).await;
+}
+
+#[tokio::test]
+async fn release_left_pending_install_is_removed_then_installed_again() {
+    let provider = provider();
+    let ns = unique_name("pending");
+    let namespace = namespace(&ns);
+    let mut state = StateDocument::new(STACK, "lineage");
+    let observed = create(&provider, &namespace).await;
+    record(&mut state, &namespace, &observed);
+    let release = milvus_release(&ns, 1);
+    create(&provider, &release).await;
+    leave_pending(&ns, "demo", 1, "pending-install").await;
+
+    let observed = create(&provider, &release).await;
+    assert_eq!(
+        observed.outputs.get("status"),
+        Some(&Value::string("deployed"))
+    );
+    assert_eq!(observed.outputs.get("revision"), Some(&Value::Int(1)));
+    record(&mut state, &release, &observed);
+    delete(&provider, &release, &state).await;
+    delete(&provider, &namespace, &state).await;
+}
