@@ -41,6 +41,15 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Read the live state, compare it with the stack and the state, and
+    /// show what apply would do.
+    Plan(commands::plan::PlanArgs),
+    /// Report what changed outside stackplan since the last apply.
+    Drift(commands::drift::DriftArgs),
+    /// Show a plan saved with `plan -o`.
+    Show(commands::show::ShowArgs),
+    /// Show who holds the state lock and release it.
+    Unlock(commands::unlock::UnlockArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -81,6 +90,10 @@ fn main() -> ExitCode {
         Command::Validate { stack } => commands::validate::run(&stack),
         Command::Graph { stack, format } => commands::graph::run(&stack, format),
         Command::Render { stack, output } => commands::render::run(&stack, output.as_deref()),
+        Command::Plan(args) => commands::plan::run(&args),
+        Command::Drift(args) => commands::drift::run(&args),
+        Command::Show(args) => commands::show::run(&args),
+        Command::Unlock(args) => commands::unlock::run(&args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -55,9 +55,15 @@ pub fn encode_state_value(value: &Value) -> Json {
         Json::Object(m)
     };
     match value {
-        Value::Sensitive(_) => match sealed_digest(value) {
-            Some(d) => tagged("$sensitive", Json::String(d.to_string())),
-            None => tagged("$sensitive", Json::Bool(true)),
+        Value::Sensitive(inner) => match (sealed_digest(value), inner.as_ref()) {
+            (Some(d), _) => tagged("$sensitive", Json::String(d.to_string())),
+            // Where a secret comes from is not the secret: keeping the
+            // source lets the next plan see that it did not change.
+            (None, Value::Secret(src)) => tagged(
+                "$sensitive",
+                tagged("$secret", Json::String(src.to_string())),
+            ),
+            (None, _) => tagged("$sensitive", Json::Bool(true)),
         },
         Value::List(items) => Json::Array(items.iter().map(encode_state_value).collect()),
         Value::Map(m) => Json::Object(
@@ -86,8 +92,12 @@ pub fn encode_state_value(value: &Value) -> Json {
 pub fn decode_state_value(json: &Json) -> Value {
     match json {
         Json::Object(m) if m.len() == 1 => {
-            if let Some(Json::String(digest)) = m.get("$sensitive") {
-                return sealed(digest.clone());
+            match m.get("$sensitive") {
+                Some(Json::String(digest)) => return sealed(digest.clone()),
+                Some(source @ Json::Object(_)) => {
+                    return Value::Sensitive(Box::new(Value::from_json(source)));
+                }
+                _ => {}
             }
             match m.iter().next() {
                 Some((k, _)) if k.starts_with('$') => Value::from_json(json),
@@ -370,6 +380,12 @@ mod tests {
         r.attributes.insert(
             "source".into(),
             Value::Secret(crate::SecretSource::Env("PW".into())),
+        );
+        r.attributes.insert(
+            "wrapped_source".into(),
+            Value::Sensitive(Box::new(Value::Secret(crate::SecretSource::Env(
+                "PW".into(),
+            )))),
         );
         let mut doc = StateDocument::new("demo", "l");
         doc.upsert(r);

@@ -77,6 +77,9 @@ pub fn sensitive_eq(a: &Value, b: &Value) -> Option<bool> {
         (Some(d), None) => against_digest(d, b),
         (None, Some(d)) => against_digest(d, a),
         (None, None) => match (a, b) {
+            // Content that was never written (`{"$sensitive": true}`)
+            // cannot be compared with anything.
+            (Value::Sensitive(x), _) | (_, Value::Sensitive(x)) if **x == Value::Unknown => None,
             (Value::Sensitive(x), Value::Sensitive(y)) => Some(x == y),
             (Value::Sensitive(x), y) | (y, Value::Sensitive(x)) if y.is_known() => {
                 Some(x.as_ref() == y)

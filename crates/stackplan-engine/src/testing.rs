@@ -273,6 +273,43 @@ impl FakeCloud {
             })
     }
 
+    /// Puts every lookup of `resources` live, as the pre-existing things
+    /// they look up (a VPC, its subnets): attributes as the stack gives
+    /// them, references resolved from lookups seeded before, and an `id`.
+    pub fn seed_lookups(&self, resources: &[Resource]) {
+        let graph = ResourceGraph::build(resources).expect("a valid stack");
+        let by_addr: BTreeMap<&ResourceAddr, &Resource> =
+            resources.iter().map(|r| (&r.addr, r)).collect();
+        for addr in graph.topo_order() {
+            let r = by_addr[&addr];
+            if r.mode != ResourceMode::Lookup {
+                continue;
+            }
+            let lookup = |o: &OutputRef| {
+                let obs = self.get(&o.addr)?;
+                obs.outputs
+                    .get(&o.attr)
+                    .or_else(|| obs.attrs.get(&o.attr))
+                    .cloned()
+            };
+            let attrs: Attrs = r
+                .attrs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
+                .collect();
+            let id = attrs
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("id-of-{addr}"));
+            let mut obs = Observed::new(id.clone());
+            obs.attrs = attrs;
+            obs.outputs = Self::outputs_for(&addr);
+            obs.outputs.insert("id".into(), Value::String(id));
+            self.insert(addr.clone(), obs);
+        }
+    }
+
     /// Creates every managed resource as a clean apply would and returns
     /// the state that apply would write. Lookups must already be live.
     /// Secrets are stored by source, as apply stores them.

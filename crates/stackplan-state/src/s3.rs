@@ -62,6 +62,20 @@ impl S3StateStore {
         }
     }
 
+    /// A store on a client from the standard AWS configuration chain
+    /// (profile, SSO, environment, `AWS_ENDPOINT_URL`), in `region`.
+    pub async fn connect(region: &str, bucket: &str, key: &str) -> Self {
+        let config = aws_config::from_env()
+            .region(aws_config::Region::new(region.to_string()))
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            // Path-style addressing works with every endpoint, moto included.
+            .force_path_style(true)
+            .build();
+        Self::new(Client::from_conf(s3), bucket, key)
+    }
+
     fn inner(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -1,7 +1,11 @@
 //! One module per subcommand.
 
+pub mod drift;
 pub mod graph;
+pub mod plan;
 pub mod render;
+pub mod show;
+pub mod unlock;
 pub mod validate;
 
 use std::path::Path;

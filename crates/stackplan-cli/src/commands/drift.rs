@@ -1,0 +1,58 @@
+//! `stackplan drift STACK`: what changed live outside stackplan since the
+//! last apply. Exit 0 none, 2 drift, 1 error.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use miette::IntoDiagnostic;
+use stackplan_core::{Plan, ProviderRegistry};
+use stackplan_engine::PlanSettings;
+use stackplan_render::plan_json;
+use stackplan_render::plan_text::{self, TextOptions};
+
+use super::plan::{make_plan, runtime, stdout_color};
+use crate::{Outcome, output};
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The stack file.
+    pub stack: PathBuf,
+    /// JSON (schema: docs/plan-json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Read at most this many resources at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: u16,
+}
+
+pub fn outcome(plan: &Plan) -> Outcome {
+    if plan.has_drift() {
+        Outcome::Changes
+    } else {
+        Outcome::Clean
+    }
+}
+
+pub fn run(args: &DriftArgs) -> miette::Result<Outcome> {
+    run_with(args, None)
+}
+
+pub fn run_with(args: &DriftArgs, registry: Option<&ProviderRegistry>) -> miette::Result<Outcome> {
+    let settings = PlanSettings {
+        parallelism: usize::from(args.parallelism),
+        allow_destroy: false,
+    };
+    let plan = runtime()?.block_on(make_plan(&args.stack, registry, settings, true))?;
+    let text = if args.json {
+        plan_json::render_drift(&plan).into_diagnostic()?
+    } else {
+        plan_text::render_drift(
+            &plan,
+            TextOptions {
+                color: stdout_color(),
+            },
+        )
+    };
+    output::emit(&text, None)?;
+    Ok(outcome(&plan))
+}

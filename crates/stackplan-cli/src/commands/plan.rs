@@ -1,0 +1,355 @@
+//! `stackplan plan STACK`: refresh, diff, and show what apply would do.
+//! Also the shared wiring of the plan-family commands (`drift`, `show`,
+//! `unlock`): the state store of a stack, the provider registry, the
+//! runtime, and engine errors turned into reports with a hint.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use miette::{IntoDiagnostic, WrapErr, miette};
+use stackplan_core::{Plan, ProviderRegistry, StateError, StateStore};
+use stackplan_engine::{EngineError, PlanRequest, PlanSettings, Planner, sha256_hex};
+use stackplan_render::plan_json;
+use stackplan_render::plan_markdown::{self, MarkdownOptions};
+use stackplan_render::plan_text::{self, TextOptions};
+use stackplan_stack::{Stack, StateConfig};
+use stackplan_state::{LocalStateStore, S3StateStore};
+
+use crate::{Outcome, output};
+
+/// How a plan is shown on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The stack file.
+    pub stack: PathBuf,
+    /// Exit 2 when there are changes, 0 when there are none, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Shorthand for `--format json` (schema: docs/plan-json.md).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    #[arg(long, value_enum)]
+    pub format: Option<PlanFormat>,
+    /// Save the plan to this file, for `stackplan show` and `stackplan apply`.
+    #[arg(short = 'o', long = "out", value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+    /// Read at most this many resources at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: u16,
+    /// Allow deleting or replacing stateful resources (S3 bucket, MSK and
+    /// EKS clusters).
+    #[arg(long)]
+    pub allow_destroy: bool,
+}
+
+impl PlanArgs {
+    fn format(&self) -> PlanFormat {
+        if self.json {
+            PlanFormat::Json
+        } else {
+            self.format.unwrap_or(PlanFormat::Text)
+        }
+    }
+}
+
+/// Colour on stdout only on a terminal, and never with `NO_COLOR` set.
+pub fn stdout_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub fn runtime() -> miette::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .into_diagnostic()
+        .wrap_err("cannot start the async runtime")
+}
+
+/// The state store a stack names: `[state] backend = "local"` (default,
+/// `.stackplan/<name>.state.json` next to the stack file) or `"s3"`.
+pub async fn state_store(stack: &Stack) -> Box<dyn StateStore> {
+    match &stack.state {
+        StateConfig::Local { path: Some(p) } => Box::new(LocalStateStore::at(PathBuf::from(p))),
+        StateConfig::Local { path: None } => {
+            let dir = Path::new(&stack.path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            Box::new(LocalStateStore::for_stack(dir, &stack.name))
+        }
+        StateConfig::S3 {
+            bucket,
+            key,
+            region,
+        } => Box::new(
+            S3StateStore::connect(region.as_deref().unwrap_or(&stack.region), bucket, key).await,
+        ),
+    }
+}
+
+/// The providers this build has. The AWS and Kubernetes providers
+/// register here as they are wired in; a kind without one is refused by
+/// the engine with the kind named, never skipped.
+pub async fn provider_registry(_stack: &Stack) -> miette::Result<ProviderRegistry> {
+    Ok(ProviderRegistry::new())
+}
+
+pub fn state_error(e: StateError) -> miette::Report {
+    let help = match &e {
+        StateError::Locked { .. } | StateError::LockedUnknown { .. } => {
+            "wait for the other run to finish; if it died, `stackplan unlock STACK` releases its lock"
+        }
+        StateError::Conflict { .. } => "someone else wrote the state meanwhile: plan again",
+        StateError::LineageMismatch { .. } => {
+            "the state file belongs to another stack: check `[state]` in the stack file"
+        }
+        _ => "check the `[state]` section of the stack file and your access to it",
+    };
+    miette!(help = help, "{}", chain(&e))
+}
+
+pub fn engine_error(e: EngineError) -> miette::Report {
+    let help = match &e {
+        EngineError::NoProvider { .. } => {
+            "this build has no provider for that kind yet; nothing was read or changed"
+        }
+        EngineError::DestroyRefused { .. } => {
+            "remove `prevent_destroy` from the stack to allow it, or pass --allow-destroy for stateful resources"
+        }
+        EngineError::Refresh { .. } => {
+            "check credentials and network access to the APIs named above"
+        }
+        EngineError::StalePlan { .. } => "make a new plan with `stackplan plan -o PLAN`",
+        EngineError::LookupNotFound(_) => "check the ids given in the stack file",
+        _ => "see the message above",
+    };
+    miette!(help = help, "{}", chain(&e))
+}
+
+/// An error and its causes on one line each.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str("\ncaused by: ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Makes the plan for the stack at `path`. With `drift_only`, the destroy
+/// guards are not applied: drift reports, it never applies.
+pub async fn make_plan(
+    path: &Path,
+    registry: Option<&ProviderRegistry>,
+    settings: PlanSettings,
+    drift_only: bool,
+) -> miette::Result<Plan> {
+    let loaded = super::load(path)?;
+    let bytes = std::fs::read(path)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot read `{}`", path.display()))?;
+    let store = state_store(&loaded.stack).await;
+    let state = store.read().await.map_err(state_error)?;
+    let owned;
+    let registry = match registry {
+        Some(r) => r,
+        None => {
+            owned = provider_registry(&loaded.stack).await?;
+            &owned
+        }
+    };
+    let planner = Planner::new(registry, settings);
+    let req = PlanRequest {
+        stack: &loaded.stack.name,
+        stack_sha256: &sha256_hex(&bytes),
+        resources: &loaded.resources,
+        state: state.as_ref(),
+    };
+    let plan = if drift_only {
+        planner.drift(req).await
+    } else {
+        planner.plan(req).await
+    }
+    .map_err(engine_error)?;
+    Ok(plan)
+}
+
+/// Renders a plan in the format asked for.
+pub fn render(plan: &Plan, format: PlanFormat, color: bool) -> miette::Result<String> {
+    Ok(match format {
+        PlanFormat::Text => plan_text::render(plan, TextOptions { color }),
+        PlanFormat::Json => plan_json::render(plan).into_diagnostic()?,
+        PlanFormat::Markdown => plan_markdown::render(plan, MarkdownOptions::default()),
+    })
+}
+
+/// Writes a plan file: the engine's plan document, which `show` and
+/// `apply` read back (not the `--json` wire format).
+pub fn save(plan: &Plan, path: &Path) -> miette::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(plan).into_diagnostic()?;
+    bytes.push(b'\n');
+    std::fs::write(path, bytes)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write the plan to `{}`", path.display()))
+}
+
+/// The exit outcome of `plan`.
+pub fn outcome(plan: &Plan, detailed_exitcode: bool) -> Outcome {
+    if detailed_exitcode && plan.has_changes() {
+        Outcome::Changes
+    } else {
+        Outcome::Clean
+    }
+}
+
+pub fn run(args: &PlanArgs) -> miette::Result<Outcome> {
+    run_with(args, None)
+}
+
+/// `run` with the providers given (tests pass fakes).
+pub fn run_with(args: &PlanArgs, registry: Option<&ProviderRegistry>) -> miette::Result<Outcome> {
+    let settings = PlanSettings {
+        parallelism: usize::from(args.parallelism),
+        allow_destroy: args.allow_destroy,
+    };
+    let plan = runtime()?.block_on(make_plan(&args.stack, registry, settings, false))?;
+    if let Some(out) = &args.out {
+        save(&plan, out)?;
+    }
+    output::emit(&render(&plan, args.format(), stdout_color())?, None)?;
+    Ok(outcome(&plan, args.detailed_exitcode))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use stackplan_core::{ProviderRegistry, ResourceAddr, ResourceKind, StateStore, Value};
+    use stackplan_engine::testing::FakeCloud;
+    use stackplan_state::{LocalStateStore, new_lock_info};
+
+    use super::*;
+    use crate::commands::drift::{self, DriftArgs};
+    use crate::commands::show::read_plan;
+
+    const SECRET: &str = "live-scram-password-9f8e7d";
+
+    /// The reference stack in a scratch directory, a fake cloud holding its
+    /// lookups, and the providers over it.
+    fn setup() -> (tempfile::TempDir, PathBuf, FakeCloud, ProviderRegistry) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("stacks/milvus-eks.toml")).unwrap();
+        let path = dir.path().join("stack.toml");
+        std::fs::write(&path, text).unwrap();
+        let loaded = crate::commands::load(&path).unwrap();
+        let cloud = FakeCloud::new();
+        cloud.seed_lookups(&loaded.resources);
+        let registry = ProviderRegistry::new().with(cloud.provider().into_arc());
+        (dir, path, cloud, registry)
+    }
+
+    fn args(path: &Path) -> PlanArgs {
+        PlanArgs {
+            stack: path.to_path_buf(),
+            detailed_exitcode: true,
+            json: false,
+            format: None,
+            out: None,
+            parallelism: 16,
+            allow_destroy: false,
+        }
+    }
+
+    /// Applies the stack in the fake cloud and writes the state where the
+    /// CLI looks for it.
+    fn apply(path: &Path, cloud: &FakeCloud) {
+        let loaded = crate::commands::load(path).unwrap();
+        let state = cloud.apply_all(&loaded.stack.name, &loaded.resources);
+        let store = LocalStateStore::for_stack(path.parent().unwrap(), &loaded.stack.name);
+        runtime().unwrap().block_on(async {
+            store.lock(&new_lock_info("test")).await.unwrap();
+            store.write(&state).await.unwrap();
+            store.unlock().await.unwrap();
+        });
+    }
+
+    fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+        let mut hits = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                hits.extend(files_containing(&p, needle));
+            } else if String::from_utf8_lossy(&std::fs::read(&p).unwrap()).contains(needle) {
+                hits.push(p);
+            }
+        }
+        hits
+    }
+
+    #[test]
+    fn detailed_exitcode_is_2_with_changes_and_0_once_applied() {
+        let (_dir, path, cloud, registry) = setup();
+        assert_eq!(
+            run_with(&args(&path), Some(&registry)).unwrap(),
+            Outcome::Changes
+        );
+        apply(&path, &cloud);
+        assert_eq!(
+            run_with(&args(&path), Some(&registry)).unwrap(),
+            Outcome::Clean
+        );
+    }
+
+    #[test]
+    fn drift_exits_2_only_when_something_changed_live() {
+        let (_dir, path, cloud, registry) = setup();
+        apply(&path, &cloud);
+        let drift_args = DriftArgs {
+            stack: path.clone(),
+            json: true,
+            parallelism: 4,
+        };
+        assert_eq!(
+            drift::run_with(&drift_args, Some(&registry)).unwrap(),
+            Outcome::Clean
+        );
+        let bucket = ResourceAddr::new(ResourceKind::S3Bucket, "milvus");
+        cloud.set_attr(&bucket, "versioning", Value::Bool(false));
+        assert_eq!(
+            drift::run_with(&drift_args, Some(&registry)).unwrap(),
+            Outcome::Changes
+        );
+    }
+
+    #[test]
+    fn saved_plan_reads_back_and_no_written_file_holds_the_secret() {
+        let (dir, path, cloud, registry) = setup();
+        apply(&path, &cloud);
+        let secret = ResourceAddr::new(ResourceKind::SecretsmanagerSecret, "msk_scram");
+        cloud.set_attr(
+            &secret,
+            "password",
+            Value::Sensitive(Box::new(SECRET.into())),
+        );
+        let out = dir.path().join("plan.json");
+        let with_out = PlanArgs {
+            out: Some(out.clone()),
+            ..args(&path)
+        };
+        run_with(&with_out, Some(&registry)).unwrap();
+        let saved = read_plan(&out).unwrap();
+        assert_eq!(saved.stack, "milvus-demo");
+        assert_eq!(files_containing(dir.path(), SECRET), Vec::<PathBuf>::new());
+    }
+}
