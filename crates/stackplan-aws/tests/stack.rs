@@ -1,13 +1,15 @@
 //! The reference stack's AWS resources, expanded by `stackplan-stack` and
 //! planned and applied by `stackplan-engine` with this provider, against
 //! moto: a plan on an empty account creates every AWS resource, apply
-//! makes them, and the plan after it is quiet for every kind.
+//! makes them, the plan after it is quiet for every kind, and changes made
+//! behind stackplan's back show as drift and converge on re-apply.
 
 mod common;
 
 use std::sync::{Arc, Mutex};
 
 use common::*;
+use stackplan_core::ResourceKind as K;
 use stackplan_core::{
     Action, BoxFuture, LockInfo, NoEvents, Provider, ProviderFamily, ProviderRegistry,
     StateDocument, StateError, StateStore,
@@ -50,6 +52,20 @@ impl StateStore for MemoryState {
     }
 }
 
+fn request<'a>(
+    stack: &'a str,
+    sha: &'a str,
+    resources: &'a [stackplan_core::Resource],
+    state: Option<&'a StateDocument>,
+) -> PlanRequest<'a> {
+    PlanRequest {
+        stack,
+        stack_sha256: sha,
+        resources,
+        state,
+    }
+}
+
 /// The local reference stack with names unique to this run and a
 /// generated SCRAM password (setting an environment variable in a test
 /// would need `unsafe`).
@@ -63,7 +79,8 @@ fn stack_text() -> String {
 }
 
 #[tokio::test]
-async fn reference_stack_aws_resources_plan_as_create_apply_and_then_plan_quiet() {
+async fn reference_stack_aws_resources_plan_as_create_apply_plan_quiet_and_converge_after_out_of_band_changes()
+ {
     let text = stack_text();
     let stack = stackplan_stack::parse("milvus-local.toml", &text).expect("the stack parses");
     let resources: Vec<_> = stackplan_stack::expand(&stack)
@@ -76,14 +93,11 @@ async fn reference_stack_aws_resources_plan_as_create_apply_and_then_plan_quiet(
     let registry = ProviderRegistry::new().with(provider);
     let planner = Planner::new(&registry, PlanSettings::default());
     let sha = stackplan_engine::sha256_hex(text.as_bytes());
-    let request = |state| PlanRequest {
-        stack: &stack.name,
-        stack_sha256: &sha,
-        resources: &resources,
-        state,
-    };
 
-    let first = planner.plan(request(None)).await.expect("the first plan");
+    let first = planner
+        .plan(request(&stack.name, &sha, &resources, None))
+        .await
+        .expect("the first plan");
     let not_create: Vec<String> = first
         .changes
         .iter()
@@ -109,7 +123,7 @@ async fn reference_stack_aws_resources_plan_as_create_apply_and_then_plan_quiet(
     assert!(report.succeeded(), "{report:#?}");
 
     let second = planner
-        .plan(request(Some(&state)))
+        .plan(request(&stack.name, &sha, &resources, Some(&state)))
         .await
         .expect("the second plan");
     let noisy: Vec<String> = second
@@ -127,4 +141,93 @@ async fn reference_stack_aws_resources_plan_as_create_apply_and_then_plan_quiet(
         })
         .collect();
     assert!(noisy.is_empty(), "after a clean apply: {noisy:#?}");
+
+    // Behind stackplan's back: the bucket deleted, the node group scaled.
+    let config = stackplan_testkit::Emulators::shared()
+        .unwrap()
+        .aws_config()
+        .await;
+    let bucket = state
+        .get(&addr(K::S3Bucket, "milvus"))
+        .and_then(|r| r.physical_id.clone())
+        .unwrap();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.delete_bucket().bucket(&bucket).send().await.unwrap();
+    let ng = addr(K::EksNodegroup, "ng-1-milvus");
+    let (cluster, nodegroup) = state
+        .get(&ng)
+        .and_then(|r| r.physical_id.clone())
+        .and_then(|id| {
+            id.split_once(':')
+                .map(|(c, n)| (c.to_string(), n.to_string()))
+        })
+        .unwrap();
+    aws_sdk_eks::Client::new(&config)
+        .update_nodegroup_config()
+        .cluster_name(&cluster)
+        .nodegroup_name(&nodegroup)
+        .scaling_config(
+            aws_sdk_eks::types::NodegroupScalingConfig::builder()
+                .desired_size(5)
+                .min_size(3)
+                .max_size(5)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let third = planner
+        .plan(request(&stack.name, &sha, &resources, Some(&state)))
+        .await
+        .expect("the third plan");
+    let by_addr =
+        |a: &stackplan_core::ResourceAddr| third.changes.iter().find(|c| &c.addr == a).unwrap();
+    let b = by_addr(&addr(K::S3Bucket, "milvus"));
+    assert_eq!(b.action, Action::Create);
+    assert!(b.drift.as_ref().is_some_and(|d| d.deleted), "{b:#?}");
+    let n = by_addr(&ng);
+    assert_eq!(n.action, Action::Update, "{n:#?}");
+    let drift = n.drift.as_ref().expect("the scaling is drift");
+    assert!(
+        drift
+            .fields
+            .iter()
+            .any(|f| f.path == "scaling.desired_size"),
+        "{drift:#?}"
+    );
+    let others: Vec<_> = third
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp && c.addr != b.addr && c.addr != n.addr)
+        // Dependents of the re-created bucket see its outputs as known
+        // after apply (the S3 policy's document holds the bucket ARN).
+        .filter(|c| !c.field_diffs.iter().all(|d| !d.after.is_known()))
+        .map(|c| format!("{} {}", c.addr, c.action.name()))
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
+
+    // Re-applying converges.
+    let report = apply(
+        &third,
+        &registry,
+        &mut state,
+        &store,
+        &ApplySettings::default(),
+        &NoApplyEvents,
+        &NoEvents,
+        &StopFlag::new(),
+    )
+    .await
+    .expect("apply runs");
+    assert!(report.succeeded(), "{report:#?}");
+    let fourth = planner
+        .plan(request(&stack.name, &sha, &resources, Some(&state)))
+        .await
+        .expect("the fourth plan");
+    assert!(!fourth.has_changes(), "{:#?}", fourth.summary());
 }
