@@ -42,3 +42,7 @@ emulators-down:
 # Show whether the emulators are up, and prove it (STS call, /readyz, helm).
 emulators-status:
     tests/harness/status.sh
+
+# Plan CPU time and peak memory for 1,000 vs 10,000 resources on fake providers, and their growth.
+bench:
+    cargo bench -p stackplan-engine --bench plan_scale

@@ -88,7 +88,10 @@ pub(crate) async fn refresh(
 
     let prior_of = |a: &ResourceAddr| state.and_then(|s| s.get(a));
     let empty = LiveView::new();
-    let mut waiting: BTreeMap<ResourceAddr, BTreeSet<ResourceAddr>> = BTreeMap::new();
+    // How many reads each waiting resource still waits for, and who waits
+    // for each read: a completion touches only its own waiters.
+    let mut waiting: BTreeMap<ResourceAddr, usize> = BTreeMap::new();
+    let mut waiters: BTreeMap<ResourceAddr, Vec<ResourceAddr>> = BTreeMap::new();
     let mut ready: VecDeque<ResourceAddr> = VecDeque::new();
     for addr in &targets {
         let identity_known = match (resources.get(addr), prior_of(addr)) {
@@ -102,11 +105,14 @@ pub(crate) async fn refresh(
         if identity_known {
             ready.push_back(addr.clone());
         } else {
-            let deps: BTreeSet<ResourceAddr> = graph.dependencies(addr).into_iter().collect();
+            let deps = graph.dependencies(addr);
             if deps.is_empty() {
                 ready.push_back(addr.clone());
             } else {
-                waiting.insert(addr.clone(), deps);
+                waiting.insert(addr.clone(), deps.len());
+                for d in deps {
+                    waiters.entry(d).or_default().push(addr.clone());
+                }
             }
         }
     }
@@ -159,15 +165,14 @@ pub(crate) async fn refresh(
         }
         // Dependents waiting for this read go ahead even if it failed: they
         // resolve from state what they can, and the failure is reported.
-        let mut now_ready = Vec::new();
-        for (w, deps) in waiting.iter_mut() {
-            if deps.remove(&addr) && deps.is_empty() {
-                now_ready.push(w.clone());
+        for w in waiters.remove(&addr).unwrap_or_default() {
+            if let Some(left) = waiting.get_mut(&w) {
+                *left -= 1;
+                if *left == 0 {
+                    waiting.remove(&w);
+                    ready.push_back(w);
+                }
             }
-        }
-        for w in now_ready {
-            waiting.remove(&w);
-            ready.push_back(w);
         }
     }
     if !failures.is_empty() {

@@ -665,3 +665,30 @@ async fn refresh_never_runs_more_reads_than_the_parallelism() {
         .unwrap();
     assert_eq!(peak.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn read_whose_identity_needs_a_new_output_waits_for_that_producer_and_uses_it() {
+    // No state: the cluster's `role_arn` is known only once the role has
+    // been read live, so its read waits for the role's and gets the ARN.
+    let (resources, cloud, _state) = applied();
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let (inner, s) = (cloud.provider(), seen.clone());
+    let provider = cloud.provider().read(move |req| {
+        if *req.addr == cluster() {
+            *s.lock().unwrap() = req.desired.and_then(|d| d.get("role_arn").cloned());
+        }
+        futures::executor::block_on(stackplan_core::Provider::read(&inner, req))
+    });
+    plan_with(
+        &resources,
+        None,
+        &registry(provider),
+        PlanSettings::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        Some(Value::string("arn-of-iam_role.eks_cluster"))
+    );
+}
