@@ -255,15 +255,69 @@ impl AwsProvider {
             .client_request_token(token())
             .send()
             .await
-            .map_err(|e| AwsError::api(req.addr, "CreateSecret", e))?;
+            .map_err(|e| AwsError::api(req.addr, "CreateSecret", e));
+        let out = match out {
+            Ok(out) => out,
+            // A secret stackplan deleted stays for its recovery window
+            // and keeps its name meanwhile (a destroy, then an apply):
+            // restore it and make it what the stack says.
+            // AWS answers InvalidRequestException, emulators
+            // ResourceExistsException: either way the name is taken, and
+            // DescribeSecret says whether by a secret on its way out.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("InvalidRequestException" | "ResourceExistsException")
+                ) && self.secret_scheduled_for_deletion(req.addr, name).await? =>
+            {
+                progress(
+                    req.events,
+                    req.addr,
+                    Phase::Creating,
+                    "RestoreSecret (was scheduled for deletion)",
+                );
+                let restored = self
+                    .secrets
+                    .restore_secret()
+                    .secret_id(name)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "RestoreSecret", e))?;
+                let arn = restored.arn().unwrap_or(name).to_string();
+                return self.secret_converge(&req, &arn).await;
+            }
+            Err(e) => return Err(e),
+        };
         let arn = out.arn().unwrap_or(name).to_string();
         self.secret_observe(req.addr, &arn)
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeSecret", name))
     }
 
+    async fn secret_scheduled_for_deletion(
+        &self,
+        addr: &ResourceAddr,
+        name: &str,
+    ) -> AwsResult<bool> {
+        let out = absent_if_not_found(
+            self.secrets
+                .describe_secret()
+                .secret_id(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(addr, "DescribeSecret", e)),
+        )?;
+        Ok(out.is_some_and(|s| s.deleted_date().is_some()))
+    }
+
     pub(crate) async fn secret_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let arn = self.managed_id(&req)?;
+        self.secret_converge(&req, &arn).await
+    }
+
+    /// Makes the secret `arn` match the desired attributes.
+    async fn secret_converge(&self, req: &ApplyRequest<'_>, arn: &str) -> AwsResult<Observed> {
+        let arn = arn.to_string();
         let d = Desired::new(req.addr, req.desired);
         let live = self
             .secret_observe(req.addr, &arn)

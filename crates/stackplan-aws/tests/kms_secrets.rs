@@ -163,3 +163,35 @@ async fn missing_environment_variable_fails_naming_the_source_and_not_a_value() 
     );
     assert!(!err.retryable);
 }
+
+#[tokio::test]
+async fn secret_deleted_by_stackplan_is_restored_when_the_stack_creates_it_again() {
+    let p = provider().await;
+    let key = create(
+        &p,
+        &addr(K::KmsKey, "k"),
+        &attrs([("description", "scram".into())]),
+    )
+    .await;
+    let a = addr(K::SecretsmanagerSecret, "msk_scram");
+    let desired = attrs([
+        (
+            "name",
+            Value::string(format!("AmazonMSK_{}", name("again"))),
+        ),
+        ("kms_key_id", key.outputs["arn"].clone()),
+        ("username", "milvus".into()),
+        ("password", Value::Secret(SecretSource::Generate)),
+    ]);
+    let created = create(&p, &a, &desired).await;
+    let state = state_of(&a, &desired, &created);
+    // Scheduled for deletion (Secrets Manager's default window).
+    delete(&p, &a, &state).await;
+    assert!(read(&p, &a, Some(&desired), None).await.is_none());
+
+    let again = create(&p, &a, &change(&desired, "username", "milvus2".into())).await;
+    assert_eq!(again.physical_id, created.physical_id);
+    assert_eq!(again.outputs["username"], Value::string("milvus2"));
+    // `generate` keeps the password the restored secret holds.
+    assert_eq!(again.outputs["password"], created.outputs["password"]);
+}
