@@ -8,26 +8,6 @@ use stackplan_core::{ProviderRegistry, StateStore};
 use stackplan_engine::testing::FakeCloud;
 use stackplan_engine::{PlanRequest, PlanSettings, Planner};
 
-#[test]
-fn plan_without_a_provider_for_a_kind_fails_naming_the_kind() {
-    let run = Scratch::with_stack(&reference_stack()).run(&["plan", "stack.toml"]);
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stdout.is_empty(), "stdout stays clean: {}", run.stdout);
-    assert!(
-        run.stderr
-            .contains("no provider serves resource kind `ec2_vpc` (needed for `ec2_vpc.main`)"),
-        "{}",
-        run.stderr
-    );
-}
-
-#[test]
-fn drift_errors_exit_1() {
-    let run = Scratch::with_stack(&reference_stack()).run(&["drift", "stack.toml", "--json"]);
-    assert_eq!(run.code, 1);
-    assert!(run.stdout.is_empty());
-}
-
 /// A plan of the reference stack made against a fake cloud, saved where
 /// the binary can read it.
 fn saved_plan(scratch: &Scratch) -> std::path::PathBuf {

@@ -9,10 +9,21 @@ fn joined(addrs: &[ResourceAddr]) -> String {
         .join(" -> ")
 }
 
+/// Failures in full, up to a few: when credentials or the network are
+/// missing every read fails the same way, and one screen of the same cause
+/// helps nobody. The rest are named.
 fn failure_lines(list: &[(ResourceAddr, ProviderError)]) -> String {
-    list.iter()
+    const SHOWN: usize = 3;
+    let mut out: String = list
+        .iter()
+        .take(SHOWN)
         .map(|(a, e)| format!("\n  {a}: {}", chain(e)))
-        .collect()
+        .collect();
+    if list.len() > SHOWN {
+        let rest: Vec<String> = list[SHOWN..].iter().map(|(a, _)| a.to_string()).collect();
+        out.push_str(&format!("\n  and {} more: {}", rest.len(), rest.join(", ")));
+    }
+    out
 }
 
 /// A provider error with its causes, on one line: refresh reports several.

@@ -95,11 +95,41 @@ pub async fn state_store(stack: &Stack) -> Box<dyn StateStore> {
     }
 }
 
-/// The providers this build has. The AWS and Kubernetes providers
-/// register here as they are wired in; a kind without one is refused by
-/// the engine with the kind named, never skipped.
-pub async fn provider_registry(_stack: &Stack) -> miette::Result<ProviderRegistry> {
-    Ok(ProviderRegistry::new())
+/// The providers for a stack: AWS on the standard credential chain in the
+/// stack's region, and Kubernetes/Helm on `[kubernetes] kubeconfig` when
+/// given, else on the stack's EKS cluster (found with `DescribeCluster`,
+/// signed for with the same credentials, contacted only once it exists).
+/// A kind no provider serves is refused by the engine with the kind named,
+/// never skipped.
+pub async fn provider_registry(stack: &Stack) -> miette::Result<ProviderRegistry> {
+    let aws = stackplan_aws::AwsProvider::from_env(&stack.region).await;
+    let kube = match &stack.kubernetes {
+        Some(k) => {
+            stackplan_kube::KubeProvider::from_kubeconfig(Some(&k.kubeconfig), k.context.as_deref())
+        }
+        None => {
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(stack.region.clone()))
+                .load()
+                .await;
+            let credentials = config.credentials_provider().ok_or_else(|| {
+                miette!(
+                    help = "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or give `[kubernetes] kubeconfig`",
+                    "no AWS credentials to sign Kubernetes requests for EKS cluster `{}`",
+                    stack.eks.name
+                )
+            })?;
+            stackplan_kube::KubeProvider::for_eks(
+                &stack.eks.name,
+                &stack.region,
+                credentials,
+                aws_sdk_eks::Client::new(&config),
+            )
+        }
+    };
+    Ok(ProviderRegistry::new()
+        .with(std::sync::Arc::new(aws))
+        .with(std::sync::Arc::new(kube)))
 }
 
 pub fn state_error(e: StateError) -> miette::Report {
@@ -351,5 +381,42 @@ mod tests {
         let saved = read_plan(&out).unwrap();
         assert_eq!(saved.stack, "milvus-demo");
         assert_eq!(files_containing(dir.path(), SECRET), Vec::<PathBuf>::new());
+    }
+}
+
+#[cfg(test)]
+mod provider_tests {
+    use stackplan_core::{ProviderRegistry, ResourceKind};
+    use stackplan_engine::testing::FakeCloud;
+
+    use super::*;
+
+    #[test]
+    fn a_kind_without_a_provider_is_an_error_naming_the_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let path = dir.path().join("stack.toml");
+        std::fs::copy(root.join("stacks/milvus-eks.toml"), &path).unwrap();
+        let cloud = FakeCloud::new();
+        let aws_only: Vec<ResourceKind> = ResourceKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| k.family() == stackplan_core::ProviderFamily::Aws)
+            .collect();
+        let registry =
+            ProviderRegistry::new().with(cloud.provider().for_kinds(&aws_only).into_arc());
+        let err = runtime()
+            .unwrap()
+            .block_on(make_plan(
+                &path,
+                Some(&registry),
+                PlanSettings::default(),
+                false,
+            ))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no provider serves resource kind `k8s_namespace` (needed for `k8s_namespace.milvus`)"
+        );
     }
 }
