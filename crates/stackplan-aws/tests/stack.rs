@@ -2,7 +2,8 @@
 //! planned and applied by `stackplan-engine` with this provider, against
 //! moto: a plan on an empty account creates every AWS resource, apply
 //! makes them, the plan after it is quiet for every kind, and changes made
-//! behind stackplan's back show as drift and converge on re-apply.
+//! behind stackplan's back show as drift and converge on re-apply; a
+//! destroy deletes every one in dependency order.
 
 mod common;
 
@@ -79,7 +80,7 @@ fn stack_text() -> String {
 }
 
 #[tokio::test]
-async fn reference_stack_aws_resources_plan_as_create_apply_plan_quiet_and_converge_after_out_of_band_changes()
+async fn reference_stack_aws_resources_create_plan_quiet_converge_after_out_of_band_changes_and_destroy()
  {
     let text = stack_text();
     let stack = stackplan_stack::parse("milvus-local.toml", &text).expect("the stack parses");
@@ -230,4 +231,47 @@ async fn reference_stack_aws_resources_plan_as_create_apply_plan_quiet_and_conve
         .await
         .expect("the fourth plan");
     assert!(!fourth.has_changes(), "{:#?}", fourth.summary());
+
+    // Destroy: the stack without resources deletes every one, dependents
+    // first (the cluster before its subnets, the MSK cluster before its
+    // security group and configuration).
+    let destroyer = Planner::new(
+        &registry,
+        PlanSettings {
+            allow_destroy: true,
+            ..PlanSettings::default()
+        },
+    );
+    let destroy = destroyer
+        .plan(request(&stack.name, &sha, &[], Some(&state)))
+        .await
+        .expect("the destroy plan");
+    assert!(
+        destroy.changes.iter().all(|c| c.action == Action::Delete),
+        "{:#?}",
+        destroy.summary()
+    );
+    assert_eq!(destroy.changes.len(), resources.len());
+    let report = apply(
+        &destroy,
+        &registry,
+        &mut state,
+        &store,
+        &ApplySettings::default(),
+        &NoApplyEvents,
+        &NoEvents,
+        &StopFlag::new(),
+    )
+    .await
+    .expect("destroy runs");
+    assert!(report.succeeded(), "{report:#?}");
+    assert!(
+        state.resources.is_empty(),
+        "{:?}",
+        state
+            .resources
+            .iter()
+            .map(|r| r.addr.to_string())
+            .collect::<Vec<_>>()
+    );
 }
