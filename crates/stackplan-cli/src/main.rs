@@ -6,6 +6,7 @@
 
 mod commands;
 mod output;
+mod progress;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -50,6 +51,10 @@ enum Command {
     Show(commands::show::ShowArgs),
     /// Show who holds the state lock and release it.
     Unlock(commands::unlock::UnlockArgs),
+    /// Apply a stack (after showing its plan and asking) or a saved plan.
+    Apply(commands::apply::ApplyArgs),
+    /// Delete every resource of a stack, in reverse dependency order.
+    Destroy(commands::apply::DestroyArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -85,6 +90,9 @@ fn install_error_hook() {
 
 fn main() -> ExitCode {
     install_error_hook();
+    // kube and the AWS SDK link rustls with different crypto providers;
+    // without a process default, the first TLS connection panics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate { stack } => commands::validate::run(&stack),
@@ -94,6 +102,8 @@ fn main() -> ExitCode {
         Command::Drift(args) => commands::drift::run(&args),
         Command::Show(args) => commands::show::run(&args),
         Command::Unlock(args) => commands::unlock::run(&args),
+        Command::Apply(args) => commands::apply::run(&args),
+        Command::Destroy(args) => commands::apply::destroy(&args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

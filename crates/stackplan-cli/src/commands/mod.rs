@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod apply;
 pub mod drift;
 pub mod graph;
 pub mod plan;

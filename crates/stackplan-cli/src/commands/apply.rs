@@ -1,0 +1,511 @@
+//! `stackplan apply STACK|PLAN` and `stackplan destroy STACK`: a plan
+//! carried out under the state lock, with live progress, a summary, and
+//! Ctrl-C handled in two steps (stop starting work; then abort).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use miette::{IntoDiagnostic, miette};
+use stackplan_core::{Plan, ProviderRegistry, StateStore};
+use stackplan_engine::{
+    ApplyReport, ApplySettings, PlanRequest, PlanSettings, Planner, StopFlag, check_guards,
+    sha256_hex,
+};
+use stackplan_render::plan_text::{self, TextOptions};
+use stackplan_state::{new_document, new_lock_info};
+
+use super::plan::{
+    engine_error, provider_registry, runtime, state_error, state_store, stdout_color,
+};
+use crate::progress::Progress;
+use crate::{Outcome, output};
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A stack file (plan, confirm, apply), or a plan saved with
+    /// `stackplan plan -o PLAN` (applied exactly, if still current).
+    pub target: PathBuf,
+    /// The stack file a saved plan was made from, when it is not where
+    /// the plan says.
+    #[arg(long)]
+    pub stack: Option<PathBuf>,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// At most this many resources in flight.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: u16,
+    /// Allow deleting or replacing stateful resources (S3 bucket, MSK and
+    /// EKS clusters).
+    #[arg(long)]
+    pub allow_destroy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The stack file.
+    pub stack: PathBuf,
+    /// Destroy without asking for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: u16,
+    /// Allow destroying stateful resources (S3 bucket, MSK and EKS clusters).
+    #[arg(long)]
+    pub allow_destroy: bool,
+}
+
+/// What to apply.
+enum Source {
+    Stack(PathBuf),
+    Saved { plan: Box<Plan>, stack: PathBuf },
+}
+
+fn is_plan_file(path: &Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v.get("format_version").is_some() && v.get("changes").is_some())
+}
+
+/// Asks on the terminal; refuses when there is none to ask on.
+fn confirm(question: &str, yes: bool) -> miette::Result<bool> {
+    confirm_with(question, yes, std::io::stdin().is_terminal())
+}
+
+fn confirm_with(question: &str, yes: bool, stdin_is_terminal: bool) -> miette::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !stdin_is_terminal {
+        return Err(miette!(
+            help = "review the plan, then run again with --yes (or apply a saved plan)",
+            "refusing to change anything without confirmation: stdin is not a terminal"
+        ));
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{question} Only 'yes' is accepted: ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .into_diagnostic()?;
+    Ok(answer.trim() == "yes")
+}
+
+pub fn run(args: &ApplyArgs) -> miette::Result<Outcome> {
+    let source = if is_plan_file(&args.target) {
+        let plan = super::show::read_plan(&args.target)?;
+        let stack = args.stack.clone().ok_or_else(|| {
+            miette!(
+                help = "pass the stack file the plan was made from: stackplan apply PLAN --stack STACK",
+                "`{}` is a saved plan; apply needs its stack file too",
+                args.target.display()
+            )
+        })?;
+        Source::Saved {
+            plan: Box::new(plan),
+            stack,
+        }
+    } else {
+        Source::Stack(args.target.clone())
+    };
+    let settings = PlanSettings {
+        parallelism: usize::from(args.parallelism),
+        allow_destroy: args.allow_destroy,
+    };
+    runtime()?.block_on(execute(source, settings, args.yes, Mode::Apply, None))
+}
+
+pub fn destroy(args: &DestroyArgs) -> miette::Result<Outcome> {
+    let settings = PlanSettings {
+        parallelism: usize::from(args.parallelism),
+        allow_destroy: args.allow_destroy,
+    };
+    runtime()?.block_on(execute(
+        Source::Stack(args.stack.clone()),
+        settings,
+        args.yes,
+        Mode::Destroy,
+        None,
+    ))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Apply,
+    Destroy,
+}
+
+/// Lock, plan (or check the saved plan), confirm, apply, unlock. The lock
+/// is released on every path out, errors included.
+async fn execute(
+    source: Source,
+    settings: PlanSettings,
+    yes: bool,
+    mode: Mode,
+    registry: Option<&ProviderRegistry>,
+) -> miette::Result<Outcome> {
+    let stack_path = match &source {
+        Source::Stack(p) | Source::Saved { stack: p, .. } => p.clone(),
+    };
+    let loaded = super::load(&stack_path)?;
+    let bytes = std::fs::read(&stack_path).into_diagnostic()?;
+    let owned;
+    let registry = match registry {
+        Some(r) => r,
+        None => {
+            owned = provider_registry(&loaded.stack).await?;
+            &owned
+        }
+    };
+    let store = state_store(&loaded.stack).await;
+    let operation = match mode {
+        Mode::Apply => "apply",
+        Mode::Destroy => "destroy",
+    };
+    store
+        .lock(&new_lock_info(operation))
+        .await
+        .map_err(state_error)?;
+    let result = locked(
+        &source,
+        &loaded,
+        &bytes,
+        settings,
+        yes,
+        mode,
+        registry,
+        store.as_ref(),
+    )
+    .await;
+    let unlocked = store.unlock().await.map_err(state_error);
+    let outcome = result?;
+    unlocked?;
+    Ok(outcome)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn locked(
+    source: &Source,
+    loaded: &super::Loaded,
+    bytes: &[u8],
+    settings: PlanSettings,
+    yes: bool,
+    mode: Mode,
+    registry: &ProviderRegistry,
+    store: &dyn StateStore,
+) -> miette::Result<Outcome> {
+    let state = store.read().await.map_err(state_error)?;
+    let planner = Planner::new(registry, settings);
+    let stack_sha = sha256_hex(bytes);
+    let req = PlanRequest {
+        stack: &loaded.stack.name,
+        stack_sha256: &stack_sha,
+        resources: &loaded.resources,
+        state: state.as_ref(),
+    };
+    let plan = match (source, mode) {
+        (Source::Saved { plan, .. }, _) => {
+            planner
+                .verify_saved_plan(plan, req)
+                .await
+                .map_err(engine_error)?;
+            check_guards(plan, &loaded.resources, settings.allow_destroy).map_err(engine_error)?;
+            (**plan).clone()
+        }
+        (Source::Stack(_), Mode::Apply) => planner.plan(req).await.map_err(engine_error)?,
+        (Source::Stack(_), Mode::Destroy) => {
+            // Everything in state goes; the guards look at the stack's
+            // resources, which still say what is protected.
+            let plan = planner
+                .drift(PlanRequest {
+                    resources: &[],
+                    ..req
+                })
+                .await
+                .map_err(engine_error)?;
+            check_guards(&plan, &loaded.resources, settings.allow_destroy).map_err(engine_error)?;
+            plan
+        }
+    };
+
+    let progress = Progress::new();
+    if !plan.has_changes() {
+        progress.line("No changes: the live resources match the stack.");
+        return Ok(Outcome::Clean);
+    }
+    if matches!(source, Source::Stack(_)) {
+        output::emit(
+            &plan_text::render(
+                &plan,
+                TextOptions {
+                    color: stdout_color(),
+                },
+            ),
+            None,
+        )?;
+        let question = match mode {
+            Mode::Apply => "Apply these changes?",
+            Mode::Destroy => "Destroy every resource of this stack?",
+        };
+        if !confirm(question, yes)? {
+            progress.line("Cancelled: nothing was changed.");
+            return Ok(Outcome::Clean);
+        }
+    }
+
+    let mut doc = state.unwrap_or_else(|| new_document(&loaded.stack.name));
+    let stop = StopFlag::new();
+    let signals = tokio::spawn(watch_interrupts(stop.clone()));
+    let report = stackplan_engine::apply(
+        &plan,
+        registry,
+        &mut doc,
+        store,
+        &ApplySettings {
+            parallelism: settings.parallelism,
+        },
+        &progress,
+        &progress,
+        &stop,
+    )
+    .await
+    .map_err(engine_error);
+    signals.abort();
+    let report = report?;
+    if mode == Mode::Destroy && report.succeeded() {
+        // Lookups were only read, never owned: forget them.
+        let before = doc.resources.len();
+        doc.resources
+            .retain(|r| r.mode != stackplan_core::ResourceMode::Lookup);
+        if doc.resources.len() != before {
+            doc.serial = store.write(&doc).await.map_err(state_error)?;
+        }
+    }
+    summarize(&progress, &report);
+    if report.succeeded() {
+        Ok(Outcome::Clean)
+    } else {
+        Err(miette!(
+            help = "fix the cause named above and run apply again: it continues from what was done",
+            "apply did not finish: {} failed, {} skipped",
+            report.failed.len(),
+            report.skipped.len()
+        ))
+    }
+}
+
+/// First Ctrl-C: start nothing new, let work in flight finish and be
+/// saved. Second: abort at once (state is written after every resource).
+async fn watch_interrupts(stop: StopFlag) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    stop.request();
+    eprintln!(
+        "\nstopping: no new work starts; waiting for the resources in flight (Ctrl-C again to abort)"
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("aborted: state holds every resource that finished");
+        std::process::exit(130);
+    }
+}
+
+fn summarize(progress: &Progress, report: &ApplyReport) {
+    progress.line(&format!(
+        "Apply {}: {} done, {} failed, {} skipped.",
+        if report.interrupted {
+            "interrupted"
+        } else if report.succeeded() {
+            "complete"
+        } else {
+            "incomplete"
+        },
+        report.done.len(),
+        report.failed.len(),
+        report.skipped.len()
+    ));
+    for (addr, op, error) in &report.failed {
+        progress.line(&format!("  failed:  {op} {addr}: {error}"));
+    }
+    for (addr, op, reason) in &report.skipped {
+        progress.line(&format!("  skipped: {op} {addr}: {reason}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use stackplan_core::ProviderRegistry;
+    use stackplan_engine::testing::FakeCloud;
+    use stackplan_state::LocalStateStore;
+
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, PathBuf, FakeCloud, ProviderRegistry) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("stacks/milvus-eks.toml")).unwrap();
+        let path = dir.path().join("stack.toml");
+        std::fs::write(&path, text).unwrap();
+        let loaded = crate::commands::load(&path).unwrap();
+        let cloud = FakeCloud::new();
+        cloud.seed_lookups(&loaded.resources);
+        let registry = ProviderRegistry::new().with(cloud.provider().into_arc());
+        (dir, path, cloud, registry)
+    }
+
+    fn settings(allow_destroy: bool) -> PlanSettings {
+        PlanSettings {
+            parallelism: 8,
+            allow_destroy,
+        }
+    }
+
+    fn go(
+        source: Source,
+        mode: Mode,
+        allow: bool,
+        registry: &ProviderRegistry,
+    ) -> miette::Result<Outcome> {
+        runtime()
+            .unwrap()
+            .block_on(execute(source, settings(allow), true, mode, Some(registry)))
+    }
+
+    fn state_of(path: &Path) -> stackplan_core::StateDocument {
+        let loaded = crate::commands::load(path).unwrap();
+        let store = LocalStateStore::for_stack(path.parent().unwrap(), &loaded.stack.name);
+        runtime().unwrap().block_on(store.read()).unwrap().unwrap()
+    }
+
+    #[test]
+    fn apply_creates_everything_then_a_second_apply_has_nothing_to_do() {
+        let (_dir, path, cloud, registry) = setup();
+        assert_eq!(
+            go(Source::Stack(path.clone()), Mode::Apply, false, &registry).unwrap(),
+            Outcome::Clean
+        );
+        let managed = crate::commands::load(&path).unwrap().resources.len();
+        assert_eq!(cloud.len(), managed, "every resource is live");
+        assert_eq!(state_of(&path).resources.len(), managed);
+        let plan = runtime()
+            .unwrap()
+            .block_on(super::super::plan::make_plan(
+                &path,
+                Some(&registry),
+                settings(false),
+                false,
+            ))
+            .unwrap();
+        assert!(
+            !plan.has_changes(),
+            "{:#?}",
+            plan.changes
+                .iter()
+                .filter(|c| c.action.is_change())
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn destroy_refuses_stateful_resources_without_allow_destroy() {
+        let (_dir, path, cloud, registry) = setup();
+        go(Source::Stack(path.clone()), Mode::Apply, false, &registry).unwrap();
+        let err = go(Source::Stack(path.clone()), Mode::Destroy, false, &registry).unwrap_err();
+        let msg = format!("{err:?}");
+        assert!(msg.contains("refusing to destroy"), "{msg}");
+        assert!(msg.contains("s3_bucket.milvus"), "{msg}");
+        assert!(cloud.len() > 4, "nothing was deleted");
+
+        go(Source::Stack(path.clone()), Mode::Destroy, true, &registry).unwrap();
+        // Only the looked-up VPC and subnets, never stackplan's, remain.
+        assert_eq!(cloud.len(), 4);
+        assert!(state_of(&path).resources.is_empty());
+    }
+
+    #[test]
+    fn prevent_destroy_refuses_even_with_allow_destroy() {
+        let (_dir, path, _cloud, registry) = setup();
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "root_path = \"milvus\"",
+            "root_path = \"milvus\"\nprevent_destroy = true",
+        );
+        std::fs::write(&path, text).unwrap();
+        go(Source::Stack(path.clone()), Mode::Apply, false, &registry).unwrap();
+        let err = go(Source::Stack(path.clone()), Mode::Destroy, true, &registry).unwrap_err();
+        assert!(format!("{err:?}").contains("prevent_destroy"), "{err:?}");
+    }
+
+    #[test]
+    fn saved_plan_is_refused_after_a_live_change_and_applied_when_current() {
+        let (dir, path, cloud, registry) = setup();
+        go(Source::Stack(path.clone()), Mode::Apply, false, &registry).unwrap();
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("desired       = 3", "desired       = 4\nmax           = 4");
+        std::fs::write(&path, text).unwrap();
+        let plan = runtime()
+            .unwrap()
+            .block_on(super::super::plan::make_plan(
+                &path,
+                Some(&registry),
+                settings(false),
+                false,
+            ))
+            .unwrap();
+        let saved = dir.path().join("plan.json");
+        super::super::plan::save(&plan, &saved).unwrap();
+
+        let bucket =
+            stackplan_core::ResourceAddr::new(stackplan_core::ResourceKind::S3Bucket, "milvus");
+        let before = cloud.get(&bucket).unwrap();
+        cloud.set_attr(&bucket, "versioning", stackplan_core::Value::Bool(false));
+        let read = super::super::show::read_plan(&saved).unwrap();
+        let err = go(
+            Source::Saved {
+                plan: Box::new(read.clone()),
+                stack: path.clone(),
+            },
+            Mode::Apply,
+            false,
+            &registry,
+        )
+        .unwrap_err();
+        assert!(format!("{err:?}").contains("s3_bucket.milvus"), "{err:?}");
+
+        cloud.insert(bucket, before);
+        go(
+            Source::Saved {
+                plan: Box::new(read),
+                stack: path.clone(),
+            },
+            Mode::Apply,
+            false,
+            &registry,
+        )
+        .unwrap();
+        let ng = stackplan_core::ResourceAddr::new(
+            stackplan_core::ResourceKind::EksNodegroup,
+            "ng-1-milvus",
+        );
+        assert_eq!(
+            cloud.get(&ng).unwrap().attrs["scaling"].get_path("desired_size"),
+            Some(&stackplan_core::Value::Int(4))
+        );
+    }
+
+    #[test]
+    fn apply_without_yes_and_without_a_terminal_is_refused() {
+        let err = confirm_with("Apply?", false, false).unwrap_err();
+        assert!(
+            format!("{err:?}").contains("stdin is not a terminal"),
+            "{err:?}"
+        );
+        assert!(confirm_with("Apply?", true, false).unwrap());
+    }
+}
