@@ -143,6 +143,7 @@ pub fn render(plan: &Plan, opts: MarkdownOptions) -> String {
     let mut out = String::new();
     let mut used = 0;
     let mut shown_details = 0;
+    let mut shown_rows = 0;
     let mut cut = false;
     for (i, piece) in pieces.iter().enumerate() {
         let n = piece.chars().count();
@@ -155,15 +156,27 @@ pub fn render(plan: &Plan, opts: MarkdownOptions) -> String {
         if i >= head && piece.starts_with("<details>") {
             shown_details += 1;
         }
+        if i < head && piece.starts_with("| `") {
+            shown_rows += 1;
+        }
     }
     if cut {
-        let _ = write!(
-            out,
-            "\n> **Truncated:** details of {} of {} resource(s) are left out to stay under GitHub's {}-character comment limit. Run `stackplan plan` (or `stackplan show PLAN`) for the full plan.\n",
-            total - shown_details,
-            total,
-            opts.limit
-        );
+        if shown_rows < view.changes.len() {
+            let _ = write!(
+                out,
+                "\n\n> **Truncated:** the table lists {shown_rows} of {} changed resources and no details, to stay under GitHub's {}-character comment limit. Run `stackplan plan` (or `stackplan show PLAN`) for the full plan.\n",
+                view.changes.len(),
+                opts.limit
+            );
+        } else {
+            let _ = write!(
+                out,
+                "\n> **Truncated:** details of {} of {} resource(s) are left out to stay under GitHub's {}-character comment limit. Run `stackplan plan` (or `stackplan show PLAN`) for the full plan.\n",
+                total - shown_details,
+                total,
+                opts.limit
+            );
+        }
     }
     out
 }

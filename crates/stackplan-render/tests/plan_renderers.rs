@@ -308,3 +308,39 @@ fn every_renderer_is_byte_identical_across_runs() {
         plan_markdown::render(&p2, MarkdownOptions::default())
     );
 }
+
+#[test]
+fn markdown_of_a_large_plan_stays_under_githubs_limit() {
+    // 3,000 new resources: far more than one comment can hold.
+    let resources: Vec<Resource> = (0..3_000)
+        .map(|i| {
+            Resource::managed(K::S3Bucket, format!("b{i}"))
+                .attr("bucket", format!("acme-{i}"))
+                .attr("tags", Value::map([("team", "search".into())]))
+        })
+        .collect();
+    let cloud = FakeCloud::new();
+    let reg = ProviderRegistry::new().with(cloud.provider().into_arc());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let plan = rt
+        .block_on(
+            Planner::new(&reg, PlanSettings::default()).plan(PlanRequest {
+                stack: STACK,
+                stack_sha256: "0",
+                resources: &resources,
+                state: None,
+            }),
+        )
+        .unwrap();
+    let md = plan_markdown::render(&plan, MarkdownOptions::default());
+    assert!(md.chars().count() <= 65_536, "{}", md.chars().count());
+    assert!(md.starts_with("## stackplan plan: `milvus-demo`\n\n**Plan:** 3000 to create."));
+    assert!(
+        md.trim_end()
+            .ends_with("Run `stackplan plan` (or `stackplan show PLAN`) for the full plan."),
+        "{}",
+        &md[md.len() - 400..]
+    );
+}
