@@ -115,14 +115,11 @@ impl KubeProvider {
     /// A session whose token outlives a whole helm run: a new one for
     /// every run on EKS (helm's timeout is 10 minutes, a token's life 15).
     async fn helm_session(&self) -> Result<Arc<Session>, KubeError> {
-        if let KubeTarget::Eks(_) = &self.target {
+        if let KubeTarget::Eks(eks) = &self.target {
             let fresh = Session::connect(&self.target)
                 .await?
                 .map(Arc::new)
-                .ok_or_else(|| match &self.target {
-                    KubeTarget::Eks(e) => KubeError::ClusterNotReady(e.cluster.clone()),
-                    KubeTarget::Kubeconfig { .. } => unreachable!(),
-                })?;
+                .ok_or_else(|| KubeError::ClusterNotReady(eks.cluster.clone()))?;
             *self.session.lock().await = Some(fresh.clone());
             return Ok(fresh);
         }
