@@ -13,6 +13,21 @@
 //!        (one module per service: read, create, update, delete, wait)
 //! ```
 //!
+//! How the CLI registers it (the stack's region; waits from the stack or
+//! the defaults):
+//!
+//! ```no_run
+//! # async fn f(registry: &mut stackplan_core::ProviderRegistry, resources: &[stackplan_core::Resource]) {
+//! use std::sync::Arc;
+//! let aws = stackplan_aws::AwsProvider::from_env("us-west-2").await
+//!     .with_wait(stackplan_aws::WaitConfig::default());
+//! registry.register(Arc::new(aws));
+//! // Shown with the plan: a role that attaches AmazonS3FullAccess.
+//! let warnings = stackplan_aws::plan_warnings(resources);
+//! # let _ = warnings;
+//! # }
+//! ```
+//!
 //! Observed attributes come back in exactly the shape the expansion writes
 //! the desired ones (`crates/stackplan-stack/src/expand.rs`), so a clean
 //! apply followed by a plan is quiet.

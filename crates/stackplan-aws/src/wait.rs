@@ -50,6 +50,12 @@ impl WaitConfig {
         }
     }
 
+    /// The longest wait for one kind (a stack's `timeouts`).
+    pub fn with_timeout(mut self, kind: ResourceKind, limit: Duration) -> Self {
+        self.timeouts.insert(kind, limit);
+        self
+    }
+
     pub fn timeout(&self, kind: ResourceKind) -> Duration {
         self.timeouts
             .get(&kind)
