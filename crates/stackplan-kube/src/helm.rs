@@ -412,6 +412,55 @@ exit 1"#,
         assert!(!msg.contains("kafka-s3cret"), "{msg}");
     }
 
+    /// The arguments a stand-in helm receives for `chart` on helm `major`.
+    async fn args_for(chart: ChartSource, major: u32, wait: bool) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("args");
+        let fake = script(dir.path(), &format!(r#"echo "$@" > {}"#, log.display()));
+        let helm = Helm {
+            path: fake,
+            version: (major, 0, 0),
+        };
+        let access = HelmKubeAccess {
+            kubeconfig: Some(PathBuf::from("/k/config")),
+            context: Some("ctx".into()),
+        };
+        let up = Upgrade {
+            release: "demo",
+            namespace: "milvus",
+            chart: &chart,
+            values: &serde_json::json!({}),
+            wait,
+            secrets: &[],
+        };
+        helm.upgrade(&up, &access).await.unwrap();
+        let args = std::fs::read_to_string(log).unwrap();
+        // The values file's name is random.
+        let (before, after) = args.trim().split_once("--values ").unwrap();
+        let after = after.split_once(' ').map(|(_, rest)| rest).unwrap_or("");
+        format!("{before}--values FILE {after}").trim().to_string()
+    }
+
+    #[tokio::test]
+    async fn every_chart_source_becomes_helms_own_arguments() {
+        let oci = ChartSource::Oci {
+            reference: "oci://registry.example/charts/milvus".into(),
+            version: Some("4.2.8".into()),
+        };
+        assert_eq!(
+            args_for(oci, 4, true).await,
+            "--kubeconfig /k/config --kube-context ctx upgrade --install demo \
+             oci://registry.example/charts/milvus --version 4.2.8 --namespace milvus \
+             --timeout 10m --values FILE --rollback-on-failure --wait=watcher"
+        );
+        let path = ChartSource::Path("./charts/milvus".into());
+        assert_eq!(
+            args_for(path, 3, false).await,
+            "--kubeconfig /k/config --kube-context ctx upgrade --install demo \
+             ./charts/milvus --namespace milvus --timeout 10m --values FILE"
+        );
+    }
+
     #[test]
     fn helm_3_without_waiting_drops_atomic_which_would_wait() {
         let v3 = Helm {
