@@ -275,3 +275,75 @@ async fn reference_stack_aws_resources_create_plan_quiet_converge_after_out_of_b
             .collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn reference_stack_in_an_existing_vpc_reads_the_network_and_plans_quiet_after_apply() {
+    let p = provider().await;
+    let (vpc_id, mut subnets) = network(&p, 50).await;
+    let third = create(
+        &p,
+        &addr(K::Ec2Subnet, "net"),
+        &attrs([
+            ("vpc_id", stackplan_core::Value::string(&vpc_id)),
+            ("cidr_block", "10.50.2.0/24".into()),
+            (
+                "availability_zone",
+                stackplan_core::Value::string(format!("{REGION}c")),
+            ),
+        ]),
+    )
+    .await;
+    subnets.push(third.physical_id.unwrap());
+    let list = subnets
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = stack_text().replace(
+        "create = { cidr = \"10.0.0.0/16\", azs = 3 }",
+        &format!("vpc_id = \"{vpc_id}\"\nprivate_subnets = [{list}]"),
+    );
+    let stack = stackplan_stack::parse("milvus-existing.toml", &text).expect("the stack parses");
+    let resources: Vec<_> = stackplan_stack::expand(&stack)
+        .into_iter()
+        .filter(|r| r.addr.kind.family() == ProviderFamily::Aws)
+        .collect();
+    let provider: Arc<dyn Provider> = Arc::new(p);
+    let registry = ProviderRegistry::new().with(provider);
+    let planner = Planner::new(&registry, PlanSettings::default());
+    let sha = stackplan_engine::sha256_hex(text.as_bytes());
+
+    let first = planner
+        .plan(request(&stack.name, &sha, &resources, None))
+        .await
+        .expect("the first plan");
+    for c in &first.changes {
+        let expected = if matches!(c.addr.kind, K::Ec2Vpc | K::Ec2Subnet) {
+            Action::Read
+        } else {
+            Action::Create
+        };
+        assert_eq!(c.action, expected, "{}", c.addr);
+    }
+    let store = MemoryState::default();
+    let mut state = StateDocument::new(&stack.name, "lineage-existing");
+    let report = apply(
+        &first,
+        &registry,
+        &mut state,
+        &store,
+        &ApplySettings::default(),
+        &NoApplyEvents,
+        &NoEvents,
+        &StopFlag::new(),
+    )
+    .await
+    .expect("apply runs");
+    assert!(report.succeeded(), "{report:#?}");
+    let second = planner
+        .plan(request(&stack.name, &sha, &resources, Some(&state)))
+        .await
+        .expect("the second plan");
+    assert!(!second.has_changes(), "{:#?}", second.summary());
+    assert!(second.changes.iter().all(|c| !c.has_drift()));
+}
