@@ -17,7 +17,10 @@ pub use milvus::milvus_values;
 pub use model::*;
 pub use parse::parse;
 
-/// Reads, parses and validates the stack file at `path`.
+/// Reads, parses and validates the stack file at `path`. Relative paths
+/// inside it (a kubeconfig, a local chart, a local state file) are taken
+/// relative to the stack file's directory, as a user reading the file
+/// would expect, and `~` is the home directory.
 pub fn load(path: &Path) -> Result<Stack, StackError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| StackError::Read {
@@ -27,5 +30,9 @@ pub fn load(path: &Path) -> Result<Stack, StackError> {
     let text = String::from_utf8(bytes).map_err(|_| StackError::NotUtf8 {
         path: shown.clone(),
     })?;
-    parse(&shown, &text)
+    let mut stack = parse(&shown, &text)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let home = std::env::var_os("HOME");
+    stack.resolve_paths(base, home.as_deref().map(Path::new));
+    Ok(stack)
 }
