@@ -185,6 +185,13 @@ pub async fn make_plan(
     drift_only: bool,
 ) -> miette::Result<Plan> {
     let loaded = super::load(path)?;
+    if !drift_only {
+        // Advice about the stack itself (a role with AmazonS3FullAccess):
+        // on stderr, so stdout stays the plan.
+        for w in stackplan_aws::plan_warnings(&loaded.resources) {
+            eprintln!("warning: {}: {}", w.addr, w.message);
+        }
+    }
     let bytes = std::fs::read(path)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot read `{}`", path.display()))?;
