@@ -20,7 +20,7 @@ use crate::attrs::{
 };
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::{Poll, poll_until, progress};
+use crate::wait::{Poll, poll_until, progress, retry_while_iam_propagates};
 use crate::{AwsProvider, prior_id};
 
 /// What `addon_version = "latest"` means.
@@ -236,17 +236,25 @@ impl AwsProvider {
             .endpoint_private_access(d.bool_or("endpoint_private_access", false)?)
             .build();
         progress(req.events, req.addr, Phase::Creating, "CreateCluster");
-        self.eks
+        let call = self
+            .eks
             .create_cluster()
             .name(name)
             .set_version(d.opt_str("version")?.map(str::to_string))
             .role_arn(d.str("role_arn")?)
             .resources_vpc_config(vpc)
-            .set_tags(hash_tags(d.str_map("tags")?))
-            .client_request_token(token())
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateCluster", e))?;
+            .set_tags(hash_tags(d.str_map("tags")?));
+        // A fresh token per attempt: only a retry of the same request
+        // (the SDK's, after a lost answer) may reuse one.
+        retry_while_iam_propagates(&self.wait, req.addr, req.events, || {
+            let call = call.clone().client_request_token(token());
+            async move {
+                call.send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreateCluster", e))
+            }
+        })
+        .await?;
         self.cluster_observe(req.addr, name)
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeCluster", name))
@@ -612,7 +620,8 @@ impl AwsProvider {
         let cluster = d.str("cluster_name")?;
         let name = d.str("nodegroup_name")?;
         progress(req.events, req.addr, Phase::Creating, "CreateNodegroup");
-        self.eks
+        let call = self
+            .eks
             .create_nodegroup()
             .cluster_name(cluster)
             .nodegroup_name(name)
@@ -622,11 +631,18 @@ impl AwsProvider {
             .set_disk_size(d.opt_int("disk_size")?.map(|i| i as i32))
             .scaling_config(Self::scaling_config(&d)?)
             .set_labels(hash_tags(d.str_map("labels")?))
-            .set_tags(hash_tags(d.str_map("tags")?))
-            .client_request_token(token())
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateNodegroup", e))?;
+            .set_tags(hash_tags(d.str_map("tags")?));
+        // A fresh token per attempt: only a retry of the same request
+        // (the SDK's, after a lost answer) may reuse one.
+        retry_while_iam_propagates(&self.wait, req.addr, req.events, || {
+            let call = call.clone().client_request_token(token());
+            async move {
+                call.send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreateNodegroup", e))
+            }
+        })
+        .await?;
         self.nodegroup_observe(req.addr, cluster, name)
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeNodegroup", name))
@@ -942,7 +958,8 @@ impl AwsProvider {
                 version.as_deref().unwrap_or("(EKS default version)")
             ),
         );
-        self.eks
+        let call = self
+            .eks
             .create_addon()
             .cluster_name(cluster)
             .addon_name(name)
@@ -953,11 +970,18 @@ impl AwsProvider {
             .resolve_conflicts(ResolveConflicts::from(
                 d.opt_str("resolve_conflicts")?.unwrap_or("OVERWRITE"),
             ))
-            .set_tags(hash_tags(d.str_map("tags")?))
-            .client_request_token(token())
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateAddon", e))?;
+            .set_tags(hash_tags(d.str_map("tags")?));
+        // A fresh token per attempt: only a retry of the same request
+        // (the SDK's, after a lost answer) may reuse one.
+        retry_while_iam_propagates(&self.wait, req.addr, req.events, || {
+            let call = call.clone().client_request_token(token());
+            async move {
+                call.send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreateAddon", e))
+            }
+        })
+        .await?;
         self.addon_observe(
             req.addr,
             cluster,

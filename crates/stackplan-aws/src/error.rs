@@ -167,6 +167,29 @@ impl AwsError {
         }
     }
 
+    /// AWS's message, for API errors.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            AwsError::Api { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// True when AWS refused a role or principal that was created moments
+    /// ago: IAM is eventually consistent, and EKS or MSK may not see a new
+    /// role for several seconds ("Role ... cannot be assumed").
+    pub fn is_iam_propagation(&self) -> bool {
+        let code_fits = matches!(
+            self.code(),
+            Some("InvalidParameterException" | "InvalidParameterValue" | "MalformedPolicyDocument")
+        );
+        let message = self.message().unwrap_or_default().to_ascii_lowercase();
+        code_fits
+            && ["role", "assume", "principal"]
+                .iter()
+                .any(|w| message.contains(w))
+    }
+
     /// True when the API said the resource does not exist.
     pub fn is_not_found(&self) -> bool {
         self.code().is_some_and(|c| NOT_FOUND_CODES.contains(&c))

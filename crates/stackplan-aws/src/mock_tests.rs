@@ -161,3 +161,59 @@ async fn not_found_on_read_is_absence_not_an_error() {
         .unwrap();
     assert!(seen.is_none());
 }
+
+#[tokio::test]
+async fn a_role_iam_has_not_propagated_yet_is_tried_again_until_eks_accepts_it() {
+    use aws_sdk_eks::operation::create_cluster::CreateClusterOutput;
+    use aws_sdk_eks::operation::describe_cluster::DescribeClusterOutput;
+    use aws_sdk_eks::types::{Cluster, ClusterStatus};
+
+    let refused = mock!(aws_sdk_eks::Client::create_cluster).then_http_response(|| {
+        aws_error(
+            400,
+            "InvalidParameterException",
+            "Role with arn: arn:aws:iam::123456789012:role/milvus-demo-cluster, could not be \
+             assumed because it does not exist or the trusted entity is not correct",
+        )
+    });
+    let created = mock!(aws_sdk_eks::Client::create_cluster)
+        .then_output(|| CreateClusterOutput::builder().build());
+    let describe = mock!(aws_sdk_eks::Client::describe_cluster).then_output(|| {
+        DescribeClusterOutput::builder()
+            .cluster(
+                Cluster::builder()
+                    .name("milvus-demo")
+                    .status(ClusterStatus::Creating)
+                    .build(),
+            )
+            .build()
+    });
+    let eks = mock_client!(
+        aws_sdk_eks,
+        RuleMode::Sequential,
+        &[&refused, &created, &describe],
+        |c| c.retry_config(RetryConfig::disabled())
+    );
+    let config = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-west-2"))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let p = AwsProvider::from_sdk_config(&config)
+        .with_eks(eks)
+        .with_wait(crate::WaitConfig::quick());
+    let addr = ResourceAddr::new(ResourceKind::EksCluster, "main");
+    let desired = cluster_attrs();
+    let observed = p
+        .create(ApplyRequest {
+            addr: &addr,
+            desired: &desired,
+            prior: None,
+            field_diffs: &[],
+            events: &NoEvents,
+        })
+        .await
+        .unwrap();
+    assert_eq!(observed.physical_id.as_deref(), Some("milvus-demo"));
+    assert_eq!(refused.num_calls(), 1);
+    assert_eq!(created.num_calls(), 1);
+}

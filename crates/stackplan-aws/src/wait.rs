@@ -122,6 +122,38 @@ where
     }
 }
 
+/// How long a call is retried while IAM propagates a new role.
+const IAM_PROPAGATION: Duration = Duration::from_secs(120);
+
+/// Calls `call` again while AWS refuses a role it cannot see yet (IAM is
+/// eventually consistent: a role made a second ago may be refused by EKS
+/// or MSK), for at most two minutes; any other outcome is returned.
+pub(crate) async fn retry_while_iam_propagates<T, F, Fut>(
+    config: &WaitConfig,
+    addr: &ResourceAddr,
+    events: &dyn EventSink,
+    mut call: F,
+) -> AwsResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = AwsResult<T>>,
+{
+    let started = Instant::now();
+    loop {
+        match call().await {
+            Err(e) if e.is_iam_propagation() && started.elapsed() < IAM_PROPAGATION => {
+                events.emit(ProgressEvent {
+                    addr: addr.clone(),
+                    phase: Phase::Waiting,
+                    message: format!("IAM has not propagated yet, trying again: {e}"),
+                });
+                tokio::time::sleep(config.interval.max(Duration::from_millis(100))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn human(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 60 {
