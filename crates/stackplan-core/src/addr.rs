@@ -199,7 +199,11 @@ mod tests {
 
     #[test]
     fn address_round_trips_through_its_string_form() {
-        for s in ["eks_cluster.main", "ec2_subnet.private[2]", "eks_addon.vpc-cni"] {
+        for s in [
+            "eks_cluster.main",
+            "ec2_subnet.private[2]",
+            "eks_addon.vpc-cni",
+        ] {
             let addr: ResourceAddr = s.parse().unwrap();
             assert_eq!(addr.to_string(), s);
         }
@@ -207,7 +211,12 @@ mod tests {
 
     #[test]
     fn malformed_addresses_are_rejected() {
-        for s in ["eks_cluster", "nope.main", "ec2_subnet.private[x]", "s3_bucket."] {
+        for s in [
+            "eks_cluster",
+            "nope.main",
+            "ec2_subnet.private[x]",
+            "s3_bucket.",
+        ] {
             assert!(s.parse::<ResourceAddr>().is_err(), "{s} parsed");
         }
     }

@@ -238,7 +238,13 @@ impl Value {
                     .map(|(k, v)| (k.clone(), v.resolve(lookup)))
                     .collect(),
             ),
-            Value::Sensitive(inner) => Value::Sensitive(Box::new(inner.resolve(lookup))),
+            // A sensitive reference to a sensitive output is sensitive once:
+            // a second wrapper would hide the value from sealing and compare
+            // every secret equal to every other.
+            Value::Sensitive(inner) => match inner.resolve(lookup) {
+                Value::Sensitive(x) => Value::Sensitive(x),
+                other => Value::Sensitive(Box::new(other)),
+            },
             other => other.clone(),
         }
     }
@@ -263,7 +269,8 @@ impl Value {
 
     /// Looks up a dotted path (`externalS3.bucketName`) through nested maps.
     pub fn get_path(&self, path: &str) -> Option<&Value> {
-        path.split('.').try_fold(self, |v, key| v.as_map()?.get(key))
+        path.split('.')
+            .try_fold(self, |v, key| v.as_map()?.get(key))
     }
 
     /// The JSON form used by plans and state. Literals map to JSON as they
@@ -284,7 +291,9 @@ impl Value {
                 .unwrap_or(Json::Null),
             Value::String(s) => Json::String(s.clone()),
             Value::List(items) => Json::Array(items.iter().map(Value::to_json).collect()),
-            Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Map(m) => {
+                Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
             Value::Ref(r) => tagged("$ref", Json::String(r.to_string())),
             Value::Concat(parts) => tagged(
                 "$concat",
@@ -429,6 +438,13 @@ mod tests {
     }
 
     #[test]
+    fn a_sensitive_reference_to_a_sensitive_output_is_wrapped_once() {
+        let v = Value::Sensitive(Box::new(Value::reference(&cluster(), "password")));
+        let resolved = v.resolve(&|_| Some(Value::Sensitive(Box::new("pw".into()))));
+        assert_eq!(resolved, Value::Sensitive(Box::new("pw".into())));
+    }
+
+    #[test]
     fn sensitive_content_never_reaches_json() {
         let v = Value::map([("password", Value::Sensitive(Box::new("hunter2".into())))]);
         let json = serde_json::to_string(&v).unwrap();
@@ -442,7 +458,10 @@ mod tests {
             ("a", Value::reference(&cluster(), "endpoint")),
             ("b", Value::Concat(vec!["x".into(), Value::Unknown])),
             ("c", Value::Secret(SecretSource::Env("PW".into()))),
-            ("d", Value::list([Value::Int(3), Value::Bool(true), Value::Null])),
+            (
+                "d",
+                Value::list([Value::Int(3), Value::Bool(true), Value::Null]),
+            ),
             ("e", Value::DynMap(vec![("k".into(), "v".into())])),
         ]);
         assert_eq!(Value::from_json(&v.to_json()), v);
@@ -469,13 +488,22 @@ mod tests {
             "env:MSK_PW".parse::<SecretSource>(),
             Ok(SecretSource::Env("MSK_PW".into()))
         );
-        assert_eq!("generate".parse::<SecretSource>(), Ok(SecretSource::Generate));
+        assert_eq!(
+            "generate".parse::<SecretSource>(),
+            Ok(SecretSource::Generate)
+        );
         assert!(
             "secretsmanager:arn:aws:secretsmanager:us-west-2:1:secret:x"
                 .parse::<SecretSource>()
                 .is_ok()
         );
-        for bad in ["hunter2", "env:", "env:1X", "secretsmanager:nope", "env:A-B"] {
+        for bad in [
+            "hunter2",
+            "env:",
+            "env:1X",
+            "secretsmanager:nope",
+            "env:A-B",
+        ] {
             assert!(bad.parse::<SecretSource>().is_err(), "{bad}");
         }
     }
