@@ -695,8 +695,8 @@ fn record(
                 .unwrap_or(stackplan_core::ResourceMode::Managed);
             let mut s = ResourceState::new(node.addr.clone(), mode);
             s.physical_id = o.physical_id.clone();
-            s.attributes = seal_attrs(&plan.stack, &node.addr, applied.unwrap_or(&o.attrs));
-            s.outputs = seal_attrs(&plan.stack, &node.addr, &o.outputs);
+            s.attributes = seal_attrs(&plan.stack, applied.unwrap_or(&o.attrs));
+            s.outputs = seal_attrs(&plan.stack, &o.outputs);
             s.dependencies = change
                 .map(|c| c.dependencies.iter().cloned().collect())
                 .unwrap_or_default();

@@ -155,8 +155,8 @@ pub(crate) async fn refresh(
                 let obs = obs.map(|mut o| {
                     // Secrets read live are sealed before anything else
                     // (plan, fingerprint, renderer) can hold them.
-                    o.attrs = seal_attrs(stack, &addr, &o.attrs);
-                    o.outputs = seal_attrs(stack, &addr, &o.outputs);
+                    o.attrs = seal_attrs(stack, &o.attrs);
+                    o.outputs = seal_attrs(stack, &o.outputs);
                     o
                 });
                 live.insert(addr.clone(), obs);

@@ -2,23 +2,22 @@
 //! and plan fingerprints can tell a changed secret from an unchanged one
 //! without holding it.
 //!
-//! The salt is derived from the stack, the address and the attribute path,
-//! and written next to the digest (`sha256:<salt>:<digest>`): digests of one
-//! stack do not match another stack's, and sealing the same value twice
-//! gives the same bytes, which keeps plans identical across runs.
+//! The salt is derived from the stack and written next to the digest
+//! (`sha256:<salt>:<digest>`): digests of one stack do not match another
+//! stack's, and sealing the same value twice gives the same bytes, which
+//! keeps plans identical across runs. It is one salt for the whole stack,
+//! not one per attribute, because a secret flows: the SCRAM password sealed
+//! as the secret's output must compare equal to the same password sealed
+//! inside the Milvus release's values, or every plan would show a change.
 
 use sha2::{Digest, Sha256};
-use stackplan_core::{Attrs, ResourceAddr, Value, sealed, sealed_digest};
+use stackplan_core::{Attrs, Value, sealed, sealed_digest};
 
-/// The salt for one attribute of one resource of a stack, hex.
-pub fn salt_for(stack: &str, addr: &ResourceAddr, path: &str) -> String {
+/// The salt of a stack, hex.
+pub fn salt_for(stack: &str) -> String {
     let mut h = Sha256::new();
     h.update(b"stackplan-seal\0");
     h.update(stack.as_bytes());
-    h.update(b"\0");
-    h.update(addr.to_string().as_bytes());
-    h.update(b"\0");
-    h.update(path.as_bytes());
     hex::encode(&h.finalize()[..16])
 }
 
@@ -32,26 +31,15 @@ fn digest(salt: &str, value: &Value) -> String {
 
 /// Seals every sensitive value with known content inside `value`; sealed
 /// values, secret sources and unknowns stay as they are.
-pub fn seal_value(stack: &str, addr: &ResourceAddr, path: &str, value: &Value) -> Value {
+pub fn seal_value(stack: &str, value: &Value) -> Value {
     match value {
         Value::Sensitive(inner) if sealed_digest(value).is_none() && inner.is_known() => {
-            sealed(digest(&salt_for(stack, addr, path), inner))
+            sealed(digest(&salt_for(stack), inner))
         }
-        Value::List(items) => Value::List(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| seal_value(stack, addr, &format!("{path}[{i}]"), v))
-                .collect(),
-        ),
+        Value::List(items) => Value::List(items.iter().map(|v| seal_value(stack, v)).collect()),
         Value::Map(m) => Value::Map(
             m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        seal_value(stack, addr, &format!("{path}.{k}"), v),
-                    )
-                })
+                .map(|(k, v)| (k.clone(), seal_value(stack, v)))
                 .collect(),
         ),
         other => other.clone(),
@@ -60,10 +48,10 @@ pub fn seal_value(stack: &str, addr: &ResourceAddr, path: &str, value: &Value) -
 
 /// Seals every attribute of a resource: what apply hands to state, and what
 /// refresh does to live values before anything else sees them.
-pub fn seal_attrs(stack: &str, addr: &ResourceAddr, attrs: &Attrs) -> Attrs {
+pub fn seal_attrs(stack: &str, attrs: &Attrs) -> Attrs {
     attrs
         .iter()
-        .map(|(k, v)| (k.clone(), seal_value(stack, addr, k, v)))
+        .map(|(k, v)| (k.clone(), seal_value(stack, v)))
         .collect()
 }
 
@@ -103,19 +91,13 @@ fn against_digest(d: &str, other: &Value) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
-    use stackplan_core::ResourceKind;
-
     use super::*;
-
-    fn addr() -> ResourceAddr {
-        ResourceAddr::new(ResourceKind::SecretsmanagerSecret, "scram")
-    }
 
     #[test]
     fn sealing_hides_the_content_and_is_repeatable() {
         let v = Value::Sensitive(Box::new("hunter2".into()));
-        let a = seal_value("demo", &addr(), "secret_string", &v);
-        let b = seal_value("demo", &addr(), "secret_string", &v);
+        let a = seal_value("demo", &v);
+        let b = seal_value("demo", &v);
         assert_eq!(a, b);
         assert!(!format!("{a:?}").contains("hunter2"));
         assert_eq!(sensitive_eq(&a, &v), Some(true));
@@ -124,11 +106,23 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_seals_alike_wherever_it_flows_in_one_stack() {
+        // Sealed as the secret's output and inside the release's values.
+        let v = Value::Sensitive(Box::new("hunter2".into()));
+        let as_output = seal_attrs("demo", &[("password".to_string(), v.clone())].into());
+        let in_values = seal_value(
+            "demo",
+            &Value::map([("sasl", Value::map([("password", v)]))]),
+        );
+        assert_eq!(
+            Some(&as_output["password"]),
+            in_values.get_path("sasl.password")
+        );
+    }
+
+    #[test]
     fn the_same_secret_seals_differently_in_another_stack() {
         let v = Value::Sensitive(Box::new("hunter2".into()));
-        assert_ne!(
-            seal_value("demo", &addr(), "p", &v),
-            seal_value("prod", &addr(), "p", &v)
-        );
+        assert_ne!(seal_value("demo", &v), seal_value("prod", &v));
     }
 }

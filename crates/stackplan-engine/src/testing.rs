@@ -346,8 +346,8 @@ impl FakeCloud {
             };
             let mut s = ResourceState::new(addr.clone(), r.mode);
             s.physical_id = obs.physical_id.clone();
-            s.attributes = seal_attrs(stack, &addr, &desired);
-            s.outputs = seal_attrs(stack, &addr, &obs.outputs);
+            s.attributes = seal_attrs(stack, &desired);
+            s.outputs = seal_attrs(stack, &obs.outputs);
             s.dependencies = graph.dependencies(&addr).into_iter().collect();
             doc.upsert(s);
         }
