@@ -46,3 +46,8 @@ emulators-status:
 # Plan CPU time and peak memory for 1,000 vs 10,000 resources on fake providers, and their growth.
 bench:
     cargo bench -p stackplan-engine --bench plan_scale
+
+# The main job: the reference stack planned, applied, drift-checked and
+# destroyed against the local emulators (scripts/demo.sh).
+demo:
+    scripts/demo.sh
