@@ -170,8 +170,12 @@ impl KubeProvider {
             let Some(ns) = &id.namespace else {
                 return Ok(None);
             };
-            let record = read_release(&session, ns, &id.name).await?;
-            return Ok(record.map(|r| observe_release(&r, req.desired, req.prior)));
+            // What runs is the deployed revision: a pending or failed newer
+            // one shows as the difference still to apply.
+            let releases = read_release(&session, ns, &id.name).await?;
+            return Ok(releases
+                .deployed
+                .map(|r| observe_release(&r, req.desired, req.prior)));
         }
         let obj = objects::get(&session.client, kind, &id).await?;
         Ok(obj.map(|o| objects::observe(kind, &o, req.desired, req.prior)))
@@ -246,6 +250,7 @@ impl KubeProvider {
         // hand, so that re-running apply converges.
         if let Some(stuck) = read_release(&session, namespace, name)
             .await?
+            .newest
             .filter(|r| r.status.starts_with("pending-"))
         {
             let install = stuck.status == "pending-install";
@@ -294,9 +299,10 @@ impl KubeProvider {
         .await?;
         let record = read_release(&session, namespace, name)
             .await?
+            .deployed
             .ok_or_else(|| KubeError::HelmFailed {
                 command: format!("helm upgrade --install {name}"),
-                stderr: "helm succeeded but left no release record".into(),
+                stderr: "helm succeeded but left no deployed release record".into(),
             })?;
         Ok(observe_release(&record, Some(desired), req.prior))
     }
@@ -316,7 +322,7 @@ impl KubeProvider {
                 let Some(ns) = &id.namespace else {
                     return Ok(());
                 };
-                if read_release(&session, ns, &id.name).await?.is_none() {
+                if !read_release(&session, ns, &id.name).await?.exists() {
                     return Ok(());
                 }
                 let wait = !matches!(req.prior.attributes.get("wait"), Some(Value::Bool(false)));
@@ -401,14 +407,32 @@ pub fn chart_source(chart: Option<&Value>) -> Result<ChartSource, KubeError> {
     }
 }
 
-/// The newest record of release `name`, natively from its Secrets; `None`
-/// when there is none or the newest says it was uninstalled (a release
-/// uninstalled with `--keep-history`).
+/// What the records of one release say.
+#[derive(Debug, Default)]
+struct Releases {
+    /// The newest revision, whatever its status.
+    newest: Option<ReleaseRecord>,
+    /// The revision running now: the newest `deployed` one. While an
+    /// upgrade is pending, or after one failed without a rollback, that is
+    /// an older revision than `newest`.
+    deployed: Option<ReleaseRecord>,
+}
+
+impl Releases {
+    /// A release helm still knows (not uninstalled with `--keep-history`).
+    fn exists(&self) -> bool {
+        self.newest
+            .as_ref()
+            .is_some_and(|r| r.status != "uninstalled")
+    }
+}
+
+/// The records of release `name`, natively from its Secrets.
 async fn read_release(
     session: &Session,
     namespace: &str,
     name: &str,
-) -> Result<Option<ReleaseRecord>, KubeError> {
+) -> Result<Releases, KubeError> {
     let api: Api<Secret> = Api::namespaced(session.client.clone(), namespace);
     let list = api
         .list(&ListParams::default().labels(&format!("owner=helm,name={name}")))
@@ -420,7 +444,7 @@ async fn read_release(
             )
         })?;
     let prefix = format!("{RECORD_PREFIX}{name}.v");
-    let newest = list
+    let mut records: Vec<(u64, String, Secret)> = list
         .items
         .into_iter()
         .filter_map(|secret| {
@@ -428,20 +452,43 @@ async fn read_release(
             let revision: u64 = secret_name.strip_prefix(&prefix)?.parse().ok()?;
             Some((revision, secret_name, secret))
         })
-        .max_by_key(|(revision, _, _)| *revision);
-    let Some((_, secret_name, secret)) = newest else {
-        return Ok(None);
+        .collect();
+    records.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let decode = |(_, secret_name, secret): &(u64, String, Secret)| {
+        let data = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get("release"))
+            .ok_or_else(|| KubeError::ReleaseRecord {
+                secret: secret_name.clone(),
+                reason: "no `release` key".into(),
+            })?;
+        decode_release(secret_name, &data.0)
     };
-    let data = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get("release"))
-        .ok_or_else(|| KubeError::ReleaseRecord {
-            secret: secret_name.clone(),
-            reason: "no `release` key".into(),
-        })?;
-    let record = decode_release(&secret_name, &data.0)?;
-    Ok((record.status != "uninstalled").then_some(record))
+    let Some(first) = records.first() else {
+        return Ok(Releases::default());
+    };
+    let newest = decode(first)?;
+    if newest.status == "deployed" {
+        return Ok(Releases {
+            deployed: Some(newest.clone()),
+            newest: Some(newest),
+        });
+    }
+    // Helm keeps the `status` label in step with the record: only the
+    // candidate is decoded, and its own status is what counts.
+    let mut deployed = None;
+    for r in records.iter().skip(1) {
+        let label = r.2.metadata.labels.as_ref().and_then(|l| l.get("status"));
+        if label.map(String::as_str) == Some("deployed") {
+            deployed = Some(decode(r)?).filter(|d| d.status == "deployed");
+            break;
+        }
+    }
+    Ok(Releases {
+        newest: Some(newest),
+        deployed,
+    })
 }
 
 /// A release as stackplan sees it: identity, chart, user-supplied values

@@ -322,9 +322,9 @@ async fn failed_install_reports_helms_error_and_leaves_no_release() {
     delete(&provider, &namespace, &state).await;
 }
 
-/// Rewrites the newest record of `release` to say `status`, as helm leaves
-/// it when the process running it is killed mid-operation.
-async fn leave_pending(ns: &str, release: &str, revision: i64, status: &str) {
+/// Rewrites revision `revision` of `release` to say `status`: how helm
+/// leaves its records when the process running it is killed mid-operation.
+async fn set_record_status(ns: &str, release: &str, revision: i64, status: &str) {
     use std::io::{Read, Write};
 
     use base64::Engine;
@@ -373,7 +373,24 @@ async fn release_left_pending_by_an_interrupted_apply_is_rolled_back_then_upgrad
     let release = milvus_release(&ns, 4);
     let observed = update(&provider, &release, &state).await;
     record(&mut state, &release, &observed);
-    leave_pending(&ns, "demo", 2, "pending-upgrade").await;
+    // As an interrupted upgrade leaves it: the new revision pending, the
+    // old one still the deployed one.
+    set_record_status(&ns, "demo", 2, "pending-upgrade").await;
+    set_record_status(&ns, "demo", 1, "deployed").await;
+
+    // What runs is revision 1: the plan shows the upgrade as still to do.
+    let p = plan(&provider, &[namespace.clone(), release.clone()], &state).await;
+    let c = change(&p, &release);
+    assert_eq!(c.action, Action::Update, "{c:?}");
+    let diffs: Vec<(&str, &Value, &Value)> = c
+        .field_diffs
+        .iter()
+        .map(|d| (d.path.as_str(), &d.before, &d.after))
+        .collect();
+    assert_eq!(
+        diffs,
+        [("values.proxy.replicas", &Value::Int(1), &Value::Int(4))]
+    );
 
     let release = milvus_release(&ns, 6);
     let observed = update(&provider, &release, &state).await;
@@ -401,7 +418,15 @@ async fn release_left_pending_install_is_removed_then_installed_again() {
     record(&mut state, &namespace, &observed);
     let release = milvus_release(&ns, 1);
     create(&provider, &release).await;
-    leave_pending(&ns, "demo", 1, "pending-install").await;
+    set_record_status(&ns, "demo", 1, "pending-install").await;
+    // Nothing runs yet: the plan says create.
+    let p = plan(&provider, &[namespace.clone(), release.clone()], &state).await;
+    assert_eq!(
+        change(&p, &release).action,
+        Action::Create,
+        "{:?}",
+        p.changes
+    );
 
     let observed = create(&provider, &release).await;
     assert_eq!(
