@@ -197,7 +197,56 @@ impl AwsProvider {
         };
         match id {
             Some(id) => self.vpc_observe(req.addr, id).await,
-            None => Ok(None),
+            None => match req.desired {
+                Some(d) if req.mode == ResourceMode::Managed => self.vpc_adopt(req.addr, d).await,
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// A managed VPC not in state (state lost, or an apply interrupted
+    /// before it saved): VPC ids are generated, so it is found by its
+    /// block and the stack's tags rather than created a second time.
+    async fn vpc_adopt(
+        &self,
+        addr: &stackplan_core::ResourceAddr,
+        desired: &Attrs,
+    ) -> AwsResult<Option<Observed>> {
+        let d = Desired::new(addr, desired);
+        let tags = d.str_map("tags")?;
+        let (Some(cidr), Some(stack)) = (d.opt_str("cidr_block")?, tags.get("stackplan:stack"))
+        else {
+            return Ok(None);
+        };
+        let mut call = self
+            .ec2
+            .describe_vpcs()
+            .filters(
+                Filter::builder()
+                    .name("cidr-block-association.cidr-block")
+                    .values(cidr)
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .name("tag:stackplan:stack")
+                    .values(stack)
+                    .build(),
+            );
+        if let Some(name) = tags.get("Name") {
+            call = call.filters(Filter::builder().name("tag:Name").values(name).build());
+        }
+        let out = call
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "DescribeVpcs", e))?;
+        match out.vpcs() {
+            [one] => match one.vpc_id() {
+                Some(id) => self.vpc_observe(addr, id).await,
+                None => Ok(None),
+            },
+            // None, or several that match: not ours to pick from.
+            _ => Ok(None),
         }
     }
 
@@ -343,6 +392,38 @@ impl AwsProvider {
         };
         match id {
             Some(id) => self.subnet_observe(req.addr, id).await,
+            None => match req.desired {
+                Some(d) if req.mode == ResourceMode::Managed => {
+                    self.subnet_adopt(req.addr, d).await
+                }
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// A managed subnet not in state: a block is unique within its VPC,
+    /// so the VPC and the block find it.
+    async fn subnet_adopt(
+        &self,
+        addr: &stackplan_core::ResourceAddr,
+        desired: &Attrs,
+    ) -> AwsResult<Option<Observed>> {
+        let d = Desired::new(addr, desired);
+        // Unknown yet (the VPC is planned too): nothing to find.
+        let known = |k: &str| d.get(k).and_then(Value::as_str);
+        let (Some(vpc), Some(cidr)) = (known("vpc_id"), known("cidr_block")) else {
+            return Ok(None);
+        };
+        let out = self
+            .ec2
+            .describe_subnets()
+            .filters(Filter::builder().name("vpc-id").values(vpc).build())
+            .filters(Filter::builder().name("cidr-block").values(cidr).build())
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "DescribeSubnets", e))?;
+        match out.subnets().first().and_then(|s| s.subnet_id()) {
+            Some(id) => self.subnet_observe(addr, id).await,
             None => Ok(None),
         }
     }

@@ -367,7 +367,8 @@ impl AwsProvider {
 fn identity_known(kind: ResourceKind, desired: &stackplan_core::Attrs) -> bool {
     use ResourceKind::*;
     let keys: &[&str] = match kind {
-        Ec2Vpc | Ec2Subnet => &[],
+        Ec2Vpc => &["cidr_block"],
+        Ec2Subnet => &["vpc_id", "cidr_block"],
         Ec2SecurityGroup => &["name", "vpc_id"],
         Ec2SecurityGroupRule => &["security_group_id", "source_security_group_id"],
         IamRole | IamPolicy => &["name"],

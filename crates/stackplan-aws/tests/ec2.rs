@@ -28,6 +28,9 @@ async fn managed_vpc_reads_back_as_applied_updates_dns_and_tags_in_place_and_rea
 
     let live = read(&p, &a, Some(&desired), Some(&state)).await.unwrap();
     assert_no_diff(K::Ec2Vpc, &desired, &live, &[]);
+    // Not in state: found by its block and the stack's tags.
+    let adopted = read(&p, &a, Some(&desired), None).await.unwrap();
+    assert_eq!(adopted.physical_id, created.physical_id);
 
     // In place: DNS hostnames and a tag.
     let changed = change(&desired, "enable_dns_hostnames", false.into());
@@ -105,6 +108,9 @@ async fn managed_subnet_round_trips_and_a_new_cidr_forces_replacement() {
     let state = state_of(&a, &desired, &created);
     let live = read(&p, &a, Some(&desired), Some(&state)).await.unwrap();
     assert_no_diff(K::Ec2Subnet, &desired, &live, &[]);
+    // Not in state: found by its VPC and block.
+    let adopted = read(&p, &a, Some(&desired), None).await.unwrap();
+    assert_eq!(adopted.physical_id, created.physical_id);
 
     let retagged = change(&desired, "tags", tags([("team", "search")]));
     let diffs = plan_diffs(K::Ec2Subnet, &retagged, &live, &[]);
