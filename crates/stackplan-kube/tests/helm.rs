@@ -438,3 +438,50 @@ async fn release_left_pending_install_is_removed_then_installed_again() {
     delete(&provider, &release, &state).await;
     delete(&provider, &namespace, &state).await;
 }
+
+#[tokio::test]
+async fn failed_first_install_without_rollback_plans_as_create_and_reapply_converges() {
+    // helm 3 without waiting runs without --atomic: a failure stays failed.
+    let provider = provider_with_helm(emulators().helm_v3());
+    let ns = unique_name("failed");
+    let namespace = namespace(&ns);
+    let mut state = StateDocument::new(STACK, "lineage");
+    let observed = create(&provider, &namespace).await;
+    record(&mut state, &namespace, &observed);
+    let mut broken = milvus_release(&ns, 1);
+    if let Some(Value::Map(values)) = broken.attrs.get_mut("values") {
+        // The apiserver refuses a Service of this type.
+        values.insert(
+            "service".into(),
+            Value::map([("type", Value::string("Bogus"))]),
+        );
+    }
+    let err = provider
+        .create(ApplyRequest {
+            addr: &broken.addr,
+            desired: &broken.attrs,
+            prior: None,
+            field_diffs: &[],
+            events: &NoEvents,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("Bogus"), "{}", err.message);
+
+    let release = milvus_release(&ns, 1);
+    let p = plan(&provider, &[namespace.clone(), release.clone()], &state).await;
+    assert_eq!(
+        change(&p, &release).action,
+        Action::Create,
+        "{:?}",
+        p.changes
+    );
+    let observed = create(&provider, &release).await;
+    assert_eq!(
+        observed.outputs.get("status"),
+        Some(&Value::string("deployed"))
+    );
+    record(&mut state, &release, &observed);
+    delete(&provider, &release, &state).await;
+    delete(&provider, &namespace, &state).await;
+}
