@@ -156,7 +156,11 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 impl Session {
     pub fn is_fresh(&self) -> bool {
-        self.refresh_at.is_none_or(|at| Instant::now() < at)
+        self.is_fresh_at(Instant::now())
+    }
+
+    fn is_fresh_at(&self, now: Instant) -> bool {
+        self.refresh_at.is_none_or(|at| now < at)
     }
 
     /// Connects to `target`; `Ok(None)` when it is an EKS cluster that
@@ -296,6 +300,57 @@ mod tests {
             k.clusters[0].cluster.as_ref().unwrap().server.as_deref(),
             Some("https://ABC.gr7.us-west-2.eks.amazonaws.com")
         );
+    }
+
+    /// A throwaway self-signed CA (`openssl req -x509`, P-256), base64 PEM
+    /// as `DescribeCluster` returns a cluster's CA; nothing is contacted.
+    const TEST_CA: &str = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJtVENDQVQrZ0F3SUJBZ0lVWmhUTmlFb3Zqa0l0eThkZ3lHQzlzQVgrdUJzd0NnWUlLb1pJemowRUF3SXcKSVRFZk1CMEdBMVVFQXd3V2MzUmhZMnR3YkdGdUxYVnVhWFF0ZEdWemRDMWpZVEFnRncweU5qRXhNalF5TWpJeQpOVEJhR0E4eU1USTJNVEF6TVRJeU1qSTFNRm93SVRFZk1CMEdBMVVFQXd3V2MzUmhZMnR3YkdGdUxYVnVhWFF0CmRHVnpkQzFqWVRCWk1CTUdCeXFHU000OUFnRUdDQ3FHU000OUF3RUhBMElBQkk4Mm9DV2xCNVlBSDZ3dWx6ZXUKd0pKbWVjSjBVWGp3UUtab3dKTlR3RXd5Myt2ZnRVQTVhaU1CdXNjem5GSE5Ra0NYMlYwMTB1VnBsdnVtT0RhMwpkY2FqVXpCUk1CMEdBMVVkRGdRV0JCVDZtWlRIbml5a2M5WmlmNis0MkhkZ0hqSzRQREFmQmdOVkhTTUVHREFXCmdCVDZtWlRIbml5a2M5WmlmNis0MkhkZ0hqSzRQREFQQmdOVkhSTUJBZjhFQlRBREFRSC9NQW9HQ0NxR1NNNDkKQkFNQ0EwZ0FNRVVDSVFEYU9nSDJIcTRSbjN1UVh4RWUzUGxmRjJzVzFQVmdOZUUxQWNiRXZTY0dSUUlnWnMvaQorSExjTlg0RmRhRUtlcHBrZlZ5OThIY3FyUDU2Z245RXZsSENWYUE9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K";
+
+    struct Fixed;
+
+    impl ClusterLocator for Fixed {
+        fn locate(&self) -> BoxFuture<'_, Result<Option<ClusterEndpoint>, KubeError>> {
+            Box::pin(async {
+                Ok(Some(ClusterEndpoint {
+                    endpoint: "https://127.0.0.1:1".into(),
+                    certificate_authority: TEST_CA.into(),
+                }))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn eks_session_is_renewed_ten_minutes_after_signing_and_cleans_up_its_kubeconfig() {
+        let target = KubeTarget::Eks(EksTarget {
+            cluster: "milvus-demo".into(),
+            region: "us-west-2".into(),
+            credentials: SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            )),
+            locator: Arc::new(Fixed),
+        });
+        let before = Instant::now();
+        let session = Session::connect(&target).await.unwrap().unwrap();
+        assert!(session.is_fresh_at(before));
+        assert!(session.is_fresh_at(before + Duration::from_secs(9 * 60)));
+        assert!(!session.is_fresh_at(Instant::now() + Duration::from_secs(10 * 60)));
+
+        // helm's copy of the access: private, holding an EKS token.
+        let path = session.helm.kubeconfig.clone().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("k8s-aws-v1."));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        drop(session);
+        assert!(!path.exists(), "the kubeconfig outlived its session");
     }
 
     #[test]
