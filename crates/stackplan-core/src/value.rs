@@ -98,7 +98,7 @@ impl FromStr for SecretSource {
 /// Besides plain data it can be something only apply will know: a reference
 /// to another resource's output, a string built from such references, or a
 /// bare unknown. Sensitive values never serialize their content.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq, Default)]
 pub enum Value {
     #[default]
     Null,
@@ -367,6 +367,35 @@ impl Value {
     }
 }
 
+/// Debug output never shows a sensitive value's content: a `{:?}` in a
+/// log line or a panic message must not print a password.
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("Null"),
+            Value::Bool(b) => f.debug_tuple("Bool").field(b).finish(),
+            Value::Int(i) => f.debug_tuple("Int").field(i).finish(),
+            Value::Float(x) => f.debug_tuple("Float").field(x).finish(),
+            Value::String(s) => f.debug_tuple("String").field(s).finish(),
+            Value::List(items) => f.debug_tuple("List").field(items).finish(),
+            Value::Map(m) => f.debug_tuple("Map").field(m).finish(),
+            Value::Ref(r) => f.debug_tuple("Ref").field(&format_args!("{r}")).finish(),
+            Value::Concat(parts) => f.debug_tuple("Concat").field(parts).finish(),
+            Value::DynMap(entries) => f.debug_tuple("DynMap").field(entries).finish(),
+            Value::Unknown => f.write_str("Unknown"),
+            Value::Sensitive(inner) => match crate::sealed_digest(self) {
+                Some(d) => f.debug_tuple("Sealed").field(&d).finish(),
+                None if **inner == Value::Unknown => f.write_str("Sensitive(Unknown)"),
+                None => f.write_str("Sensitive(..)"),
+            },
+            Value::Secret(src) => f
+                .debug_tuple("Secret")
+                .field(&format_args!("{src}"))
+                .finish(),
+        }
+    }
+}
+
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_json().serialize(s)
@@ -442,6 +471,14 @@ mod tests {
         let v = Value::Sensitive(Box::new(Value::reference(&cluster(), "password")));
         let resolved = v.resolve(&|_| Some(Value::Sensitive(Box::new("pw".into()))));
         assert_eq!(resolved, Value::Sensitive(Box::new("pw".into())));
+    }
+
+    #[test]
+    fn debug_output_never_shows_sensitive_content() {
+        let v = Value::map([("password", Value::Sensitive(Box::new("hunter2".into())))]);
+        let shown = format!("{v:?} {v:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("Sensitive(..)"), "{shown}");
     }
 
     #[test]
