@@ -2,10 +2,9 @@
 //! [`Provider`] trait.
 
 use std::sync::Arc;
-
-use aws_credential_types::provider::SharedCredentialsProvider;
 use std::time::Duration;
 
+use aws_credential_types::provider::SharedCredentialsProvider;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::ListParams;
