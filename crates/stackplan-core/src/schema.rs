@@ -172,6 +172,24 @@ impl KindSchema {
             .unwrap_or(&UNLISTED)
     }
 
+    /// The attribute that names the resource uniquely in its API (a role's
+    /// `name`, a bucket's `bucket`), when the kind has one that cannot
+    /// change in place. Renaming frees the old name, so such a replacement
+    /// can create the new copy first.
+    pub fn unique_name(&self) -> Option<&'static str> {
+        const NAMES: [&str; 5] = [
+            "name",
+            "bucket",
+            "cluster_name",
+            "nodegroup_name",
+            "addon_name",
+        ];
+        self.attrs
+            .iter()
+            .find(|a| a.force_new && NAMES.contains(&a.name))
+            .map(|a| a.name)
+    }
+
     pub fn is_computed(&self, name: &str) -> bool {
         self.attr(name).computed || self.outputs.contains(&name)
     }

@@ -160,6 +160,16 @@ impl<'r> Planner<'r> {
             let lookup = |r: &OutputRef| -> Option<Value> {
                 let producer = planned.get(&r.addr)?;
                 if let Some(v) = producer.after.get(&r.attr) {
+                    // A secret source says where a value comes from, not
+                    // what it is: for a producer that already exists, the
+                    // value it produced (sealed, from live or state) is what
+                    // its consumers were given and compare against.
+                    if matches!(v, Value::Secret(_))
+                        && !producer.fresh
+                        && let Some(produced) = known_output(r, &live, req.state)
+                    {
+                        return Some(produced);
+                    }
                     return Some(v.clone());
                 }
                 if producer.fresh {
@@ -405,9 +415,7 @@ fn reclassify(change: &mut Change) {
     // A unique name that changes frees the old name's slot: the new copy
     // can be created first even for kinds that are otherwise
     // destroy-before-create.
-    let renamed = ["name", "bucket"]
-        .iter()
-        .any(|n| forcing.contains(*n) && schema.attr(n).force_new);
+    let renamed = schema.unique_name().is_some_and(|n| forcing.contains(n));
     let order = if renamed {
         ReplaceOrder::CreateBeforeDestroy
     } else {
