@@ -518,3 +518,86 @@ async fn lookups_are_read_into_state_and_never_changed() {
             .has_changes()
     );
 }
+
+#[tokio::test]
+async fn consumer_of_a_secret_plans_clean_after_apply() {
+    // The secret is configured by source (env:...) and outputs the value
+    // it produced; the release consumes that output. After a clean apply
+    // the release must not show its password as changed.
+    let cloud = FakeCloud::new();
+    let inner = cloud.provider();
+    let secret_out = |o: Observed| Observed {
+        outputs: [(
+            "password".to_string(),
+            Value::Sensitive(Box::new("pw-from-env".into())),
+        )]
+        .into(),
+        ..o
+    };
+    let (c, r) = (cloud.clone(), cloud.clone());
+    let provider = inner
+        .clone()
+        .create(move |req| {
+            let mut o = Observed::new(format!("id-of-{}", req.addr));
+            o.attrs = req.desired.clone();
+            if req.addr.kind == ResourceKind::SecretsmanagerSecret {
+                o = secret_out(o);
+            }
+            c.insert(req.addr.clone(), o.clone());
+            Ok(o)
+        })
+        .read(move |req| Ok(r.get(req.addr)));
+    let registry = ProviderRegistry::new().with(provider.into_arc());
+    let secret = addr(ResourceKind::SecretsmanagerSecret, "msk_scram");
+    let resources = vec![
+        Resource::managed(ResourceKind::SecretsmanagerSecret, "msk_scram")
+            .attr("name", "AmazonMSK_demo")
+            .attr(
+                "password",
+                Value::Secret(stackplan_core::SecretSource::Env("PW".into())),
+            ),
+        Resource::managed(ResourceKind::HelmRelease, "milvus")
+            .attr("name", "demo")
+            .attr(
+                "values",
+                Value::map([(
+                    "password",
+                    Value::Sensitive(Box::new(Value::reference(&secret, "password"))),
+                )]),
+            ),
+    ];
+    let plan = plan_for(&registry, &resources, None).await;
+    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let rec = Recorder::default();
+    let report = apply(
+        &plan,
+        &registry,
+        &mut state,
+        &store,
+        &ApplySettings::default(),
+        &rec,
+        &NoEvents,
+        &StopFlag::new(),
+    )
+    .await
+    .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    let release = cloud
+        .get(&addr(ResourceKind::HelmRelease, "milvus"))
+        .unwrap();
+    assert_eq!(
+        release.attrs["values"].get_path("password"),
+        Some(&Value::Sensitive(Box::new("pw-from-env".into()))),
+        "the release got the produced value, wrapped once"
+    );
+    let again = plan_for(&registry, &resources, Some(&state)).await;
+    assert!(
+        !again.has_changes(),
+        "{:#?}",
+        again
+            .changes
+            .iter()
+            .filter(|c| c.action.is_change())
+            .collect::<Vec<_>>()
+    );
+}
