@@ -9,7 +9,7 @@ use stackplan_core::{
     Action, Change, FieldDiff, KindSchema, Plan, PlanSummary, ReplaceOrder, ResourceAddr, Value,
 };
 
-use crate::docdiff::{DocDiff, DocFormat, display_json, document_text};
+use crate::docdiff::{DocDiff, DocFormat, DocLine, display_json, document_text};
 
 /// Values longer than this inline are shown as a document diff.
 const INLINE_LIMIT: usize = 72;
@@ -155,15 +155,21 @@ fn field_line(addr: &ResourceAddr, d: &FieldDiff) -> FieldLine {
         }
     };
     let document = (!d.sensitive && (is_document(&d.before) || is_document(&d.after))).then(|| {
+        // A whole new or removed document has one hunk that says nothing.
+        let whole = op != FieldOp::Change;
         let format = match KindSchema::for_kind(addr.kind).attr(d.attr()).normalize {
             Normalize::PolicyDocument | Normalize::JsonDocument => DocFormat::Json,
             _ => DocFormat::Yaml,
         };
-        DocDiff::compute(
+        let mut diff = DocDiff::compute(
             &document_text(&d.before, format),
             &document_text(&d.after, format),
             DOC_CONTEXT,
-        )
+        );
+        if whole {
+            diff.lines.retain(|l| !matches!(l, DocLine::Hunk(_)));
+        }
+        diff
     });
     FieldLine {
         op,
