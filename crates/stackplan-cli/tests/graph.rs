@@ -143,3 +143,21 @@ fn reference_graph_dot() {
 fn graph_output_is_byte_identical_across_runs() {
     assert_eq!(mermaid(), mermaid());
 }
+
+#[test]
+fn extra_policy_arns_attach_to_the_milvus_role_next_to_the_least_privilege_policy() {
+    let text = common::reference_with(&[(
+        "root_path = \"milvus\"",
+        "root_path = \"milvus\"\npolicy_arns = [\"arn:aws:iam::aws:policy/AmazonS3FullAccess\"]",
+    )]);
+    let run = Scratch::with_stack(&text).run(&["validate", "stack.toml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stack = stackplan_stack::parse("stack.toml", &text).unwrap();
+    let role = stackplan_stack::expand(&stack)
+        .into_iter()
+        .find(|r| r.addr.to_string() == "iam_role.milvus_s3")
+        .unwrap();
+    let warnings = stackplan_aws::plan_warnings(std::slice::from_ref(&role));
+    assert_eq!(warnings.len(), 1, "AmazonS3FullAccess is warned about");
+    assert_eq!(warnings[0].addr.to_string(), "iam_role.milvus_s3");
+}

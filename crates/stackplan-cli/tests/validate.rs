@@ -255,3 +255,14 @@ fn binary_garbage_is_an_error_not_a_panic() {
     assert_eq!(run.code, 1);
     insta::assert_snapshot!(run.stderr);
 }
+
+#[test]
+fn extra_policy_arns_must_be_policy_arns() {
+    check(
+        "bad_policy_arn",
+        &[(
+            "root_path = \"milvus\"",
+            "root_path = \"milvus\"\npolicy_arns = [\"AmazonS3FullAccess\"]",
+        )],
+    );
+}

@@ -694,7 +694,10 @@ pub fn expand(stack: &Stack) -> Vec<Resource> {
                 "milvus_s3",
                 &m.namespace,
                 MILVUS_SA,
-                Value::list([Value::reference(&policy_addr, "arn")]),
+                Value::list(
+                    std::iter::once(Value::reference(&policy_addr, "arn"))
+                        .chain(s3.policy_arns.iter().map(Value::string)),
+                ),
                 "[s3]",
             );
             let role_addr = role.addr.clone();

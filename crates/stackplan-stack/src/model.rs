@@ -136,6 +136,9 @@ pub struct S3 {
     pub root_path: String,
     /// Delete the objects too when the bucket is destroyed.
     pub force_destroy: bool,
+    /// Managed policies attached to Milvus's role next to the
+    /// least-privilege one (`AmazonS3FullAccess` is warned about).
+    pub policy_arns: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub prevent_destroy: bool,
 }

@@ -667,6 +667,21 @@ fn read_s3(mut t: Table, p: &mut Problems) -> Option<S3> {
         .map(Sp::into_inner)
         .unwrap_or_default();
     let force_destroy = t.flag(p, "force_destroy", false);
+    let policy_arns = t.string_list(p, "policy_arns").unwrap_or_default();
+    for arn in &policy_arns {
+        let valid = arn.get_ref().starts_with("arn:") && arn.get_ref().contains(":policy/");
+        if !valid {
+            p.at(
+                arn.span(),
+                format!(
+                    "`s3.policy_arns` holds `{}`, which is not an IAM policy ARN",
+                    arn.get_ref()
+                ),
+                "not a policy ARN",
+                "for example arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+            );
+        }
+    }
     let prevent_destroy = t.flag(p, "prevent_destroy", false);
     let tags = tags(&mut t, p);
     t.finish(p);
@@ -674,6 +689,7 @@ fn read_s3(mut t: Table, p: &mut Problems) -> Option<S3> {
         bucket: bucket?.into_inner(),
         root_path,
         force_destroy,
+        policy_arns: policy_arns.into_iter().map(Sp::into_inner).collect(),
         tags,
         prevent_destroy,
     })

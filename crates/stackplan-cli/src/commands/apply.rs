@@ -152,6 +152,11 @@ async fn execute(
         Source::Stack(p) | Source::Saved { stack: p, .. } => p.clone(),
     };
     let loaded = super::load(&stack_path)?;
+    if mode == Mode::Apply {
+        for w in stackplan_aws::plan_warnings(&loaded.resources) {
+            eprintln!("warning: {}: {}", w.addr, w.message);
+        }
+    }
     let bytes = std::fs::read(&stack_path).into_diagnostic()?;
     let owned;
     let registry = match registry {
