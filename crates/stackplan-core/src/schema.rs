@@ -136,6 +136,18 @@ pub struct KindSchema {
 const UNLISTED: AttrSchema = AttrSchema::new("");
 
 impl KindSchema {
+    /// Outputs whose value an in-place update replaces: a changed MSK
+    /// configuration gets a new revision, a changed IAM policy a new
+    /// default version. While their producer is updated, consumers see
+    /// them as unknown, so the consumer's change lands in the same apply.
+    pub fn output_changes_on_update(&self, output: &str) -> bool {
+        matches!(
+            (self.kind, output),
+            (ResourceKind::MskConfiguration, "latest_revision")
+                | (ResourceKind::IamPolicy, "default_version_id")
+        )
+    }
+
     /// The schema for `kind`; every kind has one.
     pub fn for_kind(kind: ResourceKind) -> &'static KindSchema {
         use ResourceKind::*;

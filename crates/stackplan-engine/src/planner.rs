@@ -70,6 +70,9 @@ impl std::fmt::Debug for Planner<'_> {
 struct Planned {
     /// Its desired attributes, resolved.
     after: Attrs,
+    /// Being changed in place: outputs an update replaces (a new MSK
+    /// configuration revision) are unknown until apply.
+    updating: bool,
     /// A new object (create, replace, deferred lookup): outputs not in
     /// `after` are unknown until apply.
     fresh: bool,
@@ -175,6 +178,13 @@ impl<'r> Planner<'r> {
                 if producer.fresh {
                     return None;
                 }
+                if producer.updating
+                    && KindSchema::for_kind(r.addr.kind).output_changes_on_update(&r.attr)
+                {
+                    // Its consumers must be planned against the value the
+                    // update makes, so they change in the same apply.
+                    return Some(Value::Unknown);
+                }
                 known_output(r, &live, req.state)
             };
             let desired = resolve_attrs(&resource.attrs, &lookup);
@@ -204,6 +214,7 @@ impl<'r> Planner<'r> {
                 addr.clone(),
                 Planned {
                     after: desired,
+                    updating: change.action == Action::Update,
                     fresh,
                 },
             );

@@ -601,3 +601,89 @@ async fn consumer_of_a_secret_plans_clean_after_apply() {
             .collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn configuration_change_reaches_its_cluster_in_the_same_apply() {
+    // An MSK configuration change makes a new revision; the cluster that
+    // references `latest_revision` must move to it in the same apply.
+    let cloud = FakeCloud::new();
+    let (c, u, r) = (cloud.clone(), cloud.clone(), cloud.clone());
+    let revision = |o: &mut Observed, n: i64| {
+        o.outputs.insert("latest_revision".into(), Value::Int(n));
+        o.outputs.insert("arn".into(), Value::string("arn:config"));
+    };
+    let provider = cloud
+        .provider()
+        .create(move |req| {
+            let mut o = Observed::new(format!("id-of-{}", req.addr));
+            o.attrs = req.desired.clone();
+            if req.addr.kind == ResourceKind::MskConfiguration {
+                revision(&mut o, 1);
+            }
+            c.insert(req.addr.clone(), o.clone());
+            Ok(o)
+        })
+        .update(move |req| {
+            let mut o = u.get(req.addr).expect("exists");
+            o.attrs = req.desired.clone();
+            if req.addr.kind == ResourceKind::MskConfiguration {
+                let n = match o.outputs.get("latest_revision") {
+                    Some(Value::Int(n)) => *n,
+                    _ => 0,
+                };
+                revision(&mut o, n + 1);
+            }
+            u.insert(req.addr.clone(), o.clone());
+            Ok(o)
+        })
+        .read(move |req| Ok(r.get(req.addr)));
+    let registry = ProviderRegistry::new().with(provider.into_arc());
+    let config = addr(ResourceKind::MskConfiguration, "milvus");
+    let stack = |max_bytes: &str| {
+        vec![
+            Resource::managed(ResourceKind::MskConfiguration, "milvus")
+                .attr("name", "demo")
+                .attr(
+                    "server_properties",
+                    Value::map([("message.max.bytes", Value::string(max_bytes))]),
+                ),
+            Resource::managed(ResourceKind::MskCluster, "milvus")
+                .attr("cluster_name", "demo")
+                .attr(
+                    "configuration",
+                    Value::map([
+                        ("arn", Value::reference(&config, "arn")),
+                        ("revision", Value::reference(&config, "latest_revision")),
+                    ]),
+                ),
+        ]
+    };
+    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let w = World {
+        cloud: cloud.clone(),
+        timed: Arc::new(Timed::new(FakeCloud::new().provider().into_arc())),
+        registry,
+    };
+    let plan = plan_for(&w.registry, &stack("1000"), None).await;
+    run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
+
+    let changed = plan_for(&w.registry, &stack("2000"), Some(&state)).await;
+    let cluster = changed
+        .change(&addr(ResourceKind::MskCluster, "milvus"))
+        .unwrap();
+    assert_eq!(cluster.action.name(), "update", "{cluster:#?}");
+    let (report, _) = run(&w, &changed, &mut state, &store, 16, &StopFlag::new()).await;
+    assert!(report.succeeded(), "{report:?}");
+    let live = cloud
+        .get(&addr(ResourceKind::MskCluster, "milvus"))
+        .unwrap();
+    assert_eq!(
+        live.attrs["configuration"].get_path("revision"),
+        Some(&Value::Int(2))
+    );
+    assert!(
+        !plan_for(&w.registry, &stack("2000"), Some(&state))
+            .await
+            .has_changes()
+    );
+}
