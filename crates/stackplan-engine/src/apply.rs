@@ -183,6 +183,17 @@ fn schedule(plan: &Plan, state: &StateDocument) -> Vec<Node> {
                 ready_at.insert(&c.addr, create);
                 gone_at.insert(&c.addr, delete);
             }
+            // Found live, equal to the stack, but not in state: an apply
+            // killed between the API call and the state write made it.
+            // Adopt it (an update that changes nothing) so it reaches state
+            // and its outputs reach what references it.
+            Action::NoOp
+                if c.mode == stackplan_core::ResourceMode::Managed
+                    && c.physical_id.is_some()
+                    && state.get(&c.addr).is_none() =>
+            {
+                ready_at.insert(&c.addr, push(&c.addr, Op::Update));
+            }
             Action::NoOp => {}
         }
     }
@@ -343,7 +354,10 @@ pub async fn apply(
                 });
                 let prior = match node.op {
                     Op::Delete | Op::DeleteReplaced => before.get(&node.addr).cloned(),
-                    _ => state.get(&node.addr).cloned(),
+                    _ => state
+                        .get(&node.addr)
+                        .cloned()
+                        .or_else(|| adopted_prior(change)),
                 };
                 in_flight.push(run_op(
                     i,
@@ -655,6 +669,15 @@ async fn run_op<'a>(
         applied,
         result,
     }
+}
+
+/// What an update of a resource found live but not in state works on: the
+/// id the plan saw, and nothing stackplan applied before.
+fn adopted_prior(change: &stackplan_core::Change) -> Option<ResourceState> {
+    let id = change.physical_id.clone()?;
+    let mut prior = ResourceState::new(change.addr.clone(), change.mode);
+    prior.physical_id = Some(id);
+    Some(prior)
 }
 
 async fn with_timeout<T>(d: Duration, f: impl Future<Output = T>) -> Option<T> {
