@@ -51,3 +51,9 @@ bench:
 # destroyed against the local emulators (scripts/demo.sh).
 demo:
     scripts/demo.sh
+
+# Fault tests, long variant: apply killed with -9 at twenty random moments,
+# each followed by apply again (crates/stackplan-cli/tests/faults.rs);
+# STACKPLAN_FAULT_SEED=N replays a run's kill moments.
+fault-tests-long:
+    cargo test --locked -p stackplan-cli --test faults -- --ignored --nocapture
