@@ -13,6 +13,9 @@ half-made resource, exactly as when AWS throttles before acting.
     python3 fault_proxy.py --upstream http://127.0.0.1:5000 --port 0 \
         --delay-ms 50 --fail-rate 0.1 --seed 7 --port-file /tmp/proxy.port
 
+`--route-delay 'POST /clusters=900'` delays REST calls (EKS, Kafka, S3),
+whose operation names are masked paths, by their real method and path.
+
 Counts of requests, faults and total injected delay per operation are
 written as JSON to `--stats-file` on every request (for benchmarks).
 Only loopback upstreams are accepted.
@@ -50,6 +53,12 @@ def operation(handler, body):
     return f"{handler.command} {re.sub(r'/[^/]+', '/*', path)[:60]}"
 
 
+def signed_service(handler):
+    """The service named in the SigV4 credential scope (`ec2`, `iam`, ...)."""
+    m = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", handler.headers.get("Authorization", ""))
+    return m.group(1) if m else None
+
+
 def fault_response(handler, op, rng):
     """An error the SDK classifies as retryable, in the request's protocol:
     (status, headers, body)."""
@@ -59,6 +68,16 @@ def fault_response(handler, op, rng):
         kind = "ThrottlingException" if throttle else "InternalFailure"
         body = json.dumps({"__type": kind, "message": f"injected fault for {op}"})
         return (400 if throttle else 500), {"Content-Type": "application/x-amz-json-1.1"}, body
+    if "x-www-form-urlencoded" in ctype and signed_service(handler) == "ec2":
+        # EC2's query protocol has its own error shape; the SDK reads an
+        # <ErrorResponse> from EC2 as an unknown 400 and does not retry it.
+        code = "RequestLimitExceeded" if throttle else "InternalError"
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code>"
+            f"<Message>injected fault for {op}</Message></Error></Errors>"
+            "<RequestID>injected</RequestID></Response>"
+        )
+        return (503 if throttle else 500), {"Content-Type": "text/xml"}, body
     if "x-www-form-urlencoded" in ctype:
         code = "Throttling" if throttle else "InternalFailure"
         side = "Sender" if throttle else "Receiver"
@@ -105,6 +124,21 @@ def make_handler(args, stats, rng, rng_lock):
     for spec in args.op_delay or []:
         name, _, ms = spec.partition("=")
         delays[name] = int(ms)
+    routes = []
+    for spec in args.route_delay or []:
+        pattern, _, ms = spec.rpartition("=")
+        routes.append((re.compile(pattern), int(ms)))
+
+    def delay_for(handler, op):
+        if op in delays:
+            return delays[op]
+        # REST operations share masked names ("POST /*/*/*"); a route
+        # delay tells them apart by the real method and path.
+        route = f"{handler.command} {urllib.parse.urlsplit(handler.path).path}"
+        for pattern, ms in routes:
+            if pattern.fullmatch(route):
+                return ms
+        return args.delay_ms
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -116,7 +150,7 @@ def make_handler(args, stats, rng, rng_lock):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             op = operation(self, body)
-            delay = delays.get(op, args.delay_ms)
+            delay = delay_for(self, op)
             with rng_lock:
                 faulted = rng.random() < args.fail_rate
                 fault = fault_response(self, op, rng) if faulted else None
@@ -163,6 +197,9 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--delay-ms", type=int, default=0)
     p.add_argument("--op-delay", action="append", help="OPERATION=MS, e.g. CreateCluster=900")
+    p.add_argument(
+        "--route-delay", action="append",
+        help="'METHOD PATH-REGEX=MS' for REST calls, e.g. 'POST /clusters=900' (EKS CreateCluster)")
     p.add_argument("--fail-rate", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--port-file")
