@@ -57,3 +57,10 @@ demo:
 # STACKPLAN_FAULT_SEED=N replays a run's kill moments.
 fault-tests-long:
     cargo test --locked -p stackplan-cli --test faults -- --ignored --nocapture
+
+# Plan with 50 ms per AWS call vs the sum of read latencies, and apply under
+# the EKS/node group/MSK latency model vs its critical path, side by side
+# (scripts/bench_apply.py, against private emulator sets).
+bench-apply:
+    cargo build --locked -q -p stackplan-cli
+    scripts/bench_apply.py

@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""`just bench-apply`: plan and apply of the reference stack under latency.
+
+Runs the real `stackplan` binary against private emulator sets (moto, a
+kube-apiserver, helm; tests/harness/up.sh), with AWS reached through
+tests/harness/fault_proxy.py on 127.0.0.1, and prints side by side:
+
+1. Plan with 50 ms per AWS call: plan wall time vs the sum of the latencies
+   the proxy injected into its reads (from the proxy's stats file), and the
+   ratio (goal <= 0.15). Kubernetes reads go straight to the apiserver and
+   are not delayed.
+2. Apply under the latency model (EKS cluster 15 min, node group 5 min, MSK
+   25 min, scaled down 1000x: 900, 300, 1500 ms; and 100x), put on the create call of
+   each of those kinds (the emulators report ACTIVE on the next read, so the
+   call's delay is the resource's creation time). The critical path is the
+   longest chain of modelled delays through `stackplan graph`'s edges, plus
+   the wall time of the same apply with no delay on another fresh set (the
+   unmodelled work: process start, plan, helm). Ratio goal <= 1.05.
+
+Usage: scripts/bench_apply.py [--binary target/debug/stackplan]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROXY = os.path.join(ROOT, "tests/harness/fault_proxy.py")
+
+# kind -> (REST route of its create call, minutes it takes on AWS).
+MODEL = {
+    "eks_cluster": (r"POST /clusters", 15),
+    "eks_nodegroup": (r"POST /clusters/[^/]+/node-groups", 5),
+    "msk_cluster": (r"POST /v1/clusters", 25),
+}
+
+# 1000x is the goal's scale; 100x is printed too, where the model dominates
+# the unmodelled work.
+SCALES = (1000, 100)
+
+
+def model_ms(minutes, scale):
+    return minutes * 60_000 // scale
+
+
+class Emulators:
+    def __init__(self, work, name):
+        self.dir = os.path.join(work, name)
+        self.env = dict(os.environ, STACKPLAN_EMULATORS_DIR=self.dir)
+        subprocess.run(["bash", os.path.join(ROOT, "tests/harness/up.sh")],
+                       env=self.env, check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(self.dir, "env")) as f:
+            for line in f:
+                m = re.match(r'export (\w+)="?(.*?)"?$', line.strip())
+                if m:
+                    self.env[m.group(1)] = m.group(2)
+        self.env["PATH"] = os.path.dirname(self.env["STACKPLAN_HELM"]) + ":" + self.env["PATH"]
+        self.env["MSK_SCRAM_PASSWORD"] = "bench-0123456789abcdef"
+        self.env["NO_COLOR"] = "1"
+
+    def stop(self):
+        subprocess.run(["bash", os.path.join(ROOT, "tests/harness/down.sh"), "--quiet", "--purge"],
+                       env=self.env, check=False)
+
+
+class Proxy:
+    def __init__(self, emulators, work, args):
+        self.port_file = tempfile.mktemp(dir=work, suffix=".port")
+        self.stats_file = tempfile.mktemp(dir=work, suffix=".stats.json")
+        self.proc = subprocess.Popen(
+            [sys.executable, PROXY, "--upstream", f"http://127.0.0.1:{emulators.env['STACKPLAN_MOTO_PORT']}",
+             "--port", "0", "--port-file", self.port_file, "--stats-file", self.stats_file, *args],
+            stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while not (os.path.exists(self.port_file) and open(self.port_file).read().strip()):
+            if time.time() > deadline:
+                sys.exit("bench: the fault proxy did not start")
+            time.sleep(0.02)
+        self.url = "http://127.0.0.1:" + open(self.port_file).read().strip()
+
+    def stats(self):
+        if not os.path.exists(self.stats_file):
+            return {}
+        with open(self.stats_file) as f:
+            return json.load(f)
+
+    def reset(self):
+        if os.path.exists(self.stats_file):
+            os.remove(self.stats_file)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def workspace(emulators, work, name):
+    """stacks/milvus-local.toml with its state, kubeconfig and charts made absolute."""
+    d = os.path.join(work, name)
+    os.makedirs(d)
+    charts = os.path.join(ROOT, "tests/fixtures/charts")
+    out = []
+    with open(os.path.join(ROOT, "stacks/milvus-local.toml")) as f:
+        for line in f:
+            if line.startswith("path = "):
+                line = f'path = "{d}/state.json"\n'
+            elif line.startswith("kubeconfig = "):
+                line = f'kubeconfig = "{emulators.env["KUBECONFIG"]}"\n'
+            else:
+                line = line.replace("../tests/fixtures/charts", charts)
+            out.append(line)
+    stack = os.path.join(d, "stack.toml")
+    with open(stack, "w") as f:
+        f.writelines(out)
+    return stack
+
+
+def run(binary, emulators, endpoint, args, expect):
+    env = dict(emulators.env, AWS_ENDPOINT_URL=endpoint)
+    started = time.monotonic()
+    done = subprocess.run([binary, *args], env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wall = time.monotonic() - started
+    if done.returncode != expect:
+        sys.exit(f"bench: stackplan {' '.join(args)} exited {done.returncode}, expected {expect}\n"
+                 f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return wall, done
+
+
+def longest_chain_ms(binary, emulators, stack, scale):
+    """The longest path of modelled delays through the stack's graph."""
+    _, done = run(binary, emulators, emulators.env["AWS_ENDPOINT_URL"],
+                  ["graph", stack, "--format", "dot"], 0)
+    nodes, edges = set(), []
+    for line in done.stdout.splitlines():
+        m = re.match(r'\s*"([^"]+)"\s*->\s*"([^"]+)"', line)
+        if m:
+            edges.append((m.group(1), m.group(2)))
+            nodes.update(m.groups())
+            continue
+        m = re.match(r'\s*"([^"]+)"', line)
+        if m:
+            nodes.add(m.group(1))
+
+    def weight(addr):
+        return model_ms(MODEL.get(addr.split(".")[0], (None, 0))[1], scale)
+
+    preds = {n: [] for n in nodes}
+    for a, b in edges:
+        preds[b].append(a)
+    memo, chain = {}, {}
+
+    def finish(n):
+        if n not in memo:
+            best = max(preds[n], key=finish, default=None)
+            memo[n] = weight(n) + (finish(best) if best else 0)
+            chain[n] = (chain[best] if best else []) + ([n] if weight(n) else [])
+        return memo[n]
+
+    end = max(nodes, key=finish)
+    return memo[end], chain[end]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--binary", default=os.path.join(ROOT, "target/debug/stackplan"))
+    args = p.parse_args()
+    binary = os.path.abspath(args.binary)
+    work = tempfile.mkdtemp(prefix="stackplan-bench-")
+    started = []
+    try:
+        # 1. Plan with 50 ms per AWS call, of the applied stack.
+        emu = Emulators(work, "emu-plan")
+        started.append(emu)
+        stack = workspace(emu, work, "plan")
+        run(binary, emu, emu.env["AWS_ENDPOINT_URL"], ["apply", stack, "--yes"], 0)
+        proxy = Proxy(emu, work, [])
+        plan_nodelay_wall, _ = run(binary, emu, proxy.url, ["plan", stack, "--detailed-exitcode"], 0)
+        proxy.stop()
+        proxy = Proxy(emu, work, ["--delay-ms", "50"])
+        plan_wall, _ = run(binary, emu, proxy.url, ["plan", stack, "--detailed-exitcode"], 0)
+        stats = proxy.stats()
+        proxy.stop()
+        requests = sum(s["requests"] for s in stats.values())
+        injected_ms = sum(s["delay_ms"] for s in stats.values())
+        emu.stop()
+        started.remove(emu)
+
+        # 2a. The unmodelled work: the same apply with no delay.
+        emu = Emulators(work, "emu-baseline")
+        started.append(emu)
+        stack = workspace(emu, work, "baseline")
+        baseline_wall, _ = run(binary, emu, emu.env["AWS_ENDPOINT_URL"], ["apply", stack, "--yes"], 0)
+        chains = {scale: longest_chain_ms(binary, emu, stack, scale) for scale in SCALES}
+        emu.stop()
+        started.remove(emu)
+
+        # 2b. Apply under the latency model, at each scale.
+        model_walls, modelled_calls = {}, {}
+        for scale in SCALES:
+            emu = Emulators(work, f"emu-model-{scale}")
+            started.append(emu)
+            stack = workspace(emu, work, f"model-{scale}")
+            routes = []
+            for route, minutes in MODEL.values():
+                routes += ["--route-delay", f"{route}={model_ms(minutes, scale)}"]
+            proxy = Proxy(emu, work, routes)
+            model_walls[scale], _ = run(binary, emu, proxy.url, ["apply", stack, "--yes"], 0)
+            stats = proxy.stats()
+            proxy.stop()
+            modelled_calls[scale] = sum(s["delay_ms"] for s in stats.values())
+            emu.stop()
+            started.remove(emu)
+    finally:
+        for emu in started:
+            emu.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    print("stackplan bench-apply: reference stack (stacks/milvus-local.toml), binary", binary)
+    print()
+    print("plan, 50 ms per AWS call (Kubernetes reads not delayed)")
+    print(f"  AWS calls through the proxy        {requests}")
+    print(f"  sum of read latencies              {injected_ms / 1000:8.3f} s")
+    print(f"  plan wall time                     {plan_wall:8.3f} s")
+    print(f"  ratio wall / sum                   {plan_wall / (injected_ms / 1000):8.3f}   (goal <= 0.15)")
+    print(f"  plan wall time with no delay       {plan_nodelay_wall:8.3f} s")
+    print(f"  ratio (wall - no-delay wall) / sum {(plan_wall - plan_nodelay_wall) / (injected_ms / 1000):8.3f}")
+    for scale in SCALES:
+        chain_ms, chain = chains[scale]
+        critical_s = baseline_wall + chain_ms / 1000
+        wall = model_walls[scale]
+        ms = {kind: model_ms(minutes, scale) for kind, (_, minutes) in MODEL.items()}
+        print()
+        print(f"apply, latency model scaled {scale}x (create calls: {ms} ms)")
+        print(f"  delay injected in total            {modelled_calls[scale] / 1000:8.3f} s")
+        print(f"  longest modelled chain             {chain_ms / 1000:8.3f} s  ({' -> '.join(chain)})")
+        print(f"  apply with no delay (baseline)     {baseline_wall:8.3f} s")
+        print(f"  critical path (chain + baseline)   {critical_s:8.3f} s")
+        print(f"  apply wall time under the model    {wall:8.3f} s")
+        print(f"  ratio wall / critical path         {wall / critical_s:8.3f}   (goal <= 1.05)")
+
+if __name__ == "__main__":
+    main()
