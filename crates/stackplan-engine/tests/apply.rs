@@ -687,3 +687,35 @@ async fn configuration_change_reaches_its_cluster_in_the_same_apply() {
             .has_changes()
     );
 }
+
+#[tokio::test]
+async fn a_resource_created_but_never_recorded_is_adopted_and_feeds_its_dependents() {
+    let w = world(&[]);
+    let resources = stack();
+    let plan = plan_for(&w.registry, &resources, None).await;
+    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (report, _) = run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
+    assert!(report.succeeded(), "{report:?}");
+    // Back to an apply killed right after the VPC's create call, before
+    // state was written: the VPC is live, nothing else, state is empty.
+    let vpc = addr(ResourceKind::Ec2Vpc, "main");
+    for (kind, name) in [
+        (ResourceKind::EksCluster, "main"),
+        (ResourceKind::MskCluster, "milvus"),
+        (ResourceKind::HelmRelease, "milvus"),
+    ] {
+        w.cloud.remove(&addr(kind, name));
+    }
+    let mut state = empty_state();
+    let plan = plan_for(&w.registry, &resources, Some(&state)).await;
+    let (report, _) = run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(w.cloud.len(), 4);
+    assert_eq!(
+        state.get(&vpc).and_then(|s| s.physical_id.as_deref()),
+        Some("id-of-ec2_vpc.main"),
+        "the adopted VPC is recorded"
+    );
+    let again = plan_for(&w.registry, &resources, Some(&state)).await;
+    assert!(!again.has_changes(), "{:#?}", again.changes);
+}
