@@ -7,15 +7,18 @@ tests/harness/fault_proxy.py on 127.0.0.1, and prints side by side:
 
 1. Plan with 50 ms per AWS call: plan wall time vs the sum of the latencies
    the proxy injected into its reads (from the proxy's stats file), and the
-   ratio (goal <= 0.15). Kubernetes reads go straight to the apiserver and
-   are not delayed.
+   ratio (goal <= 0.15); also net of the same plan's wall time with no
+   delay (process start, Kubernetes reads). Kubernetes reads go straight to
+   the apiserver and are not delayed.
 2. Apply under the latency model (EKS cluster 15 min, node group 5 min, MSK
-   25 min, scaled down 1000x: 900, 300, 1500 ms; and 100x), put on the create call of
-   each of those kinds (the emulators report ACTIVE on the next read, so the
+   25 min, scaled down 1000x: 900, 300, 1500 ms; and 100x), put on the
+   create call of each of those kinds (the emulators report ACTIVE on the next read, so the
    call's delay is the resource's creation time). The critical path is the
    longest chain of modelled delays through `stackplan graph`'s edges, plus
    the wall time of the same apply with no delay on another fresh set (the
-   unmodelled work: process start, plan, helm). Ratio goal <= 1.05.
+   unmodelled work: process start, plan, helm). Ratio goal <= 1.05. That
+   work partly overlaps the chain, so the ratio against max(chain, no-delay
+   apply), the bound from below, is printed too.
 
 Usage: scripts/bench_apply.py [--binary target/debug/stackplan]
 """
@@ -243,6 +246,10 @@ def main():
         print(f"  critical path (chain + baseline)   {critical_s:8.3f} s")
         print(f"  apply wall time under the model    {wall:8.3f} s")
         print(f"  ratio wall / critical path         {wall / critical_s:8.3f}   (goal <= 1.05)")
+        # The unmodelled work partly overlaps the modelled chain, so the
+        # true critical path lies between these two bounds.
+        floor_s = max(baseline_wall, chain_ms / 1000)
+        print(f"  ratio wall / max(chain, baseline)  {wall / floor_s:8.3f}   (the bound from below)")
 
 if __name__ == "__main__":
     main()
