@@ -7,51 +7,15 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use common::*;
 use stackplan_core::ResourceKind as K;
-use stackplan_core::{
-    Action, BoxFuture, LockInfo, NoEvents, Provider, ProviderFamily, ProviderRegistry,
-    StateDocument, StateError, StateStore,
-};
+use stackplan_core::{Action, NoEvents, Provider, ProviderFamily, ProviderRegistry, StateDocument};
+use stackplan_engine::testing::MemoryStateStore;
 use stackplan_engine::{
     ApplySettings, NoApplyEvents, PlanRequest, PlanSettings, Planner, StopFlag, apply,
 };
-
-/// State in memory: the engine writes it after every resource.
-#[derive(Default)]
-struct MemoryState(Mutex<Option<StateDocument>>);
-
-impl StateStore for MemoryState {
-    fn location(&self) -> String {
-        "memory".into()
-    }
-    fn read(&self) -> BoxFuture<'_, Result<Option<StateDocument>, StateError>> {
-        Box::pin(async move { Ok(self.0.lock().unwrap().clone()) })
-    }
-    fn write<'a>(&'a self, doc: &'a StateDocument) -> BoxFuture<'a, Result<u64, StateError>> {
-        Box::pin(async move {
-            let mut d = doc.clone();
-            d.serial += 1;
-            let serial = d.serial;
-            *self.0.lock().unwrap() = Some(d);
-            Ok(serial)
-        })
-    }
-    fn lock<'a>(&'a self, _info: &'a LockInfo) -> BoxFuture<'a, Result<(), StateError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn unlock(&self) -> BoxFuture<'_, Result<(), StateError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn lock_holder(&self) -> BoxFuture<'_, Result<Option<LockInfo>, StateError>> {
-        Box::pin(async { Ok(None) })
-    }
-    fn force_unlock(&self) -> BoxFuture<'_, Result<Option<LockInfo>, StateError>> {
-        Box::pin(async { Ok(None) })
-    }
-}
 
 fn request<'a>(
     stack: &'a str,
@@ -107,7 +71,7 @@ async fn reference_stack_aws_resources_create_plan_quiet_converge_after_out_of_b
         .collect();
     assert!(not_create.is_empty(), "on an empty account: {not_create:?}");
 
-    let store = MemoryState::default();
+    let store = MemoryStateStore::new();
     let mut state = StateDocument::new(&stack.name, "lineage-test");
     let report = apply(
         &first,
@@ -325,7 +289,7 @@ async fn reference_stack_in_an_existing_vpc_reads_the_network_and_plans_quiet_af
         };
         assert_eq!(c.action, expected, "{}", c.addr);
     }
-    let store = MemoryState::default();
+    let store = MemoryStateStore::new();
     let mut state = StateDocument::new(&stack.name, "lineage-existing");
     let report = apply(
         &first,

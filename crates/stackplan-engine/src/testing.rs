@@ -10,9 +10,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use stackplan_core::{
-    ApplyRequest, Attrs, BoxFuture, DeleteRequest, FieldDiff, KindSchema, Observed, OutputRef,
-    Provider, ProviderError, ProviderResult, ReadRequest, Resource, ResourceAddr, ResourceKind,
-    ResourceMode, ResourceState, StateDocument, Value,
+    ApplyRequest, Attrs, BoxFuture, DeleteRequest, FieldDiff, KindSchema, LockInfo, Observed,
+    OutputRef, Provider, ProviderError, ProviderResult, ReadRequest, Resource, ResourceAddr,
+    ResourceKind, ResourceMode, ResourceState, StateDocument, StateError, StateStore, Value,
 };
 
 use crate::ResourceGraph;
@@ -353,5 +353,57 @@ impl FakeCloud {
         }
         doc.serial = 1;
         doc
+    }
+}
+
+/// State kept in memory, with every document written kept in order: the
+/// state store of apply tests, which count and inspect the writes.
+#[derive(Debug, Default)]
+pub struct MemoryStateStore {
+    writes: Mutex<Vec<StateDocument>>,
+}
+
+impl MemoryStateStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every document written, oldest first.
+    pub fn writes(&self) -> Vec<StateDocument> {
+        self.writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl StateStore for MemoryStateStore {
+    fn location(&self) -> String {
+        "memory".into()
+    }
+    fn read(&self) -> BoxFuture<'_, Result<Option<StateDocument>, StateError>> {
+        Box::pin(async move { Ok(self.writes().last().cloned()) })
+    }
+    fn write<'a>(&'a self, doc: &'a StateDocument) -> BoxFuture<'a, Result<u64, StateError>> {
+        Box::pin(async move {
+            let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+            let mut d = doc.clone();
+            d.serial = writes.last().map_or(doc.serial, |w| w.serial) + 1;
+            let serial = d.serial;
+            writes.push(d);
+            Ok(serial)
+        })
+    }
+    fn lock<'a>(&'a self, _info: &'a LockInfo) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn unlock(&self) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn lock_holder(&self) -> BoxFuture<'_, Result<Option<LockInfo>, StateError>> {
+        Box::pin(async { Ok(None) })
+    }
+    fn force_unlock(&self) -> BoxFuture<'_, Result<Option<LockInfo>, StateError>> {
+        Box::pin(async { Ok(None) })
     }
 }

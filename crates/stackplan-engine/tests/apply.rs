@@ -7,51 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use stackplan_core::{
-    ApplyRequest, BoxFuture, DeleteRequest, LockInfo, NoEvents, Observed, Plan, Provider,
-    ProviderError, ProviderRegistry, ProviderResult, ReadRequest, Resource, ResourceAddr,
-    ResourceKind, ResourceMode, StateDocument, StateError, StateStore, Value,
+    ApplyRequest, BoxFuture, DeleteRequest, NoEvents, Observed, Plan, Provider, ProviderError,
+    ProviderRegistry, ProviderResult, ReadRequest, Resource, ResourceAddr, ResourceKind,
+    ResourceMode, StateDocument, Value,
 };
-use stackplan_engine::testing::FakeCloud;
+use stackplan_engine::testing::{FakeCloud, MemoryStateStore};
 use stackplan_engine::{
     ApplyEvent, ApplySettings, ApplySink, Op, PlanRequest, PlanSettings, Planner, StopFlag, apply,
 };
-
-/// A state store in memory that keeps every document written.
-#[derive(Default)]
-struct MemoryStore {
-    writes: Mutex<Vec<StateDocument>>,
-}
-
-impl StateStore for MemoryStore {
-    fn location(&self) -> String {
-        "memory".into()
-    }
-    fn read(&self) -> BoxFuture<'_, Result<Option<StateDocument>, StateError>> {
-        Box::pin(async move { Ok(self.writes.lock().unwrap().last().cloned()) })
-    }
-    fn write<'a>(&'a self, doc: &'a StateDocument) -> BoxFuture<'a, Result<u64, StateError>> {
-        Box::pin(async move {
-            let mut writes = self.writes.lock().unwrap();
-            let mut d = doc.clone();
-            d.serial = writes.last().map(|w| w.serial).unwrap_or(doc.serial) + 1;
-            let serial = d.serial;
-            writes.push(d);
-            Ok(serial)
-        })
-    }
-    fn lock<'a>(&'a self, _: &'a LockInfo) -> BoxFuture<'a, Result<(), StateError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn unlock(&self) -> BoxFuture<'_, Result<(), StateError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn lock_holder(&self) -> BoxFuture<'_, Result<Option<LockInfo>, StateError>> {
-        Box::pin(async { Ok(None) })
-    }
-    fn force_unlock(&self) -> BoxFuture<'_, Result<Option<LockInfo>, StateError>> {
-        Box::pin(async { Ok(None) })
-    }
-}
 
 /// Records apply events in order.
 #[derive(Default)]
@@ -238,7 +201,7 @@ async fn run(
     w: &World,
     plan: &Plan,
     state: &mut StateDocument,
-    store: &MemoryStore,
+    store: &MemoryStateStore,
     parallelism: usize,
     stop: &StopFlag,
 ) -> (stackplan_engine::ApplyReport, Recorder) {
@@ -267,7 +230,7 @@ async fn clean_apply_then_plan_shows_no_change() {
     let w = world(&[]);
     let resources = stack();
     let plan = plan_for(&w.registry, &resources, None).await;
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     let (report, _) = run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(report.done.len(), 4);
@@ -291,9 +254,9 @@ async fn clean_apply_then_plan_shows_no_change() {
 async fn state_is_saved_after_every_operation() {
     let w = world(&[]);
     let plan = plan_for(&w.registry, &stack(), None).await;
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
-    let writes = store.writes.lock().unwrap();
+    let writes = store.writes();
     assert_eq!(writes.len(), 4, "one write per resource");
     let sizes: Vec<usize> = writes.iter().map(|d| d.resources.len()).collect();
     assert_eq!(sizes, [1, 2, 3, 4]);
@@ -308,7 +271,7 @@ async fn independent_clusters_create_at_the_same_time() {
         (ResourceKind::MskCluster, 150),
     ]);
     let plan = plan_for(&w.registry, &stack(), None).await;
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     let started = Instant::now();
     let (report, _) = run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
     assert!(report.succeeded());
@@ -338,7 +301,7 @@ async fn parallelism_one_runs_operations_one_at_a_time() {
         (ResourceKind::MskCluster, 40),
     ]);
     let plan = plan_for(&w.registry, &stack(), None).await;
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     run(&w, &plan, &mut state, &store, 1, &StopFlag::new()).await;
     let (eks_start, eks_end) = w.timed.span("create eks_cluster.main");
     let (msk_start, msk_end) = w.timed.span("create msk_cluster.milvus");
@@ -358,7 +321,7 @@ async fn failure_skips_dependents_and_lets_independent_branches_finish() {
         .push(addr(ResourceKind::MskCluster, "milvus"));
     let resources = stack();
     let plan = plan_for(&w.registry, &resources, None).await;
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     let (report, rec) = run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
 
     let done: Vec<String> = report.done.iter().map(|(a, _)| a.to_string()).collect();
@@ -401,7 +364,7 @@ async fn failure_skips_dependents_and_lets_independent_branches_finish() {
 async fn stop_request_starts_nothing_new_but_finishes_work_in_flight() {
     let w = world(&[(ResourceKind::Ec2Vpc, 50)]);
     let plan = plan_for(&w.registry, &stack(), None).await;
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     let stop = StopFlag::new();
     let stopper = stop.clone();
     tokio::spawn(async move {
@@ -427,7 +390,7 @@ async fn deletes_run_in_reverse_dependency_order() {
     let w = world(&[]);
     let resources = stack();
     let plan = plan_for(&w.registry, &resources, None).await;
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
 
     let destroy = plan_for(&w.registry, &[], Some(&state)).await;
@@ -450,7 +413,7 @@ async fn replacement_deletes_the_old_copy_by_its_old_id() {
     let w = world(&[]);
     let resources = stack();
     let plan = plan_for(&w.registry, &resources, None).await;
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
 
     // The EKS cluster's name forces replacement (schema: force-new).
@@ -500,7 +463,7 @@ async fn lookups_are_read_into_state_and_never_changed() {
             .attr("subnet_ids", Value::list([Value::reference(&vpc, "id")])),
     ];
     let plan = plan_for(&w.registry, &resources, None).await;
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     let (report, _) = run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
     assert!(report.succeeded(), "{report:?}");
     assert!(report.done.contains(&(vpc.clone(), Op::Read)));
@@ -567,7 +530,7 @@ async fn consumer_of_a_secret_plans_clean_after_apply() {
             ),
     ];
     let plan = plan_for(&registry, &resources, None).await;
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     let rec = Recorder::default();
     let report = apply(
         &plan,
@@ -658,7 +621,7 @@ async fn configuration_change_reaches_its_cluster_in_the_same_apply() {
                 ),
         ]
     };
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     let w = World {
         cloud: cloud.clone(),
         timed: Arc::new(Timed::new(FakeCloud::new().provider().into_arc())),
@@ -693,7 +656,7 @@ async fn a_resource_created_but_never_recorded_is_adopted_and_feeds_its_dependen
     let w = world(&[]);
     let resources = stack();
     let plan = plan_for(&w.registry, &resources, None).await;
-    let (mut state, store) = (empty_state(), MemoryStore::default());
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
     let (report, _) = run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
     assert!(report.succeeded(), "{report:?}");
     // Back to an apply killed right after the VPC's create call, before

@@ -4,54 +4,19 @@
 
 mod common;
 
-use std::sync::Mutex;
-
 use common::*;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use stackplan_core::{
-    BoxFuture, LockInfo, NoEvents, OutputRef, Plan, ProviderRegistry, Resource, ResourceAddr,
-    ResourceKind, StateDocument, StateError, StateStore, Value,
+    NoEvents, OutputRef, Plan, ProviderRegistry, Resource, ResourceAddr, ResourceKind,
+    StateDocument, Value,
 };
+use stackplan_engine::testing::MemoryStateStore;
 use stackplan_engine::{ApplySettings, NoApplyEvents, StopFlag};
 use stackplan_kube::IS_DEFAULT_CLASS;
 use stackplan_testkit::{fixture_chart, repo_root, unique_name};
-
-/// State in memory: what a backend would write, without the backend.
-#[derive(Default)]
-struct MemoryStore(Mutex<Option<StateDocument>>);
-
-impl StateStore for MemoryStore {
-    fn location(&self) -> String {
-        "memory".into()
-    }
-    fn read(&self) -> BoxFuture<'_, Result<Option<StateDocument>, StateError>> {
-        Box::pin(async move { Ok(self.0.lock().unwrap().clone()) })
-    }
-    fn write<'a>(&'a self, doc: &'a StateDocument) -> BoxFuture<'a, Result<u64, StateError>> {
-        Box::pin(async move {
-            let mut doc = doc.clone();
-            doc.serial += 1;
-            let serial = doc.serial;
-            *self.0.lock().unwrap() = Some(doc);
-            Ok(serial)
-        })
-    }
-    fn lock<'a>(&'a self, _info: &'a LockInfo) -> BoxFuture<'a, Result<(), StateError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn unlock(&self) -> BoxFuture<'_, Result<(), StateError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn lock_holder(&self) -> BoxFuture<'_, Result<Option<LockInfo>, StateError>> {
-        Box::pin(async { Ok(None) })
-    }
-    fn force_unlock(&self) -> BoxFuture<'_, Result<Option<LockInfo>, StateError>> {
-        Box::pin(async { Ok(None) })
-    }
-}
 
 /// The stack's Kubernetes resources and the Milvus release, renamed so
 /// that parallel tests on the shared apiserver never meet, with every
@@ -122,7 +87,7 @@ async fn apply_plan(
     registry: &ProviderRegistry,
     plan: &Plan,
     state: &mut StateDocument,
-    store: &MemoryStore,
+    store: &MemoryStateStore,
 ) {
     let report = stackplan_engine::apply(
         plan,
@@ -161,7 +126,7 @@ async fn kubernetes_part_of_the_stack_applies_plans_clean_drifts_and_destroys() 
     assert_eq!(resources.len(), 5, "{resources:?}");
     let provider = provider();
     let registry = ProviderRegistry::new().with(provider.clone());
-    let store = MemoryStore::default();
+    let store = MemoryStateStore::new();
     let mut state = StateDocument::new(STACK, "lineage");
 
     let p = plan(&provider, &resources, &state).await;
