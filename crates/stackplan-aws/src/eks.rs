@@ -20,7 +20,7 @@ use crate::attrs::{
 };
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::{Poll, poll_until, progress, retry_while_iam_propagates};
+use crate::wait::{Poll, poll_until, poll_until_gone, progress, retry_while_iam_propagates};
 use crate::{AwsProvider, prior_id};
 
 /// What `addon_version = "latest"` means.
@@ -452,20 +452,17 @@ impl AwsProvider {
         }
         let addr = req.addr;
         // Subnets and roles go next, and AWS refuses while the cluster holds them.
-        poll_until(
+        poll_until_gone(
             &self.wait,
             addr,
             req.events,
             "cluster deletion",
             || async move {
-                Ok(match self.describe_cluster(addr, name).await? {
-                    None => Poll::Ready(()),
-                    Some(c) => Poll::Pending(
-                        c.status()
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default(),
-                    ),
-                })
+                Ok(self.describe_cluster(addr, name).await?.map(|c| {
+                    c.status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default()
+                }))
             },
         )
         .await
@@ -778,20 +775,20 @@ impl AwsProvider {
             return Ok(());
         }
         let addr = req.addr;
-        poll_until(
+        poll_until_gone(
             &self.wait,
             addr,
             req.events,
             "node group deletion",
             || async move {
-                Ok(match self.describe_nodegroup(addr, cluster, name).await? {
-                    None => Poll::Ready(()),
-                    Some(ng) => Poll::Pending(
+                Ok(self
+                    .describe_nodegroup(addr, cluster, name)
+                    .await?
+                    .map(|ng| {
                         ng.status()
                             .map(|s| s.as_str().to_string())
-                            .unwrap_or_default(),
-                    ),
-                })
+                            .unwrap_or_default()
+                    }))
             },
         )
         .await
@@ -1103,20 +1100,17 @@ impl AwsProvider {
             return Ok(());
         }
         let addr = req.addr;
-        poll_until(
+        poll_until_gone(
             &self.wait,
             addr,
             req.events,
             "add-on deletion",
             || async move {
-                Ok(match self.describe_addon(addr, cluster, name).await? {
-                    None => Poll::Ready(()),
-                    Some(a) => Poll::Pending(
-                        a.status()
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default(),
-                    ),
-                })
+                Ok(self.describe_addon(addr, cluster, name).await?.map(|a| {
+                    a.status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default()
+                }))
             },
         )
         .await

@@ -23,7 +23,7 @@ use crate::attrs::{
 };
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::{Poll, poll_until, progress};
+use crate::wait::{Poll, poll_until, poll_until_gone, progress};
 use crate::{AwsProvider, prior_id};
 
 /// `server.properties` text as a map; comments and blank lines skipped.
@@ -788,20 +788,17 @@ impl AwsProvider {
         }
         // The security group and configuration go next, and MSK holds them
         // until the brokers are gone.
-        poll_until(
+        poll_until_gone(
             &self.wait,
             addr,
             req.events,
             "cluster deletion",
             || async move {
-                Ok(match self.msk_describe(addr, arn).await? {
-                    None => Poll::Ready(()),
-                    Some(c) => Poll::Pending(
-                        c.state()
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default(),
-                    ),
-                })
+                Ok(self.msk_describe(addr, arn).await?.map(|c| {
+                    c.state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default()
+                }))
             },
         )
         .await

@@ -122,6 +122,31 @@ where
     }
 }
 
+/// Polls until a deleted resource is gone: `status` answers `None` once
+/// it no longer exists, else its current status, shown while waiting.
+pub(crate) async fn poll_until_gone<F, Fut>(
+    config: &WaitConfig,
+    addr: &ResourceAddr,
+    events: &dyn EventSink,
+    what: &str,
+    mut status: F,
+) -> AwsResult<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = AwsResult<Option<String>>>,
+{
+    poll_until(config, addr, events, what, || {
+        let next = status();
+        async move {
+            Ok(match next.await? {
+                None => Poll::Ready(()),
+                Some(s) => Poll::Pending(s),
+            })
+        }
+    })
+    .await
+}
+
 /// How long a call is retried while IAM propagates a new role.
 const IAM_PROPAGATION: Duration = Duration::from_secs(120);
 
