@@ -156,13 +156,15 @@ impl AwsProvider {
                     .map_err(|e| AwsError::api(addr, "DescribeVpcAttribute", e))
             }
         };
-        let dns_support = attr(VpcAttributeName::EnableDnsSupport)
-            .await?
+        let (support, hostnames) = tokio::try_join!(
+            attr(VpcAttributeName::EnableDnsSupport),
+            attr(VpcAttributeName::EnableDnsHostnames),
+        )?;
+        let dns_support = support
             .enable_dns_support()
             .and_then(|v| v.value())
             .unwrap_or(true);
-        let dns_hostnames = attr(VpcAttributeName::EnableDnsHostnames)
-            .await?
+        let dns_hostnames = hostnames
             .enable_dns_hostnames()
             .and_then(|v| v.value())
             .unwrap_or(false);

@@ -856,7 +856,18 @@ impl AwsProvider {
         name: &str,
         wants_latest: bool,
     ) -> AwsResult<Option<Observed>> {
-        let Some(a) = self.describe_addon(addr, cluster, name).await? else {
+        // The newest version is looked up alongside the add-on rather than
+        // after it, to keep a refresh at two round trips; its answer (or
+        // error, as when the cluster is not there either) matters only
+        // when the add-on exists.
+        let (described, latest) = tokio::join!(self.describe_addon(addr, cluster, name), async {
+            if wants_latest {
+                Some(self.latest_addon_version(addr, cluster, name).await)
+            } else {
+                None
+            }
+        });
+        let Some(a) = described? else {
             return Ok(None);
         };
         let status = a.status().map(|s| s.as_str()).unwrap_or_default();
@@ -867,8 +878,8 @@ impl AwsProvider {
         // The stack says `latest`: the live add-on is that when it runs the
         // newest version, and shows its concrete version otherwise, so the
         // plan reads `v1.11.3 -> latest` only when there is a newer one.
-        let version = if wants_latest {
-            let latest = self.latest_addon_version(addr, cluster, name).await?;
+        let version = if let Some(latest) = latest {
+            let latest = latest?;
             if let Ok(mut m) = self.latest_addon_versions.lock() {
                 m.insert(addr.clone(), latest.clone());
             }

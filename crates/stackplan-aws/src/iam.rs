@@ -61,27 +61,31 @@ impl AwsProvider {
         let Some(role) = out.as_ref().and_then(|o| o.role()) else {
             return Ok(None);
         };
-        let attached = self
-            .iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| AwsError::api(addr, "ListAttachedRolePolicies", e))?;
+        // GetRole leaves tags out on some partitions and emulators:
+        // ListRoleTags is the source of truth. Both lists are asked at once.
+        let (attached, tags) = tokio::try_join!(
+            async {
+                self.iam
+                    .list_attached_role_policies()
+                    .role_name(name)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .map_err(|e| AwsError::api(addr, "ListAttachedRolePolicies", e))
+            },
+            async {
+                self.iam
+                    .list_role_tags()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(addr, "ListRoleTags", e))
+            },
+        )?;
         let mut arns: Vec<&str> = attached.iter().filter_map(|p| p.policy_arn()).collect();
         arns.sort_unstable();
-        // GetRole leaves tags out on some partitions and emulators:
-        // ListRoleTags is the source of truth.
-        let tags = self
-            .iam
-            .list_role_tags()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::api(addr, "ListRoleTags", e))?;
         Ok(Some(
             Observed::new(role.role_name())
                 .attr("name", role.role_name())
@@ -342,26 +346,30 @@ impl AwsProvider {
             return Ok(None);
         };
         let version = p.default_version_id().unwrap_or("v1");
-        let doc = self
-            .iam
-            .get_policy_version()
-            .policy_arn(arn)
-            .version_id(version)
-            .send()
-            .await
-            .map_err(|e| AwsError::api(addr, "GetPolicyVersion", e))?;
+        let (doc, tags) = tokio::try_join!(
+            async {
+                self.iam
+                    .get_policy_version()
+                    .policy_arn(arn)
+                    .version_id(version)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(addr, "GetPolicyVersion", e))
+            },
+            async {
+                self.iam
+                    .list_policy_tags()
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(addr, "ListPolicyTags", e))
+            },
+        )?;
         let document = doc
             .policy_version()
             .and_then(|v| v.document())
             .map(policy_document)
             .unwrap_or(Value::Null);
-        let tags = self
-            .iam
-            .list_policy_tags()
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::api(addr, "ListPolicyTags", e))?;
         Ok(Some(
             Observed::new(arn)
                 .attr("name", p.policy_name().unwrap_or_default())

@@ -53,26 +53,30 @@ impl AwsProvider {
             return Ok(None);
         }
         let id = meta.key_id();
-        let aliases = self
-            .kms
-            .list_aliases()
-            .key_id(id)
-            .send()
-            .await
-            .map_err(|e| AwsError::api(addr, "ListAliases", e))?;
+        let (aliases, tags) = tokio::try_join!(
+            async {
+                self.kms
+                    .list_aliases()
+                    .key_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(addr, "ListAliases", e))
+            },
+            async {
+                self.kms
+                    .list_resource_tags()
+                    .key_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(addr, "ListResourceTags", e))
+            },
+        )?;
         let mut names: Vec<&str> = aliases
             .aliases()
             .iter()
             .filter_map(|a| a.alias_name())
             .collect();
         names.sort_unstable();
-        let tags = self
-            .kms
-            .list_resource_tags()
-            .key_id(id)
-            .send()
-            .await
-            .map_err(|e| AwsError::api(addr, "ListResourceTags", e))?;
         let mut o = Observed::new(id)
             .attr("description", meta.description().unwrap_or_default())
             .attr(

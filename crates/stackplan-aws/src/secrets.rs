@@ -102,15 +102,23 @@ impl AwsProvider {
     }
 
     async fn secret_observe(&self, addr: &ResourceAddr, id: &str) -> AwsResult<Option<Observed>> {
-        let out = absent_if_not_found(
-            self.secrets
-                .describe_secret()
-                .secret_id(id)
-                .send()
-                .await
-                .map_err(|e| AwsError::api(addr, "DescribeSecret", e)),
-        )?;
-        let Some(s) = out else { return Ok(None) };
+        // Secrets Manager takes the name or the ARN alike, so the value is
+        // read alongside the description; its answer counts only for a
+        // live secret (one scheduled for deletion refuses GetSecretValue).
+        let (described, credentials) = tokio::join!(
+            async {
+                absent_if_not_found(
+                    self.secrets
+                        .describe_secret()
+                        .secret_id(id)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::api(addr, "DescribeSecret", e)),
+                )
+            },
+            self.secret_credentials(addr, id),
+        );
+        let Some(s) = described? else { return Ok(None) };
         if s.deleted_date().is_some() {
             // Scheduled for deletion: gone for planning purposes.
             return Ok(None);
@@ -133,7 +141,7 @@ impl AwsProvider {
             )
             .output("arn", arn)
             .output("name", s.name().unwrap_or_default());
-        if let Some(c) = self.secret_credentials(addr, arn).await? {
+        if let Some(c) = credentials? {
             o = o
                 .attr("username", c.username.as_str())
                 .output("username", c.username.as_str())
