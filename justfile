@@ -60,7 +60,8 @@ fault-tests-long:
 
 # Plan with 50 ms per AWS call vs the sum of read latencies, and apply under
 # the EKS/node group/MSK latency model vs its critical path, side by side
-# (scripts/bench_apply.py, against private emulator sets).
+# (scripts/bench_apply.py, against private emulator sets). It measures the
+# release build, what users run; the first build of it takes ~15 minutes.
 bench-apply:
-    cargo build --locked -q -p stackplan-cli
-    scripts/bench_apply.py
+    cargo build --release --locked -q -p stackplan-cli
+    scripts/bench_apply.py --binary target/release/stackplan
