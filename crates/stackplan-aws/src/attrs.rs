@@ -12,6 +12,9 @@ use stackplan_core::{Attrs, KindSchema, ResourceAddr, ResourceKind, Value};
 
 use crate::error::{AwsError, AwsResult};
 
+/// Tags to set, and tag keys to remove.
+pub(crate) type TagDelta = (BTreeMap<String, String>, Vec<String>);
+
 /// The desired attributes of one resource, with its address for errors.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Desired<'a> {
@@ -93,6 +96,17 @@ impl<'a> Desired<'a> {
 
     /// A map of strings (tags, labels, server properties); numbers and
     /// booleans are taken in their string form.
+    /// The tag changes that make `live`'s tags the stack's: `None` when the
+    /// stack sets none or they match after normalisation, else the tags to
+    /// set and the keys to remove (never AWS's own `aws:` ones).
+    pub fn tag_delta(&self, live: &Attrs) -> AwsResult<Option<TagDelta>> {
+        if !differs(self.addr.kind, live, self.attrs, "tags") {
+            return Ok(None);
+        }
+        let want = self.str_map("tags")?;
+        Ok(Some(map_delta(&observed_str_map(live, "tags"), &want)))
+    }
+
     pub fn str_map(&self, name: &str) -> AwsResult<BTreeMap<String, String>> {
         match self.get(name) {
             None => Ok(BTreeMap::new()),

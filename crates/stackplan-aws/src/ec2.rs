@@ -11,7 +11,7 @@ use stackplan_core::{
     ApplyRequest, Attrs, DeleteRequest, Observed, Phase, ReadRequest, ResourceMode, Value,
 };
 
-use crate::attrs::{Desired, differs, map_delta, observed_str_map, tags_value};
+use crate::attrs::{Desired, differs, tags_value};
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::{Poll, poll_until, progress};
 use crate::{AwsProvider, prior_id, unsupported};
@@ -748,11 +748,9 @@ impl AwsProvider {
 
     /// Makes an EC2 resource's tags equal the desired ones.
     async fn ec2_retag(&self, req: &ApplyRequest<'_>, id: &str, live: &Attrs) -> AwsResult<()> {
-        if !differs(req.addr.kind, live, req.desired, "tags") {
+        let Some((set, remove)) = Desired::new(req.addr, req.desired).tag_delta(live)? else {
             return Ok(());
-        }
-        let want = Desired::new(req.addr, req.desired).str_map("tags")?;
-        let (set, remove) = map_delta(&observed_str_map(live, "tags"), &want);
+        };
         if !remove.is_empty() {
             self.ec2
                 .delete_tags()

@@ -21,7 +21,7 @@ use crate::attrs::{
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::{Poll, poll_until, poll_until_gone, progress, retry_while_iam_propagates};
-use crate::{AwsProvider, prior_id};
+use crate::{AwsProvider, prior_id, waited_id};
 
 /// What `addon_version = "latest"` means.
 pub(crate) const LATEST: &str = "latest";
@@ -401,13 +401,9 @@ impl AwsProvider {
         req: ApplyRequest<'_>,
         observed: Observed,
     ) -> AwsResult<Observed> {
-        let name = observed
-            .physical_id
-            .clone()
-            .or_else(|| prior_id(req.prior).map(str::to_string))
+        let name = waited_id(&observed, req.prior)
             .ok_or_else(|| vanished(req.addr, "DescribeCluster", "(no name)"))?;
         let addr = req.addr;
-        let name = name.as_str();
         poll_until(
             &self.wait,
             addr,
@@ -475,11 +471,9 @@ impl AwsProvider {
         arn: &str,
         live: &stackplan_core::Attrs,
     ) -> AwsResult<()> {
-        if !differs(req.addr.kind, live, req.desired, "tags") {
+        let Some((set, remove)) = Desired::new(req.addr, req.desired).tag_delta(live)? else {
             return Ok(());
-        }
-        let want = Desired::new(req.addr, req.desired).str_map("tags")?;
-        let (set, remove) = map_delta(&observed_str_map(live, "tags"), &want);
+        };
         if !remove.is_empty() {
             self.eks
                 .untag_resource()
@@ -714,13 +708,9 @@ impl AwsProvider {
         req: ApplyRequest<'_>,
         observed: Observed,
     ) -> AwsResult<Observed> {
-        let id = observed
-            .physical_id
-            .clone()
-            .or_else(|| prior_id(req.prior).map(str::to_string))
-            .unwrap_or_default();
+        let id = waited_id(&observed, req.prior).unwrap_or_default();
         let (cluster, name) =
-            split_id(&id).ok_or_else(|| vanished(req.addr, "DescribeNodegroup", &id))?;
+            split_id(id).ok_or_else(|| vanished(req.addr, "DescribeNodegroup", id))?;
         let addr = req.addr;
         poll_until(
             &self.wait,
@@ -1057,13 +1047,9 @@ impl AwsProvider {
         req: ApplyRequest<'_>,
         observed: Observed,
     ) -> AwsResult<Observed> {
-        let id = observed
-            .physical_id
-            .clone()
-            .or_else(|| prior_id(req.prior).map(str::to_string))
-            .unwrap_or_default();
+        let id = waited_id(&observed, req.prior).unwrap_or_default();
         let (cluster, name) =
-            split_id(&id).ok_or_else(|| vanished(req.addr, "DescribeAddon", &id))?;
+            split_id(id).ok_or_else(|| vanished(req.addr, "DescribeAddon", id))?;
         let addr = req.addr;
         poll_until(
             &self.wait,

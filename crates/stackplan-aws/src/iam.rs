@@ -9,9 +9,7 @@ use stackplan_core::{
     ApplyRequest, Attrs, DeleteRequest, Observed, Phase, ReadRequest, ResourceAddr, Value,
 };
 
-use crate::attrs::{
-    Desired, differs, map_delta, observed_str_map, policy_document, str_list_value, tags_value,
-};
+use crate::attrs::{Desired, differs, policy_document, str_list_value, tags_value};
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::progress;
@@ -225,9 +223,7 @@ impl AwsProvider {
                 )?;
             }
         }
-        if differs(kind, &live.attrs, req.desired, "tags") {
-            let (set, remove) =
-                map_delta(&observed_str_map(&live.attrs, "tags"), &d.str_map("tags")?);
+        if let Some((set, remove)) = d.tag_delta(&live.attrs)? {
             if !remove.is_empty() {
                 self.iam
                     .untag_role()
@@ -497,9 +493,7 @@ impl AwsProvider {
                 .await
                 .map_err(|e| AwsError::api(req.addr, "CreatePolicyVersion", e))?;
         }
-        if differs(req.addr.kind, &live.attrs, req.desired, "tags") {
-            let (set, remove) =
-                map_delta(&observed_str_map(&live.attrs, "tags"), &d.str_map("tags")?);
+        if let Some((set, remove)) = d.tag_delta(&live.attrs)? {
             if !remove.is_empty() {
                 self.iam
                     .untag_policy()
@@ -692,9 +686,7 @@ impl AwsProvider {
                     })?;
             }
         }
-        if differs(req.addr.kind, &live.attrs, req.desired, "tags") {
-            let (set, remove) =
-                map_delta(&observed_str_map(&live.attrs, "tags"), &d.str_map("tags")?);
+        if let Some((set, remove)) = d.tag_delta(&live.attrs)? {
             if !remove.is_empty() {
                 self.iam
                     .untag_open_id_connect_provider()

@@ -7,7 +7,7 @@ use stackplan_core::{
     ApplyRequest, DeleteRequest, Observed, Phase, ReadRequest, ResourceAddr, Value,
 };
 
-use crate::attrs::{Desired, as_int, differs, map_delta, observed_str_map, tags_value};
+use crate::attrs::{Desired, as_int, differs, tags_value};
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::progress;
@@ -246,9 +246,7 @@ impl AwsProvider {
                 )?;
             }
         }
-        if differs(kind, &live.attrs, req.desired, "tags") {
-            let (set, remove) =
-                map_delta(&observed_str_map(&live.attrs, "tags"), &d.str_map("tags")?);
+        if let Some((set, remove)) = d.tag_delta(&live.attrs)? {
             if !remove.is_empty() {
                 self.kms
                     .untag_resource()

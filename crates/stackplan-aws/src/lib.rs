@@ -231,11 +231,20 @@ fn prior_id(prior: Option<&stackplan_core::ResourceState>) -> Option<&str> {
     prior.and_then(|p| p.physical_id.as_deref())
 }
 
+/// The id a waiter polls: the one the create or update just returned, else
+/// the one state holds.
+fn waited_id<'a>(
+    observed: &'a Observed,
+    prior: Option<&'a stackplan_core::ResourceState>,
+) -> Option<&'a str> {
+    observed.physical_id.as_deref().or_else(|| prior_id(prior))
+}
+
 impl AwsProvider {
     async fn read_any(&self, req: ReadRequest<'_>) -> AwsResult<Option<Observed>> {
         use ResourceKind::*;
         if let Some(desired) = req.desired
-            && req.prior.and_then(|p| p.physical_id.as_ref()).is_none()
+            && prior_id(req.prior).is_none()
             && req.mode == ResourceMode::Managed
             && !identity_known(req.addr.kind, desired)
         {

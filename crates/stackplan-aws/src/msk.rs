@@ -17,14 +17,11 @@ use stackplan_core::{
     Value,
 };
 
-use crate::attrs::{
-    Desired, as_int, differs, map_delta, observed_str_map, str_list_value, str_map_value,
-    tags_value,
-};
+use crate::attrs::{Desired, as_int, differs, str_list_value, str_map_value, tags_value};
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::{Poll, poll_until, poll_until_gone, progress};
-use crate::{AwsProvider, prior_id};
+use crate::{AwsProvider, prior_id, waited_id};
 
 /// `server.properties` text as a map; comments and blank lines skipped.
 pub(crate) fn parse_server_properties(text: &str) -> BTreeMap<String, String> {
@@ -722,9 +719,7 @@ impl AwsProvider {
             )
             .await?;
         }
-        if has("tags") {
-            let (set, remove) =
-                map_delta(&observed_str_map(live_attrs, "tags"), &d.str_map("tags")?);
+        if let Some((set, remove)) = d.tag_delta(live_attrs)? {
             if !remove.is_empty() {
                 self.kafka
                     .untag_resource()
@@ -754,16 +749,12 @@ impl AwsProvider {
         req: ApplyRequest<'_>,
         observed: Observed,
     ) -> AwsResult<Observed> {
-        let arn = observed
-            .physical_id
-            .clone()
-            .or_else(|| prior_id(req.prior).map(str::to_string))
-            .unwrap_or_default();
-        self.msk_wait_active(req.addr, req.events, &arn, "cluster ACTIVE")
+        let arn = waited_id(&observed, req.prior).unwrap_or_default();
+        self.msk_wait_active(req.addr, req.events, arn, "cluster ACTIVE")
             .await?;
-        self.msk_cluster_observe(req.addr, &arn)
+        self.msk_cluster_observe(req.addr, arn)
             .await?
-            .ok_or_else(|| vanished(req.addr, "DescribeCluster", &arn))
+            .ok_or_else(|| vanished(req.addr, "DescribeCluster", arn))
     }
 
     pub(crate) async fn msk_cluster_delete(&self, req: DeleteRequest<'_>) -> AwsResult<()> {
