@@ -11,11 +11,9 @@ use std::sync::Arc;
 
 use common::*;
 use stackplan_core::ResourceKind as K;
-use stackplan_core::{Action, NoEvents, Provider, ProviderFamily, ProviderRegistry, StateDocument};
-use stackplan_engine::testing::MemoryStateStore;
-use stackplan_engine::{
-    ApplySettings, NoApplyEvents, PlanRequest, PlanSettings, Planner, StopFlag, apply,
-};
+use stackplan_core::{Action, Provider, ProviderFamily, ProviderRegistry, StateDocument};
+use stackplan_engine::testing::{MemoryStateStore, apply_ok};
+use stackplan_engine::{PlanRequest, PlanSettings, Planner};
 
 fn request<'a>(
     stack: &'a str,
@@ -73,19 +71,7 @@ async fn reference_stack_aws_resources_create_plan_quiet_converge_after_out_of_b
 
     let store = MemoryStateStore::new();
     let mut state = StateDocument::new(&stack.name, "lineage-test");
-    let report = apply(
-        &first,
-        &registry,
-        &mut state,
-        &store,
-        &ApplySettings::default(),
-        &NoApplyEvents,
-        &NoEvents,
-        &StopFlag::new(),
-    )
-    .await
-    .expect("apply runs");
-    assert!(report.succeeded(), "{report:#?}");
+    apply_ok(&first, &registry, &mut state, &store).await;
 
     let second = planner
         .plan(request(&stack.name, &sha, &resources, Some(&state)))
@@ -177,19 +163,7 @@ async fn reference_stack_aws_resources_create_plan_quiet_converge_after_out_of_b
     assert!(others.is_empty(), "{others:?}");
 
     // Re-applying converges.
-    let report = apply(
-        &third,
-        &registry,
-        &mut state,
-        &store,
-        &ApplySettings::default(),
-        &NoApplyEvents,
-        &NoEvents,
-        &StopFlag::new(),
-    )
-    .await
-    .expect("apply runs");
-    assert!(report.succeeded(), "{report:#?}");
+    apply_ok(&third, &registry, &mut state, &store).await;
     let fourth = planner
         .plan(request(&stack.name, &sha, &resources, Some(&state)))
         .await
@@ -216,19 +190,7 @@ async fn reference_stack_aws_resources_create_plan_quiet_converge_after_out_of_b
         destroy.summary()
     );
     assert_eq!(destroy.changes.len(), resources.len());
-    let report = apply(
-        &destroy,
-        &registry,
-        &mut state,
-        &store,
-        &ApplySettings::default(),
-        &NoApplyEvents,
-        &NoEvents,
-        &StopFlag::new(),
-    )
-    .await
-    .expect("destroy runs");
-    assert!(report.succeeded(), "{report:#?}");
+    apply_ok(&destroy, &registry, &mut state, &store).await;
     assert!(
         state.resources.is_empty(),
         "{:?}",
@@ -291,19 +253,7 @@ async fn reference_stack_in_an_existing_vpc_reads_the_network_and_plans_quiet_af
     }
     let store = MemoryStateStore::new();
     let mut state = StateDocument::new(&stack.name, "lineage-existing");
-    let report = apply(
-        &first,
-        &registry,
-        &mut state,
-        &store,
-        &ApplySettings::default(),
-        &NoApplyEvents,
-        &NoEvents,
-        &StopFlag::new(),
-    )
-    .await
-    .expect("apply runs");
-    assert!(report.succeeded(), "{report:#?}");
+    apply_ok(&first, &registry, &mut state, &store).await;
     let second = planner
         .plan(request(&stack.name, &sha, &resources, Some(&state)))
         .await

@@ -3,7 +3,8 @@
 //! in-memory "live" world behind such a provider.
 //!
 //! Public so that the CLI's, the renderers' and the benchmark's tests use
-//! the same doubles as the engine's own. No IO.
+//! the same doubles as the engine's own. The doubles do no IO; [`apply_ok`]
+//! is the plain apply of the provider tests against the emulators.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -406,4 +407,29 @@ impl StateStore for MemoryStateStore {
     fn force_unlock(&self) -> BoxFuture<'_, Result<Option<LockInfo>, StateError>> {
         Box::pin(async { Ok(None) })
     }
+}
+
+/// Applies `plan` the plain way (default settings, no progress, never
+/// stopped), saving into `store`, and panics unless every change succeeded:
+/// the apply that provider tests against the emulators run between plans.
+pub async fn apply_ok(
+    plan: &stackplan_core::Plan,
+    registry: &stackplan_core::ProviderRegistry,
+    state: &mut StateDocument,
+    store: &MemoryStateStore,
+) -> crate::ApplyReport {
+    let report = crate::apply(
+        plan,
+        registry,
+        state,
+        store,
+        &crate::ApplySettings::default(),
+        &crate::NoApplyEvents,
+        &stackplan_core::NoEvents,
+        &crate::StopFlag::new(),
+    )
+    .await
+    .expect("apply runs");
+    assert!(report.succeeded(), "{report:#?}");
+    report
 }

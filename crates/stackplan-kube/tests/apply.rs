@@ -10,11 +10,9 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use stackplan_core::{
-    NoEvents, OutputRef, Plan, ProviderRegistry, Resource, ResourceAddr, ResourceKind,
-    StateDocument, Value,
+    OutputRef, ProviderRegistry, Resource, ResourceAddr, ResourceKind, StateDocument, Value,
 };
-use stackplan_engine::testing::MemoryStateStore;
-use stackplan_engine::{ApplySettings, NoApplyEvents, StopFlag};
+use stackplan_engine::testing::{MemoryStateStore, apply_ok};
 use stackplan_kube::IS_DEFAULT_CLASS;
 use stackplan_testkit::{fixture_chart, repo_root, unique_name};
 
@@ -83,27 +81,6 @@ fn kubernetes_part(ns: &str, sc: &str, gp2: &str) -> Vec<Resource> {
         .collect()
 }
 
-async fn apply_plan(
-    registry: &ProviderRegistry,
-    plan: &Plan,
-    state: &mut StateDocument,
-    store: &MemoryStateStore,
-) {
-    let report = stackplan_engine::apply(
-        plan,
-        registry,
-        state,
-        store,
-        &ApplySettings::default(),
-        &NoApplyEvents,
-        &NoEvents,
-        &StopFlag::new(),
-    )
-    .await
-    .expect("apply");
-    assert!(report.succeeded(), "{report:?}");
-}
-
 #[tokio::test]
 async fn kubernetes_part_of_the_stack_applies_plans_clean_drifts_and_destroys() {
     let ns = unique_name("e2e");
@@ -133,7 +110,7 @@ async fn kubernetes_part_of_the_stack_applies_plans_clean_drifts_and_destroys() 
     let s = p.summary();
     // gp2 exists already: adopted, an update.
     assert_eq!((s.create, s.update), (4, 1), "{:?}", actions(&p));
-    apply_plan(&registry, &p, &mut state, &store).await;
+    apply_ok(&p, &registry, &mut state, &store).await;
 
     let p = plan(&provider, &resources, &state).await;
     assert!(!p.has_changes(), "{:?}", p.changes);
@@ -163,14 +140,14 @@ async fn kubernetes_part_of_the_stack_applies_plans_clean_drifts_and_destroys() 
         p.changes
     );
     assert_eq!(p.summary().update, 1);
-    apply_plan(&registry, &p, &mut state, &store).await;
+    apply_ok(&p, &registry, &mut state, &store).await;
     let p = plan(&provider, &resources, &state).await;
     assert!(!p.has_changes(), "{:?}", p.changes);
 
     // Destroy: nothing left in the stack.
     let p = plan(&provider, &[], &state).await;
     assert_eq!(p.summary().delete, 5, "{:?}", actions(&p));
-    apply_plan(&registry, &p, &mut state, &store).await;
+    apply_ok(&p, &registry, &mut state, &store).await;
     assert!(
         Api::<Namespace>::all(client.clone())
             .get_opt(&ns)
