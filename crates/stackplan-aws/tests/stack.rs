@@ -46,7 +46,7 @@ async fn reference_stack_aws_resources_create_plan_quiet_converge_after_out_of_b
  {
     let text = stack_text();
     let stack = stackplan_stack::parse("milvus-local.toml", &text).expect("the stack parses");
-    let resources: Vec<_> = stackplan_stack::expand(&stack)
+    let resources: Vec<_> = stackplan_stack::expand(&stack, &stackplan_stack::Charts::default())
         .into_iter()
         .filter(|r| r.addr.kind.family() == ProviderFamily::Aws)
         .collect();
@@ -230,7 +230,7 @@ async fn reference_stack_in_an_existing_vpc_reads_the_network_and_plans_quiet_af
         &format!("vpc_id = \"{vpc_id}\"\nprivate_subnets = [{list}]"),
     );
     let stack = stackplan_stack::parse("milvus-existing.toml", &text).expect("the stack parses");
-    let resources: Vec<_> = stackplan_stack::expand(&stack)
+    let resources: Vec<_> = stackplan_stack::expand(&stack, &stackplan_stack::Charts::default())
         .into_iter()
         .filter(|r| r.addr.kind.family() == ProviderFamily::Aws)
         .collect();

@@ -35,12 +35,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
-    /// Write the generated Milvus Helm values for inspection.
+    /// Write the generated Milvus Helm values for inspection, or with
+    /// `--manifests` the Kubernetes objects the charts render from them.
     Render {
+        /// The stack file.
         stack: PathBuf,
         /// Write to this file instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Print the objects every release's chart renders (`helm
+        /// template`), after the same checks plan runs.
+        #[arg(long)]
+        manifests: bool,
     },
     /// Read the live state, compare it with the stack and the state, and
     /// show what apply would do.
@@ -97,7 +103,16 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate { stack } => commands::validate::run(&stack),
         Command::Graph { stack, format } => commands::graph::run(&stack, format),
-        Command::Render { stack, output } => commands::render::run(&stack, output.as_deref()),
+        Command::Render {
+            stack,
+            output,
+            manifests,
+        } => commands::render::run(
+            &stack,
+            output.as_deref(),
+            manifests,
+            &commands::charts::ChartAccess::from_env(),
+        ),
         Command::Plan(args) => commands::plan::run(&args),
         Command::Drift(args) => commands::drift::run(&args),
         Command::Show(args) => commands::show::run(&args),

@@ -153,7 +153,7 @@ fn extra_policy_arns_attach_to_the_milvus_role_next_to_the_least_privilege_polic
     let run = Scratch::with_stack(&text).run(&["validate", "stack.toml"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let stack = stackplan_stack::parse("stack.toml", &text).unwrap();
-    let role = stackplan_stack::expand(&stack)
+    let role = stackplan_stack::expand(&stack, &stackplan_stack::Charts::default())
         .into_iter()
         .find(|r| r.addr.to_string() == "iam_role.milvus_s3")
         .unwrap();

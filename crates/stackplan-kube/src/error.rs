@@ -46,6 +46,8 @@ pub enum KubeError {
     HelmTooOld { path: PathBuf, version: String },
     #[error("`{command}` failed: {stderr}")]
     HelmFailed { command: String, stderr: String },
+    #[error("helm rendered a manifest that is not YAML: {0}")]
+    Manifest(String),
     #[error(
         "the StorageClass `{0}` does not exist: only an existing class's default annotation is managed"
     )]

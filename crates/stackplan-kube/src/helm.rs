@@ -266,7 +266,7 @@ impl Helm {
 }
 
 /// Writes `values` as the values file, readable by this user only.
-fn write_private(path: &Path, values: &Json) -> Result<(), KubeError> {
+pub(crate) fn write_private(path: &Path, values: &Json) -> Result<(), KubeError> {
     // JSON is YAML: helm reads it as a values file, and no YAML typing
     // rule can turn a string such as "443" or "true" into something else.
     let text = serde_json::to_vec_pretty(values).expect("JSON values serialize");

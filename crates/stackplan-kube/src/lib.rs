@@ -4,14 +4,17 @@
 //!   KubeProvider ──▶ target::Session ──▶ kube::Client (server-side apply, release Secrets)
 //!        │                 └── EKS: token::eks_token (SigV4 presigned STS URL)
 //!        └──▶ helm::Helm (upgrade --install / uninstall, values in a 0600 file)
+//!   plan ──▶ chart::ChartCache + Helm::fetch_chart / template ──▶ manifest::check_objects
 //! ```
 //!
 //! **Invariant:** a sensitive value leaves this crate only inside
 //! [`stackplan_core::Value::Sensitive`]; its plaintext goes to a helm values
 //! file and nowhere else.
 
+pub mod chart;
 mod error;
 pub mod helm;
+pub mod manifest;
 mod objects;
 mod provider;
 pub mod release;

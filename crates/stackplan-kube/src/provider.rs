@@ -543,6 +543,18 @@ fn observed_chart(template: Option<&Value>, record: &ReleaseRecord) -> Value {
     if matches!(m.get("version"), Some(Value::String(_))) {
         m.insert("version".into(), Value::string(&record.chart_version));
     }
+    // The appVersion the chart declared (the Milvus release it runs),
+    // when the stack read it from the chart.
+    if m.contains_key("app_version") {
+        m.insert(
+            "app_version".into(),
+            record
+                .app_version
+                .as_deref()
+                .map(Value::string)
+                .unwrap_or(Value::Null),
+        );
+    }
     Value::Map(m)
 }
 

@@ -39,7 +39,7 @@ fn kubernetes_part(ns: &str, sc: &str, gp2: &str) -> Vec<Resource> {
                 | (ResourceKind::HelmRelease, "milvus")
         )
     };
-    let kept: Vec<Resource> = stackplan_stack::expand(&stack)
+    let kept: Vec<Resource> = stackplan_stack::expand(&stack, &stackplan_stack::Charts::default())
         .into_iter()
         .filter(keep)
         .collect();

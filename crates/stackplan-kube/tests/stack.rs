@@ -50,7 +50,7 @@ async fn rendered(ns: &str, release: &str) -> serde_json::Value {
 #[tokio::test]
 async fn releases_as_the_stack_generates_them_install_and_then_plan_clean() {
     let stack = stackplan_stack::load(&repo_root().join("stacks/milvus-local.toml")).unwrap();
-    let resources = stackplan_stack::expand(&stack);
+    let resources = stackplan_stack::expand(&stack, &stackplan_stack::Charts::default());
     let ns = unique_name("stack");
     let namespace =
         Resource::managed(ResourceKind::K8sNamespace, "milvus").attr("name", ns.as_str());

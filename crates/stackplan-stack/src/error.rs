@@ -46,6 +46,10 @@ pub enum StackError {
     #[diagnostic(help("stack files are TOML, which is always UTF-8"))]
     NotUtf8 { path: String },
 
+    #[error("cannot read Helm chart `{chart}`: {reason}")]
+    #[diagnostic(help("check that the chart source in the stack names a valid Helm chart"))]
+    Chart { chart: String, reason: String },
+
     #[error("{} in `{path}`", plural(problems.len()))]
     Invalid {
         path: String,

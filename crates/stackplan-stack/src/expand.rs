@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use ipnet::Ipv4Net;
 use stackplan_core::{Resource, ResourceAddr, ResourceKind, ResourceMode, Value};
 
+use crate::chart::{ChartProfile, Charts, lbc_policy};
 use crate::model::{Chart, Stack, VpcSpec};
 
 pub(crate) const MILVUS_SA: &str = "milvus-s3-access-sa";
@@ -16,8 +17,6 @@ const EBS_CSI_ADDON: &str = "aws-ebs-csi-driver";
 const IS_DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
 /// The port MSK brokers listen on for SASL/SCRAM clients.
 pub const MSK_SCRAM_PORT: i64 = 9096;
-
-const LBC_POLICY: &str = include_str!("../data/aws-load-balancer-controller-iam-policy.json");
 
 /// The addresses other parts of the expansion refer to.
 #[derive(Debug, Clone)]
@@ -141,8 +140,11 @@ fn managed_policies(stack: &Stack, names: &[&str]) -> Value {
     )
 }
 
-fn chart_value(chart: &Chart) -> Value {
-    match chart {
+/// The chart attribute: where the chart comes from and its version, plus
+/// the chart's own version and appVersion once it was read, so a plan
+/// shows the Milvus release a chart change moves to.
+fn chart_value(chart: &Chart, profile: Option<&ChartProfile>) -> Value {
+    let mut v = match chart {
         Chart::Repository { url, name, version } => Value::map([
             ("repository", Value::string(url)),
             ("name", Value::string(name)),
@@ -159,11 +161,41 @@ fn chart_value(chart: &Chart) -> Value {
                 version.as_deref().map(Value::string).unwrap_or(Value::Null),
             ),
         ]),
+    };
+    if let Some(p) = profile {
+        v.deep_merge(Value::map([
+            ("version", Value::string(&p.version)),
+            (
+                "app_version",
+                p.app_version
+                    .as_deref()
+                    .map(Value::string)
+                    .unwrap_or(Value::Null),
+            ),
+        ]));
+    }
+    v
+}
+
+/// The load balancer controller's IAM policy for the chart version being
+/// installed, in the stack's partition; unknown until the version is
+/// (a chart read from a path), and then checked by `check_charts`.
+fn lbc_policy_document(stack: &Stack, chart: &Chart, profile: Option<&ChartProfile>) -> Value {
+    let version = profile.map(|p| p.version.as_str()).or(chart.version());
+    match version.and_then(|v| lbc_policy(v, partition(&stack.region))) {
+        Some(doc) => {
+            let json: serde_json::Value =
+                serde_json::from_str(doc).expect("the shipped policies are valid JSON");
+            Value::from_json(&json)
+        }
+        None => Value::Unknown,
     }
 }
 
-/// Turns a valid stack into its resources, sorted by address.
-pub fn expand(stack: &Stack) -> Vec<Resource> {
+/// Turns a valid stack into its resources, sorted by address. `charts`
+/// are the charts the stack installs, as far as they were read: the
+/// generated Helm values follow them.
+pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
     let a = Addrs::default();
     let mut out: Vec<Resource> = Vec::new();
     let net_tags = &stack.network.tags;
@@ -549,15 +581,17 @@ pub fn expand(stack: &Stack) -> Vec<Resource> {
 
     let lbc_release = stack.load_balancer_controller.as_ref().map(|lbc| {
         let policy_addr = ResourceAddr::new(ResourceKind::IamPolicy, "lb_controller");
-        let document: serde_json::Value =
-            serde_json::from_str(LBC_POLICY).expect("the shipped policy is valid JSON");
+        let lbc_chart = charts.load_balancer_controller.as_ref();
         out.push(
             Resource::new(policy_addr.clone(), ResourceMode::Managed)
                 .attr(
                     "name",
                     format!("{}-AWSLoadBalancerControllerIAMPolicy", eks.name),
                 )
-                .attr("document", Value::from_json(&document))
+                .attr(
+                    "document",
+                    lbc_policy_document(stack, &lbc.chart, lbc_chart),
+                )
                 .attr("tags", eks_tags(&format!("{}-lb-controller", eks.name)))
                 .from_section("[load_balancer_controller]"),
         );
@@ -606,7 +640,7 @@ pub fn expand(stack: &Stack) -> Vec<Resource> {
             Resource::new(addr.clone(), ResourceMode::Managed)
                 .attr("name", "aws-load-balancer-controller")
                 .attr("namespace", "kube-system")
-                .attr("chart", chart_value(&lbc.chart))
+                .attr("chart", chart_value(&lbc.chart, lbc_chart))
                 .attr("values", values)
                 .attr("wait", lbc.wait)
                 .after(&sa)
@@ -625,8 +659,11 @@ pub fn expand(stack: &Stack) -> Vec<Resource> {
         let mut release = Resource::managed(ResourceKind::HelmRelease, "milvus")
             .attr("name", m.release.as_str())
             .attr("namespace", Value::reference(&ns, "name"))
-            .attr("chart", chart_value(&m.chart))
-            .attr("values", crate::milvus::milvus_values(stack, m, &a))
+            .attr("chart", chart_value(&m.chart, charts.milvus.as_ref()))
+            .attr(
+                "values",
+                crate::milvus::milvus_values(stack, m, &a, charts.milvus.as_ref()),
+            )
             .attr("wait", m.wait)
             .after(&sc)
             .from_section("[milvus]");

@@ -1,5 +1,6 @@
 //! The TOML stack file: parse it keeping spans, validate it, and expand it into typed resources.
 
+pub mod chart;
 mod error;
 mod expand;
 mod milvus;
@@ -11,11 +12,12 @@ pub mod sizing;
 
 use std::path::Path;
 
+pub use chart::{ChartProfile, Charts};
 pub use error::{Problem, StackError};
 pub use expand::{Addrs, MSK_SCRAM_PORT, expand, partition, subnet_cidrs};
 pub use milvus::milvus_values;
 pub use model::*;
-pub use parse::parse;
+pub use parse::{LBC_REPO, MILVUS_REPO, parse};
 
 /// Reads, parses and validates the stack file at `path`. Relative paths
 /// inside it (a kubeconfig, a local chart, a local state file) are taken
@@ -35,4 +37,61 @@ pub fn load(path: &Path) -> Result<Stack, StackError> {
     let home = std::env::var_os("HOME");
     stack.resolve_paths(base, home.as_deref().map(Path::new));
     Ok(stack)
+}
+
+/// Checks the stack against the charts it installs, once they are read:
+/// a worker size for a worker the chart does not deploy, HA on a chart
+/// without coordinators, a controller chart whose IAM policy stackplan
+/// does not know. Each problem points into the stack file.
+pub fn check_charts(stack: &Stack, charts: &Charts) -> Result<(), StackError> {
+    let mut problems = Vec::new();
+    if let (Some(m), Some(chart)) = (&stack.milvus, &charts.milvus) {
+        problems.extend(milvus::chart_problems(m, chart));
+    }
+    if let (Some(l), Some(chart)) = (
+        &stack.load_balancer_controller,
+        &charts.load_balancer_controller,
+    ) {
+        let part = partition(&stack.region);
+        if chart::lbc_policy(&chart.version, part).is_none() {
+            problems.push(
+                Problem::new(
+                    l.chart_span.clone(),
+                    format!(
+                        "no IAM policy of the AWS Load Balancer Controller is known for chart {} in partition {part}",
+                        chart.describe()
+                    ),
+                    "unknown controller policy",
+                )
+                .hint(format!(
+                    "stackplan keeps the controller's published policy per chart version; known: {}",
+                    chart::lbc_policy_versions(part).join(", ")
+                )),
+            );
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.sort_by_key(|p| p.span.offset());
+    Err(StackError::Invalid {
+        path: stack.path.clone(),
+        src: miette::NamedSource::new(&stack.path, stack.source.clone()).with_language("TOML"),
+        problems,
+    })
+}
+
+/// Advice about a valid stack, shown by `plan` on stderr.
+pub fn warnings(stack: &Stack) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(m) = &stack.milvus
+        && m.attu.enabled
+        && m.attu.scheme == LbScheme::InternetFacing
+        && m.attu.certificate_arn.is_none()
+    {
+        out.push(
+            "milvus.attu: Attu, an admin UI, is internet-facing over plain HTTP; set `certificate_arn` for HTTPS, or `scheme = \"internal\"`".to_string(),
+        );
+    }
+    out
 }

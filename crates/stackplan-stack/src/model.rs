@@ -2,6 +2,7 @@
 //! where a later rule or message needs to point back into the file.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use stackplan_core::{SecretSource, Value};
 
@@ -22,6 +23,9 @@ pub struct Stack {
     pub milvus: Option<Milvus>,
     pub load_balancer_controller: Option<LoadBalancerController>,
     pub kubernetes: Option<KubernetesOverride>,
+    /// The file's text, for messages that point into it after parsing
+    /// (a resource key the chart being installed does not have).
+    pub source: String,
 }
 
 /// `~/x` under `home`, a relative path under `base`, an absolute one as is.
@@ -167,6 +171,9 @@ pub struct Milvus {
     pub release: String,
     pub namespace: String,
     pub chart: Chart,
+    /// Where the chart is chosen in the file (`chart`, `chart_version` or
+    /// the section), for messages about the chart.
+    pub chart_span: Range<usize>,
     pub service: Service,
     pub attu: Attu,
     pub ha: bool,
@@ -247,6 +254,10 @@ impl LbScheme {
 pub struct Attu {
     pub enabled: bool,
     pub scheme: LbScheme,
+    /// The host the ingress routes; without one, every host reaches Attu.
+    pub host: Option<String>,
+    /// An ACM certificate: the ALB then listens on HTTPS 443 only.
+    pub certificate_arn: Option<String>,
 }
 
 /// The worker pods' sizes: given, or computed from `sizing`.
@@ -255,8 +266,24 @@ pub struct Resources {
     pub query_node: Option<NodeResources>,
     pub data_node: Option<NodeResources>,
     pub index_node: Option<NodeResources>,
+    pub streaming_node: Option<NodeResources>,
     /// Where the figures came from, shown in `render`.
     pub origin: ResourcesOrigin,
+    /// Where each given worker key is in the file, by the stack's key
+    /// (`index_node`), for a key the chart being installed lacks.
+    pub spans: BTreeMap<String, Range<usize>>,
+}
+
+impl Resources {
+    /// The given sizes by the stack's key.
+    pub fn by_key(&self) -> [(&'static str, Option<&NodeResources>); 4] {
+        [
+            ("query_node", self.query_node.as_ref()),
+            ("data_node", self.data_node.as_ref()),
+            ("index_node", self.index_node.as_ref()),
+            ("streaming_node", self.streaming_node.as_ref()),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,6 +304,7 @@ pub enum ResourcesOrigin {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadBalancerController {
     pub chart: Chart,
+    pub chart_span: Range<usize>,
     pub wait: bool,
     pub values: Value,
 }

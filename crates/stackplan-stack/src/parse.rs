@@ -38,7 +38,10 @@ pub fn parse(path: &str, src: &str) -> Result<Stack, StackError> {
         None
     };
     match stack {
-        Some(stack) if p.list.is_empty() => Ok(stack),
+        Some(mut stack) if p.list.is_empty() => {
+            stack.source = src.to_string();
+            Ok(stack)
+        }
         _ => Err(invalid(path, src, p.list, &redact)),
     }
 }
@@ -187,11 +190,33 @@ fn read_stack(
     let lbc = match lbc {
         Some(t) => read_lbc(t, p, redact),
         None => Some(Some(LoadBalancerController {
-            chart: default_lbc_chart(None),
+            chart: default_lbc_chart(),
+            chart_span: 0..0,
             wait: true,
             values: Value::Map(BTreeMap::new()),
         })),
     };
+    // The controller's IAM policy is kept per chart version: a version
+    // without one would install a controller that cannot build its load
+    // balancers. A chart read from a path is checked once it is read.
+    if let (Some(Some(l)), Some(r)) = (&lbc, &region)
+        && let Some(v) = l.chart.version()
+    {
+        let part = crate::expand::partition(r);
+        if crate::chart::lbc_policy(v, part).is_none() {
+            p.at(
+                l.chart_span.clone(),
+                format!(
+                    "no IAM policy of the AWS Load Balancer Controller is known for chart version {v} in partition {part}"
+                ),
+                "unknown controller policy",
+                &format!(
+                    "stackplan keeps the controller's published policy per chart version; known: {}",
+                    crate::chart::lbc_policy_versions(part).join(", ")
+                ),
+            );
+        }
+    }
     let kubernetes = kubernetes.map(|t| read_kubernetes(t, p));
 
     Some(Stack {
@@ -207,6 +232,7 @@ fn read_stack(
         milvus: milvus.map(|x| x.ok_or(())).transpose().ok()?,
         load_balancer_controller: lbc?,
         kubernetes: kubernetes.map(|x| x.ok_or(())).transpose().ok()?,
+        source: String::new(),
     })
 }
 
@@ -873,20 +899,33 @@ fn scheme(
 }
 
 /// Reads a chart source: `chart = { repository, name, version }`,
-/// `{ path }` or `{ oci, version }`, with `chart_version` as a shorthand.
+/// `{ path }` or `{ oci, version }`, with `chart_version` as a shorthand,
+/// and where it is in the file. A repository or OCI chart is always
+/// pinned: the default repository's chart to `default_version`, any other
+/// to the version the stack gives, so that a plan never installs "the
+/// latest" of whatever a repository serves that day.
 fn read_chart(
     t: &mut Table,
     p: &mut Problems,
     default_repo: &str,
     default_name: &str,
-) -> Option<Chart> {
+    default_version: &str,
+) -> Option<(Chart, Range<usize>)> {
+    let span = if t.has("chart") {
+        t.span_of("chart")
+    } else {
+        t.span_of("chart_version")
+    };
     let short_version = t.string(p, "chart_version").map(Sp::into_inner);
     let Some(mut c) = t.table(p, "chart") else {
-        return Some(Chart::Repository {
-            url: default_repo.into(),
-            name: default_name.into(),
-            version: short_version,
-        });
+        return Some((
+            Chart::Repository {
+                url: default_repo.into(),
+                name: default_name.into(),
+                version: Some(short_version.unwrap_or_else(|| default_version.into())),
+            },
+            span,
+        ));
     };
     let repo = c.string(p, "repository");
     let name = c.string(p, "name");
@@ -894,7 +933,7 @@ fn read_chart(
     let oci = c.string(p, "oci");
     let version = c.string(p, "version").map(Sp::into_inner).or(short_version);
     let field = c.path.clone();
-    let span = c.span.clone();
+    let table_span = c.span.clone();
     c.finish(p);
     let given = [
         repo.is_some() || name.is_some(),
@@ -906,7 +945,7 @@ fn read_chart(
     .count();
     if given > 1 {
         p.at(
-            span,
+            table_span,
             format!("`{field}` takes one source: `repository` (with `name`), `path` or `oci`"),
             "several sources",
             "",
@@ -914,10 +953,21 @@ fn read_chart(
         return None;
     }
     if let Some(path) = path {
-        return Some(Chart::Path {
-            path: path.into_inner(),
-        });
+        return Some((
+            Chart::Path {
+                path: path.into_inner(),
+            },
+            span,
+        ));
     }
+    let unpinned = |p: &mut Problems| {
+        p.at(
+            table_span.clone(),
+            format!("`{field}` names no version: stackplan installs pinned charts only"),
+            "unpinned chart",
+            &format!("add `version = \"...\"` to `{field}` (the default chart is {default_name} {default_version})"),
+        );
+    };
     if let Some(oci) = oci {
         if !oci.get_ref().starts_with("oci://") {
             p.at(
@@ -928,10 +978,17 @@ fn read_chart(
             );
             return None;
         }
-        return Some(Chart::Oci {
-            reference: oci.into_inner(),
-            version,
-        });
+        let Some(version) = version else {
+            unpinned(p);
+            return None;
+        };
+        return Some((
+            Chart::Oci {
+                reference: oci.into_inner(),
+                version: Some(version),
+            },
+            span,
+        ));
     }
     if let Some(r) = &repo
         && !(r.get_ref().starts_with("https://") || r.get_ref().starts_with("http://"))
@@ -944,25 +1001,37 @@ fn read_chart(
         );
         return None;
     }
-    Some(Chart::Repository {
-        url: repo
-            .map(Sp::into_inner)
-            .unwrap_or_else(|| default_repo.into()),
-        name: name
-            .map(Sp::into_inner)
-            .unwrap_or_else(|| default_name.into()),
-        version,
-    })
+    let url = repo
+        .map(Sp::into_inner)
+        .unwrap_or_else(|| default_repo.into());
+    let version = match version {
+        Some(v) => v,
+        None if url == default_repo => default_version.into(),
+        None => {
+            unpinned(p);
+            return None;
+        }
+    };
+    Some((
+        Chart::Repository {
+            url,
+            name: name
+                .map(Sp::into_inner)
+                .unwrap_or_else(|| default_name.into()),
+            version: Some(version),
+        },
+        span,
+    ))
 }
 
-pub(crate) const MILVUS_REPO: &str = "https://zilliztech.github.io/milvus-helm/";
-pub(crate) const LBC_REPO: &str = "https://aws.github.io/eks-charts";
+pub const MILVUS_REPO: &str = "https://zilliztech.github.io/milvus-helm/";
+pub const LBC_REPO: &str = "https://aws.github.io/eks-charts";
 
-fn default_lbc_chart(version: Option<String>) -> Chart {
+fn default_lbc_chart() -> Chart {
     Chart::Repository {
         url: LBC_REPO.into(),
         name: "aws-load-balancer-controller".into(),
-        version,
+        version: Some(crate::chart::DEFAULT_LBC_CHART_VERSION.into()),
     }
 }
 
@@ -1098,7 +1167,13 @@ fn read_milvus(mut t: Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -
         .then(|| ns.into_inner()),
         None => Some("milvus".to_string()),
     };
-    let chart = read_chart(&mut t, p, MILVUS_REPO, "milvus");
+    let chart = read_chart(
+        &mut t,
+        p,
+        MILVUS_REPO,
+        "milvus",
+        crate::chart::DEFAULT_MILVUS_CHART_VERSION,
+    );
 
     let service = match t.table(p, "service") {
         None => Some(Service {
@@ -1142,13 +1217,43 @@ fn read_milvus(mut t: Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -
         None => Some(Attu {
             enabled: false,
             scheme: LbScheme::Internal,
+            host: None,
+            certificate_arn: None,
         }),
         Some(mut a) => {
             let enabled = a.flag(p, "enabled", true);
             let sch = a.string(p, "scheme");
             let sch = scheme(p, "milvus.attu.scheme", sch, LbScheme::Internal);
+            let host = a.string(p, "host");
+            let host_ok = host.as_ref().is_none_or(|h| {
+                check(
+                    p,
+                    "milvus.attu.host",
+                    h,
+                    rules::dns_name(h.get_ref()),
+                    "the host the Attu ingress routes, such as attu.example.com",
+                )
+            });
+            let cert = a.string(p, "certificate_arn");
+            let cert_ok = cert.as_ref().is_none_or(|c| {
+                check(
+                    p,
+                    "milvus.attu.certificate_arn",
+                    c,
+                    rules::acm_certificate_arn(c.get_ref()),
+                    "an ACM certificate ARN: arn:aws:acm:us-west-2:123456789012:certificate/...",
+                )
+            });
             a.finish(p);
-            sch.map(|scheme| Attu { enabled, scheme })
+            match (sch, host_ok && cert_ok) {
+                (Some(scheme), true) => Some(Attu {
+                    enabled,
+                    scheme,
+                    host: host.map(Sp::into_inner),
+                    certificate_arn: cert.map(Sp::into_inner),
+                }),
+                _ => None,
+            }
         }
     };
     let ha = t.flag(p, "ha", false);
@@ -1168,16 +1273,24 @@ fn read_milvus(mut t: Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -
             None
         }
         (Some(mut r), None) => {
+            let spans: BTreeMap<String, Range<usize>> = crate::chart::WORKERS
+                .iter()
+                .filter(|(k, _)| r.has(k))
+                .map(|(k, _)| (k.to_string(), r.span_of(k)))
+                .collect();
             let q = read_node_resources(&mut r, p, "query_node");
             let d = read_node_resources(&mut r, p, "data_node");
             let i = read_node_resources(&mut r, p, "index_node");
+            let s = read_node_resources(&mut r, p, "streaming_node");
             r.finish(p);
-            match (q, d, i) {
-                (Some(q), Some(d), Some(i)) => Some(Some(Resources {
+            match (q, d, i, s) {
+                (Some(q), Some(d), Some(i), Some(s)) => Some(Some(Resources {
                     query_node: q,
                     data_node: d,
                     index_node: i,
+                    streaming_node: s,
                     origin: ResourcesOrigin::Given,
+                    spans,
                 })),
                 _ => None,
             }
@@ -1233,7 +1346,9 @@ fn read_milvus(mut t: Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -
                         query_node: Some(sz.query_node),
                         data_node: Some(sz.data_node),
                         index_node: Some(sz.index_node),
+                        streaming_node: None,
                         origin: ResourcesOrigin::Sizing(input),
+                        spans: BTreeMap::new(),
                     }))
                 }
                 _ => None,
@@ -1243,10 +1358,12 @@ fn read_milvus(mut t: Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -
     };
     let values = helm_values(&mut t, p, redact);
     t.finish(p);
+    let (chart, chart_span) = chart?;
     Some(Milvus {
         release: release?.into_inner(),
         namespace: namespace?,
-        chart: chart?,
+        chart,
+        chart_span,
         service: service?,
         attu: attu?,
         ha,
@@ -1262,13 +1379,20 @@ fn read_lbc(
     redact: &mut Vec<Range<usize>>,
 ) -> Option<Option<LoadBalancerController>> {
     let enabled = t.flag(p, "enabled", true);
-    let chart = read_chart(&mut t, p, LBC_REPO, "aws-load-balancer-controller");
+    let chart = read_chart(
+        &mut t,
+        p,
+        LBC_REPO,
+        "aws-load-balancer-controller",
+        crate::chart::DEFAULT_LBC_CHART_VERSION,
+    );
     let wait = t.flag(p, "wait", true);
     let values = helm_values(&mut t, p, redact);
     t.finish(p);
-    let chart = chart?;
+    let (chart, chart_span) = chart?;
     Some(enabled.then_some(LoadBalancerController {
         chart,
+        chart_span,
         wait,
         values,
     }))

@@ -289,22 +289,71 @@ pub(crate) fn cpu_quantity(q: &str) -> Rule {
     }
 }
 
-/// A Kubernetes memory quantity: `8Gi`, `512Mi`, `0.5Gi`, `1G`.
-pub(crate) fn memory_quantity(q: &str) -> Rule {
-    let suffixes = [
-        "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E", "",
+/// The bytes a Kubernetes memory quantity stands for: `8Gi`, `512Mi`,
+/// `0.5Gi`, `1G`, or a bare number of bytes. `None` when it is not one.
+pub(crate) fn memory_bytes(q: &str) -> Option<f64> {
+    const SUFFIXES: [(&str, f64); 12] = [
+        ("Ki", 1024.0),
+        ("Mi", 1048576.0),
+        ("Gi", 1073741824.0),
+        ("Ti", 1099511627776.0),
+        ("Pi", 1125899906842624.0),
+        ("Ei", 1152921504606846976.0),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
     ];
-    let ok = suffixes.iter().any(|s| {
-        q.strip_suffix(s).is_some_and(|n| {
-            !n.is_empty()
-                && !n.starts_with('+')
-                && n.parse::<f64>().is_ok_and(|n| n > 0.0 && n.is_finite())
-        })
-    });
+    let (num, unit) = SUFFIXES
+        .iter()
+        .find_map(|(s, m)| q.strip_suffix(s).map(|n| (n, *m)))
+        .unwrap_or((q, 1.0));
+    (!num.is_empty() && !num.starts_with('+'))
+        .then(|| num.parse::<f64>().ok())
+        .flatten()
+        .filter(|n| *n > 0.0 && n.is_finite())
+        .map(|n| n * unit)
+}
+
+/// A Kubernetes memory quantity large enough for a Milvus worker. A bare
+/// number is a count of bytes to Kubernetes: `memory = "8"` would give an
+/// 8-byte limit and a pod killed at start, so under 1 MiB is refused.
+pub(crate) fn memory_quantity(q: &str) -> Rule {
+    match memory_bytes(q) {
+        None => fail("is not a memory quantity such as \"8Gi\" or \"512Mi\""),
+        Some(b) if b < 1048576.0 => fail(format!(
+            "is {b} bytes, which no Milvus pod runs in: write memory with a unit, such as \"{q}Gi\""
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A host name an Ingress routes: a DNS-1123 subdomain, or a wildcard
+/// `*.example.com` (Kubernetes' IngressRule host rule).
+pub(crate) fn dns_name(host: &str) -> Rule {
+    dns1123_subdomain(host.strip_prefix("*.").unwrap_or(host))
+}
+
+/// An ACM certificate ARN, as the ALB's `certificate-arn` annotation takes
+/// it: `arn:<partition>:acm:<region>:<account>:certificate/<id>`.
+pub(crate) fn acm_certificate_arn(arn: &str) -> Rule {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "acm"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("certificate/")
+            .is_some_and(|id| !id.is_empty());
     if ok {
         Ok(())
     } else {
-        fail("is not a memory quantity such as \"8Gi\" or \"512Mi\"")
+        fail("is not an ACM certificate ARN")
     }
 }
 
@@ -409,6 +458,15 @@ mod tests {
         assert!(cpu_quantity("two").is_err() && cpu_quantity("-1").is_err());
         assert!(memory_quantity("0.5Gi").is_ok() && memory_quantity("8Gi").is_ok());
         assert!(memory_quantity("8GB").is_err());
+        // A bare number is bytes: an 8-byte limit is refused with a fix.
+        let eight = memory_quantity("8").unwrap_err();
+        assert!(eight.contains("\"8Gi\""), "{eight}");
+        assert!(memory_quantity("1048576").is_ok());
+        assert_eq!(memory_bytes("0.5Gi"), Some(536870912.0));
+        assert!(acm_certificate_arn("arn:aws:acm:us-west-2:123456789012:certificate/abc").is_ok());
+        assert!(acm_certificate_arn("arn:aws:iam::123456789012:certificate/abc").is_err());
+        assert!(dns_name("*.example.com").is_ok() && dns_name("attu.example.com").is_ok());
+        assert!(dns_name("Attu_UI").is_err());
         assert!(addon_version("v1.18.3-eksbuild.1").is_ok());
         assert!(addon_version("1.18").is_err());
     }

@@ -9,7 +9,7 @@ const REFERENCE: &str = include_str!("../../../stacks/milvus-eks.toml");
 fn parse_and_expand(text: &str) {
     if let Ok(stack) = stackplan_stack::parse("fuzz.toml", text) {
         // A stack that validates must also expand.
-        let _ = stackplan_stack::expand(&stack);
+        let _ = stackplan_stack::expand(&stack, &stackplan_stack::Charts::default());
     }
 }
 

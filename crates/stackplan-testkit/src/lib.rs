@@ -300,6 +300,30 @@ pub fn fixture_chart(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures/charts").join(name)
 }
 
+/// A real packaged chart from `../shared/charts` beside the repository
+/// (`milvus-5.0.19.tgz`, `aws-load-balancer-controller-3.5.0.tgz`), which
+/// CI has at the same relative path. Panics, naming the path, when it is
+/// missing: a test of the real charts never passes without them.
+pub fn shared_chart(file: &str) -> PathBuf {
+    let path = repo_root().join("../shared/charts").join(file);
+    assert!(
+        path.is_file(),
+        "the real chart {} is missing: tests read the packaged charts from ../shared/charts",
+        path.display()
+    );
+    path.canonicalize().expect("canonical chart path")
+}
+
+/// The Milvus chart versions in `../shared/charts`, oldest first.
+pub const SHARED_MILVUS_CHARTS: [&str; 3] = ["4.1.28", "4.2.8", "5.0.19"];
+
+/// helm v4 and v3 as the harness installs them, without starting the
+/// emulators (for tests that only render charts).
+pub fn helm_binaries() -> (PathBuf, PathBuf) {
+    let cache = cache_dir();
+    (cache.join("helm/v4/helm"), cache.join("helm/v3/helm"))
+}
+
 /// The repository root (this crate lives in `crates/stackplan-testkit`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -15,6 +15,7 @@ use stackplan_engine::{
 use stackplan_render::plan_text::{self, TextOptions};
 use stackplan_state::{new_document, new_lock_info};
 
+use super::charts::ChartAccess;
 use super::plan::{
     engine_error, provider_registry, runtime, state_error, state_store, stdout_color,
 };
@@ -116,7 +117,17 @@ pub fn run(args: &ApplyArgs) -> miette::Result<Outcome> {
         parallelism: usize::from(args.parallelism),
         allow_destroy: args.allow_destroy,
     };
-    runtime()?.block_on(execute(source, settings, args.yes, Mode::Apply, None))
+    let charts = ChartAccess::from_env();
+    runtime()?.block_on(execute(
+        source,
+        Run {
+            settings,
+            yes: args.yes,
+            mode: Mode::Apply,
+            registry: None,
+            charts: &charts,
+        },
+    ))
 }
 
 pub fn destroy(args: &DestroyArgs) -> miette::Result<Outcome> {
@@ -124,13 +135,28 @@ pub fn destroy(args: &DestroyArgs) -> miette::Result<Outcome> {
         parallelism: usize::from(args.parallelism),
         allow_destroy: args.allow_destroy,
     };
+    let charts = ChartAccess::from_env();
     runtime()?.block_on(execute(
         Source::Stack(args.stack.clone()),
-        settings,
-        args.yes,
-        Mode::Destroy,
-        None,
+        Run {
+            settings,
+            yes: args.yes,
+            mode: Mode::Destroy,
+            registry: None,
+            charts: &charts,
+        },
     ))
+}
+
+/// How one apply or destroy runs, and what it reaches.
+#[derive(Debug, Clone, Copy)]
+struct Run<'a> {
+    settings: PlanSettings,
+    yes: bool,
+    mode: Mode,
+    /// The providers; `None` builds the real ones for the stack.
+    registry: Option<&'a ProviderRegistry>,
+    charts: &'a ChartAccess,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,20 +167,35 @@ enum Mode {
 
 /// Lock, plan (or check the saved plan), confirm, apply, unlock. The lock
 /// is released on every path out, errors included.
-async fn execute(
-    source: Source,
-    settings: PlanSettings,
-    yes: bool,
-    mode: Mode,
-    registry: Option<&ProviderRegistry>,
-) -> miette::Result<Outcome> {
+async fn execute(source: Source, run: Run<'_>) -> miette::Result<Outcome> {
+    let Run {
+        settings,
+        yes,
+        mode,
+        registry,
+        charts,
+    } = run;
     let stack_path = match &source {
         Source::Stack(p) | Source::Saved { stack: p, .. } => p.clone(),
     };
-    let loaded = super::load(&stack_path)?;
+    // Planning an apply reads and renders the charts, as `plan` does; a
+    // saved plan already holds its values, and destroy needs none.
+    let loaded = match (&source, mode) {
+        (Source::Stack(_), Mode::Apply) => {
+            let loaded = super::load_with_charts(&stack_path, charts).await?;
+            if let Some(c) = &loaded.charts {
+                super::charts::check_render(&loaded, c).await?;
+            }
+            loaded
+        }
+        _ => super::load(&stack_path)?,
+    };
     if mode == Mode::Apply {
         for w in stackplan_aws::plan_warnings(&loaded.resources) {
             eprintln!("warning: {}: {}", w.addr, w.message);
+        }
+        for w in stackplan_stack::warnings(&loaded.stack) {
+            eprintln!("warning: {w}");
         }
     }
     let bytes = std::fs::read(&stack_path).into_diagnostic()?;
@@ -377,9 +418,16 @@ mod tests {
         allow: bool,
         registry: &ProviderRegistry,
     ) -> miette::Result<Outcome> {
-        runtime()
-            .unwrap()
-            .block_on(execute(source, settings(allow), true, mode, Some(registry)))
+        runtime().unwrap().block_on(execute(
+            source,
+            Run {
+                settings: settings(allow),
+                yes: true,
+                mode,
+                registry: Some(registry),
+                charts: &crate::commands::charts::test_access(),
+            },
+        ))
     }
 
     fn state_of(path: &Path) -> stackplan_core::StateDocument {
@@ -395,16 +443,21 @@ mod tests {
             go(Source::Stack(path.clone()), Mode::Apply, false, &registry).unwrap(),
             Outcome::Clean
         );
-        let managed = crate::commands::load(&path).unwrap().resources.len();
+        let managed = crate::commands::charts::load_for_test(&path)
+            .resources
+            .len();
         assert_eq!(cloud.len(), managed, "every resource is live");
         assert_eq!(state_of(&path).resources.len(), managed);
         let plan = runtime()
             .unwrap()
             .block_on(super::super::plan::make_plan(
                 &path,
-                Some(&registry),
-                settings(false),
-                false,
+                super::super::plan::PlanCtx {
+                    registry: Some(&registry),
+                    charts: &crate::commands::charts::test_access(),
+                    settings: settings(false),
+                    drift_only: false,
+                },
             ))
             .unwrap();
         assert!(
@@ -458,9 +511,12 @@ mod tests {
             .unwrap()
             .block_on(super::super::plan::make_plan(
                 &path,
-                Some(&registry),
-                settings(false),
-                false,
+                super::super::plan::PlanCtx {
+                    registry: Some(&registry),
+                    charts: &crate::commands::charts::test_access(),
+                    settings: settings(false),
+                    drift_only: false,
+                },
             ))
             .unwrap();
         let saved = dir.path().join("plan.json");

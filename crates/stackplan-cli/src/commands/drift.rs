@@ -10,7 +10,8 @@ use stackplan_engine::PlanSettings;
 use stackplan_render::plan_json;
 use stackplan_render::plan_text::{self, TextOptions};
 
-use super::plan::{make_plan, runtime, stdout_color};
+use super::charts::ChartAccess;
+use super::plan::{PlanCtx, make_plan, runtime, stdout_color};
 use crate::{Outcome, output};
 
 #[derive(Debug, Args)]
@@ -34,15 +35,24 @@ pub fn outcome(plan: &Plan) -> Outcome {
 }
 
 pub fn run(args: &DriftArgs) -> miette::Result<Outcome> {
-    run_with(args, None)
+    run_with(args, None, &ChartAccess::from_env())
 }
 
-pub fn run_with(args: &DriftArgs, registry: Option<&ProviderRegistry>) -> miette::Result<Outcome> {
-    let settings = PlanSettings {
-        parallelism: usize::from(args.parallelism),
-        allow_destroy: false,
+pub fn run_with(
+    args: &DriftArgs,
+    registry: Option<&ProviderRegistry>,
+    charts: &ChartAccess,
+) -> miette::Result<Outcome> {
+    let ctx = PlanCtx {
+        registry,
+        charts,
+        settings: PlanSettings {
+            parallelism: usize::from(args.parallelism),
+            allow_destroy: false,
+        },
+        drift_only: true,
     };
-    let plan = runtime()?.block_on(make_plan(&args.stack, registry, settings, true))?;
+    let plan = runtime()?.block_on(make_plan(&args.stack, ctx))?;
     let text = if args.json {
         plan_json::render_drift(&plan).into_diagnostic()?
     } else {

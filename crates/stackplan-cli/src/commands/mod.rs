@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod apply;
+pub mod charts;
 pub mod drift;
 pub mod graph;
 pub mod plan;
@@ -21,11 +22,32 @@ pub struct Loaded {
     pub stack: Stack,
     pub resources: Vec<Resource>,
     pub graph: ResourceGraph,
+    /// The charts it installs, when the command read them.
+    pub charts: Option<charts::StackCharts>,
 }
 
+/// Reads the stack without its charts: enough for commands that do not
+/// look at Helm values (`validate`, `graph`, `destroy`, `unlock`).
 pub fn load(path: &Path) -> miette::Result<Loaded> {
     let stack = stackplan_stack::load(path)?;
-    let resources = stackplan_stack::expand(&stack);
+    expanded(stack, None)
+}
+
+/// Reads the stack and the charts it installs, then expands it with
+/// values that follow those charts, and checks the stack against them.
+pub async fn load_with_charts(path: &Path, access: &charts::ChartAccess) -> miette::Result<Loaded> {
+    let stack = stackplan_stack::load(path)?;
+    let charts = charts::read(&stack, access).await?;
+    stackplan_stack::check_charts(&stack, &charts.profiles)?;
+    expanded(stack, Some(charts))
+}
+
+fn expanded(stack: Stack, charts: Option<charts::StackCharts>) -> miette::Result<Loaded> {
+    let profiles = charts
+        .as_ref()
+        .map(|c| c.profiles.clone())
+        .unwrap_or_default();
+    let resources = stackplan_stack::expand(&stack, &profiles);
     let graph = ResourceGraph::build(&resources).map_err(|e| {
         miette::miette!(
             help = "this is a bug in the expansion of the stack; please report it",
@@ -36,5 +58,6 @@ pub fn load(path: &Path) -> miette::Result<Loaded> {
         stack,
         resources,
         graph,
+        charts,
     })
 }

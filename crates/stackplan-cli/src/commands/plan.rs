@@ -16,6 +16,7 @@ use stackplan_render::plan_text::{self, TextOptions};
 use stackplan_stack::{Stack, StateConfig};
 use stackplan_state::{LocalStateStore, S3StateStore};
 
+use super::charts::ChartAccess;
 use crate::{Outcome, output};
 
 /// How a plan is shown on stdout.
@@ -176,20 +177,33 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
-/// Makes the plan for the stack at `path`. With `drift_only`, the destroy
-/// guards are not applied: drift reports, it never applies.
-pub async fn make_plan(
-    path: &Path,
-    registry: Option<&ProviderRegistry>,
-    settings: PlanSettings,
-    drift_only: bool,
-) -> miette::Result<Plan> {
-    let loaded = super::load(path)?;
-    if !drift_only {
+/// What making a plan reaches beyond the stack file.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanCtx<'a> {
+    /// The providers; `None` builds the real ones for the stack.
+    pub registry: Option<&'a ProviderRegistry>,
+    pub charts: &'a ChartAccess,
+    pub settings: PlanSettings,
+    /// Drift reports, it never applies: the destroy guards are off.
+    pub drift_only: bool,
+}
+
+/// Makes the plan for the stack at `path`: its charts read and rendered
+/// and the objects checked first, so a release the API server would
+/// refuse fails here, before anything is read live or created.
+pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
+    let loaded = super::load_with_charts(path, ctx.charts).await?;
+    if !ctx.drift_only {
+        if let Some(charts) = &loaded.charts {
+            super::charts::check_render(&loaded, charts).await?;
+        }
         // Advice about the stack itself (a role with AmazonS3FullAccess):
         // on stderr, so stdout stays the plan.
         for w in stackplan_aws::plan_warnings(&loaded.resources) {
             eprintln!("warning: {}: {}", w.addr, w.message);
+        }
+        for w in stackplan_stack::warnings(&loaded.stack) {
+            eprintln!("warning: {w}");
         }
     }
     let bytes = std::fs::read(path)
@@ -198,21 +212,21 @@ pub async fn make_plan(
     let store = state_store(&loaded.stack).await;
     let state = store.read().await.map_err(state_error)?;
     let owned;
-    let registry = match registry {
+    let registry = match ctx.registry {
         Some(r) => r,
         None => {
             owned = provider_registry(&loaded.stack).await?;
             &owned
         }
     };
-    let planner = Planner::new(registry, settings);
+    let planner = Planner::new(registry, ctx.settings);
     let req = PlanRequest {
         stack: &loaded.stack.name,
         stack_sha256: &sha256_hex(&bytes),
         resources: &loaded.resources,
         state: state.as_ref(),
     };
-    let plan = if drift_only {
+    let plan = if ctx.drift_only {
         planner.drift(req).await
     } else {
         planner.plan(req).await
@@ -250,16 +264,27 @@ pub fn outcome(plan: &Plan, detailed_exitcode: bool) -> Outcome {
 }
 
 pub fn run(args: &PlanArgs) -> miette::Result<Outcome> {
-    run_with(args, None)
+    run_with(args, None, &ChartAccess::from_env())
 }
 
-/// `run` with the providers given (tests pass fakes).
-pub fn run_with(args: &PlanArgs, registry: Option<&ProviderRegistry>) -> miette::Result<Outcome> {
+/// `run` with the providers and chart access given (tests pass fakes and
+/// a seeded chart cache).
+pub fn run_with(
+    args: &PlanArgs,
+    registry: Option<&ProviderRegistry>,
+    charts: &ChartAccess,
+) -> miette::Result<Outcome> {
     let settings = PlanSettings {
         parallelism: usize::from(args.parallelism),
         allow_destroy: args.allow_destroy,
     };
-    let plan = runtime()?.block_on(make_plan(&args.stack, registry, settings, false))?;
+    let ctx = PlanCtx {
+        registry,
+        charts,
+        settings,
+        drift_only: false,
+    };
+    let plan = runtime()?.block_on(make_plan(&args.stack, ctx))?;
     if let Some(out) = &args.out {
         save(&plan, out)?;
     }
@@ -276,6 +301,7 @@ mod tests {
     use stackplan_state::{LocalStateStore, new_lock_info};
 
     use super::*;
+    use crate::commands::charts::{load_for_test, test_access};
     use crate::commands::drift::{self, DriftArgs};
     use crate::commands::show::read_plan;
 
@@ -311,7 +337,7 @@ mod tests {
     /// Applies the stack in the fake cloud and writes the state where the
     /// CLI looks for it.
     fn apply(path: &Path, cloud: &FakeCloud) {
-        let loaded = crate::commands::load(path).unwrap();
+        let loaded = load_for_test(path);
         let state = cloud.apply_all(&loaded.stack.name, &loaded.resources);
         let store = LocalStateStore::for_stack(path.parent().unwrap(), &loaded.stack.name);
         runtime().unwrap().block_on(async {
@@ -338,12 +364,12 @@ mod tests {
     fn detailed_exitcode_is_2_with_changes_and_0_once_applied() {
         let (_dir, path, cloud, registry) = setup();
         assert_eq!(
-            run_with(&args(&path), Some(&registry)).unwrap(),
+            run_with(&args(&path), Some(&registry), &test_access()).unwrap(),
             Outcome::Changes
         );
         apply(&path, &cloud);
         assert_eq!(
-            run_with(&args(&path), Some(&registry)).unwrap(),
+            run_with(&args(&path), Some(&registry), &test_access()).unwrap(),
             Outcome::Clean
         );
     }
@@ -358,13 +384,13 @@ mod tests {
             parallelism: 4,
         };
         assert_eq!(
-            drift::run_with(&drift_args, Some(&registry)).unwrap(),
+            drift::run_with(&drift_args, Some(&registry), &test_access()).unwrap(),
             Outcome::Clean
         );
         let bucket = ResourceAddr::new(ResourceKind::S3Bucket, "milvus");
         cloud.set_attr(&bucket, "versioning", Value::Bool(false));
         assert_eq!(
-            drift::run_with(&drift_args, Some(&registry)).unwrap(),
+            drift::run_with(&drift_args, Some(&registry), &test_access()).unwrap(),
             Outcome::Changes
         );
     }
@@ -384,7 +410,7 @@ mod tests {
             out: Some(out.clone()),
             ..args(&path)
         };
-        run_with(&with_out, Some(&registry)).unwrap();
+        run_with(&with_out, Some(&registry), &test_access()).unwrap();
         let saved = read_plan(&out).unwrap();
         assert_eq!(saved.stack, "milvus-demo");
         assert_eq!(files_containing(dir.path(), SECRET), Vec::<PathBuf>::new());
@@ -416,9 +442,12 @@ mod provider_tests {
             .unwrap()
             .block_on(make_plan(
                 &path,
-                Some(&registry),
-                PlanSettings::default(),
-                false,
+                PlanCtx {
+                    registry: Some(&registry),
+                    charts: &crate::commands::charts::test_access(),
+                    settings: PlanSettings::default(),
+                    drift_only: false,
+                },
             ))
             .unwrap_err();
         assert_eq!(
