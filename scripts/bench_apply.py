@@ -82,6 +82,9 @@ class Emulators:
                 m = re.match(r'export (\w+)="?(.*?)"?$', line.strip())
                 if m:
                     self.env[m.group(1)] = m.group(2)
+        # helm 3: the real Milvus chart's ports without `protocol` are refused
+        # by helm 4's server-side apply on the 1.20 test apiserver.
+        self.env["STACKPLAN_HELM"] = self.env["STACKPLAN_HELM_V3"]
         self.env["PATH"] = os.path.dirname(self.env["STACKPLAN_HELM"]) + ":" + self.env["PATH"]
         self.env["MSK_SCRAM_PASSWORD"] = "bench-0123456789abcdef"
         self.env["NO_COLOR"] = "1"
@@ -127,6 +130,7 @@ def workspace(emulators, work, name):
     d = os.path.join(work, name)
     os.makedirs(d)
     charts = os.path.join(ROOT, "tests/fixtures/charts")
+    shared = os.path.realpath(os.path.join(ROOT, "..", "shared", "charts"))
     out = []
     with open(os.path.join(ROOT, "stacks/milvus-local.toml")) as f:
         for line in f:
@@ -136,6 +140,7 @@ def workspace(emulators, work, name):
                 line = f'kubeconfig = "{emulators.env["KUBECONFIG"]}"\n'
             else:
                 line = line.replace("../tests/fixtures/charts", charts)
+                line = line.replace("../../shared/charts", shared)
             out.append(line)
     stack = os.path.join(d, "stack.toml")
     with open(stack, "w") as f:

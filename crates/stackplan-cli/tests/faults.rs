@@ -113,6 +113,7 @@ impl Workspace {
             .expect("stacks/milvus-local.toml");
         let charts = repo_root().join("tests/fixtures/charts");
         let charts = charts.canonicalize().expect("fixture charts");
+        let milvus = stackplan_testkit::shared_chart("milvus-5.0.19.tgz");
         let state = dir.path().join("state.json");
         let kubeconfig = emulators.kubeconfig().canonicalize().expect("kubeconfig");
         let mut edited = String::new();
@@ -123,6 +124,10 @@ impl Workspace {
                 format!("kubeconfig = {:?}", kubeconfig.display().to_string())
             } else {
                 line.replace("../tests/fixtures/charts", &charts.display().to_string())
+                    .replace(
+                        "../../shared/charts/milvus-5.0.19.tgz",
+                        &milvus.display().to_string(),
+                    )
             };
             edited.push_str(&line);
             edited.push('\n');
@@ -155,7 +160,11 @@ impl Workspace {
     /// through `aws_endpoint`.
     fn command(&self, emulators: &Emulators, aws_endpoint: &str, args: &[&str]) -> Command {
         let mut command = emulators.command(BIN);
-        let helm_dir = emulators.helm().parent().expect("helm's directory");
+        // helm 3: the real Milvus chart's ports without `protocol` are
+        // refused by helm 4's server-side apply on the 1.20 test apiserver
+        // (tests/harness/README.md).
+        command.env("STACKPLAN_HELM", emulators.helm_v3());
+        let helm_dir = emulators.helm_v3().parent().expect("helm's directory");
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut paths = vec![helm_dir.to_path_buf()];
         paths.extend(std::env::split_paths(&path));

@@ -13,7 +13,7 @@ use stackplan_engine::{PlanRequest, PlanSettings, Planner};
 fn saved_plan(scratch: &Scratch) -> std::path::PathBuf {
     let path = scratch.path().join("stack.toml");
     let stack = stackplan_stack::load(&path).unwrap();
-    let resources = stackplan_stack::expand(&stack, &stackplan_stack::Charts::default());
+    let resources = stackplan_stack::expand(&stack, &common::charts_of(&stack));
     let cloud = FakeCloud::new();
     cloud.seed_lookups(&resources);
     let registry = ProviderRegistry::new().with(cloud.provider().into_arc());

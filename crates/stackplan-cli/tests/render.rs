@@ -23,10 +23,11 @@ fn reference_values_contain_every_setting_of_the_six_sections() {
         // 1. S3 as object storage.
         "  create: false\n  name: milvus-s3-access-sa",
         "minio:\n  enabled: false",
-        "  enabled: true\n  host: s3.us-west-2.amazonaws.com\n  iamEndpoint: ''\n  port: '443'\n  rootPath: milvus\n  useIAM: true\n  useSSL: true",
+        "  enabled: true\n  host: s3.us-west-2.amazonaws.com\n  iamEndpoint: ''\n  port: '443'\n  region: us-west-2\n  rootPath: milvus\n  useIAM: true\n  useSSL: true",
         "  bucketName: acme-milvus-demo\n  cloudProvider: aws",
         // 2. MSK as message storage.
         "pulsar:\n  enabled: false",
+        "kafka:\n  enabled: false",
         "  brokerList: '(known after apply: msk_cluster.milvus.bootstrap_brokers_sasl_scram)'",
         "    mechanisms: SCRAM-SHA-512\n    password: (sensitive)\n    username: milvus\n  securityProtocol: SASL_SSL",
         // 3. Service.
@@ -35,13 +36,11 @@ fn reference_values_contain_every_setting_of_the_six_sections() {
         "    service.beta.kubernetes.io/aws-load-balancer-scheme: internal",
         "    service.beta.kubernetes.io/aws-load-balancer-type: external",
         "  port: 19530\n  type: LoadBalancer",
-        // 4. Attu.
-        "      alb.ingress.kubernetes.io/group.name: attu\n      alb.ingress.kubernetes.io/scheme: internet-facing\n      alb.ingress.kubernetes.io/target-type: ip\n      kubernetes.io/ingress.class: alb\n    enabled: true\n    hosts: []\n  name: attu",
-        // 5. HA.
-        "rootCoordinator:\n  activeStandby:\n    enabled: true\n  replicas: 2\n  resources:\n    limits:\n      cpu: '1'\n      memory: 2Gi",
-        "indexCoordinator:\n  activeStandby:\n    enabled: true\n  replicas: 2\n  resources:\n    limits:\n      cpu: '0.5'\n      memory: 0.5Gi",
-        "queryCoordinator:\n  activeStandby:\n    enabled: true\n  replicas: 2",
-        "dataCoordinator:\n  activeStandby:\n    enabled: true\n  replicas: 2",
+        // 4. Attu: every host routed to it, the class by field (4.2.8 has
+        // `ingressClassName`).
+        "      alb.ingress.kubernetes.io/group.name: attu\n      alb.ingress.kubernetes.io/scheme: internet-facing\n      alb.ingress.kubernetes.io/target-type: ip\n    enabled: true\n    hosts:\n    - ''\n    ingressClassName: alb\n  name: attu",
+        // 5. HA: chart 4.2.8 runs one mixed coordinator, doubled.
+        "mixCoordinator:\n  activeStandby:\n    enabled: true\n  replicas: 2\n  resources:\n    limits:\n      cpu: '2.5'\n      memory: 3.5Gi",
         "proxy:\n  replicas: 2\n  resources:\n    limits:\n      cpu: '1'\n      memory: 4Gi",
         // 6. Resources.
         "queryNode:\n  replicas: 1\n  resources:\n    limits:\n      cpu: '2'\n      memory: 8Gi",

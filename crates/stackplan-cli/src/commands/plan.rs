@@ -374,6 +374,44 @@ mod tests {
         );
     }
 
+    /// A chart change names the Milvus release it moves to: the chart's
+    /// appVersion is part of the chart attribute.
+    #[test]
+    fn a_chart_version_change_shows_the_milvus_version_it_brings() {
+        let (_dir, path, cloud, registry) = setup();
+        apply(&path, &cloud);
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("chart_version = \"4.2.8\"", "chart_version = \"4.1.28\"");
+        std::fs::write(&path, text).unwrap();
+        let ctx = PlanCtx {
+            registry: Some(&registry),
+            charts: &test_access(),
+            settings: PlanSettings::default(),
+            drift_only: false,
+        };
+        let plan = runtime().unwrap().block_on(make_plan(&path, ctx)).unwrap();
+        let shown = render(&plan, PlanFormat::Text, false).unwrap();
+        let line = |field: &str| {
+            shown
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("~ {field} ")))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        };
+        assert!(
+            shown.contains("helm_release.milvus will be updated"),
+            "{shown}"
+        );
+        assert_eq!(
+            line("chart.app_version").as_deref(),
+            Some("~ chart.app_version = \"2.4.9\" -> \"2.3.13\"")
+        );
+        assert_eq!(
+            line("chart.version").as_deref(),
+            Some("~ chart.version = \"4.2.8\" -> \"4.1.28\"")
+        );
+    }
+
     #[test]
     fn drift_exits_2_only_when_something_changed_live() {
         let (_dir, path, cloud, registry) = setup();
