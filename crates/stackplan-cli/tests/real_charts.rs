@@ -145,6 +145,10 @@ fn assert_reference_deployment(version: &str, objects: &[RenderedObject]) {
     // Attu behind a valid ALB ingress: one rule, every host, to Attu.
     let ing = find(objects, "Ingress", "demo-milvus-attu");
     assert_eq!(ing.body["apiVersion"], "networking.k8s.io/v1", "{version}");
+    assert_eq!(
+        ing.body["metadata"]["annotations"]["kubernetes.io/ingress.class"], "alb",
+        "{version}: the controller must pick the ingress up"
+    );
     let rules = ing.body["spec"]["rules"].as_array().expect("rules");
     assert_eq!(rules.len(), 1, "{version}");
     assert!(rules[0].get("host").is_none_or(Json::is_null), "{version}");
@@ -385,4 +389,60 @@ fn a_plan_in_china_attaches_the_aws_cn_policy() {
     let doc = policy.attrs["document"].to_json().to_string();
     assert!(doc.contains("arn:aws-cn:elasticloadbalancing"), "{doc}");
     assert!(!doc.contains("arn:aws:elasticloadbalancing"), "{doc}");
+}
+
+#[test]
+fn attu_routes_its_host_over_https_when_given_a_certificate() {
+    let stack = reference_with(&[(
+        "attu          = { enabled = true, scheme = \"internet-facing\" }",
+        "attu          = { enabled = true, scheme = \"internet-facing\", host = \"attu.example.com\", certificate_arn = \"arn:aws:acm:us-west-2:123456789012:certificate/0f1e2d3c\" }",
+    )]);
+    let objects = manifests(&stack);
+    let ing = find(&objects, "Ingress", "demo-milvus-attu");
+    assert_eq!(ing.body["spec"]["rules"][0]["host"], "attu.example.com");
+    let a = &ing.body["metadata"]["annotations"];
+    assert_eq!(a["kubernetes.io/ingress.class"], "alb");
+    assert_eq!(
+        a["alb.ingress.kubernetes.io/certificate-arn"],
+        "arn:aws:acm:us-west-2:123456789012:certificate/0f1e2d3c"
+    );
+    assert_eq!(
+        a["alb.ingress.kubernetes.io/listen-ports"],
+        r#"[{"HTTPS":443}]"#
+    );
+    assert_eq!(a["alb.ingress.kubernetes.io/scheme"], "internet-facing");
+}
+
+#[test]
+fn a_chart_that_fails_to_render_is_a_plan_error_naming_the_release() {
+    // `hosts` is ranged over by the chart's template: a string breaks it.
+    let stack = format!(
+        "{}\n[milvus.values]\nattu = {{ ingress = {{ hosts = 42 }} }}\n",
+        reference_stack()
+    );
+    let run = Scratch::with_stack(&stack).run(&["plan", "stack.toml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let err = flat(&run.stderr);
+    assert!(
+        err.contains("helm_release.milvus: `helm template demo"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        err.contains("the chart does not render with these values"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_repository_chart_without_a_version_is_refused_at_validate() {
+    let stack = reference_with(&[(
+        "chart_version = \"4.2.8\"",
+        "chart         = { repository = \"https://charts.example.com/\", name = \"milvus\" }",
+    )]);
+    let err = flat(&common::validate_error(&stack));
+    assert!(
+        err.contains("`milvus.chart` names no version: stackplan installs pinned charts only"),
+        "{err}"
+    );
 }

@@ -36,9 +36,8 @@ fn reference_values_contain_every_setting_of_the_six_sections() {
         "    service.beta.kubernetes.io/aws-load-balancer-scheme: internal",
         "    service.beta.kubernetes.io/aws-load-balancer-type: external",
         "  port: 19530\n  type: LoadBalancer",
-        // 4. Attu: every host routed to it, the class by field (4.2.8 has
-        // `ingressClassName`).
-        "      alb.ingress.kubernetes.io/group.name: attu\n      alb.ingress.kubernetes.io/scheme: internet-facing\n      alb.ingress.kubernetes.io/target-type: ip\n    enabled: true\n    hosts:\n    - ''\n    ingressClassName: alb\n  name: attu",
+        // 4. Attu: every host routed to it.
+        "      alb.ingress.kubernetes.io/group.name: attu\n      alb.ingress.kubernetes.io/scheme: internet-facing\n      alb.ingress.kubernetes.io/target-type: ip\n      kubernetes.io/ingress.class: alb\n    enabled: true\n    hosts:\n    - ''\n  name: attu",
         // 5. HA: chart 4.2.8 runs one mixed coordinator, doubled.
         "mixCoordinator:\n  activeStandby:\n    enabled: true\n  replicas: 2\n  resources:\n    limits:\n      cpu: '2.5'\n      memory: 3.5Gi",
         "proxy:\n  replicas: 2\n  resources:\n    limits:\n      cpu: '1'\n      memory: 4Gi",

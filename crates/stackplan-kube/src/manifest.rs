@@ -117,6 +117,18 @@ fn check_ingress(o: &RenderedObject, problem: &mut impl FnMut(String, String)) {
             "either defaultBackend or rules must be specified".into(),
         );
     }
+    // `annotations.kubernetes.io/ingress.class: can not be set when the
+    // class field is also set` (networking/validation, ValidateIngressCreate).
+    if o.at("spec.ingressClassName").is_some_and(|c| !c.is_null())
+        && o.at("metadata.annotations")
+            .and_then(|a| a.get("kubernetes.io/ingress.class"))
+            .is_some()
+    {
+        problem(
+            "metadata.annotations.kubernetes.io/ingress.class".into(),
+            "can not be set when the class field is also set".into(),
+        );
+    }
     if let Some(Json::Array(rules)) = o.at("spec.rules") {
         for (i, rule) in rules.iter().enumerate() {
             if let Some(host) = rule.get("host").and_then(Json::as_str)
@@ -307,6 +319,11 @@ mod tests {
         assert_eq!(objects(any_host), []);
         let bad_host = "kind: Ingress\nmetadata: {name: a}\nspec:\n  rules:\n  - host: Bad_Host\n";
         assert_eq!(objects(bad_host)[0].field, "spec.rules[0].host");
+        let both = "kind: Ingress\nmetadata:\n  name: a\n  annotations: {kubernetes.io/ingress.class: alb}\nspec:\n  ingressClassName: alb\n  defaultBackend: {service: {name: s}}\n";
+        assert_eq!(
+            objects(both)[0].to_string(),
+            "Ingress/a: metadata.annotations.kubernetes.io/ingress.class: can not be set when the class field is also set"
+        );
     }
 
     #[test]

@@ -200,7 +200,7 @@ pub fn milvus_values(
 
     // 4. Attu, the admin UI, behind an ALB ingress.
     if m.attu.enabled {
-        set("attu", attu(m, e.as_ref()));
+        set("attu", attu(m));
     }
 
     // 5. HA: two replicas of every coordinator the chart deploys,
@@ -236,7 +236,7 @@ pub fn milvus_values(
 /// `hosts` (and a default backend only with `tls`), so "every host" is one
 /// empty host: a rule with no `host`, which matches all, and never the
 /// rule-less Ingress the API server refuses.
-fn attu(m: &Milvus, e: Option<&Effective<'_>>) -> Value {
+fn attu(m: &Milvus) -> Value {
     let mut annotations = Value::map([
         (
             "alb.ingress.kubernetes.io/scheme",
@@ -267,16 +267,15 @@ fn attu(m: &Milvus, e: Option<&Effective<'_>>) -> Value {
             Value::list([Value::string(m.attu.host.as_deref().unwrap_or(""))]),
         ),
     ]);
-    // The class: by field where the chart has it, else by the annotation
-    // the controller still honours.
-    if e.is_some_and(|e| e.has("attu.ingress.ingressClassName")) {
-        ingress.deep_merge(Value::map([("ingressClassName", Value::string("alb"))]));
-    } else {
-        annotations.deep_merge(Value::map([(
-            "kubernetes.io/ingress.class",
-            Value::string("alb"),
-        )]));
-    }
+    // The class by the annotation, which the controller honours
+    // (`disableIngressClassAnnotation` is off by default) and every chart
+    // passes through. Not `ingressClassName`: chart 4.2.8's Attu ingress
+    // reads the main ingress's key instead, and the API server refuses an
+    // Ingress that sets both.
+    annotations.deep_merge(Value::map([(
+        "kubernetes.io/ingress.class",
+        Value::string("alb"),
+    )]));
     ingress.deep_merge(Value::map([("annotations", annotations)]));
     Value::map([
         ("enabled", Value::Bool(true)),
