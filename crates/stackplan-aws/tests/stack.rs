@@ -41,12 +41,31 @@ fn stack_text() -> String {
         .replace("env:MSK_SCRAM_PASSWORD", "generate")
 }
 
+/// The controller chart the stack installs (its fixture, a local path),
+/// read from its files: its version chooses the IAM policy the controller
+/// role gets. The AWS resources need nothing else from the charts.
+fn controller_chart() -> stackplan_stack::Charts {
+    let dir = stackplan_testkit::fixture_chart("aws-load-balancer-controller");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    stackplan_stack::Charts {
+        milvus: None,
+        load_balancer_controller: Some(
+            stackplan_stack::ChartProfile::parse(
+                "fixture",
+                &read("Chart.yaml"),
+                &read("values.yaml"),
+            )
+            .unwrap(),
+        ),
+    }
+}
+
 #[tokio::test]
 async fn reference_stack_aws_resources_create_plan_quiet_converge_after_out_of_band_changes_and_destroy()
  {
     let text = stack_text();
     let stack = stackplan_stack::parse("milvus-local.toml", &text).expect("the stack parses");
-    let resources: Vec<_> = stackplan_stack::expand(&stack, &stackplan_stack::Charts::default())
+    let resources: Vec<_> = stackplan_stack::expand(&stack, &controller_chart())
         .into_iter()
         .filter(|r| r.addr.kind.family() == ProviderFamily::Aws)
         .collect();
@@ -230,7 +249,7 @@ async fn reference_stack_in_an_existing_vpc_reads_the_network_and_plans_quiet_af
         &format!("vpc_id = \"{vpc_id}\"\nprivate_subnets = [{list}]"),
     );
     let stack = stackplan_stack::parse("milvus-existing.toml", &text).expect("the stack parses");
-    let resources: Vec<_> = stackplan_stack::expand(&stack, &stackplan_stack::Charts::default())
+    let resources: Vec<_> = stackplan_stack::expand(&stack, &controller_chart())
         .into_iter()
         .filter(|r| r.addr.kind.family() == ProviderFamily::Aws)
         .collect();

@@ -95,3 +95,28 @@ pub fn warnings(stack: &Stack) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REFERENCE: &str = include_str!("../../../stacks/milvus-eks.toml");
+
+    #[test]
+    fn an_internet_facing_attu_without_tls_is_warned_about_and_with_tls_is_not() {
+        let plain = parse("s.toml", REFERENCE).unwrap();
+        let w = warnings(&plain);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("certificate_arn"), "{w:?}");
+        let tls = REFERENCE.replace(
+            "scheme = \"internet-facing\" }",
+            "scheme = \"internet-facing\", certificate_arn = \"arn:aws:acm:us-west-2:123456789012:certificate/abc\" }",
+        );
+        assert!(warnings(&parse("s.toml", &tls).unwrap()).is_empty());
+        let internal = REFERENCE.replace(
+            "attu          = { enabled = true, scheme = \"internet-facing\" }",
+            "attu          = { enabled = true, scheme = \"internal\" }",
+        );
+        assert!(warnings(&parse("s.toml", &internal).unwrap()).is_empty());
+    }
+}

@@ -50,7 +50,8 @@ impl ChartAccess {
 /// The charts of a stack as read from disk, by release address.
 #[derive(Debug)]
 pub struct StackCharts {
-    pub helm: Helm,
+    /// `None` when the stack installs no chart, which then needs no helm.
+    pub helm: Option<Helm>,
     pub local: BTreeMap<ResourceAddr, LocalChart>,
     pub profiles: Charts,
 }
@@ -82,7 +83,6 @@ pub fn lbc_addr() -> ResourceAddr {
 /// Fetches (or finds in the cache) and reads every chart the stack
 /// installs, both at once.
 pub async fn read(stack: &Stack, access: &ChartAccess) -> miette::Result<StackCharts> {
-    let helm = access.helm().await?;
     let wanted: Vec<(ResourceAddr, &Chart)> = [
         stack.milvus.as_ref().map(|m| (milvus_addr(), &m.chart)),
         stack
@@ -93,6 +93,14 @@ pub async fn read(stack: &Stack, access: &ChartAccess) -> miette::Result<StackCh
     .into_iter()
     .flatten()
     .collect();
+    if wanted.is_empty() {
+        return Ok(StackCharts {
+            helm: None,
+            local: BTreeMap::new(),
+            profiles: Charts::default(),
+        });
+    }
+    let helm = access.helm().await?;
     let fetched = futures::future::join_all(wanted.iter().map(|(addr, chart)| {
         let helm = &helm;
         async move {
@@ -114,7 +122,7 @@ pub async fn read(stack: &Stack, access: &ChartAccess) -> miette::Result<StackCh
     }))
     .await;
     let mut out = StackCharts {
-        helm,
+        helm: Some(helm),
         local: BTreeMap::new(),
         profiles: Charts::default(),
     };
@@ -179,7 +187,8 @@ pub async fn render_release(
     charts: &StackCharts,
     addr: &ResourceAddr,
 ) -> miette::Result<String> {
-    let (Some(local), Some(resource)) = (
+    let (Some(helm), Some(local), Some(resource)) = (
+        &charts.helm,
         charts.local.get(addr),
         loaded.resources.iter().find(|r| &r.addr == addr),
     ) else {
@@ -187,9 +196,7 @@ pub async fn render_release(
     };
     let known = |k: &str| resource.attrs.get(k).and_then(Value::as_str);
     let values = template_json(&plan_values(loaded, addr));
-    charts
-        .helm
-        .template(&Template {
+    helm.template(&Template {
             release: known("name").unwrap_or("release"),
             // The namespace may be a reference to the namespace resource;
             // for rendering, its configured name.
