@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 use tokio::process::Command;
 
 use crate::KubeError;
-use crate::helm::{ChartSource, Helm};
+use crate::helm::{ChartSource, Helm, output};
 
 /// Where pulled charts are kept.
 #[derive(Debug, Clone)]
@@ -195,7 +195,7 @@ impl Helm {
             ChartSource::Path(_) => unreachable!("local charts are not pulled"),
         };
         cmd.arg("--destination").arg(tmp.path());
-        output(cmd, &shown).await?;
+        output(cmd, &shown, &[]).await?;
         let pulled = std::fs::read_dir(tmp.path())
             .map_err(|e| KubeError::io("reading what helm pulled", e))?
             .filter_map(Result::ok)
@@ -216,7 +216,7 @@ impl Helm {
             .kill_on_drop(true)
             .args(["show", what])
             .arg(chart);
-        output(cmd, &format!("helm show {what} {}", chart.display())).await
+        output(cmd, &format!("helm show {what} {}", chart.display()), &[]).await
     }
 
     /// `helm template`: the objects the chart makes from these values,
@@ -249,7 +249,7 @@ impl Helm {
             t.chart.display(),
             t.namespace
         );
-        let result = output(cmd, &shown).await;
+        let result = output(cmd, &shown, &[]).await;
         drop(dir);
         result
     }
@@ -280,25 +280,6 @@ fn kind_apis(version: &str) -> Vec<&'static str> {
     .filter(|(since, _)| minor >= *since)
     .map(|(_, api)| api)
     .collect()
-}
-
-/// Runs a helm command and returns its stdout, or its error output.
-async fn output(mut cmd: Command, shown: &str) -> Result<String, KubeError> {
-    let out = cmd
-        .output()
-        .await
-        .map_err(|e| KubeError::io(format!("running `{shown}`"), e))?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    if stderr.is_empty() {
-        stderr = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    }
-    Err(KubeError::HelmFailed {
-        command: shown.to_string(),
-        stderr,
-    })
 }
 
 #[cfg(test)]

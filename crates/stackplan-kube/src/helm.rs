@@ -285,13 +285,23 @@ pub(crate) fn write_private(path: &Path, values: &Json) -> Result<(), KubeError>
         .map_err(|e| KubeError::io("writing the helm values file", e))
 }
 
-async fn run(mut cmd: Command, shown: &str, secrets: &[String]) -> Result<(), KubeError> {
+async fn run(cmd: Command, shown: &str, secrets: &[String]) -> Result<(), KubeError> {
+    output(cmd, shown, secrets).await.map(drop)
+}
+
+/// Runs a helm command and returns its stdout, or its error output (its
+/// stdout when stderr is empty) scrubbed of every secret.
+pub(crate) async fn output(
+    mut cmd: Command,
+    shown: &str,
+    secrets: &[String],
+) -> Result<String, KubeError> {
     let out = cmd
         .output()
         .await
         .map_err(|e| KubeError::io(format!("running `{shown}`"), e))?;
     if out.status.success() {
-        return Ok(());
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     if stderr.is_empty() {
