@@ -1,14 +1,16 @@
 //! S3: the Milvus bucket, with versioning, default encryption, the public
-//! access block and tags; `force_destroy` empties it (every version and
-//! delete marker) before deleting.
+//! access block, a lifecycle rule expiring noncurrent versions, and tags;
+//! `force_destroy` empties it (every version and delete marker) before
+//! deleting.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
-    ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging, VersioningConfiguration,
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
+    NoncurrentVersionExpiration, ObjectIdentifier, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
 };
 use stackplan_core::{
     ApplyRequest, Attrs, DeleteRequest, Observed, Phase, ReadRequest, ResourceAddr, Value,
@@ -19,6 +21,13 @@ use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::progress;
 use crate::{AwsProvider, prior_id};
+
+/// The ID of the one lifecycle rule stackplan owns on a bucket; rules
+/// with other IDs are someone else's and are kept as they are.
+const LIFECYCLE_RULE_ID: &str = "stackplan-expire-noncurrent-versions";
+
+/// How many keys DeleteObjects could not delete are named in the error.
+const FAILED_KEYS_SHOWN: usize = 5;
 
 const PUBLIC_ACCESS_KEYS: [&str; 4] = [
     "block_public_acls",
@@ -34,6 +43,46 @@ fn unset(e: &AwsError, code: &str) -> bool {
 
 fn build_err(addr: &ResourceAddr, attr: &str, e: impl std::fmt::Display) -> AwsError {
     AwsError::attribute(addr, attr, e.to_string())
+}
+
+/// The days of stackplan's noncurrent-version rule, 0 when it has none.
+fn noncurrent_days(rules: &[LifecycleRule]) -> i32 {
+    rules
+        .iter()
+        .filter(|r| r.id() == Some(LIFECYCLE_RULE_ID) && r.status() == &ExpirationStatus::Enabled)
+        .find_map(|r| r.noncurrent_version_expiration()?.noncurrent_days())
+        .unwrap_or(0)
+}
+
+/// The keys a DeleteObjects call left, named with their error codes.
+fn undeleted(addr: &ResourceAddr, bucket: &str, errors: &[aws_sdk_s3::types::Error]) -> AwsError {
+    let named: Vec<String> = errors
+        .iter()
+        .take(FAILED_KEYS_SHOWN)
+        .map(|e| {
+            format!(
+                "{} ({}: {})",
+                e.key().unwrap_or("?"),
+                e.code().unwrap_or("unknown"),
+                e.message().unwrap_or("")
+            )
+        })
+        .collect();
+    let more = errors.len().saturating_sub(FAILED_KEYS_SHOWN);
+    AwsError::attribute(
+        addr,
+        "force_destroy",
+        format!(
+            "emptying bucket `{bucket}`: DeleteObjects could not delete {} object version(s): {}{}",
+            errors.len(),
+            named.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+    )
 }
 
 impl AwsProvider {
@@ -53,11 +102,12 @@ impl AwsProvider {
         let Some(head) = exists else { return Ok(None) };
         // The four settings are independent reads of one bucket; asking at
         // once makes a bucket's refresh two round trips, not five.
-        let (versioning, (sse, kms_key), public_access_block, tags) = tokio::try_join!(
+        let (versioning, (sse, kms_key), public_access_block, tags, rules) = tokio::try_join!(
             self.bucket_versioning(addr, bucket),
             self.bucket_encryption(addr, bucket),
             self.bucket_public_access_block(addr, bucket),
             self.bucket_tags(addr, bucket),
+            self.bucket_lifecycle_rules(addr, bucket),
         )?;
         let region = head
             .bucket_region()
@@ -68,6 +118,10 @@ impl AwsProvider {
             .attr("versioning", versioning)
             .attr("sse_algorithm", sse)
             .attr("public_access_block", public_access_block)
+            .attr(
+                "noncurrent_version_expiration_days",
+                i64::from(noncurrent_days(&rules)),
+            )
             .attr("tags", tags)
             .output("bucket", bucket)
             .output("arn", format!("arn:{}:s3:::{bucket}", self.partition()))
@@ -80,6 +134,83 @@ impl AwsProvider {
             o = o.attr("kms_key_id", k);
         }
         Ok(Some(o))
+    }
+
+    /// The bucket's lifecycle rules; none when it has no configuration
+    /// (`NoSuchLifecycleConfiguration`).
+    async fn bucket_lifecycle_rules(
+        &self,
+        addr: &ResourceAddr,
+        bucket: &str,
+    ) -> AwsResult<Vec<LifecycleRule>> {
+        match self
+            .s3
+            .get_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "GetBucketLifecycleConfiguration", e))
+        {
+            Ok(out) => Ok(out.rules().to_vec()),
+            Err(e) if unset(&e, "NoSuchLifecycleConfiguration") => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets stackplan's rule to expire noncurrent versions after `days`
+    /// (none for 0), keeping every other rule: PutBucketLifecycleConfiguration
+    /// replaces the whole configuration, so it is read, changed, written.
+    async fn bucket_put_lifecycle(
+        &self,
+        addr: &ResourceAddr,
+        bucket: &str,
+        days: i64,
+    ) -> AwsResult<()> {
+        let mut rules: Vec<LifecycleRule> = self
+            .bucket_lifecycle_rules(addr, bucket)
+            .await?
+            .into_iter()
+            .filter(|r| r.id() != Some(LIFECYCLE_RULE_ID))
+            .collect();
+        if days > 0 {
+            let days = i32::try_from(days)
+                .map_err(|e| build_err(addr, "noncurrent_version_expiration_days", e))?;
+            rules.push(
+                LifecycleRule::builder()
+                    .id(LIFECYCLE_RULE_ID)
+                    .status(ExpirationStatus::Enabled)
+                    .filter(LifecycleRuleFilter::builder().prefix("").build())
+                    .noncurrent_version_expiration(
+                        NoncurrentVersionExpiration::builder()
+                            .noncurrent_days(days)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| build_err(addr, "noncurrent_version_expiration_days", e))?,
+            );
+        }
+        if rules.is_empty() {
+            self.s3
+                .delete_bucket_lifecycle()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(addr, "DeleteBucketLifecycle", e))?;
+            return Ok(());
+        }
+        self.s3
+            .put_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .set_rules(Some(rules))
+                    .build()
+                    .map_err(|e| build_err(addr, "noncurrent_version_expiration_days", e))?,
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "PutBucketLifecycleConfiguration", e))?;
+        Ok(())
     }
 
     async fn bucket_versioning(&self, addr: &ResourceAddr, bucket: &str) -> AwsResult<bool> {
@@ -340,6 +471,11 @@ impl AwsProvider {
         if d.get("sse_algorithm").is_some() || d.get("kms_key_id").is_some() {
             self.bucket_put_encryption(&d, bucket).await?;
         }
+        if let Some(days) = d.get("noncurrent_version_expiration_days").and_then(as_int)
+            && days > 0
+        {
+            self.bucket_put_lifecycle(req.addr, bucket, days).await?;
+        }
         if d.get("tags").is_some() {
             self.bucket_put_tags(&d, bucket).await?;
         }
@@ -378,6 +514,24 @@ impl AwsProvider {
         {
             progress(req.events, req.addr, Phase::Updating, "PutBucketEncryption");
             self.bucket_put_encryption(&d, &bucket).await?;
+        }
+        if differs(
+            kind,
+            &live.attrs,
+            req.desired,
+            "noncurrent_version_expiration_days",
+        ) {
+            let days = d
+                .get("noncurrent_version_expiration_days")
+                .and_then(as_int)
+                .unwrap_or(0);
+            progress(
+                req.events,
+                req.addr,
+                Phase::Updating,
+                "PutBucketLifecycleConfiguration",
+            );
+            self.bucket_put_lifecycle(req.addr, &bucket, days).await?;
         }
         if differs(kind, &live.attrs, req.desired, "tags") {
             progress(req.events, req.addr, Phase::Updating, "PutBucketTagging");
@@ -426,13 +580,20 @@ impl AwsProvider {
                 .quiet(true)
                 .build()
                 .map_err(|e| build_err(addr, "force_destroy", e))?;
-            self.s3
+            let out = self
+                .s3
                 .delete_objects()
                 .bucket(bucket)
                 .delete(batch)
                 .send()
                 .await
                 .map_err(|e| AwsError::api(addr, "DeleteObjects", e))?;
+            // DeleteObjects answers 200 and lists, per key, what it could
+            // not delete (AccessDenied, a legal hold): those keys would be
+            // listed again forever, so stop and name them.
+            if !out.errors().is_empty() {
+                return Err(undeleted(addr, bucket, out.errors()));
+            }
         }
     }
 

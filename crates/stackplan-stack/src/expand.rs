@@ -51,6 +51,18 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
+/// EC2's service principal in a region's partition, for the node role's
+/// trust policy: `ec2.amazonaws.com.cn` in aws-cn, `ec2.amazonaws.com`
+/// elsewhere (eksctl's ServicePrincipalPartitionMap; EKS's own principal
+/// is `eks.amazonaws.com` in every partition).
+pub fn ec2_principal(region: &str) -> &'static str {
+    if partition(region) == "aws-cn" {
+        "ec2.amazonaws.com.cn"
+    } else {
+        "ec2.amazonaws.com"
+    }
+}
+
 /// The DNS suffix of service endpoints in a region's partition.
 pub fn partition_dns_suffix(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -277,7 +289,10 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
     out.push(
         Resource::new(nodes_role.clone(), ResourceMode::Managed)
             .attr("name", format!("{}-nodes", eks.name))
-            .attr("assume_role_policy", service_trust("ec2.amazonaws.com"))
+            .attr(
+                "assume_role_policy",
+                service_trust(ec2_principal(&stack.region)),
+            )
             .attr(
                 "managed_policy_arns",
                 managed_policies(
@@ -418,6 +433,10 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
                 ]),
             )
             .attr("force_destroy", s3.force_destroy)
+            .attr(
+                "noncurrent_version_expiration_days",
+                i64::from(s3.noncurrent_days),
+            )
             .attr("tags", tags(stack, &s3.tags, &s3.bucket))
             .from_section("[s3]");
         b.prevent_destroy = s3.prevent_destroy;

@@ -119,4 +119,31 @@ mod tests {
         );
         assert!(warnings(&parse("s.toml", &internal).unwrap()).is_empty());
     }
+
+    fn trust_principal(stack: &Stack, role: &str) -> String {
+        let resources = expand(stack, &Charts::default());
+        let r = resources
+            .iter()
+            .find(|r| r.addr.to_string() == format!("iam_role.{role}"))
+            .unwrap();
+        r.attrs["assume_role_policy"].to_json()["Statement"][0]["Principal"]["Service"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// eksctl's ServicePrincipalPartitionMap: EC2 is `ec2.amazonaws.com.cn`
+    /// in aws-cn, EKS is `eks.amazonaws.com` everywhere.
+    #[test]
+    fn the_node_role_trusts_the_ec2_principal_of_its_partition() {
+        let global = parse("s.toml", REFERENCE).unwrap();
+        assert_eq!(trust_principal(&global, "eks_nodes"), "ec2.amazonaws.com");
+        let china = parse(
+            "s.toml",
+            &REFERENCE.replace("region = \"us-west-2\"", "region = \"cn-northwest-1\""),
+        )
+        .unwrap();
+        assert_eq!(trust_principal(&china, "eks_nodes"), "ec2.amazonaws.com.cn");
+        assert_eq!(trust_principal(&china, "eks_cluster"), "eks.amazonaws.com");
+    }
 }

@@ -140,6 +140,8 @@ pub struct S3 {
     pub root_path: String,
     /// Delete the objects too when the bucket is destroyed.
     pub force_destroy: bool,
+    /// Days after which a noncurrent object version expires; 0 keeps them.
+    pub noncurrent_days: u32,
     /// Managed policies attached to Milvus's role next to the
     /// least-privilege one (`AmazonS3FullAccess` is warned about).
     pub policy_arns: Vec<String>,

@@ -693,6 +693,14 @@ fn read_s3(mut t: Table, p: &mut Problems) -> Option<S3> {
         .map(Sp::into_inner)
         .unwrap_or_default();
     let force_destroy = t.flag(p, "force_destroy", false);
+    // Milvus's compaction rewrites segments, so a versioned bucket keeps
+    // every superseded one until a rule expires it. S3 takes NoncurrentDays
+    // as a positive integer (PutBucketLifecycleConfiguration); 0 here means
+    // no rule.
+    let noncurrent_days = match t.integer(p, "noncurrent_days") {
+        None => Some(30),
+        v => positive(p, "s3.noncurrent_days", v, 0, 36500),
+    };
     let policy_arns = t.string_list(p, "policy_arns").unwrap_or_default();
     for arn in &policy_arns {
         let valid = arn.get_ref().starts_with("arn:") && arn.get_ref().contains(":policy/");
@@ -715,6 +723,7 @@ fn read_s3(mut t: Table, p: &mut Problems) -> Option<S3> {
         bucket: bucket?.into_inner(),
         root_path,
         force_destroy,
+        noncurrent_days: noncurrent_days?,
         policy_arns: policy_arns.into_iter().map(Sp::into_inner).collect(),
         tags,
         prevent_destroy,

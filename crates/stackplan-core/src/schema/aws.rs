@@ -210,6 +210,9 @@ pub static S3_BUCKET: KindSchema = KindSchema {
         A::new("block_public_access").default(Bool(true)),
         A::new("public_access_block"),
         A::new("force_destroy").default(Bool(false)),
+        // stackplan's own lifecycle rule; 0 is no rule (other rules on
+        // the bucket are left alone).
+        A::new("noncurrent_version_expiration_days").default(Int(0)),
         TAGS,
     ],
     outputs: &["arn", "region", "bucket_regional_domain_name"],
