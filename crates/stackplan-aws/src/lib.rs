@@ -41,6 +41,7 @@ mod kms;
 #[cfg(test)]
 mod mock_tests;
 mod msk;
+mod preflight;
 mod s3;
 mod secrets;
 mod wait;
@@ -428,6 +429,13 @@ impl Provider for AwsProvider {
         observed: Observed,
     ) -> BoxFuture<'a, ProviderResult<Observed>> {
         Box::pin(async move { Ok(self.wait_any(req, observed).await?) })
+    }
+
+    fn preflight<'a>(
+        &'a self,
+        resources: &'a [&'a stackplan_core::Resource],
+    ) -> BoxFuture<'a, ProviderResult<Vec<stackplan_core::Finding>>> {
+        Box::pin(async move { Ok(self.preflight_findings(resources).await?) })
     }
 
     fn plan_change(&self, addr: &ResourceAddr, diffs: &mut Vec<FieldDiff>) -> ProviderResult<()> {

@@ -204,3 +204,28 @@ async fn ebs_csi_addon_takes_its_service_account_role_and_changes_it_in_place() 
     assert_no_diff(K::EksAddon, &changed, &updated, &["resolve_conflicts"]);
     delete(&p, &a, &state).await;
 }
+
+/// An add-on name EKS does not offer fails CreateAddon only once the
+/// cluster exists; preflight refuses it at plan, from
+/// DescribeAddonVersions for the stack's Kubernetes version, with the
+/// name it probably meant.
+#[tokio::test]
+async fn an_add_on_eks_does_not_offer_is_found_at_plan_with_a_did_you_mean() {
+    let p = provider().await;
+    let cluster = stackplan_core::Resource::managed(K::EksCluster, "main")
+        .attr("name", "preflight")
+        .attr("version", "1.30");
+    let addon =
+        |name: &str| stackplan_core::Resource::managed(K::EksAddon, name).attr("addon_name", name);
+    let (good, bad) = (addon("vpc-cni"), addon("ebs-csi"));
+    let all = [&cluster, &good, &bad];
+    let findings = p.preflight(&all).await.unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(
+        findings[0].to_string(),
+        "eks_addon.ebs-csi (addon_name): EKS offers no add-on `ebs-csi` for Kubernetes 1.30 ([eks.addons]); did you mean `aws-ebs-csi-driver`?"
+    );
+    // Every name the catalogue offers passes.
+    let fine = [&cluster, &good];
+    assert!(p.preflight(&fine).await.unwrap().is_empty());
+}

@@ -16,7 +16,7 @@ pub use plan::{
     PlanSummary, ReplaceOrder,
 };
 pub use provider::{
-    ApplyRequest, Attrs, BoxFuture, DeleteRequest, EventSink, NoEvents, Observed, Phase,
+    ApplyRequest, Attrs, BoxFuture, DeleteRequest, EventSink, Finding, NoEvents, Observed, Phase,
     ProgressEvent, Provider, ProviderError, ProviderRegistry, ProviderResult, ReadRequest,
 };
 pub use resource::{Resource, ResourceMode};

@@ -160,6 +160,28 @@ macro_rules! debug_addr {
 }
 debug_addr!(ReadRequest, ApplyRequest, DeleteRequest);
 
+/// Something in the stack its provider's API will refuse, found before
+/// anything is read or changed (an EKS add-on name EKS does not have).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub addr: ResourceAddr,
+    /// The attribute at fault.
+    pub attr: String,
+    pub message: String,
+    /// How to fix it (a did-you-mean), when there is one.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.addr, self.attr, self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "; {h}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A provider failure, with the cause chain kept for the CLI's report.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -243,6 +265,19 @@ pub trait Provider: Send + Sync {
     fn plan_change(&self, addr: &ResourceAddr, diffs: &mut Vec<FieldDiff>) -> ProviderResult<()> {
         let _ = (addr, diffs);
         Ok(())
+    }
+
+    /// Checks the stack's resources of this provider's kinds against what
+    /// only its API knows, before anything is read or changed: a rule the
+    /// API enforces at create is refused at plan instead, naming the
+    /// resource. `resources` are every resource of the plan this provider
+    /// serves. The default finds nothing.
+    fn preflight<'a>(
+        &'a self,
+        resources: &'a [&'a crate::Resource],
+    ) -> BoxFuture<'a, ProviderResult<Vec<Finding>>> {
+        let _ = resources;
+        Box::pin(async { Ok(Vec::new()) })
     }
 
     /// How long apply waits at most for `wait` on this kind.

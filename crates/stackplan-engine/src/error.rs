@@ -77,6 +77,10 @@ pub enum EngineError {
     DestroyRefused { refusals: Vec<String> },
     #[error("the saved plan is out of date:{}", lines(.reasons))]
     StalePlan { reasons: Vec<String> },
+    #[error("the stack asks for what the APIs will refuse:{}", lines(&.findings.iter().map(ToString::to_string).collect::<Vec<_>>()))]
+    Preflight {
+        findings: Vec<stackplan_core::Finding>,
+    },
     #[error("cannot save state")]
     State(#[source] stackplan_core::StateError),
 }

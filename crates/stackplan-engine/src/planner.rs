@@ -93,11 +93,49 @@ impl<'r> Planner<'r> {
         self
     }
 
-    /// The plan, refused when it would destroy what the guards protect.
+    /// The plan, refused when it would destroy what the guards protect,
+    /// or when a provider finds the stack asks what its API refuses.
     pub async fn plan(&self, req: PlanRequest<'_>) -> Result<Plan, EngineError> {
+        self.preflight(req.resources).await?;
         let plan = self.compute(req).await?;
         check_guards(&plan, req.resources, self.settings.allow_destroy)?;
         Ok(plan)
+    }
+
+    /// Each provider's preflight over the resources it serves, all at
+    /// once; every finding of every provider is reported together.
+    async fn preflight(&self, resources: &[Resource]) -> Result<(), EngineError> {
+        let mut by_provider: BTreeMap<&str, (&dyn stackplan_core::Provider, Vec<&Resource>)> =
+            BTreeMap::new();
+        for r in resources {
+            let provider =
+                self.registry
+                    .get(r.addr.kind)
+                    .ok_or_else(|| EngineError::NoProvider {
+                        kind: r.addr.kind,
+                        addr: r.addr.clone(),
+                    })?;
+            by_provider
+                .entry(provider.name())
+                .or_insert_with(|| (provider.as_ref(), Vec::new()))
+                .1
+                .push(r);
+        }
+        let groups: Vec<&(&dyn stackplan_core::Provider, Vec<&Resource>)> =
+            by_provider.values().collect();
+        let checks = groups.iter().map(|(provider, rs)| provider.preflight(rs));
+        let mut findings = Vec::new();
+        for ((_, rs), result) in groups.iter().zip(futures::future::join_all(checks).await) {
+            findings.extend(result.map_err(|source| EngineError::Provider {
+                addr: rs[0].addr.clone(),
+                source,
+            })?);
+        }
+        if findings.is_empty() {
+            return Ok(());
+        }
+        findings.sort_by(|a, b| (&a.addr, &a.attr).cmp(&(&b.addr, &b.attr)));
+        Err(EngineError::Preflight { findings })
     }
 
     /// The plan without the destroy guards: for `drift`, which reports and

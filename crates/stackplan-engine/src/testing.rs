@@ -11,9 +11,10 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use stackplan_core::{
-    ApplyRequest, Attrs, BoxFuture, DeleteRequest, FieldDiff, KindSchema, LockInfo, Observed,
-    OutputRef, Provider, ProviderError, ProviderResult, ReadRequest, Resource, ResourceAddr,
-    ResourceKind, ResourceMode, ResourceState, StateDocument, StateError, StateStore, Value,
+    ApplyRequest, Attrs, BoxFuture, DeleteRequest, FieldDiff, Finding, KindSchema, LockInfo,
+    Observed, OutputRef, Provider, ProviderError, ProviderResult, ReadRequest, Resource,
+    ResourceAddr, ResourceKind, ResourceMode, ResourceState, StateDocument, StateError, StateStore,
+    Value,
 };
 
 use crate::ResourceGraph;
@@ -28,6 +29,7 @@ pub type ApplyFn = Arc<dyn Fn(ApplyRequest<'_>) -> ProviderResult<Observed> + Se
 pub type DeleteFn = Arc<dyn Fn(DeleteRequest<'_>) -> ProviderResult<()> + Send + Sync>;
 pub type PlanChangeFn =
     Arc<dyn Fn(&ResourceAddr, &mut Vec<FieldDiff>) -> ProviderResult<()> + Send + Sync>;
+pub type PreflightFn = Arc<dyn Fn(&[&Resource]) -> ProviderResult<Vec<Finding>> + Send + Sync>;
 
 /// A provider whose every method is a closure; an unset closure reads
 /// nothing and refuses to change anything.
@@ -41,6 +43,7 @@ pub struct FakeProvider {
     pub delete_f: Option<DeleteFn>,
     pub wait_f: Option<ApplyFn>,
     pub plan_change_f: Option<PlanChangeFn>,
+    pub preflight_f: Option<PreflightFn>,
 }
 
 impl fmt::Debug for FakeProvider {
@@ -118,6 +121,14 @@ impl FakeProvider {
         self
     }
 
+    pub fn preflight(
+        mut self,
+        f: impl Fn(&[&Resource]) -> ProviderResult<Vec<Finding>> + Send + Sync + 'static,
+    ) -> Self {
+        self.preflight_f = Some(Arc::new(f));
+        self
+    }
+
     pub fn into_arc(self) -> Arc<dyn Provider> {
         Arc::new(self)
     }
@@ -188,6 +199,17 @@ impl Provider for FakeProvider {
             Some(f) => f(addr, diffs),
             None => Ok(()),
         }
+    }
+
+    fn preflight<'a>(
+        &'a self,
+        resources: &'a [&'a Resource],
+    ) -> BoxFuture<'a, ProviderResult<Vec<Finding>>> {
+        let out = match &self.preflight_f {
+            Some(f) => f(resources),
+            None => Ok(Vec::new()),
+        };
+        Box::pin(async move { out })
     }
 }
 

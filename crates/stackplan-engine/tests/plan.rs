@@ -692,3 +692,54 @@ async fn read_whose_identity_needs_a_new_output_waits_for_that_producer_and_uses
         Some(Value::string("arn-of-iam_role.eks_cluster"))
     );
 }
+
+/// A preflight that finds the bucket's name taken.
+fn bucket_taken(
+    resources: &[&Resource],
+) -> stackplan_core::ProviderResult<Vec<stackplan_core::Finding>> {
+    Ok(resources
+        .iter()
+        .filter(|r| r.addr.kind == K::S3Bucket)
+        .map(|r| stackplan_core::Finding {
+            addr: r.addr.clone(),
+            attr: "bucket".into(),
+            message: "taken".into(),
+            hint: Some("pick another name".into()),
+        })
+        .collect())
+}
+
+/// A provider's preflight findings stop the plan before any read, all of
+/// them in one error; drift, which never applies, does not run them.
+#[tokio::test]
+async fn preflight_findings_refuse_the_plan_before_anything_is_read() {
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counted = reads.clone();
+    let provider = seeded_cloud()
+        .provider()
+        .read(move |_req| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        })
+        .preflight(bucket_taken);
+    let reg = registry(provider);
+    let err = plan_with(&stack(), None, &reg, PlanSettings::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Preflight { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the stack asks for what the APIs will refuse:\n  - s3_bucket.milvus (bucket): taken; pick another name"
+    );
+    assert_eq!(reads.load(Ordering::SeqCst), 0, "nothing was read");
+    let cloud = registry(seeded_cloud().provider().preflight(bucket_taken));
+    let drift = Planner::new(&cloud, PlanSettings::default())
+        .drift(PlanRequest {
+            stack: STACK,
+            stack_sha256: STACK_HASH,
+            resources: &stack(),
+            state: None,
+        })
+        .await;
+    assert!(drift.is_ok(), "{drift:?}");
+}

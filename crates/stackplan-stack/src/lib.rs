@@ -84,6 +84,13 @@ pub fn check_charts(stack: &Stack, charts: &Charts) -> Result<(), StackError> {
 /// Advice about a valid stack, shown by `plan` on stderr.
 pub fn warnings(stack: &Stack) -> Vec<String> {
     let mut out = Vec::new();
+    // The gp3 class is made the default; without the EBS CSI driver no
+    // volume of it is ever provisioned and every claim stays Pending.
+    if !stack.eks.addons.contains_key("aws-ebs-csi-driver") {
+        out.push(
+            "eks.addons: the gp3 StorageClass is made the default, but without the `aws-ebs-csi-driver` add-on no gp3 volume can be provisioned; add `aws-ebs-csi-driver = {}` to [eks.addons]".to_string(),
+        );
+    }
     if let Some(m) = &stack.milvus
         && m.attu.enabled
         && m.attu.scheme == LbScheme::InternetFacing
@@ -101,6 +108,23 @@ mod tests {
     use super::*;
 
     const REFERENCE: &str = include_str!("../../../stacks/milvus-eks.toml");
+
+    #[test]
+    fn a_default_gp3_class_without_the_ebs_csi_driver_is_warned_about() {
+        let with = parse("s.toml", REFERENCE).unwrap();
+        assert!(
+            !warnings(&with)
+                .iter()
+                .any(|w| w.contains("aws-ebs-csi-driver"))
+        );
+        let without = REFERENCE.replace("aws-ebs-csi-driver = {}\n", "");
+        let w = warnings(&parse("s.toml", &without).unwrap());
+        assert!(
+            w.iter()
+                .any(|w| w.contains("add `aws-ebs-csi-driver = {}`")),
+            "{w:?}"
+        );
+    }
 
     #[test]
     fn an_internet_facing_attu_without_tls_is_warned_about_and_with_tls_is_not() {

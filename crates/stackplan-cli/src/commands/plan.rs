@@ -160,6 +160,7 @@ pub fn engine_error(e: EngineError) -> miette::Report {
         }
         EngineError::StalePlan { .. } => "make a new plan with `stackplan plan -o PLAN`",
         EngineError::LookupNotFound(_) => "check the ids given in the stack file",
+        EngineError::Preflight { .. } => "fix these in the stack file; nothing was read or changed",
         _ => "see the message above",
     };
     miette!(help = help, "{}", chain(&e))
