@@ -51,6 +51,19 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
+/// How many of the stack's subnets MSK's brokers sit in: the first two or
+/// three. MSK standard brokers take exactly two client subnets in US West
+/// (N. California) and two or three elsewhere, each in its own zone (MSK
+/// developer guide, "Create an MSK Provisioned cluster"); more fail
+/// CreateCluster.
+pub fn msk_subnet_count(region: &str, subnets: usize) -> usize {
+    if region == "us-west-1" {
+        subnets.min(2)
+    } else {
+        subnets.min(3)
+    }
+}
+
 /// EC2's service principal in a region's partition, for the node role's
 /// trust policy: `ec2.amazonaws.com.cn` in aws-cn, `ec2.amazonaws.com`
 /// elsewhere (eksctl's ServicePrincipalPartitionMap; EKS's own principal
@@ -524,7 +537,15 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
             .attr("kafka_version", msk.kafka_version.as_str())
             .attr("number_of_broker_nodes", i64::from(msk.brokers))
             .attr("instance_type", msk.broker_type.as_str())
-            .attr("client_subnets", subnet_ids.clone())
+            .attr(
+                "client_subnets",
+                Value::list(
+                    subnets
+                        .iter()
+                        .take(msk_subnet_count(&stack.region, subnets.len()))
+                        .map(|s| Value::reference(s, "id")),
+                ),
+            )
             .attr(
                 "security_groups",
                 Value::list([Value::reference(&sg, "id")]),

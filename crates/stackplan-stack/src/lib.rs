@@ -170,4 +170,45 @@ mod tests {
         assert_eq!(trust_principal(&china, "eks_nodes"), "ec2.amazonaws.com.cn");
         assert_eq!(trust_principal(&china, "eks_cluster"), "eks.amazonaws.com");
     }
+
+    fn msk_subnets(stack: &Stack) -> usize {
+        let resources = expand(stack, &Charts::default());
+        let msk = resources
+            .iter()
+            .find(|r| r.addr.to_string() == "msk_cluster.milvus")
+            .unwrap();
+        msk.attrs["client_subnets"]
+            .to_json()
+            .as_array()
+            .unwrap()
+            .len()
+    }
+
+    /// MSK standard brokers take two or three client subnets (two in
+    /// us-west-1), in distinct zones: a stack across more zones gives MSK
+    /// the first three, and the broker count must divide by that.
+    #[test]
+    fn msk_gets_two_or_three_client_subnets_and_brokers_divide_by_them() {
+        let four = REFERENCE.replace(
+            "vpc_id          = \"vpc-0123456789abcdef0\"\nprivate_subnets = [\"subnet-0aaa1111\", \"subnet-0bbb2222\", \"subnet-0ccc3333\"]",
+            "create = { cidr = \"10.0.0.0/16\", azs = 4 }",
+        );
+        assert!(four.contains("azs = 4"));
+        assert_eq!(msk_subnets(&parse("s.toml", &four).unwrap()), 3);
+        let err = parse(
+            "s.toml",
+            &four.replace("brokers       = 3", "brokers       = 4"),
+        )
+        .unwrap_err();
+        assert!(
+            err.problems()[0]
+                .message
+                .contains("not a multiple of the 3 client subnets MSK uses"),
+            "{err:?}"
+        );
+        let west1 = REFERENCE
+            .replace("region = \"us-west-2\"", "region = \"us-west-1\"")
+            .replace("brokers       = 3", "brokers       = 2");
+        assert_eq!(msk_subnets(&parse("s.toml", &west1).unwrap()), 2);
+    }
 }

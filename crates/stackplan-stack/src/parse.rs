@@ -185,7 +185,12 @@ fn read_stack(
     let network = network.and_then(|t| read_network(t, p));
     let eks = eks.and_then(|t| read_eks(t, p));
     let s3 = s3.map(|t| read_s3(t, p));
-    let msk = msk.map(|t| read_msk(t, p, network.as_ref(), redact));
+    let msk_subnets = network.as_ref().and_then(|n| {
+        region
+            .as_ref()
+            .map(|r| crate::expand::msk_subnet_count(r, n.subnet_count()))
+    });
+    let msk = msk.map(|t| read_msk(t, p, msk_subnets, redact));
     let milvus = milvus.map(|t| read_milvus(t, p, redact));
     let lbc = match lbc {
         Some(t) => read_lbc(t, p, redact),
@@ -760,10 +765,11 @@ fn secret(
     }
 }
 
+/// `client_subnets`: how many subnets MSK's brokers go in, when known.
 fn read_msk(
     mut t: Table,
     p: &mut Problems,
-    network: Option<&Network>,
+    client_subnets: Option<usize>,
     redact: &mut Vec<Range<usize>>,
 ) -> Option<Msk> {
     let name = t.req_string(p, "name", "name the MSK cluster: name = \"milvus-demo\"");
@@ -801,19 +807,19 @@ fn read_msk(
     let brokers_raw = t.req_integer(
         p,
         "brokers",
-        "set the broker count, a multiple of the subnet count: brokers = 3",
+        "set the broker count, a multiple of MSK's client subnets (2 or 3): brokers = 3",
     );
     let brokers_span = brokers_raw.as_ref().map(|b| b.span());
     let brokers = positive(p, "msk.brokers", brokers_raw, 1, 30);
-    if let (Some(n), Some(net), Some(span)) = (brokers, network, brokers_span) {
-        let subnets = net.subnet_count() as u32;
+    if let (Some(n), Some(subnets), Some(span)) = (brokers, client_subnets, brokers_span) {
+        let subnets = subnets as u32;
         if subnets > 0 && n % subnets != 0 {
             p.at(
                 span,
                 format!(
-                    "`msk.brokers` is {n}, not a multiple of the {subnets} subnets in [network]"
+                    "`msk.brokers` is {n}, not a multiple of the {subnets} client subnets MSK uses (the first {subnets} of [network])"
                 ),
-                "not a multiple of the subnet count",
+                "not a multiple of the client subnet count",
                 &format!(
                     "MSK spreads brokers evenly over its client subnets: use {} or {}",
                     (n / subnets).max(1) * subnets,

@@ -1078,3 +1078,60 @@ async fn helm_v3_installs_and_upgrades_the_load_balancer_controller_fixture() {
         .await
         .expect("delete namespace");
 }
+
+/// The moto extension refuses MSK client subnets as MSK does (developer
+/// guide, "Create an MSK Provisioned cluster"): two or three, in distinct
+/// Availability Zones. A laxer emulator would let a stack pass here and
+/// fail at CreateCluster on AWS.
+#[tokio::test]
+async fn msk_refuses_four_client_subnets_and_two_in_one_zone() {
+    let sdk = emulators().aws_config().await;
+    let (ec2, kafka) = (
+        aws_sdk_ec2::Client::new(&sdk),
+        aws_sdk_kafka::Client::new(&sdk),
+    );
+    let (vpc, mut subnets) = network(&ec2).await;
+    let extra = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.42.9.0/24")
+        .availability_zone("us-west-2a")
+        .send()
+        .await
+        .expect("CreateSubnet")
+        .subnet
+        .and_then(|s| s.subnet_id)
+        .expect("subnet id");
+    let create = |client_subnets: Vec<String>, brokers: i32| {
+        kafka
+            .create_cluster()
+            .cluster_name(unique_name("zones"))
+            .kafka_version("3.6.0")
+            .number_of_broker_nodes(brokers)
+            .broker_node_group_info(
+                BrokerNodeGroupInfo::builder()
+                    .instance_type("kafka.m5.large")
+                    .set_client_subnets(Some(client_subnets))
+                    .build(),
+            )
+            .send()
+    };
+    let message = |e: &aws_sdk_kafka::error::SdkError<_>| {
+        aws_sdk_kafka::error::DisplayErrorContext(e).to_string()
+    };
+    let mut four = subnets.clone();
+    four.push(extra.clone());
+    let err = create(four, 4).await.unwrap_err();
+    assert!(
+        message(&err).contains("Specify 2 or 3 client subnets"),
+        "{}",
+        message(&err)
+    );
+    let same_zone = vec![subnets.remove(0), extra];
+    let err = create(same_zone, 2).await.unwrap_err();
+    assert!(
+        message(&err).contains("must be in distinct Availability Zones"),
+        "{}",
+        message(&err)
+    );
+}

@@ -25,6 +25,7 @@ import json
 import string
 from typing import Any
 
+from moto.ec2.models import ec2_backends
 from moto.kafka import urls as kafka_urls
 from moto.kafka.models import FakeKafkaCluster, KafkaBackend
 from moto.kafka.responses import KafkaResponse
@@ -98,8 +99,7 @@ def create_cluster(self: KafkaBackend, **kwargs: Any) -> tuple[str, str, str]:
     info = kwargs.get("broker_node_group_info") or {}
     subnets = info.get("clientSubnets") or []
     brokers = int(kwargs.get("number_of_broker_nodes") or 0)
-    if len(subnets) < 2:
-        raise bad_request("Specify at least two client subnets in different Availability Zones.")
+    _check_client_subnets(self, subnets)
     if brokers < 1 or brokers % len(subnets):
         raise bad_request(
             "The number of broker nodes must be a multiple of Availability Zones in the "
@@ -115,6 +115,37 @@ def create_cluster(self: KafkaBackend, **kwargs: Any) -> tuple[str, str, str]:
             "SASL/SCRAM authentication requires TLS encryption between clients and brokers."
         )
     return _orig_create_cluster(self, **kwargs)
+
+
+def _check_client_subnets(backend: KafkaBackend, subnets: list[str]) -> None:
+    """MSK standard brokers: exactly two client subnets in US West (N.
+    California), two or three elsewhere, each in a distinct Availability
+    Zone (MSK developer guide, "Create an MSK Provisioned cluster"); none in
+    zone use1-az3 (botocore kafka model, BrokerNodeGroupInfo.ClientSubnets)."""
+    allowed = (2,) if backend.region_name == "us-west-1" else (2, 3)
+    if len(subnets) not in allowed:
+        raise bad_request(
+            f"Specify {' or '.join(map(str, allowed))} client subnets in different "
+            f"Availability Zones; {len(subnets)} were given."
+        )
+    ec2 = ec2_backends[backend.account_id][backend.region_name]
+    zones = []
+    for subnet_id in subnets:
+        try:
+            subnet = ec2.get_subnet(subnet_id)
+        except Exception:
+            raise bad_request(f"The subnet {subnet_id} does not exist.") from None
+        if getattr(subnet, "availability_zone_id", None) == "use1-az3":
+            raise bad_request(
+                f"Client subnets can't occupy the Availability Zone with ID use1-az3 "
+                f"({subnet_id})."
+            )
+        zones.append(subnet.availability_zone)
+    if len(set(zones)) != len(zones):
+        raise bad_request(
+            "The client subnets must be in distinct Availability Zones: "
+            + ", ".join(f"{s} in {z}" for s, z in zip(subnets, zones))
+        )
 
 
 def describe_cluster(self: KafkaBackend, cluster_arn: str) -> dict[str, Any]:
