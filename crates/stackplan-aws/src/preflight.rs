@@ -6,10 +6,17 @@
 //!   names come from `DescribeAddonVersions` for the stack's Kubernetes
 //!   version (botocore `eks` model: `DescribeAddonVersions`, paginated by
 //!   `nextToken`; without `addonName` it lists every add-on).
+//! - An existing network (`[network] vpc_id`, `private_subnets`): the
+//!   subnets exist, belong to that VPC and span at least two Availability
+//!   Zones (EKS user guide, "View Amazon EKS networking requirements for VPC
+//!   and subnets": subnets in at least two zones; CreateCluster refuses
+//!   fewer), and the ones MSK's brokers get are in distinct zones (MSK
+//!   developer guide, "Create an MSK Provisioned cluster").
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use stackplan_core::{Finding, Resource, ResourceKind, Value};
+use aws_sdk_ec2::types::Filter;
+use stackplan_core::{Finding, Resource, ResourceAddr, ResourceKind, ResourceMode, Value};
 
 use crate::AwsProvider;
 use crate::error::{AwsError, AwsResult};
@@ -66,6 +73,108 @@ impl AwsProvider {
         &self,
         resources: &[&Resource],
     ) -> AwsResult<Vec<Finding>> {
+        let (mut addons, network) = tokio::try_join!(
+            self.addon_findings(resources),
+            self.network_findings(resources)
+        )?;
+        addons.extend(network);
+        Ok(addons)
+    }
+
+    /// The existing subnets a stack names, checked as EKS and MSK will.
+    async fn network_findings(&self, resources: &[&Resource]) -> AwsResult<Vec<Finding>> {
+        let literal = |r: &Resource| {
+            r.attrs
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let vpc = resources
+            .iter()
+            .find(|r| r.addr.kind == ResourceKind::Ec2Vpc && r.mode == ResourceMode::Lookup)
+            .and_then(|r| literal(r));
+        let subnets: Vec<(&Resource, String)> = resources
+            .iter()
+            .filter(|r| r.addr.kind == ResourceKind::Ec2Subnet && r.mode == ResourceMode::Lookup)
+            .filter_map(|r| Some((*r, literal(r)?)))
+            .collect();
+        let Some(first) = subnets.first() else {
+            return Ok(Vec::new());
+        };
+        // A filter, not SubnetIds: one unknown id would fail the whole call.
+        let out = self
+            .ec2
+            .describe_subnets()
+            .filters(
+                Filter::builder()
+                    .name("subnet-id")
+                    .set_values(Some(subnets.iter().map(|(_, id)| id.clone()).collect()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::api(&first.0.addr, "DescribeSubnets", e))?;
+        let live: BTreeMap<&str, (&str, &str)> = out
+            .subnets()
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.subnet_id()?,
+                    (s.vpc_id().unwrap_or_default(), s.availability_zone()?),
+                ))
+            })
+            .collect();
+        let finding = |addr: &ResourceAddr, message: String, hint: &str| Finding {
+            addr: addr.clone(),
+            attr: "id".into(),
+            message,
+            hint: Some(hint.to_string()),
+        };
+        let mut out = Vec::new();
+        let mut zone_of: BTreeMap<ResourceAddr, &str> = BTreeMap::new();
+        for (r, id) in &subnets {
+            match live.get(id.as_str()) {
+                None => out.push(finding(
+                    &r.addr,
+                    format!("subnet {id} does not exist in {}", self.region),
+                    "check `[network] private_subnets` and the stack's region",
+                )),
+                Some((subnet_vpc, zone)) => {
+                    if let Some(v) = &vpc
+                        && subnet_vpc != v
+                    {
+                        out.push(finding(
+                            &r.addr,
+                            format!("subnet {id} is in {subnet_vpc}, not in [network] vpc_id {v}"),
+                            "every private subnet must belong to `vpc_id`",
+                        ));
+                    }
+                    zone_of.insert(r.addr.clone(), zone);
+                }
+            }
+        }
+        let zones: BTreeSet<&str> = zone_of.values().copied().collect();
+        if out.is_empty() && zones.len() < 2 {
+            out.push(finding(
+                &first.0.addr,
+                format!(
+                    "the private subnets are all in {}: EKS needs subnets in at least two Availability Zones",
+                    zones.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+                "add a private subnet of another zone to `[network] private_subnets`",
+            ));
+        }
+        if let Some(msk) = resources
+            .iter()
+            .find(|r| r.addr.kind == ResourceKind::MskCluster)
+        {
+            out.extend(msk_zone_findings(msk, &zone_of));
+        }
+        Ok(out)
+    }
+
+    /// Add-on names against the add-ons EKS offers.
+    async fn addon_findings(&self, resources: &[&Resource]) -> AwsResult<Vec<Finding>> {
         let addons: Vec<(&Resource, &str)> = resources
             .iter()
             .filter(|r| r.addr.kind == ResourceKind::EksAddon)
@@ -105,6 +214,35 @@ impl AwsProvider {
             })
             .collect())
     }
+}
+
+/// MSK's client subnets, in distinct zones.
+fn msk_zone_findings(msk: &Resource, zone_of: &BTreeMap<ResourceAddr, &str>) -> Vec<Finding> {
+    let Some(Value::List(refs)) = msk.attrs.get("client_subnets") else {
+        return Vec::new();
+    };
+    let mut seen: BTreeMap<&str, &ResourceAddr> = BTreeMap::new();
+    for r in refs {
+        let Value::Ref(o) = r else { continue };
+        let Some(zone) = zone_of.get(&o.addr) else {
+            continue;
+        };
+        if let Some(other) = seen.insert(zone, &o.addr) {
+            return vec![Finding {
+                addr: msk.addr.clone(),
+                attr: "client_subnets".into(),
+                message: format!(
+                    "MSK's client subnets {other} and {} are both in {zone}: MSK needs each in its own Availability Zone",
+                    o.addr
+                ),
+                hint: Some(
+                    "order `[network] private_subnets` so that the first two or three are in different zones"
+                        .into(),
+                ),
+            }];
+        }
+    }
+    Vec::new()
 }
 
 #[cfg(test)]
