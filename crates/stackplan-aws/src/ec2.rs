@@ -328,15 +328,48 @@ impl AwsProvider {
             return Ok(());
         };
         progress(req.events, req.addr, Phase::Deleting, "DeleteVpc");
-        absent_if_not_found(
-            self.ec2
-                .delete_vpc()
+        let ec2 = &self.ec2;
+        self.delete_while_dependencies_linger(&req, "VPC deletion", || async move {
+            ec2.delete_vpc()
                 .vpc_id(id)
                 .send()
                 .await
-                .map_err(|e| AwsError::api(req.addr, "DeleteVpc", e)),
-        )?;
-        Ok(())
+                .map(drop)
+                .map_err(|e| AwsError::api(req.addr, "DeleteVpc", e))
+        })
+        .await
+    }
+
+    /// Deletes with `delete`, again while EC2 answers `DependencyViolation`:
+    /// the network interfaces EKS, MSK and load balancers leave in a subnet
+    /// or security group are released minutes after their owner is deleted
+    /// (terraform-provider-aws retries these deletes on DependencyViolation
+    /// for the resource's delete timeout, as here for the kind's wait limit).
+    /// Already gone is success.
+    pub(crate) async fn delete_while_dependencies_linger<F, Fut>(
+        &self,
+        req: &DeleteRequest<'_>,
+        what: &str,
+        delete: F,
+    ) -> AwsResult<()>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = AwsResult<()>>,
+    {
+        poll_until(&self.wait, req.addr, req.events, what, || {
+            let attempt = delete();
+            async move {
+                match attempt.await {
+                    Ok(()) => Ok(Poll::Ready(())),
+                    Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
+                    Err(e) if e.code() == Some("DependencyViolation") => {
+                        Ok(Poll::Pending("DependencyViolation".to_string()))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        })
+        .await
     }
 
     // --- Subnets -------------------------------------------------------------
@@ -471,15 +504,16 @@ impl AwsProvider {
             return Ok(());
         };
         progress(req.events, req.addr, Phase::Deleting, "DeleteSubnet");
-        absent_if_not_found(
-            self.ec2
-                .delete_subnet()
+        let ec2 = &self.ec2;
+        self.delete_while_dependencies_linger(&req, "subnet deletion", || async move {
+            ec2.delete_subnet()
                 .subnet_id(id)
                 .send()
                 .await
-                .map_err(|e| AwsError::api(req.addr, "DeleteSubnet", e)),
-        )?;
-        Ok(())
+                .map(drop)
+                .map_err(|e| AwsError::api(req.addr, "DeleteSubnet", e))
+        })
+        .await
     }
 
     // --- Security group ----------------------------------------------------
@@ -596,27 +630,14 @@ impl AwsProvider {
         // A group still attached to MSK's network interfaces refuses to go
         // for a while after the cluster is deleted.
         let ec2 = &self.ec2;
-        poll_until(
-            &self.wait,
-            req.addr,
-            req.events,
-            "security group deletion",
-            || async move {
-                match ec2.delete_security_group().group_id(id).send().await {
-                    Ok(_) => Ok(Poll::Ready(())),
-                    Err(e) => {
-                        let e = AwsError::api(req.addr, "DeleteSecurityGroup", e);
-                        if e.is_not_found() {
-                            Ok(Poll::Ready(()))
-                        } else if e.code() == Some("DependencyViolation") {
-                            Ok(Poll::Pending("DependencyViolation".to_string()))
-                        } else {
-                            Err(e)
-                        }
-                    }
-                }
-            },
-        )
+        self.delete_while_dependencies_linger(&req, "security group deletion", || async move {
+            ec2.delete_security_group()
+                .group_id(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsError::api(req.addr, "DeleteSecurityGroup", e))
+        })
         .await
     }
 

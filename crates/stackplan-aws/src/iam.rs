@@ -13,6 +13,7 @@ use crate::attrs::{Desired, differs, policy_document, str_list_value, tags_value
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::progress;
+use crate::wait::retry_while_iam_propagates;
 use crate::{AwsProvider, prior_id};
 
 /// IAM keeps at most five versions of a managed policy.
@@ -123,17 +124,28 @@ impl AwsProvider {
         let d = Desired::new(req.addr, req.desired);
         let name = d.str("name")?;
         progress(req.events, req.addr, Phase::Creating, "CreateRole");
-        self.iam
-            .create_role()
-            .role_name(name)
-            .assume_role_policy_document(d.document("assume_role_policy")?)
-            .set_path(d.opt_str("path")?.map(str::to_string))
-            .set_description(d.opt_str("description")?.map(str::to_string))
-            .set_max_session_duration(d.opt_int("max_session_duration")?.map(|i| i as i32))
-            .set_tags(iam_tags(req.addr, &d)?)
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateRole", e))?;
+        let trust = d.document("assume_role_policy")?;
+        let path = d.opt_str("path")?.map(str::to_string);
+        let description = d.opt_str("description")?.map(str::to_string);
+        let session = d.opt_int("max_session_duration")?.map(|i| i as i32);
+        let tags = iam_tags(req.addr, &d)?;
+        // An IRSA trust policy names an OIDC provider made moments ago,
+        // which IAM may refuse for a while as "Invalid principal in policy"
+        // (MalformedPolicyDocument): tried again while IAM propagates.
+        retry_while_iam_propagates(&self.wait, req.addr, req.events, || async {
+            self.iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(trust.clone())
+                .set_path(path.clone())
+                .set_description(description.clone())
+                .set_max_session_duration(session)
+                .set_tags(tags.clone())
+                .send()
+                .await
+                .map_err(|e| AwsError::api(req.addr, "CreateRole", e))
+        })
+        .await?;
         for arn in d.str_list("managed_policy_arns")? {
             self.iam
                 .attach_role_policy()
@@ -163,13 +175,17 @@ impl AwsProvider {
                 Phase::Updating,
                 "UpdateAssumeRolePolicy",
             );
-            self.iam
-                .update_assume_role_policy()
-                .role_name(&name)
-                .policy_document(d.document("assume_role_policy")?)
-                .send()
-                .await
-                .map_err(|e| AwsError::api(req.addr, "UpdateAssumeRolePolicy", e))?;
+            let trust = d.document("assume_role_policy")?;
+            retry_while_iam_propagates(&self.wait, req.addr, req.events, || async {
+                self.iam
+                    .update_assume_role_policy()
+                    .role_name(&name)
+                    .policy_document(trust.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "UpdateAssumeRolePolicy", e))
+            })
+            .await?;
         }
         if differs(kind, &live.attrs, req.desired, "description")
             || differs(kind, &live.attrs, req.desired, "max_session_duration")

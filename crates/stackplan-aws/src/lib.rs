@@ -149,6 +149,13 @@ impl AwsProvider {
         self
     }
 
+    /// Replaces the IAM client (unit tests with a mock client).
+    #[cfg(test)]
+    pub(crate) fn with_iam(mut self, iam: aws_sdk_iam::Client) -> Self {
+        self.iam = iam;
+        self
+    }
+
     /// Poll interval and per-kind timeouts for the waiters.
     pub fn with_wait(mut self, wait: WaitConfig) -> Self {
         self.wait = wait;

@@ -217,3 +217,98 @@ async fn a_role_iam_has_not_propagated_yet_is_tried_again_until_eks_accepts_it()
     assert_eq!(refused.num_calls(), 1);
     assert_eq!(created.num_calls(), 1);
 }
+
+/// An IAM error as the Query protocol sends it (XML, `ErrorResponse`).
+fn iam_error(code: &str, message: &str) -> HttpResponse {
+    let mut r = HttpResponse::new(
+        StatusCode::try_from(400).unwrap(),
+        SdkBody::from(format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>\
+             <Message>{message}</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+        )),
+    );
+    r.headers_mut()
+        .insert("content-type", "text/xml".to_string());
+    r
+}
+
+/// A role whose trust policy names an OIDC provider made a moment ago:
+/// IAM answers "Invalid principal in policy" until the provider has
+/// propagated, and the create is tried again rather than failed.
+#[tokio::test]
+async fn a_trust_policy_naming_a_new_oidc_provider_is_tried_again_until_iam_sees_it() {
+    use aws_sdk_iam::operation::create_role::CreateRoleOutput;
+    use aws_sdk_iam::operation::get_role::GetRoleOutput;
+    use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
+    use aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput;
+    use aws_sdk_iam::types::Role;
+
+    let role = || {
+        Role::builder()
+            .path("/")
+            .role_name("milvus-s3")
+            .role_id("AROA0000000000000000")
+            .arn("arn:aws:iam::123456789012:role/milvus-s3")
+            .create_date(aws_smithy_types::DateTime::from_secs(0))
+            .assume_role_policy_document("%7B%7D")
+            .build()
+            .unwrap()
+    };
+    // Refused once, then created: one rule answering in sequence.
+    let create = mock!(aws_sdk_iam::Client::create_role)
+        .sequence()
+        .http_response(|| {
+            iam_error(
+                "MalformedPolicyDocument",
+                "Invalid principal in policy: \"Federated\":\"arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABC\"",
+            )
+        })
+        .output(move || CreateRoleOutput::builder().role(role()).build())
+        .build();
+    let get = mock!(aws_sdk_iam::Client::get_role)
+        .then_output(move || GetRoleOutput::builder().role(role()).build());
+    let attached = mock!(aws_sdk_iam::Client::list_attached_role_policies)
+        .then_output(|| ListAttachedRolePoliciesOutput::builder().build());
+    let tags = mock!(aws_sdk_iam::Client::list_role_tags).then_output(|| {
+        ListRoleTagsOutput::builder()
+            .set_tags(Some(Vec::new()))
+            .build()
+            .unwrap()
+    });
+    let iam = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        &[&create, &get, &attached, &tags],
+        |c| c.retry_config(RetryConfig::disabled())
+    );
+    let config = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-west-2"))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let p = AwsProvider::from_sdk_config(&config)
+        .with_iam(iam)
+        .with_wait(crate::WaitConfig::quick());
+    let addr = ResourceAddr::new(ResourceKind::IamRole, "milvus_s3");
+    let desired: Attrs = [
+        ("name", Value::string("milvus-s3")),
+        (
+            "assume_role_policy",
+            Value::map([("Version", Value::string("2012-10-17"))]),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let observed = p
+        .create(ApplyRequest {
+            addr: &addr,
+            desired: &desired,
+            prior: None,
+            field_diffs: &[],
+            events: &NoEvents,
+        })
+        .await
+        .unwrap();
+    assert_eq!(observed.physical_id.as_deref(), Some("milvus-s3"));
+    assert_eq!(create.num_calls(), 2, "refused once, then created");
+}

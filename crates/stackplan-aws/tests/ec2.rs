@@ -210,3 +210,51 @@ async fn msk_security_group_and_its_scram_ingress_rule_round_trip_and_vanish_whe
             .is_none()
     );
 }
+
+/// EC2 refuses to delete a VPC (or subnet, or security group) while
+/// something still sits in it (`DependencyViolation`), as it does for the
+/// minutes EKS's and MSK's network interfaces linger after their owner is
+/// gone. Delete waits it out instead of failing the destroy.
+#[tokio::test]
+async fn a_vpc_delete_waits_while_its_subnets_linger_then_succeeds() {
+    let p = std::sync::Arc::new(provider().await);
+    let (vpc, subnets) = network(&p, 71).await;
+    let a = addr(K::Ec2Vpc, "main");
+    let desired = attrs([("cidr_block", Value::string("10.71.0.0/16"))]);
+    let state = state_of(&a, &desired, &stackplan_core::Observed::new(&vpc));
+    // The subnets go a second later, as a lingering interface would.
+    let lingering = {
+        let config = stackplan_testkit::Emulators::shared()
+            .unwrap()
+            .aws_config()
+            .await;
+        let ec2 = aws_sdk_ec2::Client::new(&config);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            for s in subnets {
+                ec2.delete_subnet().subnet_id(s).send().await.unwrap();
+            }
+        })
+    };
+    let events = Events::default();
+    stackplan_core::Provider::delete(
+        p.as_ref(),
+        stackplan_core::DeleteRequest {
+            addr: &a,
+            prior: &state,
+            events: &events,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    lingering.await.unwrap();
+    assert!(
+        events
+            .messages()
+            .iter()
+            .any(|m| m.contains("DependencyViolation")),
+        "{:?}",
+        events.messages()
+    );
+    assert!(read(&p, &a, None, Some(&state)).await.is_none());
+}
