@@ -65,6 +65,31 @@ def install_aws_provider_fixes() -> None:
 
     S3Response.get_bucket_versioning = get_bucket_versioning
 
+    # CreateSubnet: moto accepts any zone it knows in any region (a
+    # us-west-2a subnet in ca-central-1); EC2 takes only the region's own
+    # zones, by name or ID, and answers InvalidParameterValue naming them.
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models.subnets import SubnetBackend
+
+    create_subnet = SubnetBackend.create_subnet
+
+    def create_subnet_in_region_zones(self, vpc_id, cidr_block, ipv6_cidr_block=None, availability_zone=None, availability_zone_id=None, *args, **kwargs):  # noqa: E501
+        zones = self.describe_availability_zones()
+        names = [z.name for z in zones]
+        ids = [z.zone_id for z in zones]
+        if (availability_zone and availability_zone not in names) or (
+            availability_zone_id and availability_zone_id not in ids
+        ):
+            raise EC2ClientError(
+                "InvalidParameterValue",
+                f"Value ({availability_zone or availability_zone_id}) for parameter "
+                f"availabilityZone is invalid. Subnets can currently only be created in "
+                f"the following availability zones: {', '.join(names)}.",
+            )
+        return create_subnet(self, vpc_id, cidr_block, ipv6_cidr_block, availability_zone, availability_zone_id, *args, **kwargs)  # noqa: E501
+
+    SubnetBackend.create_subnet = create_subnet_in_region_zones
+
 
 # --- end of stackplan-aws fixes ---------------------------------------------
 

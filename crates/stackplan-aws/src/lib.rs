@@ -45,6 +45,7 @@ mod preflight;
 mod s3;
 mod secrets;
 mod wait;
+mod zones;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -62,6 +63,7 @@ pub use wait::WaitConfig;
 
 /// Every kind this crate serves.
 pub const KINDS: &[ResourceKind] = &[
+    ResourceKind::Ec2AvailabilityZones,
     ResourceKind::Ec2Vpc,
     ResourceKind::Ec2Subnet,
     ResourceKind::Ec2SecurityGroup,
@@ -261,6 +263,7 @@ impl AwsProvider {
             return Ok(None);
         }
         match req.addr.kind {
+            Ec2AvailabilityZones => self.zones_read(req).await,
             Ec2Vpc => self.vpc_read(req).await,
             Ec2Subnet => self.subnet_read(req).await,
             Ec2SecurityGroup => self.sg_read(req).await,

@@ -37,6 +37,9 @@ macro_rules! kinds {
 }
 
 kinds! {
+    /// The Availability Zones a created VPC's subnets go in, read from
+    /// AWS at plan (a lookup only).
+    Ec2AvailabilityZones => "ec2_availability_zones",
     Ec2Vpc => "ec2_vpc",
     Ec2Subnet => "ec2_subnet",
     /// A security group; its ingress rules are separate resources so that a

@@ -152,6 +152,7 @@ impl KindSchema {
     pub fn for_kind(kind: ResourceKind) -> &'static KindSchema {
         use ResourceKind::*;
         match kind {
+            Ec2AvailabilityZones => &aws::EC2_AVAILABILITY_ZONES,
             Ec2Vpc => &aws::EC2_VPC,
             Ec2Subnet => &aws::EC2_SUBNET,
             Ec2SecurityGroup => &aws::EC2_SECURITY_GROUP,

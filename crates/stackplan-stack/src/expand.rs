@@ -40,6 +40,13 @@ impl Default for Addrs {
     }
 }
 
+/// The zone IDs a created VPC never uses: EKS refuses them for
+/// control-plane subnets (EKS user guide, "View Amazon EKS networking
+/// requirements for VPC and subnets"), and MSK refuses use1-az3 for
+/// client subnets (botocore `kafka` model, `BrokerNodeGroupInfo`). IDs,
+/// not names: zone names are shuffled per account, IDs are not.
+pub const EXCLUDED_ZONE_IDS: [&str; 3] = ["use1-az3", "usw1-az2", "cac1-az3"];
+
 /// The AWS partition of a region, for ARNs of AWS managed policies.
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -259,10 +266,33 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
                     .attr("tags", tags(stack, net_tags, &stack.name))
                     .from_section("[network]"),
             );
+            // The zones come from AWS at plan, never from the region's
+            // name: accounts and regions differ in which exist.
+            let zones = ResourceAddr::new(ResourceKind::Ec2AvailabilityZones, "main");
+            out.push(
+                Resource::new(zones.clone(), ResourceMode::Lookup)
+                    .attr("count", i64::from(*azs))
+                    .attr(
+                        "exclude_zone_ids",
+                        Value::list(EXCLUDED_ZONE_IDS.map(Value::string)),
+                    )
+                    .from_section("[network]"),
+            );
             let blocks = subnet_cidrs(&net, *azs).expect("validated when parsed");
             for (i, (addr, block)) in subnets.iter().zip(blocks).enumerate() {
-                let az = format!("{}{}", stack.region, (b'a' + i as u8) as char);
-                let mut t = tags(stack, net_tags, &format!("{}-private-{az}", stack.name));
+                let az = Value::reference(&zones, &format!("zone_{i}"));
+                let mut t = tags(stack, net_tags, "");
+                // The default Name carries the zone; a Name the stack
+                // gives in its tags is kept.
+                if t.get_path("Name") == Some(&Value::string("")) {
+                    t.deep_merge(Value::map([(
+                        "Name",
+                        Value::Concat(vec![
+                            Value::string(format!("{}-private-", stack.name)),
+                            az.clone(),
+                        ]),
+                    )]));
+                }
                 t.deep_merge(Value::map([
                     ("kubernetes.io/role/internal-elb", Value::string("1")),
                     (

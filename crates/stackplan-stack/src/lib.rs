@@ -14,7 +14,7 @@ use std::path::Path;
 
 pub use chart::{ChartProfile, Charts};
 pub use error::{Problem, StackError};
-pub use expand::{Addrs, MSK_SCRAM_PORT, expand, partition, subnet_cidrs};
+pub use expand::{Addrs, EXCLUDED_ZONE_IDS, MSK_SCRAM_PORT, expand, partition, subnet_cidrs};
 pub use milvus::milvus_values;
 pub use model::*;
 pub use parse::{LBC_REPO, MILVUS_REPO, parse};

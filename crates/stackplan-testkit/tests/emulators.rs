@@ -1135,3 +1135,49 @@ async fn msk_refuses_four_client_subnets_and_two_in_one_zone() {
         message(&err)
     );
 }
+
+/// EC2 creates subnets only in the region's own zones; moto took any zone
+/// it knew (a us-west-2a subnet in ca-central-1), which would let a stack
+/// that guesses zone names pass here and fail on AWS.
+#[tokio::test]
+async fn subnets_are_refused_in_zones_the_region_does_not_have() {
+    let sdk = emulators()
+        .aws_config()
+        .await
+        .into_builder()
+        .region(aws_config::Region::new("ca-central-1"))
+        .build();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.43.0.0/16")
+        .send()
+        .await
+        .expect("CreateVpc")
+        .vpc
+        .and_then(|v| v.vpc_id)
+        .expect("vpc id");
+    for zone in ["ca-central-1c", "us-west-2a"] {
+        let err = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.43.1.0/24")
+            .availability_zone(zone)
+            .send()
+            .await
+            .unwrap_err();
+        let msg = aws_sdk_ec2::error::DisplayErrorContext(&err).to_string();
+        assert!(
+            msg.contains("InvalidParameterValue")
+                && msg.contains("ca-central-1a, ca-central-1b, ca-central-1d"),
+            "{zone}: {msg}"
+        );
+    }
+    ec2.create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.43.1.0/24")
+        .availability_zone("ca-central-1d")
+        .send()
+        .await
+        .expect("a zone of the region");
+}

@@ -10,6 +10,34 @@ use crate::ResourceKind as K;
 
 const TAGS: A = A::new("tags").normalize(Tags).default(EmptyMap);
 
+/// Read only: `count` zones of the region, in name order, skipping the
+/// zone IDs in `exclude_zone_ids`; outputs `zone_<i>` (names) and
+/// `zone_id_<i>` for i below six, the most a created VPC spans.
+pub static EC2_AVAILABILITY_ZONES: KindSchema = KindSchema {
+    kind: K::Ec2AvailabilityZones,
+    attrs: &[
+        A::new("count"),
+        A::new("exclude_zone_ids")
+            .normalize(UnorderedList)
+            .default(EmptyList),
+    ],
+    outputs: &[
+        "zone_0",
+        "zone_1",
+        "zone_2",
+        "zone_3",
+        "zone_4",
+        "zone_5",
+        "zone_id_0",
+        "zone_id_1",
+        "zone_id_2",
+        "zone_id_3",
+        "zone_id_4",
+        "zone_id_5",
+    ],
+    replace: DestroyBeforeCreate,
+};
+
 pub static EC2_VPC: KindSchema = KindSchema {
     kind: K::Ec2Vpc,
     attrs: &[

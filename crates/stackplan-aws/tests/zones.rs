@@ -1,0 +1,185 @@
+//! Availability Zones read from AWS, never guessed: ca-central-1 has a, b
+//! and d; us-east-1's use1-az3 is left out (EKS and MSK refuse it); too
+//! few is an error naming the zones found. The reference stack with a
+//! created VPC applies in ca-central-1 with its subnets in those zones.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use stackplan_aws::{AwsProvider, WaitConfig};
+use stackplan_core::{
+    Action, NoEvents, Provider, ProviderFamily, ProviderRegistry, ReadRequest, Resource,
+    ResourceKind as K, ResourceMode, StateDocument, Value,
+};
+use stackplan_engine::testing::{MemoryStateStore, apply_ok};
+use stackplan_engine::{PlanRequest, PlanSettings, Planner};
+
+async fn provider_in(region: &str) -> AwsProvider {
+    let config = stackplan_testkit::Emulators::shared()
+        .unwrap()
+        .aws_config()
+        .await
+        .into_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .build();
+    AwsProvider::from_sdk_config(&config).with_wait(WaitConfig::quick())
+}
+
+fn zones(count: i64) -> Resource {
+    Resource::new(addr(K::Ec2AvailabilityZones, "main"), ResourceMode::Lookup)
+        .attr("count", count)
+        .attr(
+            "exclude_zone_ids",
+            Value::list(stackplan_stack::EXCLUDED_ZONE_IDS.map(Value::string)),
+        )
+}
+
+async fn read_zones(p: &AwsProvider, r: &Resource) -> Result<Vec<String>, String> {
+    let o = p
+        .read(ReadRequest {
+            addr: &r.addr,
+            mode: r.mode,
+            desired: Some(&r.attrs),
+            prior: None,
+            events: &NoEvents,
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .expect("zones are always found");
+    Ok(o.outputs
+        .iter()
+        .filter(|(k, _)| k.starts_with("zone_") && !k.starts_with("zone_id"))
+        .map(|(_, v)| v.as_str().unwrap().to_string())
+        .collect())
+}
+
+#[tokio::test]
+async fn zones_come_from_the_region_and_skip_the_ones_eks_and_msk_refuse() {
+    let ca = provider_in("ca-central-1").await;
+    assert_eq!(
+        read_zones(&ca, &zones(3)).await.unwrap(),
+        ["ca-central-1a", "ca-central-1b", "ca-central-1d"]
+    );
+    // us-east-1e is use1-az3 in moto's (and many accounts') map.
+    let east = provider_in("us-east-1").await;
+    assert_eq!(
+        read_zones(&east, &zones(5)).await.unwrap(),
+        [
+            "us-east-1a",
+            "us-east-1b",
+            "us-east-1c",
+            "us-east-1d",
+            "us-east-1f"
+        ]
+    );
+    let err = read_zones(&ca, &zones(4)).await.unwrap_err();
+    assert!(
+        err.contains("[network] create asks for 4 Availability Zones, but ca-central-1 has 3 usable: ca-central-1a (cac1-az1), ca-central-1b (cac1-az2), ca-central-1d (cac1-az4)"),
+        "{err}"
+    );
+}
+
+/// The done-when of the real-account work: the reference stack's AWS
+/// resources with a created VPC, in a region whose zones are not a/b/c,
+/// plan, apply, plan quiet, and destroy to nothing.
+#[tokio::test]
+async fn the_reference_stack_applies_in_a_region_whose_zones_are_not_a_b_c() {
+    let path = stackplan_testkit::repo_root().join("stacks/milvus-local.toml");
+    let unique = name("ca");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("acme-milvus-local", &format!("{unique}-bucket"))
+        .replace("\"milvus-local\"", &format!("\"{unique}\""))
+        .replace("env:MSK_SCRAM_PASSWORD", "generate")
+        .replace("region = \"us-west-2\"", "region = \"ca-central-1\"");
+    let stack = stackplan_stack::parse("milvus-ca.toml", &text).expect("the stack parses");
+    let charts = {
+        let dir = stackplan_testkit::fixture_chart("aws-load-balancer-controller");
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+        stackplan_stack::Charts {
+            milvus: None,
+            load_balancer_controller: Some(
+                stackplan_stack::ChartProfile::parse(
+                    "fixture",
+                    &read("Chart.yaml"),
+                    &read("values.yaml"),
+                )
+                .unwrap(),
+            ),
+        }
+    };
+    let resources: Vec<_> = stackplan_stack::expand(&stack, &charts)
+        .into_iter()
+        .filter(|r| r.addr.kind.family() == ProviderFamily::Aws)
+        .collect();
+    let provider: Arc<dyn Provider> = Arc::new(provider_in("ca-central-1").await);
+    let registry = ProviderRegistry::new().with(provider);
+    let planner = Planner::new(&registry, PlanSettings::default());
+    let sha = stackplan_engine::sha256_hex(text.as_bytes());
+    fn request<'a>(
+        stack: &'a str,
+        sha: &'a str,
+        resources: &'a [Resource],
+        state: Option<&'a StateDocument>,
+    ) -> PlanRequest<'a> {
+        PlanRequest {
+            stack,
+            stack_sha256: sha,
+            resources,
+            state,
+        }
+    }
+    let first = planner
+        .plan(request(&stack.name, &sha, &resources, None))
+        .await
+        .expect("the first plan");
+    let store = MemoryStateStore::new();
+    let mut state = StateDocument::new(&stack.name, "lineage-ca");
+    apply_ok(&first, &registry, &mut state, &store).await;
+
+    let zone_of = |i: u32| {
+        state
+            .get(&stackplan_core::ResourceAddr::indexed(
+                K::Ec2Subnet,
+                "private",
+                i,
+            ))
+            .and_then(|r| r.attributes.get("availability_zone").cloned())
+    };
+    assert_eq!(
+        [zone_of(0), zone_of(1), zone_of(2)],
+        ["ca-central-1a", "ca-central-1b", "ca-central-1d"].map(|z| Some(Value::string(z)))
+    );
+    let second = planner
+        .plan(request(&stack.name, &sha, &resources, Some(&state)))
+        .await
+        .expect("the second plan");
+    assert!(!second.has_changes(), "{:#?}", second.summary());
+
+    let destroyer = Planner::new(
+        &registry,
+        PlanSettings {
+            allow_destroy: true,
+            ..PlanSettings::default()
+        },
+    );
+    let destroy = destroyer
+        .plan(request(&stack.name, &sha, &[], Some(&state)))
+        .await
+        .expect("the destroy plan");
+    assert!(
+        destroy.changes.iter().all(|c| c.action == Action::Delete),
+        "{:#?}",
+        destroy.summary()
+    );
+    apply_ok(&destroy, &registry, &mut state, &store).await;
+    let left: Vec<String> = state
+        .resources
+        .iter()
+        .filter(|r| r.mode == ResourceMode::Managed)
+        .map(|r| r.addr.to_string())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
