@@ -25,6 +25,14 @@ fn aws_error(status: u16, code: &str, message: &str) -> HttpResponse {
     r
 }
 
+/// An SDK configuration for mock clients: a region, no credentials chain.
+fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-west-2"))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build()
+}
+
 async fn provider_answering(response: fn() -> HttpResponse) -> AwsProvider {
     let create = mock!(aws_sdk_eks::Client::create_cluster).then_http_response(response);
     let describe = mock!(aws_sdk_eks::Client::describe_cluster).then_http_response(response);
@@ -34,10 +42,7 @@ async fn provider_answering(response: fn() -> HttpResponse) -> AwsProvider {
         &[&create, &describe],
         |c| c.retry_config(RetryConfig::disabled())
     );
-    let config = aws_config::SdkConfig::builder()
-        .region(aws_config::Region::new("us-west-2"))
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .build();
+    let config = sdk_config();
     AwsProvider::from_sdk_config(&config).with_eks(eks)
 }
 
@@ -194,10 +199,7 @@ async fn a_role_iam_has_not_propagated_yet_is_tried_again_until_eks_accepts_it()
         &[&refused, &created, &describe],
         |c| c.retry_config(RetryConfig::disabled())
     );
-    let config = aws_config::SdkConfig::builder()
-        .region(aws_config::Region::new("us-west-2"))
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .build();
+    let config = sdk_config();
     let p = AwsProvider::from_sdk_config(&config)
         .with_eks(eks)
         .with_wait(crate::WaitConfig::quick());
@@ -281,10 +283,7 @@ async fn a_trust_policy_naming_a_new_oidc_provider_is_tried_again_until_iam_sees
         &[&create, &get, &attached, &tags],
         |c| c.retry_config(RetryConfig::disabled())
     );
-    let config = aws_config::SdkConfig::builder()
-        .region(aws_config::Region::new("us-west-2"))
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .build();
+    let config = sdk_config();
     let p = AwsProvider::from_sdk_config(&config)
         .with_iam(iam)
         .with_wait(crate::WaitConfig::quick());

@@ -9,61 +9,17 @@ mod common;
 
 use std::sync::Arc;
 
+use common::stacks::{controller_chart, destroy_all, local_stack_text, request};
 use common::*;
 use stackplan_core::ResourceKind as K;
 use stackplan_core::{Action, Provider, ProviderFamily, ProviderRegistry, StateDocument};
 use stackplan_engine::testing::{MemoryStateStore, apply_ok};
-use stackplan_engine::{PlanRequest, PlanSettings, Planner};
-
-fn request<'a>(
-    stack: &'a str,
-    sha: &'a str,
-    resources: &'a [stackplan_core::Resource],
-    state: Option<&'a StateDocument>,
-) -> PlanRequest<'a> {
-    PlanRequest {
-        stack,
-        stack_sha256: sha,
-        resources,
-        state,
-    }
-}
-
-/// The local reference stack with names unique to this run and a
-/// generated SCRAM password (setting an environment variable in a test
-/// would need `unsafe`).
-fn stack_text() -> String {
-    let path = stackplan_testkit::repo_root().join("stacks/milvus-local.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let unique = name("ml");
-    text.replace("acme-milvus-local", &format!("{unique}-bucket"))
-        .replace("\"milvus-local\"", &format!("\"{unique}\""))
-        .replace("env:MSK_SCRAM_PASSWORD", "generate")
-}
-
-/// The controller chart the stack installs (its fixture, a local path),
-/// read from its files: its version chooses the IAM policy the controller
-/// role gets. The AWS resources need nothing else from the charts.
-fn controller_chart() -> stackplan_stack::Charts {
-    let dir = stackplan_testkit::fixture_chart("aws-load-balancer-controller");
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-    stackplan_stack::Charts {
-        milvus: None,
-        load_balancer_controller: Some(
-            stackplan_stack::ChartProfile::parse(
-                "fixture",
-                &read("Chart.yaml"),
-                &read("values.yaml"),
-            )
-            .unwrap(),
-        ),
-    }
-}
+use stackplan_engine::{PlanSettings, Planner};
 
 #[tokio::test]
 async fn reference_stack_aws_resources_create_plan_quiet_converge_after_out_of_band_changes_and_destroy()
  {
-    let text = stack_text();
+    let text = local_stack_text(REGION);
     let stack = stackplan_stack::parse("milvus-local.toml", &text).expect("the stack parses");
     let resources: Vec<_> = stackplan_stack::expand(&stack, &controller_chart())
         .into_iter()
@@ -193,34 +149,12 @@ async fn reference_stack_aws_resources_create_plan_quiet_converge_after_out_of_b
         .expect("the fourth plan");
     assert!(!fourth.has_changes(), "{:#?}", fourth.summary());
 
-    // Destroy: the stack without resources deletes every one, dependents
-    // first (the cluster before its subnets, the MSK cluster before its
-    // security group and configuration).
-    let destroyer = Planner::new(
-        &registry,
-        PlanSettings {
-            allow_destroy: true,
-            ..PlanSettings::default()
-        },
-    );
-    let destroy = destroyer
-        .plan(request(&stack.name, &sha, &[], Some(&state)))
-        .await
-        .expect("the destroy plan");
-    assert!(
-        destroy.changes.iter().all(|c| c.action == Action::Delete),
-        "{:#?}",
-        destroy.summary()
-    );
-    // Every managed resource is deleted; the zones lookup was only read
-    // (the CLI's destroy forgets lookups once the rest is gone).
-    let managed = resources
-        .iter()
-        .filter(|r| r.mode == stackplan_core::ResourceMode::Managed)
-        .count();
-    assert_eq!(destroy.changes.len(), managed);
-    apply_ok(&destroy, &registry, &mut state, &store).await;
-    let left: Vec<String> = state.resources.iter().map(|r| r.addr.to_string()).collect();
+    // Destroy: the stack without resources deletes every managed one,
+    // dependents first (the cluster before its subnets, the MSK cluster
+    // before its security group and configuration); the zones lookup was
+    // only read.
+    let req = request(&stack.name, &sha, &resources, None);
+    let left = destroy_all(&registry, req, &mut state, &store).await;
     assert_eq!(left, [zones.to_string()]);
 }
 
@@ -247,7 +181,7 @@ async fn reference_stack_in_an_existing_vpc_reads_the_network_and_plans_quiet_af
         .map(|s| format!("\"{s}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let text = stack_text().replace(
+    let text = local_stack_text(REGION).replace(
         "create = { cidr = \"10.0.0.0/16\", azs = 3 }",
         &format!("vpc_id = \"{vpc_id}\"\nprivate_subnets = [{list}]"),
     );

@@ -7,14 +7,15 @@ mod common;
 
 use std::sync::Arc;
 
+use common::stacks::{controller_chart, destroy_all, local_stack_text, request};
 use common::*;
 use stackplan_aws::{AwsProvider, WaitConfig};
 use stackplan_core::{
-    Action, NoEvents, Provider, ProviderFamily, ProviderRegistry, ReadRequest, Resource,
-    ResourceKind as K, ResourceMode, StateDocument, Value,
+    NoEvents, Provider, ProviderFamily, ProviderRegistry, ReadRequest, Resource, ResourceKind as K,
+    ResourceMode, StateDocument, Value,
 };
 use stackplan_engine::testing::{MemoryStateStore, apply_ok};
-use stackplan_engine::{PlanRequest, PlanSettings, Planner};
+use stackplan_engine::{PlanSettings, Planner};
 
 async fn provider_in(region: &str) -> AwsProvider {
     let config = stackplan_testkit::Emulators::shared()
@@ -86,31 +87,9 @@ async fn zones_come_from_the_region_and_skip_the_ones_eks_and_msk_refuse() {
 /// plan, apply, plan quiet, and destroy to nothing.
 #[tokio::test]
 async fn the_reference_stack_applies_in_a_region_whose_zones_are_not_a_b_c() {
-    let path = stackplan_testkit::repo_root().join("stacks/milvus-local.toml");
-    let unique = name("ca");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("acme-milvus-local", &format!("{unique}-bucket"))
-        .replace("\"milvus-local\"", &format!("\"{unique}\""))
-        .replace("env:MSK_SCRAM_PASSWORD", "generate")
-        .replace("region = \"us-west-2\"", "region = \"ca-central-1\"");
+    let text = local_stack_text("ca-central-1");
     let stack = stackplan_stack::parse("milvus-ca.toml", &text).expect("the stack parses");
-    let charts = {
-        let dir = stackplan_testkit::fixture_chart("aws-load-balancer-controller");
-        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-        stackplan_stack::Charts {
-            milvus: None,
-            load_balancer_controller: Some(
-                stackplan_stack::ChartProfile::parse(
-                    "fixture",
-                    &read("Chart.yaml"),
-                    &read("values.yaml"),
-                )
-                .unwrap(),
-            ),
-        }
-    };
-    let resources: Vec<_> = stackplan_stack::expand(&stack, &charts)
+    let resources: Vec<_> = stackplan_stack::expand(&stack, &controller_chart())
         .into_iter()
         .filter(|r| r.addr.kind.family() == ProviderFamily::Aws)
         .collect();
@@ -118,19 +97,6 @@ async fn the_reference_stack_applies_in_a_region_whose_zones_are_not_a_b_c() {
     let registry = ProviderRegistry::new().with(provider);
     let planner = Planner::new(&registry, PlanSettings::default());
     let sha = stackplan_engine::sha256_hex(text.as_bytes());
-    fn request<'a>(
-        stack: &'a str,
-        sha: &'a str,
-        resources: &'a [Resource],
-        state: Option<&'a StateDocument>,
-    ) -> PlanRequest<'a> {
-        PlanRequest {
-            stack,
-            stack_sha256: sha,
-            resources,
-            state,
-        }
-    }
     let first = planner
         .plan(request(&stack.name, &sha, &resources, None))
         .await
@@ -158,28 +124,7 @@ async fn the_reference_stack_applies_in_a_region_whose_zones_are_not_a_b_c() {
         .expect("the second plan");
     assert!(!second.has_changes(), "{:#?}", second.summary());
 
-    let destroyer = Planner::new(
-        &registry,
-        PlanSettings {
-            allow_destroy: true,
-            ..PlanSettings::default()
-        },
-    );
-    let destroy = destroyer
-        .plan(request(&stack.name, &sha, &[], Some(&state)))
-        .await
-        .expect("the destroy plan");
-    assert!(
-        destroy.changes.iter().all(|c| c.action == Action::Delete),
-        "{:#?}",
-        destroy.summary()
-    );
-    apply_ok(&destroy, &registry, &mut state, &store).await;
-    let left: Vec<String> = state
-        .resources
-        .iter()
-        .filter(|r| r.mode == ResourceMode::Managed)
-        .map(|r| r.addr.to_string())
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    let req = request(&stack.name, &sha, &resources, None);
+    let left = destroy_all(&registry, req, &mut state, &store).await;
+    assert_eq!(left, ["ec2_availability_zones.main"]);
 }

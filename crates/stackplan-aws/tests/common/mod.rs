@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod stacks;
+
 use std::sync::{Arc, Mutex};
 
 use stackplan_aws::{AwsProvider, WaitConfig};
