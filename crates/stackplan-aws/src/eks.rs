@@ -8,7 +8,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_eks::types::{
-    NodegroupScalingConfig, ResolveConflicts, UpdateLabelsPayload, VpcConfigRequest,
+    AuthenticationMode, CreateAccessConfigRequest, NodegroupScalingConfig, ResolveConflicts,
+    UpdateAccessConfigRequest, UpdateLabelsPayload, VpcConfigRequest,
 };
 use stackplan_core::{
     ApplyRequest, DeleteRequest, FieldDiff, Observed, Phase, ReadRequest, ResourceAddr, Value,
@@ -182,6 +183,18 @@ impl AwsProvider {
                 "endpoint_private_access",
                 vpc.is_some_and(|v| v.endpoint_private_access()),
             )
+            .attr(
+                "authentication_mode",
+                c.access_config()
+                    .and_then(|a| a.authentication_mode())
+                    .map_or("CONFIG_MAP", |m| m.as_str()),
+            )
+            .attr(
+                "bootstrap_cluster_creator_admin_permissions",
+                c.access_config()
+                    .and_then(|a| a.bootstrap_cluster_creator_admin_permissions())
+                    .unwrap_or(true),
+            )
             .attr("tags", tags_of(c.tags()))
             .output("name", name)
             .output("arn", c.arn().unwrap_or_default())
@@ -236,6 +249,15 @@ impl AwsProvider {
             .endpoint_private_access(d.bool_or("endpoint_private_access", false)?)
             .build();
         progress(req.events, req.addr, Phase::Creating, "CreateCluster");
+        let access = CreateAccessConfigRequest::builder()
+            .set_authentication_mode(
+                d.opt_str("authentication_mode")?
+                    .map(AuthenticationMode::from),
+            )
+            .bootstrap_cluster_creator_admin_permissions(
+                d.bool_or("bootstrap_cluster_creator_admin_permissions", true)?,
+            )
+            .build();
         let call = self
             .eks
             .create_cluster()
@@ -243,6 +265,7 @@ impl AwsProvider {
             .set_version(d.opt_str("version")?.map(str::to_string))
             .role_arn(d.str("role_arn")?)
             .resources_vpc_config(vpc)
+            .access_config(access)
             .set_tags(hash_tags(d.str_map("tags")?));
         // A fresh token per attempt: only a retry of the same request
         // (the SDK's, after a lost answer) may reuse one.
@@ -385,6 +408,38 @@ impl AwsProvider {
                 UpdateOf::cluster(&name),
                 out.update().and_then(|u| u.id()),
                 "cluster endpoint update",
+            )
+            .await?;
+        }
+        if differs(kind, &live.attrs, req.desired, "authentication_mode")
+            && let Some(mode) = d.opt_str("authentication_mode")?
+        {
+            // EKS moves only forward: CONFIG_MAP, API_AND_CONFIG_MAP, API.
+            progress(
+                req.events,
+                req.addr,
+                Phase::Updating,
+                "UpdateClusterConfig (authentication mode)",
+            );
+            let out = self
+                .eks
+                .update_cluster_config()
+                .name(&name)
+                .access_config(
+                    UpdateAccessConfigRequest::builder()
+                        .authentication_mode(AuthenticationMode::from(mode))
+                        .build(),
+                )
+                .client_request_token(token())
+                .send()
+                .await
+                .map_err(|e| AwsError::api(req.addr, "UpdateClusterConfig", e))?;
+            self.eks_update_wait(
+                req.addr,
+                req.events,
+                UpdateOf::cluster(&name),
+                out.update().and_then(|u| u.id()),
+                "cluster authentication mode update",
             )
             .await?;
         }

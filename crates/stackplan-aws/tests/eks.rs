@@ -229,3 +229,61 @@ async fn an_add_on_eks_does_not_offer_is_found_at_plan_with_a_did_you_mean() {
     let fine = [&cluster, &good];
     assert!(p.preflight(&fine).await.unwrap().is_empty());
 }
+
+/// Created through the API, a cluster defaults to CONFIG_MAP, where only
+/// its creator is admin. The stack asks for API_AND_CONFIG_MAP (access
+/// entries, so others can be granted access), with the creator-admin
+/// bootstrap as it chooses; the mode moves forward in place, and EKS
+/// (and the emulator) refuse to move it back.
+#[tokio::test]
+async fn cluster_access_mode_is_sent_read_back_and_only_moves_forward() {
+    let p = provider().await;
+    let (_, subnets) = network(&p, 32).await;
+    let role = role(&p, "eks.amazonaws.com").await;
+    let a = addr(K::EksCluster, "main");
+    let name = name("access");
+    let desired = attrs([
+        ("name", Value::string(&name)),
+        ("version", "1.30".into()),
+        ("role_arn", Value::string(&role)),
+        ("subnet_ids", Value::list(subnets.iter().map(Value::string))),
+        ("authentication_mode", "API_AND_CONFIG_MAP".into()),
+        ("bootstrap_cluster_creator_admin_permissions", false.into()),
+    ]);
+    let created = create(&p, &a, &desired).await;
+    assert_eq!(
+        created.attrs["authentication_mode"],
+        Value::string("API_AND_CONFIG_MAP")
+    );
+    assert_eq!(
+        created.attrs["bootstrap_cluster_creator_admin_permissions"],
+        Value::Bool(false)
+    );
+    let state = state_of(&a, &desired, &created);
+    let live = read(&p, &a, Some(&desired), Some(&state)).await.unwrap();
+    assert_no_diff(K::EksCluster, &desired, &live, &[]);
+
+    // The bootstrap is a create-time choice only.
+    let bootstrap = change(
+        &desired,
+        "bootstrap_cluster_creator_admin_permissions",
+        true.into(),
+    );
+    assert!(plan_diffs(K::EksCluster, &bootstrap, &live, &[])[0].force_new);
+
+    let api_only = change(&desired, "authentication_mode", "API".into());
+    let diffs = plan_diffs(K::EksCluster, &api_only, &live, &[]);
+    assert_eq!(diffs.len(), 1, "{diffs:#?}");
+    let updated = update(&p, &a, &api_only, &state, &diffs).await.unwrap();
+    assert_eq!(updated.attrs["authentication_mode"], Value::string("API"));
+
+    let back = change(&desired, "authentication_mode", "CONFIG_MAP".into());
+    let diffs = plan_diffs(K::EksCluster, &back, &updated, &[]);
+    let err = update(&p, &a, &back, &state, &diffs).await.unwrap_err();
+    assert!(
+        chain(&err).contains("Unsupported authentication mode update from API to CONFIG_MAP"),
+        "{}",
+        chain(&err)
+    );
+    delete(&p, &a, &state).await;
+}

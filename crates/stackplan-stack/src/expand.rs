@@ -357,6 +357,13 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
         .attr("subnet_ids", subnet_ids.clone())
         .attr("endpoint_private_access", true)
         .attr("endpoint_public_access", eks.endpoint_public_access)
+        // Access entries as well as the aws-auth ConfigMap: so that others
+        // than the creator (the PR-CI plan role) can be granted access.
+        .attr("authentication_mode", "API_AND_CONFIG_MAP")
+        .attr(
+            "bootstrap_cluster_creator_admin_permissions",
+            eks.creator_admin,
+        )
         .attr("tags", eks_tags(&eks.name))
         .from_section("[eks]");
     cluster.prevent_destroy = eks.prevent_destroy;

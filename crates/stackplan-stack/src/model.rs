@@ -108,6 +108,9 @@ pub struct Eks {
     pub name: String,
     pub version: String,
     pub endpoint_public_access: bool,
+    /// Whether the principal that creates the cluster becomes its admin
+    /// through an access entry (EKS's bootstrap; default true).
+    pub creator_admin: bool,
     pub nodegroups: Vec<Nodegroup>,
     /// By add-on name, in name order.
     pub addons: BTreeMap<String, Addon>,

@@ -507,6 +507,7 @@ fn read_eks(mut t: Table, p: &mut Problems) -> Option<Eks> {
         }),
     };
     let public = t.flag(p, "endpoint_public_access", true);
+    let creator_admin = t.flag(p, "creator_admin", true);
     let prevent_destroy = t.flag(p, "prevent_destroy", false);
     let tags = tags(&mut t, p);
 
@@ -581,6 +582,7 @@ fn read_eks(mut t: Table, p: &mut Problems) -> Option<Eks> {
         name: name?.into_inner(),
         version: version?.into_inner(),
         endpoint_public_access: public,
+        creator_admin,
         nodegroups,
         addons,
         tags,

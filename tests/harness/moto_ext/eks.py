@@ -751,8 +751,12 @@ def _r_update_cluster_config(self: EKSResponse) -> ActionResult:
     cluster = _cluster_or_404(self.eks_backend, name)
     vpc = self._get_param("resourcesVpcConfig")
     logging = self._get_param("logging")
+    access = self._get_param("accessConfig")
     params = []
     update_type = "ConfigUpdate"
+    if access:
+        params.extend(_update_access_config(cluster, access, name))
+        update_type = "AccessConfigUpdate"
     if vpc:
         merged = copy.deepcopy(cluster.resources_vpc_config or {})
         merged.update(vpc)
@@ -781,6 +785,51 @@ def _r_update_cluster_config(self: EKSResponse) -> ActionResult:
     if not params:
         raise _invalid("No changes needed", clusterName=name)
     return ActionResult({"update": _record_update(cluster, update_type, params)})
+
+
+# --- Access configuration ----------------------------------------------------
+# moto ignores accessConfig. EKS (botocore eks model, CreateAccessConfigRequest)
+# defaults authenticationMode to CONFIG_MAP through the API and
+# bootstrapClusterCreatorAdminPermissions to true, and UpdateClusterConfig
+# moves the mode forward only, CONFIG_MAP -> API_AND_CONFIG_MAP -> API (EKS
+# user guide, "Change authentication mode to use access entries").
+
+AUTHENTICATION_MODES = ["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"]
+
+_orig_r_create_cluster = EKSResponse.create_cluster
+
+
+def _r_create_cluster(self: EKSResponse) -> ActionResult:
+    access = self._get_param("accessConfig") or {}
+    mode = access.get("authenticationMode") or "CONFIG_MAP"
+    if mode not in AUTHENTICATION_MODES:
+        raise _invalid(f"Unsupported authentication mode {mode}", clusterName=self._get_param("name"))
+    result = _orig_r_create_cluster(self)
+    cluster = self.eks_backend.clusters[self._get_param("name")]
+    bootstrap = access.get("bootstrapClusterCreatorAdminPermissions")
+    cluster.access_config = {
+        "authenticationMode": mode,
+        "bootstrapClusterCreatorAdminPermissions": True if bootstrap is None else bool(bootstrap),
+    }
+    return result
+
+
+def _update_access_config(cluster: Any, access: dict[str, Any], name: str) -> list[dict[str, str]]:
+    current = (getattr(cluster, "access_config", None) or {}).get("authenticationMode", "CONFIG_MAP")
+    wanted = access.get("authenticationMode")
+    if wanted not in AUTHENTICATION_MODES:
+        raise _invalid(f"Unsupported authentication mode {wanted}", clusterName=name)
+    if AUTHENTICATION_MODES.index(wanted) < AUTHENTICATION_MODES.index(current):
+        raise _invalid(
+            f"Unsupported authentication mode update from {current} to {wanted}",
+            clusterName=name,
+        )
+    if wanted == current:
+        return []
+    config = dict(getattr(cluster, "access_config", None) or {})
+    config["authenticationMode"] = wanted
+    cluster.access_config = config
+    return [{"type": "AuthenticationMode", "value": wanted}]
 
 
 _orig_update_nodegroup_config = EKSBackend.update_nodegroup_config
@@ -847,4 +896,5 @@ def install() -> None:
     EKSResponse.describe_update = _r_describe_update
     EKSResponse.list_updates = _r_list_updates
     EKSResponse.update_cluster_config = _r_update_cluster_config
+    EKSResponse.create_cluster = _r_create_cluster
     EKSResponse.update_nodegroup_config = _r_update_nodegroup_config

@@ -166,7 +166,14 @@ pub static EKS_CLUSTER: KindSchema = KindSchema {
         A::new("enabled_log_types")
             .normalize(UnorderedList)
             .default(EmptyList),
-        A::new("authentication_mode").default(Str("API_AND_CONFIG_MAP")),
+        // The EKS API's default (botocore `eks` model,
+        // CreateAccessConfigRequest.authenticationMode): CONFIG_MAP; the
+        // console's is API_AND_CONFIG_MAP.
+        A::new("authentication_mode").default(Str("CONFIG_MAP")),
+        // Set at create only (UpdateAccessConfigRequest has no such field).
+        A::new("bootstrap_cluster_creator_admin_permissions")
+            .force_new()
+            .default(Bool(true)),
         TAGS,
     ],
     outputs: &[
