@@ -237,6 +237,38 @@ impl AwsProvider {
         }
     }
 
+    /// One UpdateClusterConfig (EKS takes one kind of change per call:
+    /// endpoint access, or the authentication mode), waited for until EKS
+    /// reports the update done.
+    async fn cluster_config_update(
+        &self,
+        req: &ApplyRequest<'_>,
+        name: &str,
+        what: &str,
+        call: aws_sdk_eks::operation::update_cluster_config::builders::UpdateClusterConfigFluentBuilder,
+    ) -> AwsResult<()> {
+        progress(
+            req.events,
+            req.addr,
+            Phase::Updating,
+            format!("UpdateClusterConfig ({what})"),
+        );
+        let out = call
+            .name(name)
+            .client_request_token(token())
+            .send()
+            .await
+            .map_err(|e| AwsError::api(req.addr, "UpdateClusterConfig", e))?;
+        self.eks_update_wait(
+            req.addr,
+            req.events,
+            UpdateOf::cluster(name),
+            out.update().and_then(|u| u.id()),
+            &format!("cluster {what} update"),
+        )
+        .await
+    }
+
     pub(crate) async fn cluster_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let d = Desired::new(req.addr, req.desired);
         let name = d.str("name")?;
@@ -387,61 +419,20 @@ impl AwsProvider {
                 .endpoint_public_access(d.bool_or("endpoint_public_access", true)?)
                 .endpoint_private_access(d.bool_or("endpoint_private_access", false)?)
                 .build();
-            progress(
-                req.events,
-                req.addr,
-                Phase::Updating,
-                "UpdateClusterConfig (endpoint access)",
-            );
-            let out = self
-                .eks
-                .update_cluster_config()
-                .name(&name)
-                .resources_vpc_config(vpc)
-                .client_request_token(token())
-                .send()
-                .await
-                .map_err(|e| AwsError::api(req.addr, "UpdateClusterConfig", e))?;
-            self.eks_update_wait(
-                req.addr,
-                req.events,
-                UpdateOf::cluster(&name),
-                out.update().and_then(|u| u.id()),
-                "cluster endpoint update",
-            )
-            .await?;
+            let call = self.eks.update_cluster_config().resources_vpc_config(vpc);
+            self.cluster_config_update(&req, &name, "endpoint access", call)
+                .await?;
         }
         if differs(kind, &live.attrs, req.desired, "authentication_mode")
             && let Some(mode) = d.opt_str("authentication_mode")?
         {
             // EKS moves only forward: CONFIG_MAP, API_AND_CONFIG_MAP, API.
-            progress(
-                req.events,
-                req.addr,
-                Phase::Updating,
-                "UpdateClusterConfig (authentication mode)",
-            );
-            let out = self
-                .eks
-                .update_cluster_config()
-                .name(&name)
-                .access_config(
-                    UpdateAccessConfigRequest::builder()
-                        .authentication_mode(AuthenticationMode::from(mode))
-                        .build(),
-                )
-                .client_request_token(token())
-                .send()
-                .await
-                .map_err(|e| AwsError::api(req.addr, "UpdateClusterConfig", e))?;
-            self.eks_update_wait(
-                req.addr,
-                req.events,
-                UpdateOf::cluster(&name),
-                out.update().and_then(|u| u.id()),
-                "cluster authentication mode update",
-            )
-            .await?;
+            let access = UpdateAccessConfigRequest::builder()
+                .authentication_mode(AuthenticationMode::from(mode))
+                .build();
+            let call = self.eks.update_cluster_config().access_config(access);
+            self.cluster_config_update(&req, &name, "authentication mode", call)
+                .await?;
         }
         if let Some(arn) = live.outputs.get("arn").and_then(Value::as_str) {
             self.eks_retag(&req, arn, &live.attrs).await?;
