@@ -13,7 +13,7 @@ use stackplan_core::{
 
 use crate::attrs::{Desired, differs, tags_value};
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::{Poll, poll_until, progress};
+use crate::wait::{Poll, poll_until, progress, until_visible};
 use crate::{AwsProvider, prior_id, unsupported};
 
 fn ec2_tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -290,6 +290,13 @@ impl AwsProvider {
             .and_then(|v| v.vpc_id())
             .unwrap_or_default()
             .to_string();
+        // EC2 is eventually consistent: a VPC made a moment ago can answer
+        // InvalidVpcID.NotFound to the calls that follow (terraform-provider-
+        // aws waits for a new VPC to be found before configuring it).
+        until_visible(&self.wait, req.addr, req.events, "the new VPC", || async {
+            Ok(self.vpc_observe(req.addr, &id).await?.is_some())
+        })
+        .await?;
         // Hostnames need DNS support on, so support goes first.
         if let Some(v) = d.opt_bool("enable_dns_support")? {
             self.vpc_set_dns(&req, &id, "enable_dns_support", v).await?;

@@ -158,6 +158,13 @@ impl AwsProvider {
         self
     }
 
+    /// Replaces the S3 client (unit tests with a mock client).
+    #[cfg(test)]
+    pub(crate) fn with_s3(mut self, s3: aws_sdk_s3::Client) -> Self {
+        self.s3 = s3;
+        self
+    }
+
     /// Poll interval and per-kind timeouts for the waiters.
     pub fn with_wait(mut self, wait: WaitConfig) -> Self {
         self.wait = wait;

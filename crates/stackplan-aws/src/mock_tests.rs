@@ -311,3 +311,80 @@ async fn a_trust_policy_naming_a_new_oidc_provider_is_tried_again_until_iam_sees
     assert_eq!(observed.physical_id.as_deref(), Some("milvus-s3"));
     assert_eq!(create.num_calls(), 2, "refused once, then created");
 }
+
+/// A bucket made a moment ago can answer NotFound (S3 is eventually
+/// consistent): create waits until HeadBucket sees it before it sets the
+/// bucket's configuration, instead of failing on NoSuchBucket.
+#[tokio::test]
+async fn a_new_bucket_not_visible_yet_is_waited_for_before_it_is_configured() {
+    use aws_sdk_s3::operation::create_bucket::CreateBucketOutput;
+    use aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput;
+    use aws_sdk_s3::operation::get_bucket_lifecycle_configuration::GetBucketLifecycleConfigurationOutput;
+    use aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingOutput;
+    use aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningOutput;
+    use aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockOutput;
+    use aws_sdk_s3::operation::head_bucket::HeadBucketOutput;
+
+    let created = mock!(aws_sdk_s3::Client::create_bucket)
+        .then_output(|| CreateBucketOutput::builder().build());
+    // Not there at first, then there for good.
+    let head = mock!(aws_sdk_s3::Client::head_bucket)
+        .sequence()
+        .http_response(|| HttpResponse::new(StatusCode::try_from(404).unwrap(), SdkBody::empty()))
+        .output(|| {
+            HeadBucketOutput::builder()
+                .bucket_region("us-west-2")
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let versioning = mock!(aws_sdk_s3::Client::get_bucket_versioning)
+        .then_output(|| GetBucketVersioningOutput::builder().build());
+    let encryption = mock!(aws_sdk_s3::Client::get_bucket_encryption)
+        .then_output(|| GetBucketEncryptionOutput::builder().build());
+    let pab = mock!(aws_sdk_s3::Client::get_public_access_block)
+        .then_output(|| GetPublicAccessBlockOutput::builder().build());
+    let tagging = mock!(aws_sdk_s3::Client::get_bucket_tagging).then_output(|| {
+        GetBucketTaggingOutput::builder()
+            .set_tag_set(Some(Vec::new()))
+            .build()
+            .unwrap()
+    });
+    let lifecycle = mock!(aws_sdk_s3::Client::get_bucket_lifecycle_configuration)
+        .then_output(|| GetBucketLifecycleConfigurationOutput::builder().build());
+    let s3 = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        &[
+            &created,
+            &head,
+            &versioning,
+            &encryption,
+            &pab,
+            &tagging,
+            &lifecycle
+        ],
+        |c| c.retry_config(RetryConfig::disabled())
+    );
+    let p = AwsProvider::from_sdk_config(&sdk_config())
+        .with_s3(s3)
+        .with_wait(crate::WaitConfig::quick());
+    let addr = ResourceAddr::new(ResourceKind::S3Bucket, "milvus");
+    let desired: Attrs = [("bucket".to_string(), Value::string("acme-milvus"))].into();
+    let observed = p
+        .create(ApplyRequest {
+            addr: &addr,
+            desired: &desired,
+            prior: None,
+            field_diffs: &[],
+            events: &NoEvents,
+        })
+        .await
+        .unwrap();
+    assert_eq!(observed.physical_id.as_deref(), Some("acme-milvus"));
+    assert!(
+        head.num_calls() >= 3,
+        "not found once, then seen: {}",
+        head.num_calls()
+    );
+}

@@ -147,8 +147,46 @@ where
     .await
 }
 
-/// How long a call is retried while IAM propagates a new role.
+/// How long a call is retried while AWS propagates something just made:
+/// two minutes, terraform-provider-aws's propagation timeout for IAM and
+/// for a new S3 bucket (`bucketCreatedTimeout`).
 const IAM_PROPAGATION: Duration = Duration::from_secs(120);
+
+/// Waits until a resource just created can be seen by the calls that
+/// follow (S3 and EC2 are eventually consistent: a bucket made a moment
+/// ago can answer NotFound), for at most two minutes.
+pub(crate) async fn until_visible<F, Fut>(
+    config: &WaitConfig,
+    addr: &ResourceAddr,
+    events: &dyn EventSink,
+    what: &str,
+    mut exists: F,
+) -> AwsResult<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = AwsResult<bool>>,
+{
+    let started = Instant::now();
+    loop {
+        if exists().await? {
+            return Ok(());
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= IAM_PROPAGATION {
+            return Err(AwsError::Timeout {
+                addr: addr.clone(),
+                what: format!("{what} to become visible"),
+                elapsed_secs: elapsed.as_secs(),
+            });
+        }
+        events.emit(ProgressEvent {
+            addr: addr.clone(),
+            phase: Phase::Waiting,
+            message: format!("{what} is not visible yet, trying again"),
+        });
+        tokio::time::sleep(config.interval.max(Duration::from_millis(100))).await;
+    }
+}
 
 /// Calls `call` again while AWS refuses a role it cannot see yet (IAM is
 /// eventually consistent: a role made a second ago may be refused by EKS
