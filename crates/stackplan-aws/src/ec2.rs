@@ -13,7 +13,7 @@ use stackplan_core::{
 
 use crate::attrs::{Desired, differs, tags_value};
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::{Poll, poll_until, progress, until_visible};
+use crate::wait::{Poll, poll_until, progress, until_found};
 use crate::{AwsProvider, prior_id, unsupported};
 
 fn ec2_tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -293,8 +293,8 @@ impl AwsProvider {
         // EC2 is eventually consistent: a VPC made a moment ago can answer
         // InvalidVpcID.NotFound to the calls that follow (terraform-provider-
         // aws waits for a new VPC to be found before configuring it).
-        until_visible(&self.wait, req.addr, req.events, "the new VPC", || async {
-            Ok(self.vpc_observe(req.addr, &id).await?.is_some())
+        until_found(&self.wait, req.addr, req.events, "the new VPC", || {
+            self.vpc_observe(req.addr, &id)
         })
         .await?;
         // Hostnames need DNS support on, so support goes first.
@@ -489,9 +489,10 @@ impl AwsProvider {
             .and_then(|s| s.subnet_id())
             .unwrap_or_default()
             .to_string();
-        self.subnet_observe(req.addr, &id)
-            .await?
-            .ok_or_else(|| vanished(req.addr, "DescribeSubnets", &id))
+        until_found(&self.wait, req.addr, req.events, "the new subnet", || {
+            self.subnet_observe(req.addr, &id)
+        })
+        .await
     }
 
     pub(crate) async fn subnet_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
@@ -607,10 +608,14 @@ impl AwsProvider {
             .await
             .map_err(|e| AwsError::api(req.addr, "CreateSecurityGroup", e))?;
         let id = out.group_id().unwrap_or_default().to_string();
-        let g = self
-            .sg_by_id(req.addr, &id)
-            .await?
-            .ok_or_else(|| vanished(req.addr, "DescribeSecurityGroups", &id))?;
+        let g = until_found(
+            &self.wait,
+            req.addr,
+            req.events,
+            "the new security group",
+            || self.sg_by_id(req.addr, &id),
+        )
+        .await?;
         Ok(self.sg_observed(&g))
     }
 

@@ -19,7 +19,7 @@ use stackplan_core::{
 use crate::attrs::{Desired, as_int, differs, tags_value};
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::{progress, until_visible};
+use crate::wait::{progress, until_found};
 use crate::{AwsProvider, prior_id};
 
 /// The ID of the one lifecycle rule stackplan owns on a bucket; rules
@@ -463,21 +463,20 @@ impl AwsProvider {
         // A new bucket can answer NoSuchBucket for a moment; the settings
         // below would fail on it, so first wait until HeadBucket sees it
         // (as terraform-provider-aws does after CreateBucket).
-        until_visible(
+        until_found(
             &self.wait,
             req.addr,
             req.events,
             "the new bucket",
             || async {
-                Ok(absent_if_not_found(
+                absent_if_not_found(
                     self.s3
                         .head_bucket()
                         .bucket(bucket)
                         .send()
                         .await
                         .map_err(|e| AwsError::api(req.addr, "HeadBucket", e)),
-                )?
-                .is_some())
+                )
             },
         )
         .await?;

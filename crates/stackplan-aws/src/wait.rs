@@ -152,24 +152,24 @@ where
 /// for a new S3 bucket (`bucketCreatedTimeout`).
 const IAM_PROPAGATION: Duration = Duration::from_secs(120);
 
-/// Waits until a resource just created can be seen by the calls that
-/// follow (S3 and EC2 are eventually consistent: a bucket made a moment
-/// ago can answer NotFound), for at most two minutes.
-pub(crate) async fn until_visible<F, Fut>(
+/// Reads a resource just created until AWS can see it, and returns what
+/// the read found (S3 and EC2 are eventually consistent: a bucket, VPC or
+/// subnet made a moment ago can answer NotFound), for at most two minutes.
+pub(crate) async fn until_found<T, F, Fut>(
     config: &WaitConfig,
     addr: &ResourceAddr,
     events: &dyn EventSink,
     what: &str,
-    mut exists: F,
-) -> AwsResult<()>
+    mut read: F,
+) -> AwsResult<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = AwsResult<bool>>,
+    Fut: Future<Output = AwsResult<Option<T>>>,
 {
     let started = Instant::now();
     loop {
-        if exists().await? {
-            return Ok(());
+        if let Some(found) = read().await? {
+            return Ok(found);
         }
         let elapsed = started.elapsed();
         if elapsed >= IAM_PROPAGATION {
