@@ -64,18 +64,26 @@ fn cluster_attrs() -> Attrs {
     .collect()
 }
 
-async fn create_cluster(p: &AwsProvider) -> ProviderError {
-    let addr = ResourceAddr::new(ResourceKind::EksCluster, "main");
-    let desired = cluster_attrs();
+/// What a create of `kind.main` with `desired` gives, as apply makes it.
+async fn created_by(
+    p: &AwsProvider,
+    kind: ResourceKind,
+    desired: &Attrs,
+) -> Result<stackplan_core::Observed, ProviderError> {
     p.create(ApplyRequest {
-        addr: &addr,
-        desired: &desired,
+        addr: &ResourceAddr::new(kind, "main"),
+        desired,
         prior: None,
         field_diffs: &[],
         events: &NoEvents,
     })
     .await
-    .unwrap_err()
+}
+
+async fn create_cluster(p: &AwsProvider) -> ProviderError {
+    created_by(p, ResourceKind::EksCluster, &cluster_attrs())
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test]
@@ -203,16 +211,7 @@ async fn a_role_iam_has_not_propagated_yet_is_tried_again_until_eks_accepts_it()
     let p = AwsProvider::from_sdk_config(&config)
         .with_eks(eks)
         .with_wait(crate::WaitConfig::quick());
-    let addr = ResourceAddr::new(ResourceKind::EksCluster, "main");
-    let desired = cluster_attrs();
-    let observed = p
-        .create(ApplyRequest {
-            addr: &addr,
-            desired: &desired,
-            prior: None,
-            field_diffs: &[],
-            events: &NoEvents,
-        })
+    let observed = created_by(&p, ResourceKind::EksCluster, &cluster_attrs())
         .await
         .unwrap();
     assert_eq!(observed.physical_id.as_deref(), Some("milvus-demo"));
@@ -287,7 +286,6 @@ async fn a_trust_policy_naming_a_new_oidc_provider_is_tried_again_until_iam_sees
     let p = AwsProvider::from_sdk_config(&config)
         .with_iam(iam)
         .with_wait(crate::WaitConfig::quick());
-    let addr = ResourceAddr::new(ResourceKind::IamRole, "milvus_s3");
     let desired: Attrs = [
         ("name", Value::string("milvus-s3")),
         (
@@ -298,14 +296,7 @@ async fn a_trust_policy_naming_a_new_oidc_provider_is_tried_again_until_iam_sees
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let observed = p
-        .create(ApplyRequest {
-            addr: &addr,
-            desired: &desired,
-            prior: None,
-            field_diffs: &[],
-            events: &NoEvents,
-        })
+    let observed = created_by(&p, ResourceKind::IamRole, &desired)
         .await
         .unwrap();
     assert_eq!(observed.physical_id.as_deref(), Some("milvus-s3"));
@@ -369,16 +360,8 @@ async fn a_new_bucket_not_visible_yet_is_waited_for_before_it_is_configured() {
     let p = AwsProvider::from_sdk_config(&sdk_config())
         .with_s3(s3)
         .with_wait(crate::WaitConfig::quick());
-    let addr = ResourceAddr::new(ResourceKind::S3Bucket, "milvus");
     let desired: Attrs = [("bucket".to_string(), Value::string("acme-milvus"))].into();
-    let observed = p
-        .create(ApplyRequest {
-            addr: &addr,
-            desired: &desired,
-            prior: None,
-            field_diffs: &[],
-            events: &NoEvents,
-        })
+    let observed = created_by(&p, ResourceKind::S3Bucket, &desired)
         .await
         .unwrap();
     assert_eq!(observed.physical_id.as_deref(), Some("acme-milvus"));
