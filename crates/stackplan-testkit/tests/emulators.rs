@@ -27,35 +27,42 @@ fn emulators() -> &'static Emulators {
     Emulators::shared().expect("emulators (run `just emulators-install` once)")
 }
 
-/// Creates a VPC with one private subnet in each of three AZs, as the
-/// reference deployment has; returns (vpc id, subnet ids).
-async fn network(ec2: &aws_sdk_ec2::Client) -> (String, Vec<String>) {
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.42.0.0/16")
+/// A VPC with `cidr`; returns its id.
+async fn vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
+    ec2.create_vpc()
+        .cidr_block(cidr)
         .send()
         .await
         .expect("CreateVpc")
         .vpc
         .and_then(|v| v.vpc_id)
-        .expect("vpc id");
+        .expect("vpc id")
+}
+
+/// A subnet of `vpc` in zone `az`; returns its id.
+async fn subnet(ec2: &aws_sdk_ec2::Client, vpc: &str, cidr: &str, az: &str) -> String {
+    ec2.create_subnet()
+        .vpc_id(vpc)
+        .cidr_block(cidr)
+        .availability_zone(az)
+        .send()
+        .await
+        .expect("CreateSubnet")
+        .subnet
+        .and_then(|s| s.subnet_id)
+        .expect("subnet id")
+}
+
+/// Creates a VPC with one private subnet in each of three AZs, as the
+/// reference deployment has; returns (vpc id, subnet ids).
+async fn network(ec2: &aws_sdk_ec2::Client) -> (String, Vec<String>) {
+    let vpc = vpc(ec2, "10.42.0.0/16").await;
     let mut subnets = Vec::new();
     for (i, az) in ["us-west-2a", "us-west-2b", "us-west-2c"]
         .iter()
         .enumerate()
     {
-        let subnet = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(format!("10.42.{i}.0/24"))
-            .availability_zone(*az)
-            .send()
-            .await
-            .expect("CreateSubnet")
-            .subnet
-            .and_then(|s| s.subnet_id)
-            .expect("subnet id");
-        subnets.push(subnet);
+        subnets.push(subnet(ec2, &vpc, &format!("10.42.{i}.0/24"), az).await);
     }
     (vpc, subnets)
 }
@@ -1091,17 +1098,7 @@ async fn msk_refuses_four_client_subnets_and_two_in_one_zone() {
         aws_sdk_kafka::Client::new(&sdk),
     );
     let (vpc, mut subnets) = network(&ec2).await;
-    let extra = ec2
-        .create_subnet()
-        .vpc_id(&vpc)
-        .cidr_block("10.42.9.0/24")
-        .availability_zone("us-west-2a")
-        .send()
-        .await
-        .expect("CreateSubnet")
-        .subnet
-        .and_then(|s| s.subnet_id)
-        .expect("subnet id");
+    let extra = subnet(&ec2, &vpc, "10.42.9.0/24", "us-west-2a").await;
     let create = |client_subnets: Vec<String>, brokers: i32| {
         kafka
             .create_cluster()
@@ -1148,15 +1145,7 @@ async fn subnets_are_refused_in_zones_the_region_does_not_have() {
         .region(aws_config::Region::new("ca-central-1"))
         .build();
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.43.0.0/16")
-        .send()
-        .await
-        .expect("CreateVpc")
-        .vpc
-        .and_then(|v| v.vpc_id)
-        .expect("vpc id");
+    let vpc = vpc(&ec2, "10.43.0.0/16").await;
     for zone in ["ca-central-1c", "us-west-2a"] {
         let err = ec2
             .create_subnet()
@@ -1173,11 +1162,6 @@ async fn subnets_are_refused_in_zones_the_region_does_not_have() {
             "{zone}: {msg}"
         );
     }
-    ec2.create_subnet()
-        .vpc_id(&vpc)
-        .cidr_block("10.43.1.0/24")
-        .availability_zone("ca-central-1d")
-        .send()
-        .await
-        .expect("a zone of the region");
+    // A zone of the region is taken.
+    subnet(&ec2, &vpc, "10.43.1.0/24", "ca-central-1d").await;
 }
