@@ -182,7 +182,7 @@ fn template_json(v: &Value) -> serde_json::Value {
 
 /// Renders one release's chart with its plan values: no secret reaches
 /// helm, only the `(sensitive)` placeholder.
-pub async fn render_release(
+async fn render_release(
     loaded: &Loaded,
     charts: &StackCharts,
     addr: &ResourceAddr,
@@ -223,8 +223,12 @@ pub async fn render_release(
 }
 
 /// The render check: every release rendered, every object checked. All
-/// problems of all releases are reported in one error.
-pub async fn check_render(loaded: &Loaded, charts: &StackCharts) -> miette::Result<()> {
+/// problems of all releases are reported in one error; when there are
+/// none, the manifests by release (what `render --manifests` prints).
+pub async fn check_render(
+    loaded: &Loaded,
+    charts: &StackCharts,
+) -> miette::Result<BTreeMap<ResourceAddr, String>> {
     let addrs: Vec<&ResourceAddr> = charts.local.keys().collect();
     let rendered = futures::future::join_all(
         addrs
@@ -233,16 +237,19 @@ pub async fn check_render(loaded: &Loaded, charts: &StackCharts) -> miette::Resu
     )
     .await;
     let mut problems: Vec<(ResourceAddr, ObjectProblem)> = Vec::new();
+    let mut manifests = BTreeMap::new();
     for (addr, manifest) in addrs.into_iter().zip(rendered) {
-        let objects = parse_manifest(&manifest?).map_err(|e| miette!("{addr}: {e}"))?;
+        let manifest = manifest?;
+        let objects = parse_manifest(&manifest).map_err(|e| miette!("{addr}: {e}"))?;
         problems.extend(
             check_objects(&objects)
                 .into_iter()
                 .map(|p| (addr.clone(), p)),
         );
+        manifests.insert(addr.clone(), manifest);
     }
     if problems.is_empty() {
-        return Ok(());
+        return Ok(manifests);
     }
     let lines: Vec<String> = problems
         .iter()

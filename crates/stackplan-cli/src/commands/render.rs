@@ -14,9 +14,21 @@ pub fn run(
     manifests: bool,
     access: &ChartAccess,
 ) -> miette::Result<Outcome> {
-    let loaded = super::plan::runtime()?.block_on(super::load_with_charts(path, access))?;
+    let rt = super::plan::runtime()?;
+    let loaded = rt.block_on(super::load_with_charts(path, access))?;
     if manifests {
-        return run_manifests(&loaded, out);
+        let Some(c) = &loaded.charts else {
+            return Err(miette!("the stack's charts were not read"));
+        };
+        // The objects as plan renders and checks them, each release under
+        // a comment naming it.
+        let rendered = rt.block_on(charts::check_render(&loaded, c))?;
+        let text: String = rendered
+            .iter()
+            .map(|(addr, manifest)| format!("# {addr}\n{}\n", manifest.trim_end()))
+            .collect();
+        output::emit(&text, out)?;
+        return Ok(Outcome::Clean);
     }
     let milvus = loaded.stack.milvus.as_ref().ok_or_else(|| {
         miette!(
@@ -45,22 +57,5 @@ pub fn run(
     );
     let yaml = stackplan_render::values::yaml(&resolved).into_diagnostic()?;
     output::emit(&format!("{header}{yaml}"), out)?;
-    Ok(Outcome::Clean)
-}
-
-/// `render --manifests`: every release's objects, as plan renders and
-/// checks them, each release under a comment naming it.
-fn run_manifests(loaded: &super::Loaded, out: Option<&Path>) -> miette::Result<Outcome> {
-    let Some(c) = &loaded.charts else {
-        return Err(miette!("the stack's charts were not read"));
-    };
-    let rt = super::plan::runtime()?;
-    rt.block_on(charts::check_render(loaded, c))?;
-    let mut text = String::new();
-    for addr in c.local.keys() {
-        let manifest = rt.block_on(charts::render_release(loaded, c, addr))?;
-        text.push_str(&format!("# {addr}\n{}\n", manifest.trim_end()));
-    }
-    output::emit(&text, out)?;
     Ok(Outcome::Clean)
 }
