@@ -181,22 +181,11 @@ async fn execute(source: Source, run: Run<'_>) -> miette::Result<Outcome> {
     // Planning an apply reads and renders the charts, as `plan` does; a
     // saved plan already holds its values, and destroy needs none.
     let loaded = match (&source, mode) {
-        (Source::Stack(_), Mode::Apply) => {
-            let loaded = super::load_with_charts(&stack_path, charts).await?;
-            if let Some(c) = &loaded.charts {
-                super::charts::check_render(&loaded, c).await?;
-            }
-            loaded
-        }
+        (Source::Stack(_), Mode::Apply) => super::charts::load_checked(&stack_path, charts).await?,
         _ => super::load(&stack_path)?,
     };
     if mode == Mode::Apply {
-        for w in stackplan_aws::plan_warnings(&loaded.resources) {
-            eprintln!("warning: {}: {}", w.addr, w.message);
-        }
-        for w in stackplan_stack::warnings(&loaded.stack) {
-            eprintln!("warning: {w}");
-        }
+        super::plan::warn(&loaded);
     }
     let bytes = std::fs::read(&stack_path).into_diagnostic()?;
     let owned;

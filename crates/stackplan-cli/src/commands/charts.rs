@@ -222,6 +222,16 @@ async fn render_release(
         })
 }
 
+/// The stack as a change is planned from: its charts read, the values
+/// generated for them, and the render check passed.
+pub async fn load_checked(path: &std::path::Path, access: &ChartAccess) -> miette::Result<Loaded> {
+    let loaded = super::load_with_charts(path, access).await?;
+    if let Some(charts) = &loaded.charts {
+        check_render(&loaded, charts).await?;
+    }
+    Ok(loaded)
+}
+
 /// The render check: every release rendered, every object checked. All
 /// problems of all releases are reported in one error; when there are
 /// none, the manifests by release (what `render --manifests` prints).

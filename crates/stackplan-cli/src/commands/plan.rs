@@ -189,24 +189,28 @@ pub struct PlanCtx<'a> {
     pub drift_only: bool,
 }
 
+/// Advice about the stack itself (a role with AmazonS3FullAccess, Attu
+/// internet-facing without TLS): on stderr, so stdout stays the plan.
+pub fn warn(loaded: &super::Loaded) {
+    for w in stackplan_aws::plan_warnings(&loaded.resources) {
+        eprintln!("warning: {}: {}", w.addr, w.message);
+    }
+    for w in stackplan_stack::warnings(&loaded.stack) {
+        eprintln!("warning: {w}");
+    }
+}
+
 /// Makes the plan for the stack at `path`: its charts read and rendered
 /// and the objects checked first, so a release the API server would
 /// refuse fails here, before anything is read live or created.
 pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
-    let loaded = super::load_with_charts(path, ctx.charts).await?;
-    if !ctx.drift_only {
-        if let Some(charts) = &loaded.charts {
-            super::charts::check_render(&loaded, charts).await?;
-        }
-        // Advice about the stack itself (a role with AmazonS3FullAccess):
-        // on stderr, so stdout stays the plan.
-        for w in stackplan_aws::plan_warnings(&loaded.resources) {
-            eprintln!("warning: {}: {}", w.addr, w.message);
-        }
-        for w in stackplan_stack::warnings(&loaded.stack) {
-            eprintln!("warning: {w}");
-        }
-    }
+    let loaded = if ctx.drift_only {
+        super::load_with_charts(path, ctx.charts).await?
+    } else {
+        let loaded = super::charts::load_checked(path, ctx.charts).await?;
+        warn(&loaded);
+        loaded
+    };
     let bytes = std::fs::read(path)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot read `{}`", path.display()))?;
