@@ -214,6 +214,32 @@ pub fn lbc_policy(chart_version: &str, partition: &str) -> Option<&'static str> 
         .map(|(_, _, doc)| *doc)
 }
 
+/// The problem when no controller policy is known for chart `version`
+/// in `region`'s partition; `shown` names the chart in the message. A
+/// version without one would install a controller that cannot build its
+/// load balancers.
+pub(crate) fn lbc_policy_problem(
+    span: std::ops::Range<usize>,
+    version: &str,
+    shown: &str,
+    region: &str,
+) -> Option<crate::Problem> {
+    let part = crate::expand::partition(region);
+    lbc_policy(version, part).is_none().then(|| {
+        crate::Problem::new(
+            span,
+            format!(
+                "no IAM policy of the AWS Load Balancer Controller is known for {shown} in partition {part}"
+            ),
+            "unknown controller policy",
+        )
+        .hint(format!(
+            "stackplan keeps the controller's published policy per chart version; known: {}",
+            lbc_policy_versions(part).join(", ")
+        ))
+    })
+}
+
 /// The chart versions with a policy in a partition, for hints.
 pub fn lbc_policy_versions(partition: &str) -> Vec<&'static str> {
     let mut v: Vec<&str> = LBC_POLICIES

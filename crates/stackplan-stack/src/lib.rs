@@ -52,23 +52,12 @@ pub fn check_charts(stack: &Stack, charts: &Charts) -> Result<(), StackError> {
         &stack.load_balancer_controller,
         &charts.load_balancer_controller,
     ) {
-        let part = partition(&stack.region);
-        if chart::lbc_policy(&chart.version, part).is_none() {
-            problems.push(
-                Problem::new(
-                    l.chart_span.clone(),
-                    format!(
-                        "no IAM policy of the AWS Load Balancer Controller is known for chart {} in partition {part}",
-                        chart.describe()
-                    ),
-                    "unknown controller policy",
-                )
-                .hint(format!(
-                    "stackplan keeps the controller's published policy per chart version; known: {}",
-                    chart::lbc_policy_versions(part).join(", ")
-                )),
-            );
-        }
+        problems.extend(chart::lbc_policy_problem(
+            l.chart_span.clone(),
+            &chart.version,
+            &format!("chart {}", chart.describe()),
+            &stack.region,
+        ));
     }
     if problems.is_empty() {
         return Ok(());

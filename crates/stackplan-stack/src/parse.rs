@@ -201,26 +201,18 @@ fn read_stack(
             values: Value::Map(BTreeMap::new()),
         })),
     };
-    // The controller's IAM policy is kept per chart version: a version
-    // without one would install a controller that cannot build its load
-    // balancers. A chart read from a path is checked once it is read.
+    // The controller's IAM policy is kept per chart version; a chart read
+    // from a path is checked once it is read (check_charts).
     if let (Some(Some(l)), Some(r)) = (&lbc, &region)
         && let Some(v) = l.chart.version()
+        && let Some(problem) = crate::chart::lbc_policy_problem(
+            l.chart_span.clone(),
+            v,
+            &format!("chart version {v}"),
+            r,
+        )
     {
-        let part = crate::expand::partition(r);
-        if crate::chart::lbc_policy(v, part).is_none() {
-            p.at(
-                l.chart_span.clone(),
-                format!(
-                    "no IAM policy of the AWS Load Balancer Controller is known for chart version {v} in partition {part}"
-                ),
-                "unknown controller policy",
-                &format!(
-                    "stackplan keeps the controller's published policy per chart version; known: {}",
-                    crate::chart::lbc_policy_versions(part).join(", ")
-                ),
-            );
-        }
+        p.push(problem);
     }
     let kubernetes = kubernetes.map(|t| read_kubernetes(t, p));
 
