@@ -33,6 +33,74 @@ fn kms_tags(
 }
 
 impl AwsProvider {
+    /// A key this resource created in an apply that died before it gave
+    /// the key its alias (kill -9, a lost answer): enabled, without an
+    /// alias, and tagged exactly with the resource's `Name` and
+    /// `stackplan:stack`. KMS keys have no name to find them by, so
+    /// without this a re-apply made a second key and orphaned the first.
+    async fn orphan_key(
+        &self,
+        addr: &ResourceAddr,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> AwsResult<Option<String>> {
+        let (Some(name), Some(stack)) = (tags.get("Name"), tags.get("stackplan:stack")) else {
+            return Ok(None);
+        };
+        let pages = self
+            .kms
+            .list_keys()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::api(addr, "ListKeys", e))?;
+        for key in pages.iter().flat_map(|p| p.keys()) {
+            let Some(id) = key.key_id() else { continue };
+            let tagged = self
+                .kms
+                .list_resource_tags()
+                .key_id(id)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(addr, "ListResourceTags", e))?;
+            let tag = |k: &str| {
+                tagged
+                    .tags()
+                    .iter()
+                    .find(|t| t.tag_key() == k)
+                    .map(|t| t.tag_value())
+            };
+            if tag("Name") != Some(name.as_str()) || tag("stackplan:stack") != Some(stack.as_str())
+            {
+                continue;
+            }
+            let (described, aliases) = tokio::try_join!(
+                async {
+                    self.kms
+                        .describe_key()
+                        .key_id(id)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::api(addr, "DescribeKey", e))
+                },
+                async {
+                    self.kms
+                        .list_aliases()
+                        .key_id(id)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::api(addr, "ListAliases", e))
+                },
+            )?;
+            let enabled =
+                described.key_metadata().and_then(|m| m.key_state()) == Some(&KeyState::Enabled);
+            if enabled && aliases.aliases().is_empty() {
+                return Ok(Some(id.to_string()));
+            }
+        }
+        Ok(None)
+    }
+
     async fn key_observe(&self, addr: &ResourceAddr, key: &str) -> AwsResult<Option<Observed>> {
         let out = absent_if_not_found(
             self.kms
@@ -133,24 +201,37 @@ impl AwsProvider {
 
     pub(crate) async fn key_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let d = Desired::new(req.addr, req.desired);
-        let tags = kms_tags(req.addr, &d.str_map("tags")?)?;
-        progress(req.events, req.addr, Phase::Creating, "CreateKey");
-        let out = self
-            .kms
-            .create_key()
-            .set_description(d.opt_str("description")?.map(str::to_string))
-            .set_policy(match d.get("policy") {
-                Some(_) => Some(d.document("policy")?),
-                None => None,
-            })
-            .set_tags(Some(tags).filter(|t| !t.is_empty()))
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateKey", e))?;
-        let id = out
-            .key_metadata()
-            .map(|m| m.key_id().to_string())
-            .unwrap_or_default();
+        let tag_map = d.str_map("tags")?;
+        let tags = kms_tags(req.addr, &tag_map)?;
+        let id = match self.orphan_key(req.addr, &tag_map).await? {
+            Some(id) => {
+                progress(
+                    req.events,
+                    req.addr,
+                    Phase::Creating,
+                    format!("adopting key {id}, made by an apply that stopped before its alias"),
+                );
+                id
+            }
+            None => {
+                progress(req.events, req.addr, Phase::Creating, "CreateKey");
+                let out = self
+                    .kms
+                    .create_key()
+                    .set_description(d.opt_str("description")?.map(str::to_string))
+                    .set_policy(match d.get("policy") {
+                        Some(_) => Some(d.document("policy")?),
+                        None => None,
+                    })
+                    .set_tags(Some(tags).filter(|t| !t.is_empty()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreateKey", e))?;
+                out.key_metadata()
+                    .map(|m| m.key_id().to_string())
+                    .unwrap_or_default()
+            }
+        };
         if let Some(alias) = d.opt_str("alias")? {
             self.kms
                 .create_alias()

@@ -195,3 +195,67 @@ async fn secret_deleted_by_stackplan_is_restored_when_the_stack_creates_it_again
     // `generate` keeps the password the restored secret holds.
     assert_eq!(again.outputs["password"], created.outputs["password"]);
 }
+
+/// An apply killed between CreateKey and CreateAlias leaves a key no
+/// state names and no alias finds. The next create adopts that key (same
+/// Name and stackplan:stack tags, enabled, no alias) instead of making a
+/// second one; a key of another stack is left alone.
+#[tokio::test]
+async fn a_key_made_by_an_apply_killed_before_its_alias_is_adopted_not_duplicated() {
+    let p = provider().await;
+    let a = addr(K::KmsKey, "msk_scram");
+    let stack = name("orphan");
+    let alias = format!("alias/{}", name("scram"));
+    let config = stackplan_testkit::Emulators::shared()
+        .unwrap()
+        .aws_config()
+        .await;
+    let kms = aws_sdk_kms::Client::new(&config);
+    let key_tagged = |stack: String| {
+        let kms = kms.clone();
+        async move {
+            kms.create_key()
+                .tags(
+                    aws_sdk_kms::types::Tag::builder()
+                        .tag_key("Name")
+                        .tag_value("msk-scram")
+                        .build()
+                        .unwrap(),
+                )
+                .tags(
+                    aws_sdk_kms::types::Tag::builder()
+                        .tag_key("stackplan:stack")
+                        .tag_value(stack)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .key_metadata
+                .unwrap()
+                .key_id
+        }
+    };
+    let other_stacks = key_tagged(format!("{stack}-other")).await;
+    let orphan = key_tagged(stack.clone()).await;
+    let desired = attrs([
+        ("alias", Value::string(&alias)),
+        (
+            "tags",
+            tags([("Name", "msk-scram"), ("stackplan:stack", &stack)]),
+        ),
+    ]);
+    let created = create(&p, &a, &desired).await;
+    assert_eq!(created.physical_id.as_deref(), Some(orphan.as_str()));
+    assert_ne!(created.physical_id.as_deref(), Some(other_stacks.as_str()));
+    let aliased = kms
+        .list_aliases()
+        .key_id(&orphan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(aliased.aliases()[0].alias_name(), Some(alias.as_str()));
+    let state = state_of(&a, &desired, &created);
+    delete(&p, &a, &state).await;
+}
