@@ -249,12 +249,7 @@ async fn a_key_made_by_an_apply_killed_before_its_alias_is_adopted_not_duplicate
     let created = create(&p, &a, &desired).await;
     assert_eq!(created.physical_id.as_deref(), Some(orphan.as_str()));
     assert_ne!(created.physical_id.as_deref(), Some(other_stacks.as_str()));
-    let aliased = kms
-        .list_aliases()
-        .key_id(&orphan)
-        .send()
-        .await
-        .unwrap();
+    let aliased = kms.list_aliases().key_id(&orphan).send().await.unwrap();
     assert_eq!(aliased.aliases()[0].alias_name(), Some(alias.as_str()));
     let state = state_of(&a, &desired, &created);
     delete(&p, &a, &state).await;
