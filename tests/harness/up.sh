@@ -117,10 +117,17 @@ EXT
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
     openssl rand -hex 32 >token
-    printf '%s,stackplan-admin,stackplan-admin,"system:masters"\n' "$(cat token)" >tokens.csv
-    chmod 600 ./*.key token tokens.csv
+    openssl rand -hex 32 >viewer-token
+    # The viewer is authenticated but bound to no role: what a principal
+    # with an access entry but too narrow a policy meets on EKS (403).
+    {
+        printf '%s,stackplan-admin,stackplan-admin,"system:masters"\n' "$(cat token)"
+        printf '%s,stackplan-viewer,stackplan-viewer\n' "$(cat viewer-token)"
+    } >tokens.csv
+    chmod 600 ./*.key token viewer-token tokens.csv
 ) || fail "generating certificates with openssl failed"
 TOKEN="$(cat "$PKI/token")"
+VIEWER_TOKEN="$(cat "$PKI/viewer-token")"
 
 KUBECONFIG_FILE="$RUN_DIR/kubeconfig"
 cat >"$KUBECONFIG_FILE" <<EOF
@@ -157,7 +164,7 @@ spawn kube-apiserver "$APISERVER" \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --client-ca-file "$PKI/ca.crt" \
     --token-auth-file "$PKI/tokens.csv" \
-    --authorization-mode AlwaysAllow \
+    --authorization-mode RBAC \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$PKI/sa.pub" \
     --service-account-signing-key-file "$PKI/sa.key" \
@@ -211,6 +218,7 @@ export STACKPLAN_HELM=$HELM
 export STACKPLAN_HELM_V3=$HELM_V3
 export STACKPLAN_KUBECTL=$KUBECTL
 export STACKPLAN_KUBE_TOKEN=$TOKEN
+export STACKPLAN_KUBE_VIEWER_TOKEN=$VIEWER_TOKEN
 export STACKPLAN_KUBE_SERVER=https://127.0.0.1:$APISERVER_PORT
 export STACKPLAN_EMULATORS_DIR=$RUN_DIR
 export STACKPLAN_EMULATORS_PIDS="${pids% }"

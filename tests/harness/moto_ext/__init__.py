@@ -2,10 +2,11 @@
 that moto does not implement, and fixes where moto's answers differ from
 AWS's in ways the stack depends on. tests/harness/README.md lists them."""
 
-from . import eks, iam, kafka
+from . import ec2, eks, iam, kafka
 
 
 def install() -> None:
     eks.install()
     kafka.install()
     iam.install()
+    ec2.install()

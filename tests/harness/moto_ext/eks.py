@@ -8,21 +8,27 @@ service model for EKS.
 
 Added operations: CreateAddon, DescribeAddon, UpdateAddon, DeleteAddon,
 ListAddons, DescribeAddonVersions, UpdateClusterVersion,
-UpdateNodegroupVersion, DescribeUpdate, ListUpdates.
+UpdateNodegroupVersion, DescribeUpdate, ListUpdates, CreateAccessEntry,
+DescribeAccessEntry, UpdateAccessEntry, DeleteAccessEntry, ListAccessEntries,
+AssociateAccessPolicy, DisassociateAccessPolicy, ListAssociatedAccessPolicies,
+ListAccessPolicies.
 Changed: CreateCluster (per-cluster OIDC issuer, cluster security group, VPC
-id, subnet validation), CreateNodegroup (version defaults to the cluster's,
-scaling validation), UpdateClusterConfig (returns an `update` as AWS does, and
-merges a partial resourcesVpcConfig), UpdateNodegroupConfig (update recorded
-for DescribeUpdate), DeleteCluster (deletes add-ons and the cluster security
-group).
+id, subnet validation, the creator's admin access entry), CreateNodegroup
+(version defaults to the cluster's, scaling validation), UpdateClusterConfig
+(returns an `update` as AWS does, and merges a partial resourcesVpcConfig),
+UpdateNodegroupConfig (update recorded for DescribeUpdate), DeleteCluster
+(deletes add-ons, access entries and the cluster security group),
+TagResource / UntagResource / ListTagsForResource (access entries and
+add-ons too; every `tagKeys` is removed).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.models import ec2_backends
 from moto.eks import models as eks_models
 from moto.eks import urls as eks_urls
@@ -35,7 +41,9 @@ from moto.eks.exceptions import (
 from moto.eks.models import EKSBackend
 from moto.eks.responses import EKSResponse
 from moto.eks.utils import validate_role_arn
+from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random as random
+from moto.sts.models import sts_backends
 
 from .common import paginate, utcnow
 
@@ -371,8 +379,10 @@ def create_cluster(
 
 def delete_cluster(self: EKSBackend, name: str) -> eks_models.Cluster:
     cluster = _orig_delete_cluster(self, name)
-    # Deleting a cluster deletes its add-ons and the security group EKS made.
+    # Deleting a cluster deletes its add-ons, its access entries and the
+    # security group EKS made.
     _addons(cluster).clear()
+    _access_entries(cluster).clear()
     group_id = (cluster.resources_vpc_config or {}).get("clusterSecurityGroupId")
     if group_id:
         ec2 = ec2_backends[self.account_id][self.region_name]
@@ -804,13 +814,25 @@ def _r_create_cluster(self: EKSResponse) -> ActionResult:
     mode = access.get("authenticationMode") or "CONFIG_MAP"
     if mode not in AUTHENTICATION_MODES:
         raise _invalid(f"Unsupported authentication mode {mode}", clusterName=self._get_param("name"))
+    bootstrap = access.get("bootstrapClusterCreatorAdminPermissions")
+    bootstrap = True if bootstrap is None else bool(bootstrap)
+    if mode == "CONFIG_MAP" and not bootstrap:
+        # EKS's answer to this combination, as reported in
+        # terraform-aws-modules/terraform-aws-eks#3026 and #3270: in
+        # CONFIG_MAP mode the creator is the only way into the cluster.
+        raise _invalid(
+            "bootstrapClusterCreatorAdminPermissions must be true if cluster "
+            "authentication mode is set to CONFIG_MAP",
+            clusterName=self._get_param("name"),
+        )
     result = _orig_r_create_cluster(self)
     cluster = self.eks_backend.clusters[self._get_param("name")]
-    bootstrap = access.get("bootstrapClusterCreatorAdminPermissions")
     cluster.access_config = {
         "authenticationMode": mode,
-        "bootstrapClusterCreatorAdminPermissions": True if bootstrap is None else bool(bootstrap),
+        "bootstrapClusterCreatorAdminPermissions": bootstrap,
     }
+    if bootstrap:
+        _bootstrap_creator_entry(self, cluster)
     return result
 
 
@@ -858,6 +880,737 @@ def _r_update_nodegroup_config(self: EKSResponse) -> ActionResult:
     return ActionResult({"update": update})
 
 
+# --- Access entries ----------------------------------------------------------
+#
+# CreateAccessEntry, DescribeAccessEntry, UpdateAccessEntry, DeleteAccessEntry,
+# ListAccessEntries, AssociateAccessPolicy, DisassociateAccessPolicy,
+# ListAssociatedAccessPolicies and ListAccessPolicies, which moto lacks.
+# Shapes: botocore's eks model (2017-11-01). Rules and their sources:
+#
+# [ug-create]  EKS user guide, "Create access entries"
+#              (awsdocs/amazon-eks-user-guide, creating-access-entries.adoc)
+# [ug-assoc]   EKS user guide, "Associate access policies with access entries"
+#              (access-policies.adoc)
+# [ug-mode]    EKS user guide, "Change authentication mode to use access
+#              entries" (setting-up-access-entries.adoc) and "Grant IAM users
+#              and roles access to Kubernetes APIs" (grant-k8s-access.adoc)
+# [ug-ref]     EKS user guide, "Review access policy permissions"
+#              (access-policy-reference.adoc): the policy catalogue
+# [ug-legacy]  EKS user guide, "Manage access entries" (access-entries.html,
+#              Prerequisites, "Important") and access-entries.adoc "Legacy
+#              cluster access configuration"
+# [model]      botocore eks model documentation strings
+# The error messages are AWS's own where a public report quotes them (each
+# cites it); the others are marked "message not confirmed".
+
+# Every policy the catalogue page names, plus the two its `list-access-policies`
+# example shows ([ug-ref]). ARN: arn:<partition>:eks::aws:cluster-access-policy/<Name>.
+ACCESS_POLICY_NAMES = sorted(
+    [
+        "AmazonAIOpsAssistantPolicy",
+        "AmazonARCRegionSwitchScalingPolicy",
+        "AmazonEKSAdminPolicy",
+        "AmazonEKSAdminViewPolicy",
+        "AmazonEKSAutoNodePolicy",
+        "AmazonEKSBlockStorageClusterPolicy",
+        "AmazonEKSBlockStoragePolicy",
+        "AmazonEKSClusterAdminPolicy",
+        "AmazonEKSClusterInsightsPolicy",
+        "AmazonEKSComputeClusterPolicy",
+        "AmazonEKSComputePolicy",
+        "AmazonEKSEditPolicy",
+        "AmazonEKSHybridPolicy",
+        "AmazonEKSLoadBalancingClusterPolicy",
+        "AmazonEKSLoadBalancingPolicy",
+        "AmazonEKSNetworkingClusterPolicy",
+        "AmazonEKSNetworkingPolicy",
+        "AmazonEKSSecretReaderPolicy",
+        "AmazonEKSViewPolicy",
+    ]
+)
+CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
+
+# [model] CreateAccessEntryRequest.type: the valid values, case-sensitive
+# ("Standard" is refused: aws/aws-cdk#31146). STANDARD is the default.
+ACCESS_ENTRY_TYPES = [
+    "STANDARD",
+    "FARGATE_LINUX",
+    "EC2_LINUX",
+    "EC2_WINDOWS",
+    "EC2",
+    "HYBRID_LINUX",
+    "HYPERPOD_LINUX",
+]
+# [ug-assoc]: access policies go to entries of type STANDARD; [model] type:
+# EC2_LINUX / EC2_WINDOWS entries can't have one. EKS Auto Mode's EC2 entries
+# take AmazonEKSAutoNodePolicy (eksctl-io/eksctl#8098,
+# terraform-aws-modules/terraform-aws-eks#3274).
+POLICY_ENTRY_TYPES = {"STANDARD", "EC2"}
+# [ug-create]: a username "can't start with system:, eks:, aws:, amazon:, or iam:".
+RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
+
+CONFIG_MAP_ONLY_MSG = (
+    # Quoted in terraform-aws-modules/terraform-aws-eks#3048 (InvalidRequestException).
+    "The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] "
+    "to perform this operation."
+)
+ENTRY_NOT_FOUND_MSG = (
+    # Quoted in terraform-aws-modules/terraform-aws-eks#3024 (AssociateAccessPolicy, 404).
+    "The specified principalArn could not be found. You can view your available "
+    "access entries with 'list-access-entries'."
+)
+ENTRY_IN_USE_MSG = (
+    # Quoted in terraform-aws-modules/terraform-aws-eks#2968 and #3293 (409).
+    "The specified access entry resource is already in use on this cluster."
+)
+# Quoted in aws-samples/appmod-blueprints#319: an sts assumed-role ARN.
+PRINCIPAL_FORMAT_MSG = "The principalArn parameter format is not valid"
+# Quoted in terraform-aws-modules/terraform-aws-eks#2969: a role ARN missing its
+# path, i.e. naming no existing role.
+INVALID_PRINCIPAL_MSG = "The specified principalArn is invalid: invalid principal."
+# Quoted in aws-controllers-k8s/community#2144: ListAssociatedAccessPolicies
+# (the controller's read) on an EC2_LINUX entry.
+STANDARD_ONLY_MSG = (
+    'This operation can only be performed on Access Entries with a type of "STANDARD".'
+)
+
+_PRINCIPAL_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>[0-9]{12}):"
+    r"(?P<kind>role|user|assumed-role|federated-user)/(?P<path>.+)$"
+)
+
+
+def access_policy_arn(partition: str, name: str) -> str:
+    return f"arn:{partition}:eks::aws:cluster-access-policy/{name}"
+
+
+class FakeAccessEntry:
+    def __init__(
+        self,
+        cluster: eks_models.Cluster,
+        principal_arn: str,
+        entry_type: str,
+        kubernetes_groups: list[str],
+        username: str | None,
+        tags: dict[str, str] | None,
+        client_request_token: str | None,
+        region_name: str,
+        partition: str,
+    ):
+        principal = _PRINCIPAL_ARN.match(principal_arn)
+        assert principal is not None  # validated by the caller
+        kind, name = principal.group("kind"), principal.group("path").split("/")[-1]
+        self.cluster_name = cluster.name
+        self.principal_arn = principal_arn
+        self.type = entry_type
+        self.kubernetes_groups = list(kubernetes_groups)
+        self.username = username or _default_username(principal_arn, entry_type)
+        self.tags = dict(tags or {})
+        self.client_request_token = client_request_token
+        self.created_at = utcnow()
+        self.modified_at = self.created_at
+        # The form real entries have, e.g. (terraform-aws-modules/terraform-aws-eks#3293,
+        # aws-controllers-k8s/community#2144):
+        # arn:aws:eks:<region>:<cluster account>:access-entry/<cluster>/role/<principal
+        # account>/<role name>/<uuid>
+        cluster_account = cluster.arn.split(":")[4]
+        self.access_entry_arn = (
+            f"arn:{partition}:eks:{region_name}:{cluster_account}:access-entry/"
+            f"{cluster.name}/{kind}/{principal.group('account')}/{name}/{random.uuid4()}"
+        )
+        # policy ARN -> {policyArn, accessScope, associatedAt, modifiedAt}
+        self.policies: dict[str, dict[str, Any]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clusterName": self.cluster_name,
+            "principalArn": self.principal_arn,
+            "kubernetesGroups": self.kubernetes_groups,
+            "accessEntryArn": self.access_entry_arn,
+            "createdAt": self.created_at,
+            "modifiedAt": self.modified_at,
+            "tags": self.tags,
+            "username": self.username,
+            "type": self.type,
+        }
+
+
+def _default_username(principal_arn: str, entry_type: str) -> str:
+    """The username EKS sets when none is given ([ug-create], the table)."""
+    if entry_type in ("EC2_LINUX", "EC2_WINDOWS", "EC2"):
+        # EC2 (Auto Mode) is not in the table: assumed like the other EC2 types.
+        return "system:node:{{EC2PrivateDNSName}}"
+    if entry_type != "STANDARD":
+        # FARGATE_LINUX and HYBRID_LINUX per the table; HYPERPOD_LINUX assumed alike.
+        return "system:node:{{SessionName}}"
+    principal = _PRINCIPAL_ARN.match(principal_arn)
+    assert principal is not None
+    if principal.group("kind") == "user":
+        return principal_arn
+    # "The STS ARN of the role when it's assumed ... If the ARN of the role that
+    # you specified contained a path, Amazon EKS removes it."
+    role_name = principal.group("path").split("/")[-1]
+    return (
+        f"arn:{principal.group('partition')}:sts::{principal.group('account')}:"
+        f"assumed-role/{role_name}/{{{{SessionName}}}}"
+    )
+
+
+def _access_entries(cluster: eks_models.Cluster) -> dict[str, FakeAccessEntry]:
+    if not hasattr(cluster, "stackplan_access_entries"):
+        cluster.stackplan_access_entries = {}
+    return cluster.stackplan_access_entries
+
+
+def _access_cluster(backend: EKSBackend, name: str) -> eks_models.Cluster:
+    """The cluster, if access entries can be used on it.
+
+    [ug-mode]: "To begin using access entries, you must change the
+    authentication mode of the cluster to either the API_AND_CONFIG_MAP or
+    API modes."
+    """
+    cluster = _cluster_or_404(backend, name)
+    mode = (getattr(cluster, "access_config", None) or {}).get("authenticationMode", "CONFIG_MAP")
+    if mode not in ("API", "API_AND_CONFIG_MAP"):
+        raise InvalidRequestException(message=CONFIG_MAP_ONLY_MSG)
+    return cluster
+
+
+def _entry_or_404(cluster: eks_models.Cluster, principal_arn: str) -> FakeAccessEntry:
+    entry = _access_entries(cluster).get(principal_arn)
+    if entry is None:
+        raise ResourceNotFoundException(
+            clusterName=cluster.name,
+            nodegroupName=None,
+            fargateProfileName=None,
+            addonName=None,
+            message=ENTRY_NOT_FOUND_MSG,
+        )
+    return entry
+
+
+def _policy_entry(entry: FakeAccessEntry) -> FakeAccessEntry:
+    """[ug-assoc], [model] type: access policies only on STANDARD (and EC2) entries."""
+    if entry.type not in POLICY_ENTRY_TYPES:
+        raise _invalid(STANDARD_ONLY_MSG, clusterName=entry.cluster_name)
+    return entry
+
+
+def _check_groups(groups: Any, cluster_name: str) -> list[str]:
+    if groups is None:
+        return []
+    if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
+        raise _invalid(
+            "kubernetesGroups must be a list of non-empty strings", clusterName=cluster_name
+        )
+    for group in groups:
+        # Quoted in terraform-aws-modules/terraform-aws-eks#2915 and
+        # eksctl-io/eksctl#7446 (InvalidParameterException); the user guide
+        # source has the same rule (awsdocs/amazon-eks-user-guide#985).
+        if group.startswith("system:"):
+            raise _invalid(
+                f"The kubernetes group name {group} is invalid, it cannot start with system:",
+                clusterName=cluster_name,
+            )
+    return list(groups)
+
+
+def _check_username(username: Any, cluster_name: str) -> str | None:
+    """[ug-create]: the rules for a username of one's own."""
+    if username is None:
+        return None
+    if not isinstance(username, str) or not username:
+        # message not confirmed
+        raise _invalid("username must be a non-empty string", clusterName=cluster_name)
+    for prefix in RESERVED_USERNAME_PREFIXES:
+        if username.startswith(prefix):
+            # message not confirmed
+            raise _invalid(
+                f"The username {username} is invalid, it cannot start with {prefix}",
+                clusterName=cluster_name,
+            )
+    # "If you add either {{SessionName}} or {{SessionNameRaw}} to your
+    # username, the username must include a colon before {{SessionName}}."
+    for marker in ("{{SessionName}}", "{{SessionNameRaw}}"):
+        at = username.find(marker)
+        if at >= 0 and ":" not in username[:at]:
+            # message not confirmed
+            raise _invalid(
+                f"The username {username} is invalid, it must include a colon before {marker}",
+                clusterName=cluster_name,
+            )
+    return username
+
+
+def _caller_principal(response: EKSResponse) -> str:
+    """The IAM principal behind the request's credentials.
+
+    moto's STS answers GetCallerIdentity with `arn:aws:sts::<account>:user/moto`
+    for credentials it did not issue (the tests' "testing" keys); that user's
+    IAM ARN is `arn:aws:iam::<account>:user/moto`. For an assumed role the
+    principal is the role, not its session ([model] principalArn: no STS
+    session principals).
+    """
+    sts = sts_backends[response.current_account][response.partition]
+    access_key = response.get_access_key()
+    assumed = sts.get_assumed_role_from_access_key(access_key)
+    if assumed is not None:
+        return assumed.role_arn
+    _, arn, _ = sts.get_caller_identity(access_key, response.region)
+    return re.sub(r"^arn:([^:]+):sts::([0-9]{12}):user/", r"arn:\1:iam::\2:user/", arn)
+
+
+def _principal_exists(backend: EKSBackend, principal_arn: str, caller: str | None) -> bool:
+    if principal_arn == caller:
+        return True  # it signed this very request
+    principal = _PRINCIPAL_ARN.match(principal_arn)
+    assert principal is not None
+    iam = iam_backends[principal.group("account")][principal.group("partition")]
+    if principal.group("kind") == "role":
+        return any(role.arn == principal_arn for role in iam.get_roles())
+    return any(user.arn == principal_arn for user in iam.users.values())
+
+
+def _check_principal(
+    backend: EKSBackend, principal_arn: Any, entry_type: str, cluster_name: str, caller: str | None
+) -> str:
+    """[model] principalArn and [ug-create] on the ARN."""
+    principal = _PRINCIPAL_ARN.match(principal_arn) if isinstance(principal_arn, str) else None
+    # "You can't use the STS session principal type with access entries"
+    # ([model]); groups, root and anything else are no principal ARN either.
+    if (
+        principal is None
+        or principal.group("service") != "iam"
+        or principal.group("kind") not in ("role", "user")
+    ):
+        raise _invalid(PRINCIPAL_FORMAT_MSG, clusterName=cluster_name)
+    if principal.group("partition") != backend.partition:
+        raise _invalid(INVALID_PRINCIPAL_MSG, clusterName=cluster_name)
+    kind, path = principal.group("kind"), principal.group("path")
+    if kind == "role" and path.startswith("aws-service-role/"):
+        # [ug-create]: "You cannot create access entries where the principal
+        # ARN is a service linked role." (message not confirmed)
+        raise _invalid(INVALID_PRINCIPAL_MSG, clusterName=cluster_name)
+    if entry_type != "STANDARD":
+        # [model]: "For nodes (EC2, EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX, and
+        # HYBRID_LINUX), the only valid ARN is IAM roles"; [ug-create]: "If the
+        # type of the access entry is anything other than STANDARD ..., the ARN
+        # must be in the same AWS account that your cluster is in."
+        # (message not confirmed)
+        if kind != "role" or principal.group("account") != backend.account_id:
+            raise _invalid(INVALID_PRINCIPAL_MSG, clusterName=cluster_name)
+    # [ug-create]: "An access entry includes the ARN of one, and only one,
+    # existing IAM principal"; AWS refuses an ARN naming no principal with
+    # this message (terraform-aws-modules/terraform-aws-eks#2969).
+    if not _principal_exists(backend, principal_arn, caller):
+        raise _invalid(INVALID_PRINCIPAL_MSG, clusterName=cluster_name)
+    return principal_arn
+
+
+def _check_scope(scope: Any, cluster_name: str) -> dict[str, Any]:
+    """[model] AccessScope: type cluster|namespace; namespaces "is required if
+    you specified namespace". A cluster scope with namespaces is refused too.
+    (messages not confirmed)"""
+    if not isinstance(scope, dict):
+        raise _invalid("accessScope is required", clusterName=cluster_name)
+    kind = scope.get("type")
+    namespaces = scope.get("namespaces") or []
+    if kind not in ("cluster", "namespace"):
+        raise _invalid(
+            f"Invalid access scope type {kind}. Valid values are [cluster, namespace]",
+            clusterName=cluster_name,
+        )
+    if not isinstance(namespaces, list) or not all(isinstance(n, str) and n for n in namespaces):
+        raise _invalid("accessScope namespaces must be non-empty strings", clusterName=cluster_name)
+    if kind == "namespace" and not namespaces:
+        raise _invalid(
+            "At least one namespace must be specified for an access scope of type namespace",
+            clusterName=cluster_name,
+        )
+    if kind == "cluster" and namespaces:
+        raise _invalid(
+            "Namespaces can't be specified for an access scope of type cluster",
+            clusterName=cluster_name,
+        )
+    return {"type": kind, "namespaces": list(namespaces)}
+
+
+def _check_max_results(max_results: Any, cluster_name: str | None = None) -> Any:
+    # [model] List*RequestMaxResults: 1..100. (message not confirmed)
+    if max_results is not None and not 1 <= int(max_results) <= 100:
+        raise _invalid("maxResults must be between 1 and 100", clusterName=cluster_name)
+    return max_results
+
+
+def _associate(entry: FakeAccessEntry, policy_arn: str, scope: dict[str, Any]) -> dict[str, Any]:
+    now = utcnow()
+    association = entry.policies.get(policy_arn)
+    if association is None:
+        association = {"policyArn": policy_arn, "associatedAt": now}
+        entry.policies[policy_arn] = association
+    # [ug-assoc]: "You can change the access scope for an access policy after
+    # you associate it ... run the previous command again with the new scope."
+    association["accessScope"] = scope
+    association["modifiedAt"] = now
+    return association
+
+
+def _bootstrap_creator_entry(response: EKSResponse, cluster: eks_models.Cluster) -> None:
+    """The admin entry EKS makes for whoever created the cluster.
+
+    [model] CreateAccessConfigRequest.bootstrapClusterCreatorAdminPermissions:
+    "whether or not the cluster creator IAM principal was set as a cluster
+    admin access entry during cluster creation time". [ug-legacy]: EKS
+    "creates an access entry with administrator permissions to the cluster
+    for the IAM principal that originally created the cluster", and a cluster
+    that only had the aws-auth ConfigMap shows it once access entries are
+    enabled (which is why `terraform-aws-eks` users moving from CONFIG_MAP
+    hit ResourceInUseException on the creator's entry:
+    terraform-aws-modules/terraform-aws-eks#2911). So the entry is made here
+    whatever the mode; in CONFIG_MAP mode the access-entry API refuses to
+    show it until UpdateClusterConfig enables the API.
+    """
+    backend = response.eks_backend
+    creator = _caller_principal(response)
+    if not _PRINCIPAL_ARN.match(creator):
+        return
+    entry = FakeAccessEntry(
+        cluster, creator, "STANDARD", [], None, None, None, backend.region_name, backend.partition
+    )
+    _associate(
+        entry,
+        access_policy_arn(backend.partition, CLUSTER_ADMIN_POLICY),
+        {"type": "cluster", "namespaces": []},
+    )
+    _access_entries(cluster)[creator] = entry
+
+
+# Backend methods.
+
+
+def create_access_entry(
+    self: EKSBackend,
+    cluster_name: str,
+    principal_arn: Any,
+    kubernetes_groups: Any,
+    tags: dict[str, str] | None,
+    client_request_token: str | None,
+    username: Any,
+    entry_type: Any,
+    caller: str | None,
+) -> dict[str, Any]:
+    cluster = _access_cluster(self, cluster_name)
+    entry_type = "STANDARD" if entry_type is None else entry_type
+    if entry_type not in ACCESS_ENTRY_TYPES:
+        # message not confirmed (CloudFormation's is quoted in aws/aws-cdk#31146)
+        raise _invalid(
+            f"AccessEntry type must be one of [{', '.join(ACCESS_ENTRY_TYPES)}]",
+            clusterName=cluster_name,
+        )
+    existing = (
+        _access_entries(cluster).get(principal_arn) if isinstance(principal_arn, str) else None
+    )
+    if existing is not None:
+        if client_request_token and existing.client_request_token == client_request_token:
+            return existing.to_dict()  # a retry of the same request: idempotent
+        raise ResourceInUseException(
+            clusterName=cluster_name, nodegroupName=None, addonName=None, message=ENTRY_IN_USE_MSG
+        )
+    _check_principal(self, principal_arn, entry_type, cluster_name, caller)
+    if entry_type != "STANDARD":
+        # [ug-create] CLI: "You can't use the --kubernetes-groups option when
+        # you specify a type other than STANDARD"; a username is for STANDARD
+        # entries ("If the type of the access entry is STANDARD, you can
+        # specify a username"). (messages not confirmed)
+        if kubernetes_groups:
+            raise _invalid(
+                "kubernetesGroups can only be specified for access entries of type STANDARD",
+                clusterName=cluster_name,
+            )
+        if username is not None:
+            raise _invalid(
+                "username can only be specified for access entries of type STANDARD",
+                clusterName=cluster_name,
+            )
+    groups = _check_groups(kubernetes_groups, cluster_name)
+    username = _check_username(username, cluster_name)
+    entry = FakeAccessEntry(
+        cluster,
+        principal_arn,
+        entry_type,
+        groups,
+        username,
+        tags,
+        client_request_token,
+        self.region_name,
+        self.partition,
+    )
+    _access_entries(cluster)[principal_arn] = entry
+    return entry.to_dict()
+
+
+def describe_access_entry(
+    self: EKSBackend, cluster_name: str, principal_arn: str
+) -> dict[str, Any]:
+    return _entry_or_404(_access_cluster(self, cluster_name), principal_arn).to_dict()
+
+
+def update_access_entry(
+    self: EKSBackend,
+    cluster_name: str,
+    principal_arn: str,
+    kubernetes_groups: Any,
+    username: Any,
+) -> dict[str, Any]:
+    cluster = _access_cluster(self, cluster_name)
+    entry = _entry_or_404(cluster, principal_arn)
+    if entry.type != "STANDARD" and (kubernetes_groups or username is not None):
+        # Groups and a username are STANDARD-only ([ug-create]); the message is
+        # the one EKS gives for STANDARD-only operations.
+        raise _invalid(STANDARD_ONLY_MSG, clusterName=cluster_name)
+    if kubernetes_groups is not None:
+        entry.kubernetes_groups = _check_groups(kubernetes_groups, cluster_name)
+    if username is not None:
+        # [ug-create]: "You can change the username after the access entry is created."
+        entry.username = _check_username(username, cluster_name)
+    entry.modified_at = utcnow()
+    return entry.to_dict()
+
+
+def delete_access_entry(self: EKSBackend, cluster_name: str, principal_arn: str) -> None:
+    cluster = _access_cluster(self, cluster_name)
+    _entry_or_404(cluster, principal_arn)
+    # The entry's policy associations go with it.
+    del _access_entries(cluster)[principal_arn]
+
+
+def list_access_entries(
+    self: EKSBackend,
+    cluster_name: str,
+    associated_policy_arn: str | None,
+    max_results: Any,
+    next_token: Any,
+) -> tuple[list[str], str | None]:
+    cluster = _access_cluster(self, cluster_name)
+    _check_max_results(max_results, cluster_name)
+    arns = sorted(
+        arn
+        for arn, entry in _access_entries(cluster).items()
+        if not associated_policy_arn or associated_policy_arn in entry.policies
+    )
+    return paginate(arns, max_results, next_token)
+
+
+def associate_access_policy(
+    self: EKSBackend,
+    cluster_name: str,
+    principal_arn: str,
+    policy_arn: Any,
+    access_scope: Any,
+) -> dict[str, Any]:
+    cluster = _access_cluster(self, cluster_name)
+    entry = _policy_entry(_entry_or_404(cluster, principal_arn))
+    catalogue = {access_policy_arn(self.partition, n) for n in ACCESS_POLICY_NAMES}
+    if policy_arn not in catalogue:
+        # [model] policyArn: "For a list of ARNs, use ListAccessPolicies";
+        # [ug-ref]: "You can't create your own access policies."
+        # (message not confirmed)
+        raise _invalid(
+            f"The specified policyArn {policy_arn} is not a valid access policy. You can "
+            "view the available access policies with 'list-access-policies'.",
+            clusterName=cluster_name,
+        )
+    scope = _check_scope(access_scope, cluster_name)
+    association = _associate(entry, policy_arn, scope)
+    return {
+        "clusterName": cluster.name,
+        "principalArn": principal_arn,
+        "associatedAccessPolicy": association,
+    }
+
+
+def disassociate_access_policy(
+    self: EKSBackend, cluster_name: str, principal_arn: str, policy_arn: str
+) -> None:
+    cluster = _access_cluster(self, cluster_name)
+    entry = _policy_entry(_entry_or_404(cluster, principal_arn))
+    if policy_arn not in entry.policies:
+        raise ResourceNotFoundException(
+            clusterName=cluster_name,
+            nodegroupName=None,
+            fargateProfileName=None,
+            addonName=None,
+            # message not confirmed
+            message=(
+                f"The specified policyArn {policy_arn} is not associated with the access entry."
+            ),
+        )
+    del entry.policies[policy_arn]
+    entry.modified_at = utcnow()
+
+
+def list_associated_access_policies(
+    self: EKSBackend, cluster_name: str, principal_arn: str, max_results: Any, next_token: Any
+) -> tuple[list[dict[str, Any]], str | None]:
+    cluster = _access_cluster(self, cluster_name)
+    entry = _policy_entry(_entry_or_404(cluster, principal_arn))
+    _check_max_results(max_results, cluster_name)
+    policies = [entry.policies[arn] for arn in sorted(entry.policies)]
+    return paginate(policies, max_results, next_token)
+
+
+def list_access_policies(
+    self: EKSBackend, max_results: Any, next_token: Any
+) -> tuple[list[dict[str, str]], str | None]:
+    _check_max_results(max_results)
+    policies = [
+        {"name": name, "arn": access_policy_arn(self.partition, name)}
+        for name in ACCESS_POLICY_NAMES
+    ]
+    return paginate(policies, max_results, next_token)
+
+
+# Tags: moto's TagResource, UntagResource and ListTagsForResource find
+# clusters only; EKS tags access entries and add-ons by their ARN too.
+
+_orig_tag_resource = EKSBackend.tag_resource
+_orig_untag_resource = EKSBackend.untag_resource
+_orig_list_tags_for_resource = EKSBackend.list_tags_for_resource
+
+
+def _tagged(backend: EKSBackend, arn: str) -> Any:
+    for cluster in backend.clusters.values():
+        for entry in _access_entries(cluster).values():
+            if entry.access_entry_arn == arn:
+                return entry
+        for addon in _addons(cluster).values():
+            if addon.addon_arn == arn:
+                return addon
+    return None
+
+
+def tag_resource(self: EKSBackend, resource_arn: str, tags: dict[str, str]) -> None:
+    found = _tagged(self, resource_arn)
+    if found is None:
+        return _orig_tag_resource(self, resource_arn, tags)
+    found.tags.update(tags or {})
+
+
+def untag_resource(self: EKSBackend, resource_arn: str, tag_keys: list[str]) -> None:
+    found = _tagged(self, resource_arn)
+    if found is None:
+        return _orig_untag_resource(self, resource_arn, tag_keys)
+    for key in tag_keys if isinstance(tag_keys, list) else [tag_keys]:
+        found.tags.pop(key, None)
+
+
+def list_tags_for_resource(self: EKSBackend, resource_arn: str) -> dict[str, str]:
+    found = _tagged(self, resource_arn)
+    if found is None:
+        return _orig_list_tags_for_resource(self, resource_arn)
+    return found.tags
+
+
+# Response handlers. The principal and policy ARNs arrive percent-encoded in
+# the path (`arn%3Aaws%3Aiam%3A%3A...%3Arole%2Fname`); moto's router matches
+# the raw path against the model's URI and hands `_get_param` the labels
+# percent-decoded.
+
+
+def _r_create_access_entry(self: EKSResponse) -> ActionResult:
+    entry = self.eks_backend.create_access_entry(
+        cluster_name=self._get_param("name"),
+        principal_arn=self._get_param("principalArn"),
+        kubernetes_groups=self._get_param("kubernetesGroups"),
+        tags=self._get_param("tags"),
+        client_request_token=self._get_param("clientRequestToken"),
+        username=self._get_param("username"),
+        entry_type=self._get_param("type"),
+        caller=_caller_principal(self),
+    )
+    return ActionResult({"accessEntry": entry})
+
+
+def _r_describe_access_entry(self: EKSResponse) -> ActionResult:
+    entry = self.eks_backend.describe_access_entry(
+        self._get_param("name"), self._get_param("principalArn")
+    )
+    return ActionResult({"accessEntry": entry})
+
+
+def _r_update_access_entry(self: EKSResponse) -> ActionResult:
+    entry = self.eks_backend.update_access_entry(
+        cluster_name=self._get_param("name"),
+        principal_arn=self._get_param("principalArn"),
+        kubernetes_groups=self._get_param("kubernetesGroups"),
+        username=self._get_param("username"),
+    )
+    return ActionResult({"accessEntry": entry})
+
+
+def _r_delete_access_entry(self: EKSResponse) -> ActionResult:
+    self.eks_backend.delete_access_entry(self._get_param("name"), self._get_param("principalArn"))
+    return EmptyResult()
+
+
+def _r_list_access_entries(self: EKSResponse) -> ActionResult:
+    arns, token = self.eks_backend.list_access_entries(
+        cluster_name=self._get_param("name"),
+        associated_policy_arn=self._get_param("associatedPolicyArn"),
+        max_results=self._get_param("maxResults"),
+        next_token=self._get_param("nextToken"),
+    )
+    return ActionResult({"accessEntries": arns, "nextToken": token})
+
+
+def _r_associate_access_policy(self: EKSResponse) -> ActionResult:
+    return ActionResult(
+        self.eks_backend.associate_access_policy(
+            cluster_name=self._get_param("name"),
+            principal_arn=self._get_param("principalArn"),
+            policy_arn=self._get_param("policyArn"),
+            access_scope=self._get_param("accessScope"),
+        )
+    )
+
+
+def _r_disassociate_access_policy(self: EKSResponse) -> ActionResult:
+    self.eks_backend.disassociate_access_policy(
+        self._get_param("name"), self._get_param("principalArn"), self._get_param("policyArn")
+    )
+    return EmptyResult()
+
+
+def _r_list_associated_access_policies(self: EKSResponse) -> ActionResult:
+    name, principal_arn = self._get_param("name"), self._get_param("principalArn")
+    policies, token = self.eks_backend.list_associated_access_policies(
+        name, principal_arn, self._get_param("maxResults"), self._get_param("nextToken")
+    )
+    return ActionResult(
+        {
+            "clusterName": name,
+            "principalArn": principal_arn,
+            "associatedAccessPolicies": policies,
+            "nextToken": token,
+        }
+    )
+
+
+def _r_list_access_policies(self: EKSResponse) -> ActionResult:
+    policies, token = self.eks_backend.list_access_policies(
+        self._get_param("maxResults"), self._get_param("nextToken")
+    )
+    return ActionResult({"accessPolicies": policies, "nextToken": token})
+
+
+def _r_untag_resource(self: EKSResponse) -> ActionResult:
+    """Every `tagKeys` of the query string (moto's `_get_param` keeps the first)."""
+    self.eks_backend.untag_resource(
+        self._extract_arn_from_path(), self.querystring.get("tagKeys") or []
+    )
+    return EmptyResult()
+
+
 def install() -> None:
     """Registers the routes, backend methods and response handlers."""
     eks_urls.url_paths.update(
@@ -869,6 +1622,12 @@ def install() -> None:
             "{0}/clusters/(?P<name>[^/]+)/updates$": EKSResponse.dispatch,
             "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": EKSResponse.dispatch,
             "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$": EKSResponse.dispatch,
+            # The server matches the decoded path, where a principal ARN has
+            # its `/`s back: everything after access-entries/ is one route;
+            # moto's router then picks the operation from the raw path.
+            "{0}/clusters/(?P<name>[^/]+)/access-entries$": EKSResponse.dispatch,
+            "{0}/clusters/(?P<name>[^/]+)/access-entries/(?P<principalArn>.+)$": EKSResponse.dispatch,
+            "{0}/access-policies$": EKSResponse.dispatch,
         }
     )
     EKSBackend.create_cluster = create_cluster
@@ -898,3 +1657,27 @@ def install() -> None:
     EKSResponse.update_cluster_config = _r_update_cluster_config
     EKSResponse.create_cluster = _r_create_cluster
     EKSResponse.update_nodegroup_config = _r_update_nodegroup_config
+
+    EKSBackend.create_access_entry = create_access_entry
+    EKSBackend.describe_access_entry = describe_access_entry
+    EKSBackend.update_access_entry = update_access_entry
+    EKSBackend.delete_access_entry = delete_access_entry
+    EKSBackend.list_access_entries = list_access_entries
+    EKSBackend.associate_access_policy = associate_access_policy
+    EKSBackend.disassociate_access_policy = disassociate_access_policy
+    EKSBackend.list_associated_access_policies = list_associated_access_policies
+    EKSBackend.list_access_policies = list_access_policies
+    EKSBackend.tag_resource = tag_resource
+    EKSBackend.untag_resource = untag_resource
+    EKSBackend.list_tags_for_resource = list_tags_for_resource
+
+    EKSResponse.create_access_entry = _r_create_access_entry
+    EKSResponse.describe_access_entry = _r_describe_access_entry
+    EKSResponse.update_access_entry = _r_update_access_entry
+    EKSResponse.delete_access_entry = _r_delete_access_entry
+    EKSResponse.list_access_entries = _r_list_access_entries
+    EKSResponse.associate_access_policy = _r_associate_access_policy
+    EKSResponse.disassociate_access_policy = _r_disassociate_access_policy
+    EKSResponse.list_associated_access_policies = _r_list_associated_access_policies
+    EKSResponse.list_access_policies = _r_list_access_policies
+    EKSResponse.untag_resource = _r_untag_resource
