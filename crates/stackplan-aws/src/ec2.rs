@@ -16,13 +16,16 @@ use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::{Poll, poll_until, progress, until_found};
 use crate::{AwsProvider, prior_id, unsupported};
 
-fn ec2_tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
+pub(crate) fn ec2_tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
     map.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }
 
-fn tag_spec(kind: ResourceType, map: &BTreeMap<String, String>) -> Option<TagSpecification> {
+pub(crate) fn tag_spec(
+    kind: ResourceType,
+    map: &BTreeMap<String, String>,
+) -> Option<TagSpecification> {
     (!map.is_empty()).then(|| {
         TagSpecification::builder()
             .resource_type(kind)
@@ -31,7 +34,7 @@ fn tag_spec(kind: ResourceType, map: &BTreeMap<String, String>) -> Option<TagSpe
     })
 }
 
-fn tags_of(tags: &[Tag]) -> Value {
+pub(crate) fn tags_of(tags: &[Tag]) -> Value {
     tags_value(
         tags.iter()
             .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
@@ -369,8 +372,15 @@ impl AwsProvider {
                 match attempt.await {
                     Ok(()) => Ok(Poll::Ready(())),
                     Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
-                    Err(e) if e.code() == Some("DependencyViolation") => {
-                        Ok(Poll::Pending("DependencyViolation".to_string()))
+                    // An Elastic IP stays "in use" until its NAT gateway's
+                    // deletion has released it, as a subnet's ENIs do.
+                    Err(e)
+                        if matches!(
+                            e.code(),
+                            Some("DependencyViolation" | "InvalidIPAddress.InUse")
+                        ) =>
+                    {
+                        Ok(Poll::Pending(e.code().unwrap_or_default().to_string()))
                     }
                     Err(e) => Err(e),
                 }
@@ -489,10 +499,18 @@ impl AwsProvider {
             .and_then(|s| s.subnet_id())
             .unwrap_or_default()
             .to_string();
-        until_found(&self.wait, req.addr, req.events, "the new subnet", || {
+        let found = until_found(&self.wait, req.addr, req.events, "the new subnet", || {
             self.subnet_observe(req.addr, &id)
         })
-        .await
+        .await?;
+        if !crate::network::wants_public_ip(req.desired) {
+            return Ok(found);
+        }
+        self.subnet_set_public_ip(req.addr, req.events, &id, true)
+            .await?;
+        self.subnet_observe(req.addr, &id)
+            .await?
+            .ok_or_else(|| vanished(req.addr, "DescribeSubnets", &id))
     }
 
     pub(crate) async fn subnet_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
@@ -501,6 +519,16 @@ impl AwsProvider {
             .subnet_observe(req.addr, &id)
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeSubnets", &id))?;
+        if differs(
+            req.addr.kind,
+            &live.attrs,
+            req.desired,
+            "map_public_ip_on_launch",
+        ) {
+            let public = crate::network::wants_public_ip(req.desired);
+            self.subnet_set_public_ip(req.addr, req.events, &id, public)
+                .await?;
+        }
         self.ec2_retag(&req, &id, &live.attrs).await?;
         self.subnet_observe(req.addr, &id)
             .await?
@@ -780,7 +808,12 @@ impl AwsProvider {
     }
 
     /// Makes an EC2 resource's tags equal the desired ones.
-    async fn ec2_retag(&self, req: &ApplyRequest<'_>, id: &str, live: &Attrs) -> AwsResult<()> {
+    pub(crate) async fn ec2_retag(
+        &self,
+        req: &ApplyRequest<'_>,
+        id: &str,
+        live: &Attrs,
+    ) -> AwsResult<()> {
         let Some((set, remove)) = Desired::new(req.addr, req.desired).tag_delta(live)? else {
             return Ok(());
         };

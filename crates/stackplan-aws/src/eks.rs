@@ -31,7 +31,7 @@ fn token() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn hash_tags(map: BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+pub(crate) fn hash_tags(map: BTreeMap<String, String>) -> Option<HashMap<String, String>> {
     (!map.is_empty()).then(|| map.into_iter().collect())
 }
 
@@ -511,7 +511,7 @@ impl AwsProvider {
     }
 
     /// Makes an EKS resource's tags equal the desired ones.
-    async fn eks_retag(
+    pub(crate) async fn eks_retag(
         &self,
         req: &ApplyRequest<'_>,
         arn: &str,

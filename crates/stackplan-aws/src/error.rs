@@ -96,6 +96,15 @@ const NOT_FOUND_CODES: &[&str] = &[
     "InvalidGroupId.NotFound",
     "InvalidPermission.NotFound",
     "InvalidSecurityGroupRuleId.NotFound",
+    // The network kinds (EC2 API reference, "Error codes for the Amazon
+    // EC2 API": client error codes).
+    "InvalidInternetGatewayID.NotFound",
+    "InvalidAllocationID.NotFound",
+    "NatGatewayNotFound",
+    "InvalidRouteTableID.NotFound",
+    "InvalidAssociationID.NotFound",
+    "InvalidVpcEndpointId.NotFound",
+    "InvalidRoute.NotFound",
 ];
 
 pub(crate) fn is_throttling(code: &str) -> bool {
@@ -184,7 +193,11 @@ impl AwsError {
             Some("InvalidParameterException" | "InvalidParameterValue" | "MalformedPolicyDocument")
         );
         let message = self.message().unwrap_or_default().to_ascii_lowercase();
+        // A malformed ARN never becomes valid by waiting ("The principalArn
+        // parameter format is not valid").
+        let malformed = message.contains("format is not valid");
         code_fits
+            && !malformed
             && ["role", "assume", "principal"]
                 .iter()
                 .any(|w| message.contains(w))

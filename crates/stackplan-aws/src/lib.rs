@@ -1,6 +1,6 @@
 //! AWS providers for stackplan: every AWS kind of the expansion, on the official SDK.
 //!
-//! One [`AwsProvider`] serves all sixteen AWS kinds. It holds one SDK client
+//! One [`AwsProvider`] serves every AWS kind ([`KINDS`]). It holds one SDK client
 //! per service, built from one `SdkConfig` (region from the stack;
 //! credentials and endpoint from the standard chain: `AWS_PROFILE`, SSO,
 //! environment, `AWS_ENDPOINT_URL`), with adaptive retries (backoff with
@@ -9,7 +9,7 @@
 //! ```text
 //!   stackplan-cli ──registers──▶ Arc<AwsProvider> as dyn stackplan_core::Provider
 //!                                   │
-//!        ec2.rs  iam.rs  eks.rs  s3.rs  kms.rs  secrets.rs  msk.rs
+//!        ec2.rs  network.rs  iam.rs  eks.rs  eks_access.rs  s3.rs  kms.rs  secrets.rs  msk.rs
 //!        (one module per service: read, create, update, delete, wait)
 //! ```
 //!
@@ -35,12 +35,14 @@
 mod attrs;
 mod ec2;
 mod eks;
+mod eks_access;
 mod error;
 mod iam;
 mod kms;
 #[cfg(test)]
 mod mock_tests;
 mod msk;
+mod network;
 mod preflight;
 mod s3;
 mod secrets;
@@ -68,12 +70,19 @@ pub const KINDS: &[ResourceKind] = &[
     ResourceKind::Ec2Subnet,
     ResourceKind::Ec2SecurityGroup,
     ResourceKind::Ec2SecurityGroupRule,
+    ResourceKind::Ec2InternetGateway,
+    ResourceKind::Ec2Eip,
+    ResourceKind::Ec2NatGateway,
+    ResourceKind::Ec2RouteTable,
+    ResourceKind::Ec2RouteTableAssociation,
+    ResourceKind::Ec2VpcEndpoint,
     ResourceKind::IamRole,
     ResourceKind::IamPolicy,
     ResourceKind::IamOidcProvider,
     ResourceKind::EksCluster,
     ResourceKind::EksNodegroup,
     ResourceKind::EksAddon,
+    ResourceKind::EksAccessEntry,
     ResourceKind::S3Bucket,
     ResourceKind::KmsKey,
     ResourceKind::SecretsmanagerSecret,
@@ -275,12 +284,19 @@ impl AwsProvider {
             Ec2Subnet => self.subnet_read(req).await,
             Ec2SecurityGroup => self.sg_read(req).await,
             Ec2SecurityGroupRule => self.sg_rule_read(req).await,
+            Ec2InternetGateway => self.igw_read(req).await,
+            Ec2Eip => self.eip_read(req).await,
+            Ec2NatGateway => self.nat_read(req).await,
+            Ec2RouteTable => self.route_table_read(req).await,
+            Ec2RouteTableAssociation => self.association_read(req).await,
+            Ec2VpcEndpoint => self.endpoint_read(req).await,
             IamRole => self.role_read(req).await,
             IamPolicy => self.policy_read(req).await,
             IamOidcProvider => self.oidc_read(req).await,
             EksCluster => self.cluster_read(req).await,
             EksNodegroup => self.nodegroup_read(req).await,
             EksAddon => self.addon_read(req).await,
+            EksAccessEntry => self.access_entry_read(req).await,
             S3Bucket => self.bucket_read(req).await,
             KmsKey => self.key_read(req).await,
             SecretsmanagerSecret => self.secret_read(req).await,
@@ -301,12 +317,19 @@ impl AwsProvider {
             Ec2Subnet => self.subnet_create(req).await,
             Ec2SecurityGroup => self.sg_create(req).await,
             Ec2SecurityGroupRule => self.sg_rule_create(req).await,
+            Ec2InternetGateway => self.igw_create(req).await,
+            Ec2Eip => self.eip_create(req).await,
+            Ec2NatGateway => self.nat_create(req).await,
+            Ec2RouteTable => self.route_table_create(req).await,
+            Ec2RouteTableAssociation => self.association_create(req).await,
+            Ec2VpcEndpoint => self.endpoint_create(req).await,
             IamRole => self.role_create(req).await,
             IamPolicy => self.policy_create(req).await,
             IamOidcProvider => self.oidc_create(req).await,
             EksCluster => self.cluster_create(req).await,
             EksNodegroup => self.nodegroup_create(req).await,
             EksAddon => self.addon_create(req).await,
+            EksAccessEntry => self.access_entry_create(req).await,
             S3Bucket => self.bucket_create(req).await,
             KmsKey => self.key_create(req).await,
             SecretsmanagerSecret => self.secret_create(req).await,
@@ -327,12 +350,19 @@ impl AwsProvider {
             Ec2Subnet => self.subnet_update(req).await,
             Ec2SecurityGroup => self.sg_update(req).await,
             Ec2SecurityGroupRule => self.sg_rule_update(req).await,
+            Ec2InternetGateway => self.igw_update(req).await,
+            Ec2Eip => self.eip_update(req).await,
+            Ec2NatGateway => self.nat_update(req).await,
+            Ec2RouteTable => self.route_table_update(req).await,
+            Ec2RouteTableAssociation => self.association_update(req).await,
+            Ec2VpcEndpoint => self.endpoint_update(req).await,
             IamRole => self.role_update(req).await,
             IamPolicy => self.policy_update(req).await,
             IamOidcProvider => self.oidc_update(req).await,
             EksCluster => self.cluster_update(req).await,
             EksNodegroup => self.nodegroup_update(req).await,
             EksAddon => self.addon_update(req).await,
+            EksAccessEntry => self.access_entry_update(req).await,
             S3Bucket => self.bucket_update(req).await,
             KmsKey => self.key_update(req).await,
             SecretsmanagerSecret => self.secret_update(req).await,
@@ -357,12 +387,19 @@ impl AwsProvider {
             Ec2Subnet => self.subnet_delete(req).await,
             Ec2SecurityGroup => self.sg_delete(req).await,
             Ec2SecurityGroupRule => self.sg_rule_delete(req).await,
+            Ec2InternetGateway => self.igw_delete(req).await,
+            Ec2Eip => self.eip_delete(req).await,
+            Ec2NatGateway => self.nat_delete(req).await,
+            Ec2RouteTable => self.route_table_delete(req).await,
+            Ec2RouteTableAssociation => self.association_delete(req).await,
+            Ec2VpcEndpoint => self.endpoint_delete(req).await,
             IamRole => self.role_delete(req).await,
             IamPolicy => self.policy_delete(req).await,
             IamOidcProvider => self.oidc_delete(req).await,
             EksCluster => self.cluster_delete(req).await,
             EksNodegroup => self.nodegroup_delete(req).await,
             EksAddon => self.addon_delete(req).await,
+            EksAccessEntry => self.access_entry_delete(req).await,
             S3Bucket => self.bucket_delete(req).await,
             KmsKey => self.key_delete(req).await,
             SecretsmanagerSecret => self.secret_delete(req).await,
@@ -382,6 +419,8 @@ impl AwsProvider {
             EksCluster => self.cluster_wait(req, observed).await,
             EksNodegroup => self.nodegroup_wait(req, observed).await,
             EksAddon => self.addon_wait(req, observed).await,
+            Ec2NatGateway => self.nat_wait(req, observed).await,
+            Ec2VpcEndpoint => self.endpoint_wait(req, observed).await,
             MskCluster => self.msk_cluster_wait(req, observed).await,
             _ => Ok(observed),
         }
@@ -398,11 +437,18 @@ fn identity_known(kind: ResourceKind, desired: &stackplan_core::Attrs) -> bool {
         Ec2Subnet => &["vpc_id", "cidr_block"],
         Ec2SecurityGroup => &["name", "vpc_id"],
         Ec2SecurityGroupRule => &["security_group_id", "source_security_group_id"],
+        // Found by the stack's tags (and their VPC or subnet) when not in
+        // state; before those exist there is nothing to find.
+        Ec2InternetGateway | Ec2RouteTable => &["vpc_id"],
+        Ec2NatGateway => &["subnet_id"],
+        Ec2RouteTableAssociation => &["subnet_id", "route_table_id"],
+        Ec2VpcEndpoint => &["vpc_id", "service_name"],
         IamRole | IamPolicy => &["name"],
         IamOidcProvider => &["url"],
         EksCluster => &["name"],
         EksNodegroup => &["cluster_name", "nodegroup_name"],
         EksAddon => &["cluster_name", "addon_name"],
+        EksAccessEntry => &["cluster_name", "principal_arn"],
         S3Bucket => &["bucket"],
         KmsKey => &["alias"],
         SecretsmanagerSecret => &["name"],

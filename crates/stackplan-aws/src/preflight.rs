@@ -16,10 +16,41 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::Filter;
-use stackplan_core::{Finding, Resource, ResourceAddr, ResourceKind, ResourceMode, Value};
+use stackplan_core::{
+    Finding, Resource, ResourceAddr, ResourceKind, ResourceMode, Severity, Value,
+};
 
 use crate::AwsProvider;
 use crate::error::{AwsError, AwsResult};
+
+/// The existing VPC lookup's flag: the stack needs public subnets tagged
+/// for internet-facing load balancers (an internet-facing Attu).
+pub const PUBLIC_ELB_SUBNETS: &str = "public_elb_subnets";
+
+/// The internet gateway a subnet's route table sends traffic to: its
+/// explicit association's table, else the VPC's main one (VPC user guide,
+/// "Subnet route tables": a subnet without an association uses the main
+/// route table). A subnet routing to one is public.
+fn internet_gateway_of<'a>(
+    tables: &'a [aws_sdk_ec2::types::RouteTable],
+    subnet: &str,
+) -> Option<&'a str> {
+    let explicit = tables.iter().find(|t| {
+        t.associations()
+            .iter()
+            .any(|a| a.subnet_id() == Some(subnet))
+    });
+    let table = explicit.or_else(|| {
+        tables
+            .iter()
+            .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
+    })?;
+    table
+        .routes()
+        .iter()
+        .filter_map(|r| r.gateway_id())
+        .find(|g| g.starts_with("igw-"))
+}
 
 /// The closest known name, for a did-you-mean: one that contains the
 /// given name or is contained in it (`ebs-csi` → `aws-ebs-csi-driver`), else
@@ -81,7 +112,8 @@ impl AwsProvider {
         Ok(addons)
     }
 
-    /// The existing subnets a stack names, checked as EKS and MSK will.
+    /// The existing subnets a stack names, checked as EKS and MSK will,
+    /// and as the load balancer controller will look for them.
     async fn network_findings(&self, resources: &[&Resource]) -> AwsResult<Vec<Finding>> {
         let literal = |r: &Resource| {
             r.attrs
@@ -89,10 +121,10 @@ impl AwsProvider {
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
-        let vpc = resources
+        let vpc_lookup = resources
             .iter()
-            .find(|r| r.addr.kind == ResourceKind::Ec2Vpc && r.mode == ResourceMode::Lookup)
-            .and_then(|r| literal(r));
+            .find(|r| r.addr.kind == ResourceKind::Ec2Vpc && r.mode == ResourceMode::Lookup);
+        let vpc = vpc_lookup.and_then(|r| literal(r));
         let subnets: Vec<(&Resource, String)> = resources
             .iter()
             .filter(|r| r.addr.kind == ResourceKind::Ec2Subnet && r.mode == ResourceMode::Lookup)
@@ -101,62 +133,127 @@ impl AwsProvider {
         let Some(first) = subnets.first() else {
             return Ok(Vec::new());
         };
+        let first_addr = &first.0.addr;
         // A filter, not SubnetIds: one unknown id would fail the whole call.
-        let out = self
-            .ec2
-            .describe_subnets()
-            .filters(
-                Filter::builder()
-                    .name("subnet-id")
-                    .set_values(Some(subnets.iter().map(|(_, id)| id.clone()).collect()))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| AwsError::api(&first.0.addr, "DescribeSubnets", e))?;
-        let live: BTreeMap<&str, (&str, &str)> = out
+        let described = self.ec2.describe_subnets().filters(
+            Filter::builder()
+                .name("subnet-id")
+                .set_values(Some(subnets.iter().map(|(_, id)| id.clone()).collect()))
+                .build(),
+        );
+        let routes = async {
+            match &vpc {
+                Some(v) => self
+                    .ec2
+                    .describe_route_tables()
+                    .filters(Filter::builder().name("vpc-id").values(v).build())
+                    .send()
+                    .await
+                    .map(Some)
+                    .map_err(|e| AwsError::api(first_addr, "DescribeRouteTables", e)),
+                None => Ok(None),
+            }
+        };
+        let wants_public =
+            vpc_lookup.is_some_and(|r| r.attrs.get(PUBLIC_ELB_SUBNETS) == Some(&Value::Bool(true)));
+        let public = async {
+            match (&vpc, wants_public) {
+                (Some(v), true) => self
+                    .ec2
+                    .describe_subnets()
+                    .filters(Filter::builder().name("vpc-id").values(v).build())
+                    .filters(
+                        Filter::builder()
+                            .name("tag:kubernetes.io/role/elb")
+                            .values("1")
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map(Some)
+                    .map_err(|e| AwsError::api(first_addr, "DescribeSubnets", e)),
+                _ => Ok(None),
+            }
+        };
+        let (out, routes, public) = tokio::try_join!(
+            async {
+                described
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(first_addr, "DescribeSubnets", e))
+            },
+            routes,
+            public
+        )?;
+        let live: BTreeMap<&str, &aws_sdk_ec2::types::Subnet> = out
             .subnets()
             .iter()
-            .filter_map(|s| {
-                Some((
-                    s.subnet_id()?,
-                    (s.vpc_id().unwrap_or_default(), s.availability_zone()?),
-                ))
-            })
+            .filter_map(|s| Some((s.subnet_id()?, s)))
             .collect();
         let finding = |addr: &ResourceAddr, message: String, hint: &str| Finding {
             addr: addr.clone(),
             attr: "id".into(),
             message,
             hint: Some(hint.to_string()),
+            severity: Severity::Error,
         };
         let mut out = Vec::new();
+        let mut warnings = Vec::new();
         let mut zone_of: BTreeMap<ResourceAddr, &str> = BTreeMap::new();
         for (r, id) in &subnets {
-            match live.get(id.as_str()) {
-                None => out.push(finding(
+            let Some(subnet) = live.get(id.as_str()) else {
+                out.push(finding(
                     &r.addr,
                     format!("subnet {id} does not exist in {}", self.region),
                     "check `[network] private_subnets` and the stack's region",
-                )),
-                Some((subnet_vpc, zone)) => {
-                    if let Some(v) = &vpc
-                        && subnet_vpc != v
-                    {
-                        out.push(finding(
-                            &r.addr,
-                            format!("subnet {id} is in {subnet_vpc}, not in [network] vpc_id {v}"),
-                            "every private subnet must belong to `vpc_id`",
-                        ));
-                    }
-                    zone_of.insert(r.addr.clone(), zone);
-                }
+                ));
+                continue;
+            };
+            let subnet_vpc = subnet.vpc_id().unwrap_or_default();
+            if let Some(v) = &vpc
+                && subnet_vpc != v
+            {
+                out.push(finding(
+                    &r.addr,
+                    format!("subnet {id} is in {subnet_vpc}, not in [network] vpc_id {v}"),
+                    "every private subnet must belong to `vpc_id`",
+                ));
+            }
+            if let Some(zone) = subnet.availability_zone() {
+                zone_of.insert(r.addr.clone(), zone);
+            }
+            if let Some(igw) = routes
+                .as_ref()
+                .and_then(|t| internet_gateway_of(t.route_tables(), id))
+            {
+                warnings.push(Finding {
+                    severity: Severity::Warning,
+                    ..finding(
+                        &r.addr,
+                        format!("subnet {id} routes to the internet gateway {igw}: it is public, not private"),
+                        "nodes and MSK brokers belong in private subnets (a route to a NAT gateway, or none)",
+                    )
+                });
+            }
+            let tagged = subnet
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some("kubernetes.io/role/internal-elb"));
+            if !tagged {
+                warnings.push(Finding {
+                    severity: Severity::Warning,
+                    ..finding(
+                        &r.addr,
+                        format!("subnet {id} is not tagged kubernetes.io/role/internal-elb"),
+                        "the load balancer controller finds subnets for internal load balancers by that tag: tag it `kubernetes.io/role/internal-elb = 1`",
+                    )
+                });
             }
         }
         let zones: BTreeSet<&str> = zone_of.values().copied().collect();
         if out.is_empty() && zones.len() < 2 {
             out.push(finding(
-                &first.0.addr,
+                first_addr,
                 format!(
                     "the private subnets are all in {}: EKS needs subnets in at least two Availability Zones",
                     zones.into_iter().collect::<Vec<_>>().join(", ")
@@ -164,12 +261,38 @@ impl AwsProvider {
                 "add a private subnet of another zone to `[network] private_subnets`",
             ));
         }
+        // An internet-facing ALB takes public subnets in at least two
+        // zones, found by the `kubernetes.io/role/elb` tag (AWS Load
+        // Balancer Controller docs, "Subnet auto-discovery"; ELB user
+        // guide: an Application Load Balancer needs two zones).
+        if let (Some(public), Some(lookup), Some(v)) = (public, vpc_lookup, &vpc) {
+            let zones: BTreeSet<&str> = public
+                .subnets()
+                .iter()
+                .filter_map(|s| s.availability_zone())
+                .collect();
+            if zones.len() < 2 {
+                out.push(Finding {
+                    attr: PUBLIC_ELB_SUBNETS.into(),
+                    ..finding(
+                        &lookup.addr,
+                        format!(
+                            "Attu is internet-facing, but {v} has {} public subnet(s) tagged kubernetes.io/role/elb{}: an internet-facing load balancer needs them in at least two Availability Zones",
+                            public.subnets().len(),
+                            if zones.is_empty() { String::new() } else { format!(" (in {})", zones.into_iter().collect::<Vec<_>>().join(", ")) }
+                        ),
+                        "tag the VPC's public subnets `kubernetes.io/role/elb = 1`, or make Attu internal: [milvus] attu = { scheme = \"internal\" }",
+                    )
+                });
+            }
+        }
         if let Some(msk) = resources
             .iter()
             .find(|r| r.addr.kind == ResourceKind::MskCluster)
         {
             out.extend(msk_zone_findings(msk, &zone_of));
         }
+        out.extend(warnings);
         Ok(out)
     }
 
@@ -211,6 +334,7 @@ impl AwsProvider {
                         known.iter().cloned().collect::<Vec<_>>().join(", ")
                     ),
                 }),
+                severity: Severity::Error,
             })
             .collect())
     }
@@ -239,6 +363,7 @@ fn msk_zone_findings(msk: &Resource, zone_of: &BTreeMap<ResourceAddr, &str>) -> 
                     "order `[network] private_subnets` so that the first two or three are in different zones"
                         .into(),
                 ),
+                severity: Severity::Error,
             }];
         }
     }

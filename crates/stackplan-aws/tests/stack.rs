@@ -176,6 +176,27 @@ async fn reference_stack_in_an_existing_vpc_reads_the_network_and_plans_quiet_af
     )
     .await;
     subnets.push(third.physical_id.unwrap());
+    // The stack's Attu is internet-facing: its load balancer needs public
+    // subnets tagged for the controller in two zones, which the plan checks.
+    for (i, zone) in ["a", "b"].iter().enumerate() {
+        create(
+            &p,
+            &addr(K::Ec2Subnet, "public"),
+            &attrs([
+                ("vpc_id", stackplan_core::Value::string(&vpc_id)),
+                (
+                    "cidr_block",
+                    stackplan_core::Value::string(format!("10.50.{}.0/24", 10 + i)),
+                ),
+                (
+                    "availability_zone",
+                    stackplan_core::Value::string(format!("{REGION}{zone}")),
+                ),
+                ("tags", tags([("kubernetes.io/role/elb", "1")])),
+            ]),
+        )
+        .await;
+    }
     let list = subnets
         .iter()
         .map(|s| format!("\"{s}\""))

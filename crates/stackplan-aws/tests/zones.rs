@@ -87,7 +87,16 @@ async fn zones_come_from_the_region_and_skip_the_ones_eks_and_msk_refuse() {
 /// plan, apply, plan quiet, and destroy to nothing.
 #[tokio::test]
 async fn the_reference_stack_applies_in_a_region_whose_zones_are_not_a_b_c() {
-    let text = local_stack_text("ca-central-1");
+    let ca = provider_in("ca-central-1").await;
+    // The PR-CI plan role the stack grants access to (EKS checks that the
+    // principal of an access entry exists).
+    let plan_role = role(&ca, "ec2.amazonaws.com").await;
+    let text = local_stack_text("ca-central-1").replace(
+        "[eks.addons]",
+        &format!(
+            "[[eks.access]]\nname      = \"ci-plan\"\nprincipal = \"{plan_role}\"\npolicy    = \"admin-view\"\n\n[eks.addons]"
+        ),
+    );
     let stack = stackplan_stack::parse("milvus-ca.toml", &text).expect("the stack parses");
     let resources: Vec<_> = stackplan_stack::expand(&stack, &controller_chart())
         .into_iter()
@@ -118,6 +127,92 @@ async fn the_reference_stack_applies_in_a_region_whose_zones_are_not_a_b_c() {
         [zone_of(0), zone_of(1), zone_of(2)],
         ["ca-central-1a", "ca-central-1b", "ca-central-1d"].map(|z| Some(Value::string(z)))
     );
+    // A network a real node could use: public subnets by zone with
+    // public IPs, the internet gateway on the VPC, a NAT gateway
+    // available in the first public subnet, the public route table
+    // through the gateway and each private one through the NAT.
+    let get = |kind: K, name: &str, i: Option<u32>| {
+        let a = match i {
+            Some(i) => stackplan_core::ResourceAddr::indexed(kind, name, i),
+            None => addr(kind, name),
+        };
+        state
+            .get(&a)
+            .unwrap_or_else(|| panic!("{a} is in state"))
+            .clone()
+    };
+    let vpc = get(K::Ec2Vpc, "main", None).physical_id.unwrap();
+    for i in 0..3 {
+        let public = get(K::Ec2Subnet, "public", Some(i));
+        assert_eq!(
+            public.attributes["map_public_ip_on_launch"],
+            Value::Bool(true)
+        );
+    }
+    let igw = get(K::Ec2InternetGateway, "main", None);
+    assert_eq!(igw.attributes["vpc_id"], Value::string(&vpc));
+    let nat = get(K::Ec2NatGateway, "nat", Some(0));
+    assert_eq!(nat.outputs["state"], Value::string("available"));
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(
+            &stackplan_testkit::Emulators::shared()
+                .unwrap()
+                .aws_config()
+                .await
+                .into_builder()
+                .region(aws_config::Region::new("ca-central-1"))
+                .build(),
+        )
+        .build(),
+    );
+    let tables = ec2
+        .describe_route_tables()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let default_route = |subnet: &str| {
+        tables
+            .route_tables()
+            .iter()
+            .find(|t| {
+                t.associations()
+                    .iter()
+                    .any(|a| a.subnet_id() == Some(subnet))
+            })
+            .and_then(|t| {
+                t.routes()
+                    .iter()
+                    .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                    .and_then(|r| r.nat_gateway_id().or(r.gateway_id()).map(str::to_string))
+            })
+    };
+    for i in 0..3 {
+        let public = get(K::Ec2Subnet, "public", Some(i)).physical_id.unwrap();
+        assert_eq!(default_route(&public), igw.physical_id, "public[{i}]");
+        let private = get(K::Ec2Subnet, "private", Some(i)).physical_id.unwrap();
+        assert_eq!(default_route(&private), nat.physical_id, "private[{i}]");
+    }
+    // MSK sits on three distinct-zone private subnets (moto refuses
+    // anything else, as MSK does), and the cluster admits the access entry.
+    let msk = get(K::MskCluster, "milvus", None);
+    let Value::List(client) = &msk.attributes["client_subnets"] else {
+        panic!("client subnets")
+    };
+    assert_eq!(client.len(), 3);
+    let entry = get(K::EksAccessEntry, "ci-plan", None);
+    assert!(
+        entry.outputs["arn"]
+            .as_str()
+            .unwrap()
+            .contains(":access-entry/")
+    );
+
     let second = planner
         .plan(request(&stack.name, &sha, &resources, Some(&state)))
         .await
@@ -127,4 +222,10 @@ async fn the_reference_stack_applies_in_a_region_whose_zones_are_not_a_b_c() {
     let req = request(&stack.name, &sha, &resources, None);
     let left = destroy_all(&registry, req, &mut state, &store).await;
     assert_eq!(left, ["ec2_availability_zones.main"]);
+    // Destroy leaves no VPC (nor anything EC2 would refuse to let go).
+    let vpcs = ec2.describe_vpcs().vpc_ids(&vpc).send().await;
+    assert!(
+        vpcs.as_ref().map_or(true, |o| o.vpcs().is_empty()),
+        "the VPC is gone: {vpcs:?}"
+    );
 }

@@ -237,6 +237,11 @@ const INVENTORIED: &[&str] = &[
     "ec2_vpc",
     "ec2_subnet",
     "ec2_security_group",
+    "ec2_internet_gateway",
+    "ec2_eip",
+    "ec2_nat_gateway",
+    "ec2_route_table",
+    "ec2_route_table_association",
     "iam_role",
     "iam_policy",
     "iam_oidc_provider",
@@ -285,6 +290,68 @@ fn inventory(emulators: &Emulators) -> BTreeMap<String, Vec<String>> {
                 "ec2_subnet",
                 subnet.subnet_id().unwrap_or_default().to_owned(),
             );
+        }
+        // The way out of the created VPC: a duplicate gateway, address or
+        // route table would be as much a leak as a duplicate subnet.
+        let gateways = ec2
+            .describe_internet_gateways()
+            .filters(by_stack.clone())
+            .send()
+            .await
+            .expect("DescribeInternetGateways");
+        for g in gateways.internet_gateways() {
+            put(
+                "ec2_internet_gateway",
+                g.internet_gateway_id().unwrap_or_default().to_owned(),
+            );
+        }
+        let addresses = ec2
+            .describe_addresses()
+            .filters(by_stack.clone())
+            .send()
+            .await
+            .expect("DescribeAddresses");
+        for a in addresses.addresses() {
+            put("ec2_eip", a.allocation_id().unwrap_or_default().to_owned());
+        }
+        let nats = ec2
+            .describe_nat_gateways()
+            .filter(by_stack.clone())
+            .filter(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("state")
+                    .values("pending")
+                    .values("available")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("DescribeNatGateways");
+        for n in nats.nat_gateways() {
+            put(
+                "ec2_nat_gateway",
+                n.nat_gateway_id().unwrap_or_default().to_owned(),
+            );
+        }
+        let tables = ec2
+            .describe_route_tables()
+            .filters(by_stack.clone())
+            .send()
+            .await
+            .expect("DescribeRouteTables");
+        for t in tables.route_tables() {
+            put(
+                "ec2_route_table",
+                t.route_table_id().unwrap_or_default().to_owned(),
+            );
+            for a in t.associations().iter().filter(|a| a.main() != Some(true)) {
+                put(
+                    "ec2_route_table_association",
+                    a.route_table_association_id()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
         }
         let groups = ec2
             .describe_security_groups()
@@ -532,11 +599,13 @@ fn apply_under_ten_percent_injected_throttling_and_5xx_converges_with_no_duplica
     assert_plan_is_clean(&emulators, &workspace, "after the faulty apply");
 }
 
-/// Instances of the inventoried kinds in the reference stack: a VPC, three
-/// subnets, a security group, five roles, two policies, an OIDC provider,
-/// the cluster, a node group, four add-ons, a bucket, a key, a secret, an
-/// MSK configuration and cluster.
-const INVENTORIED_IN_REFERENCE: usize = 24;
+/// Instances of the inventoried kinds in the reference stack: a VPC, six
+/// subnets (private and public), an internet gateway, an Elastic IP and a
+/// NAT gateway, four route tables and six associations, a security group,
+/// five roles, two policies, an OIDC provider, the cluster, a node group,
+/// four add-ons, a bucket, a key, a secret, an MSK configuration and
+/// cluster.
+const INVENTORIED_IN_REFERENCE: usize = 40;
 
 fn seed() -> u64 {
     if let Some(seed) = std::env::var("STACKPLAN_FAULT_SEED")

@@ -16,7 +16,7 @@ fn check(name: &str, edits: &[(&str, &str)]) {
 fn reference_stack_is_valid() {
     let run = Scratch::with_stack(&reference_stack()).run(&["validate", "stack.toml"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    insta::assert_snapshot!(run.stdout, @"stack.toml is valid: stack `milvus-demo`, 33 resources (29 managed, 4 looked up), 61 dependencies");
+    insta::assert_snapshot!(run.stdout, @"stack.toml is valid: stack `milvus-demo`, 34 resources (30 managed, 4 looked up), 69 dependencies");
 }
 
 #[test]
@@ -263,6 +263,20 @@ fn extra_policy_arns_must_be_policy_arns() {
         &[(
             "root_path = \"milvus\"",
             "root_path = \"milvus\"\npolicy_arns = [\"AmazonS3FullAccess\"]",
+        )],
+    );
+}
+
+/// EKS refuses STS session principals and takes one entry per principal
+/// (botocore `eks` model, CreateAccessEntryRequest `principalArn`); a
+/// policy is one of EKS's access policies, by its short name.
+#[test]
+fn access_entries_name_a_role_or_user_once_with_a_known_policy() {
+    check(
+        "access_entries",
+        &[(
+            "[eks.addons]",
+            "[[eks.access]]\nprincipal = \"arn:aws:sts::123456789012:assumed-role/ci-plan/run-42\"\npolicy    = \"admin-veiw\"\n\n[[eks.access]]\nprincipal  = \"arn:aws:iam::123456789012:role/ops\"\npolicy     = \"edit\"\nnamespaces = [\"Milvus\"]\n\n[[eks.access]]\nprincipal = \"arn:aws:iam::123456789012:role/ops\"\npolicy    = \"view\"\n\n[eks.addons]",
         )],
     );
 }

@@ -46,12 +46,25 @@ kinds! {
     /// rule can follow the group it references.
     Ec2SecurityGroup => "ec2_security_group",
     Ec2SecurityGroupRule => "ec2_security_group_rule",
+    /// An internet gateway, attached to the VPC it names.
+    Ec2InternetGateway => "ec2_internet_gateway",
+    /// An Elastic IP address (a NAT gateway's public address).
+    Ec2Eip => "ec2_eip",
+    Ec2NatGateway => "ec2_nat_gateway",
+    /// A route table with its routes (the VPC's local route is AWS's).
+    Ec2RouteTable => "ec2_route_table",
+    Ec2RouteTableAssociation => "ec2_route_table_association",
+    /// A gateway (S3) or interface (ECR, STS, EC2, Logs) VPC endpoint.
+    Ec2VpcEndpoint => "ec2_vpc_endpoint",
     IamRole => "iam_role",
     IamPolicy => "iam_policy",
     IamOidcProvider => "iam_oidc_provider",
     EksCluster => "eks_cluster",
     EksNodegroup => "eks_nodegroup",
     EksAddon => "eks_addon",
+    /// An IAM principal's access entry on a cluster, with the EKS access
+    /// policies associated with it.
+    EksAccessEntry => "eks_access_entry",
     S3Bucket => "s3_bucket",
     KmsKey => "kms_key",
     SecretsmanagerSecret => "secretsmanager_secret",

@@ -232,6 +232,9 @@ pub struct Plan {
     #[serde(default)]
     pub options: PlanOptions,
     pub changes: Vec<Change>,
+    /// The providers' preflight warnings, each `addr (attr): message`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Plan {

@@ -170,6 +170,17 @@ pub struct Finding {
     pub message: String,
     /// How to fix it (a did-you-mean), when there is one.
     pub hint: Option<String>,
+    pub severity: Severity,
+}
+
+/// An error stops the plan; a warning goes with it (an existing subnet
+/// that is public, or not tagged for internal load balancers: allowed,
+/// but rarely meant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
 }
 
 impl fmt::Display for Finding {

@@ -96,15 +96,20 @@ impl<'r> Planner<'r> {
     /// The plan, refused when it would destroy what the guards protect,
     /// or when a provider finds the stack asks what its API refuses.
     pub async fn plan(&self, req: PlanRequest<'_>) -> Result<Plan, EngineError> {
-        self.preflight(req.resources).await?;
-        let plan = self.compute(req).await?;
+        let warnings = self.preflight(req.resources).await?;
+        let mut plan = self.compute(req).await?;
         check_guards(&plan, req.resources, self.settings.allow_destroy)?;
+        plan.warnings = warnings.iter().map(ToString::to_string).collect();
         Ok(plan)
     }
 
     /// Each provider's preflight over the resources it serves, all at
-    /// once; every finding of every provider is reported together.
-    async fn preflight(&self, resources: &[Resource]) -> Result<(), EngineError> {
+    /// once; every error of every provider is reported together, and the
+    /// warnings are returned, sorted, for the plan.
+    async fn preflight(
+        &self,
+        resources: &[Resource],
+    ) -> Result<Vec<stackplan_core::Finding>, EngineError> {
         let mut by_provider: BTreeMap<&str, (&dyn stackplan_core::Provider, Vec<&Resource>)> =
             BTreeMap::new();
         for r in resources {
@@ -131,11 +136,15 @@ impl<'r> Planner<'r> {
                 source,
             })?);
         }
-        if findings.is_empty() {
-            return Ok(());
+        findings
+            .sort_by(|a, b| (&a.addr, &a.attr, &a.message).cmp(&(&b.addr, &b.attr, &b.message)));
+        let (errors, warnings): (Vec<_>, Vec<_>) = findings
+            .into_iter()
+            .partition(|f| f.severity == stackplan_core::Severity::Error);
+        if errors.is_empty() {
+            return Ok(warnings);
         }
-        findings.sort_by(|a, b| (&a.addr, &a.attr).cmp(&(&b.addr, &b.attr)));
-        Err(EngineError::Preflight { findings })
+        Err(EngineError::Preflight { findings: errors })
     }
 
     /// The plan without the destroy guards: for `drift`, which reports and
@@ -304,6 +313,7 @@ impl<'r> Planner<'r> {
                 allow_destroy: self.settings.allow_destroy,
             },
             changes,
+            warnings: Vec::new(),
         })
     }
 }

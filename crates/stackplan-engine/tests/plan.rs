@@ -705,6 +705,7 @@ fn bucket_taken(
             attr: "bucket".into(),
             message: "taken".into(),
             hint: Some("pick another name".into()),
+            severity: stackplan_core::Severity::Error,
         })
         .collect())
 }
@@ -742,4 +743,27 @@ async fn preflight_findings_refuse_the_plan_before_anything_is_read() {
         })
         .await;
     assert!(drift.is_ok(), "{drift:?}");
+}
+
+/// A preflight warning (a public subnet named as private) does not stop
+/// the plan: it goes with it, in the plan's own `warnings`.
+#[tokio::test]
+async fn preflight_warnings_go_with_the_plan_instead_of_stopping_it() {
+    let provider = seeded_cloud().provider().preflight(|resources| {
+        Ok(bucket_taken(resources)?
+            .into_iter()
+            .map(|f| stackplan_core::Finding {
+                severity: stackplan_core::Severity::Warning,
+                ..f
+            })
+            .collect())
+    });
+    let reg = registry(provider);
+    let plan = plan_with(&stack(), None, &reg, PlanSettings::default())
+        .await
+        .expect("a warning does not refuse the plan");
+    assert_eq!(
+        plan.warnings,
+        ["s3_bucket.milvus (bucket): taken; pick another name"]
+    );
 }

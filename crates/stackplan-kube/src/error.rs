@@ -32,6 +32,25 @@ pub enum KubeError {
         #[source]
         source: kube::Error,
     },
+    /// 401: on EKS, the principal has no access entry (or the cluster is
+    /// in CONFIG_MAP mode and it is not in aws-auth).
+    #[error(
+        "Kubernetes API: {context}: the cluster does not admit the AWS principal running stackplan (401 Unauthorized): it has no access entry on the cluster. Grant it one with [[eks.access]] (principal = its IAM role ARN; README, \"A plan role for pull-request CI\"), or run as a principal that has one (`aws sts get-caller-identity` shows which one runs)"
+    )]
+    Unauthorized {
+        context: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// 403: admitted, but its access policy does not allow the call.
+    #[error(
+        "Kubernetes API: {context}: the principal's access entry does not allow this (403 Forbidden). A plan reads Helm's release Secrets and the cluster's StorageClasses: give its [[eks.access]] entry policy = \"admin-view\" (cluster-wide) or more"
+    )]
+    Forbidden {
+        context: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("attribute `{attr}`: {reason}")]
     Attr { attr: String, reason: String },
     #[error("the Helm release record `{secret}` cannot be read: {reason}")]
@@ -64,9 +83,15 @@ pub enum KubeError {
 
 impl KubeError {
     pub(crate) fn api(context: impl Into<String>, source: kube::Error) -> Self {
-        KubeError::Api {
-            context: context.into(),
-            source,
+        let context = context.into();
+        match &source {
+            kube::Error::Api(status) if status.code == 401 => {
+                KubeError::Unauthorized { context, source }
+            }
+            kube::Error::Api(status) if status.code == 403 => {
+                KubeError::Forbidden { context, source }
+            }
+            _ => KubeError::Api { context, source },
         }
     }
 
@@ -109,7 +134,10 @@ impl From<KubeError> for ProviderError {
         let source: Option<Box<dyn std::error::Error + Send + Sync>> = match e {
             KubeError::Credentials(s) | KubeError::Locate { source: s, .. } => Some(s),
             KubeError::Kubeconfig { source, .. } => Some(Box::new(source)),
-            KubeError::Client(source) | KubeError::Api { source, .. } => Some(Box::new(source)),
+            KubeError::Client(source)
+            | KubeError::Api { source, .. }
+            | KubeError::Unauthorized { source, .. }
+            | KubeError::Forbidden { source, .. } => Some(Box::new(source)),
             KubeError::Io { source, .. } => Some(Box::new(source)),
             _ => None,
         };

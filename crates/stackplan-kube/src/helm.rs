@@ -310,6 +310,19 @@ pub(crate) async fn output(
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
         stderr = stderr.replace(secret.as_str(), "(sensitive)");
     }
+    // helm talks to the same API server with the same principal: a refusal
+    // there has the same cause and the same remedy as the provider's own.
+    if stderr.contains("Unauthorized")
+        || stderr.contains("the server has asked for the client to provide credentials")
+    {
+        stderr.push_str(
+            "\n(401: the AWS principal running stackplan has no access entry on the cluster; grant it one with [[eks.access]])",
+        );
+    } else if stderr.contains("is forbidden") {
+        stderr.push_str(
+            "\n(403: the principal's access entry does not allow this; give its [[eks.access]] entry a broader policy)",
+        );
+    }
     Err(KubeError::HelmFailed {
         command: shown.to_string(),
         stderr,

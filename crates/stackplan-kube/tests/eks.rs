@@ -172,4 +172,50 @@ async fn eks_client_trusts_the_cluster_ca_and_presents_an_eks_token() {
         chain.contains("Unauthorized") || chain.contains("401"),
         "{chain}"
     );
+    // On EKS a 401 means the principal has no access entry: the message
+    // says so and names the stack's remedy, not a bare status.
+    assert!(
+        err.message.contains("has no access entry") && err.message.contains("[[eks.access]]"),
+        "{}",
+        err.message
+    );
+}
+
+/// A principal the cluster admits but no role binds (an access entry with
+/// too narrow a policy) meets 403: the message names the policy a plan
+/// needs. The harness's apiserver authorizes with RBAC and has such a user.
+#[tokio::test]
+async fn a_principal_without_the_rights_a_plan_needs_is_told_which_policy_to_grant() {
+    let e = emulators();
+    let viewer = e
+        .env_vars()
+        .get("STACKPLAN_KUBE_VIEWER_TOKEN")
+        .expect("the harness writes a viewer token")
+        .clone();
+    let mut config = kube::config::Kubeconfig::read_from(e.kubeconfig()).unwrap();
+    for user in &mut config.auth_infos {
+        if let Some(auth) = user.auth_info.as_mut() {
+            auth.token = Some(viewer.clone().into());
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, serde_norway::to_string(&config).unwrap()).unwrap();
+    let provider = KubeProvider::new(KubeTarget::kubeconfig(path.to_str(), None));
+    let ns = Resource::managed(ResourceKind::K8sNamespace, "default").attr("name", "default");
+    let err = provider
+        .read(ReadRequest {
+            addr: &ns.addr,
+            mode: ResourceMode::Managed,
+            desired: Some(&ns.attrs),
+            prior: None,
+            events: &NoEvents,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("403 Forbidden") && err.message.contains("admin-view"),
+        "{}",
+        err.message
+    );
 }

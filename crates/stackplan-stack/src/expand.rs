@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use ipnet::Ipv4Net;
-use stackplan_core::{Resource, ResourceAddr, ResourceKind, ResourceMode, Value};
+use stackplan_core::{ProviderFamily, Resource, ResourceAddr, ResourceKind, ResourceMode, Value};
 
 use crate::chart::{ChartProfile, Charts, lbc_policy};
 use crate::model::{Chart, Stack, VpcSpec};
+use crate::network::{NetworkLayout, endpoints_group};
 
 pub(crate) const MILVUS_SA: &str = "milvus-s3-access-sa";
 const LBC_SA: &str = "aws-load-balancer-controller";
@@ -92,20 +93,21 @@ pub fn partition_dns_suffix(region: &str) -> &'static str {
     }
 }
 
-/// Splits a VPC block into one private subnet per AZ. Each subnet takes
-/// an eighth of a /16 (a /19, as eksctl does) or the equivalent share,
-/// leaving half the block free for public subnets; `None` when the block
-/// is too small for subnets of at least /28.
+/// Splits a VPC block into a private and a public subnet per AZ: the
+/// first `azs` blocks are the private subnets, the next `azs` the public
+/// ones. Each takes an eighth of a /16 (a /19, as eksctl does) or the
+/// equivalent share; `None` when the block is too small for subnets of at
+/// least /28.
 pub fn subnet_cidrs(vpc: &Ipv4Net, azs: u32) -> Option<Vec<Ipv4Net>> {
     let bits = (azs.max(1) * 2).next_power_of_two().trailing_zeros() as u8;
     let prefix = vpc.prefix_len() + bits;
     if prefix > 28 {
         return None;
     }
-    Some(vpc.subnets(prefix).ok()?.take(azs as usize).collect())
+    Some(vpc.subnets(prefix).ok()?.take(2 * azs as usize).collect())
 }
 
-fn tags(stack: &Stack, section: &BTreeMap<String, String>, name: &str) -> Value {
+pub(crate) fn tags(stack: &Stack, section: &BTreeMap<String, String>, name: &str) -> Value {
     let mut t: BTreeMap<String, Value> = BTreeMap::new();
     t.insert("Name".into(), Value::string(name));
     t.insert("stackplan:stack".into(), Value::string(&stack.name));
@@ -230,23 +232,33 @@ fn lbc_policy_document(stack: &Stack, chart: &Chart, profile: Option<&ChartProfi
 pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
     let a = Addrs::default();
     let mut out: Vec<Resource> = Vec::new();
-    let net_tags = &stack.network.tags;
 
     // Network: looked up when given by id, created otherwise.
     let subnet_count = stack.network.subnet_count();
     let subnets: Vec<ResourceAddr> = (0..subnet_count as u32)
         .map(|i| ResourceAddr::indexed(ResourceKind::Ec2Subnet, "private", i))
         .collect();
+    // What a node needs before it can join: a created VPC's routes out,
+    // or its endpoints.
+    let mut egress: Vec<ResourceAddr> = Vec::new();
     match &stack.network.vpc {
         VpcSpec::Existing {
             vpc_id,
             private_subnets,
         } => {
-            out.push(
-                Resource::new(a.vpc.clone(), ResourceMode::Lookup)
-                    .attr("id", vpc_id.as_str())
-                    .from_section("[network]"),
-            );
+            // An internet-facing Attu needs public subnets the load
+            // balancer controller can find: the AWS preflight checks the
+            // VPC for them when the lookup says so.
+            let attu_public = stack.milvus.as_ref().is_some_and(|m| {
+                m.attu.enabled && m.attu.scheme == crate::model::LbScheme::InternetFacing
+            });
+            let mut vpc = Resource::new(a.vpc.clone(), ResourceMode::Lookup)
+                .attr("id", vpc_id.as_str())
+                .from_section("[network]");
+            if attu_public {
+                vpc = vpc.attr("public_elb_subnets", true);
+            }
+            out.push(vpc);
             for (addr, id) in subnets.iter().zip(private_subnets) {
                 out.push(
                     Resource::new(addr.clone(), ResourceMode::Lookup)
@@ -256,59 +268,25 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
                 );
             }
         }
-        VpcSpec::Create { cidr, azs } => {
+        VpcSpec::Create {
+            cidr,
+            azs,
+            nat,
+            endpoints,
+        } => {
             let net: Ipv4Net = cidr.parse().expect("validated when parsed");
-            out.push(
-                Resource::managed(ResourceKind::Ec2Vpc, "main")
-                    .attr("cidr_block", cidr.as_str())
-                    .attr("enable_dns_support", true)
-                    .attr("enable_dns_hostnames", true)
-                    .attr("tags", tags(stack, net_tags, &stack.name))
-                    .from_section("[network]"),
-            );
-            // The zones come from AWS at plan, never from the region's
-            // name: accounts and regions differ in which exist.
-            let zones = ResourceAddr::new(ResourceKind::Ec2AvailabilityZones, "main");
-            out.push(
-                Resource::new(zones.clone(), ResourceMode::Lookup)
-                    .attr("count", i64::from(*azs))
-                    .attr(
-                        "exclude_zone_ids",
-                        Value::list(EXCLUDED_ZONE_IDS.map(Value::string)),
-                    )
-                    .from_section("[network]"),
-            );
-            let blocks = subnet_cidrs(&net, *azs).expect("validated when parsed");
-            for (i, (addr, block)) in subnets.iter().zip(blocks).enumerate() {
-                let az = Value::reference(&zones, &format!("zone_{i}"));
-                let mut t = tags(stack, net_tags, "");
-                // The default Name carries the zone; a Name the stack
-                // gives in its tags is kept.
-                if t.get_path("Name") == Some(&Value::string("")) {
-                    t.deep_merge(Value::map([(
-                        "Name",
-                        Value::Concat(vec![
-                            Value::string(format!("{}-private-", stack.name)),
-                            az.clone(),
-                        ]),
-                    )]));
-                }
-                t.deep_merge(Value::map([
-                    ("kubernetes.io/role/internal-elb", Value::string("1")),
-                    (
-                        format!("kubernetes.io/cluster/{}", stack.eks.name).as_str(),
-                        Value::string("shared"),
-                    ),
-                ]));
-                out.push(
-                    Resource::new(addr.clone(), ResourceMode::Managed)
-                        .attr("vpc_id", Value::reference(&a.vpc, "id"))
-                        .attr("cidr_block", block.to_string())
-                        .attr("availability_zone", az)
-                        .attr("tags", t)
-                        .from_section("[network]"),
-                );
-            }
+            let layout = NetworkLayout {
+                stack,
+                vpc: &a.vpc,
+                net,
+                azs: *azs,
+                nat: *nat,
+                endpoints: *endpoints,
+                private: &subnets,
+            };
+            let network = layout.resources();
+            out.extend(network.resources);
+            egress = network.egress;
         }
     }
     let subnet_ids = Value::list(subnets.iter().map(|s| Value::reference(s, "id")));
@@ -369,6 +347,34 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
     cluster.prevent_destroy = eks.prevent_destroy;
     out.push(cluster);
 
+    // The interface endpoints answer HTTPS from the nodes, which EKS puts
+    // in the cluster's security group.
+    let endpoint_rule = out.iter().any(|r| r.addr == endpoints_group()).then(|| {
+        let rule = ResourceAddr::new(ResourceKind::Ec2SecurityGroupRule, "endpoints_https");
+        out.push(
+            Resource::new(rule.clone(), ResourceMode::Managed)
+                .attr(
+                    "security_group_id",
+                    Value::reference(&endpoints_group(), "id"),
+                )
+                .attr("type", "ingress")
+                .attr("protocol", "tcp")
+                .attr("from_port", 443)
+                .attr("to_port", 443)
+                .attr(
+                    "source_security_group_id",
+                    Value::reference(&a.cluster, "cluster_security_group_id"),
+                )
+                .attr(
+                    "description",
+                    "HTTPS to the VPC endpoints from the EKS nodes",
+                )
+                .from_section("[network]"),
+        );
+        rule
+    });
+    egress.extend(endpoint_rule);
+
     let mut nodegroups = Vec::new();
     for ng in &eks.nodegroups {
         let addr = ResourceAddr::new(ResourceKind::EksNodegroup, &ng.name);
@@ -406,6 +412,11 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
                 .attr("tags", t)
                 .from_section("[[eks.nodegroup]]"),
         );
+        // Nodes that cannot reach ECR, EKS and STS never join.
+        let last = out.last_mut().expect("just pushed");
+        for e in &egress {
+            last.depends_on.insert(e.clone());
+        }
         nodegroups.push(addr);
     }
 
@@ -465,6 +476,28 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
             r = r.after(ng);
         }
         out.push(r);
+    }
+
+    // Access entries for the principals other than the creator, each with
+    // its access policy (EKS user guide, "Grant IAM users access to
+    // Kubernetes with EKS access entries").
+    for grant in &eks.access {
+        let scope: Vec<Value> = grant.namespaces.iter().map(Value::string).collect();
+        out.push(
+            Resource::managed(ResourceKind::EksAccessEntry, &grant.name)
+                .attr("cluster_name", Value::reference(&a.cluster, "name"))
+                .attr("principal_arn", grant.principal.as_str())
+                .attr("type", "STANDARD")
+                .attr(
+                    "access_policies",
+                    Value::map([(
+                        grant.policy.arn(partition(&stack.region)),
+                        Value::List(scope),
+                    )]),
+                )
+                .attr("tags", eks_tags(&grant.name))
+                .from_section("[[eks.access]]"),
+        );
     }
 
     // S3 bucket and the least-privilege policy scoped to it.
@@ -839,6 +872,21 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
         out.push(release);
     }
 
+    // What is applied through the cluster's API waits for the access
+    // entries: the principal running the apply may be one of them (a
+    // cluster made with `creator_admin = false`, an ops role taking over).
+    let entries: Vec<ResourceAddr> = out
+        .iter()
+        .filter(|r| r.addr.kind == ResourceKind::EksAccessEntry)
+        .map(|r| r.addr.clone())
+        .collect();
+    for r in &mut out {
+        if r.addr.kind.family() != ProviderFamily::Aws {
+            for entry in &entries {
+                r.depends_on.insert(entry.clone());
+            }
+        }
+    }
     out.sort_by(|x, y| x.addr.cmp(&y.addr));
     out
 }

@@ -5,6 +5,7 @@ mod error;
 mod expand;
 mod milvus;
 mod model;
+mod network;
 mod parse;
 mod reader;
 mod rules;
@@ -94,6 +95,8 @@ pub fn warnings(stack: &Stack) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use stackplan_core::Value;
+
     use super::*;
 
     const REFERENCE: &str = include_str!("../../../stacks/milvus-eks.toml");
@@ -199,5 +202,178 @@ mod tests {
             .replace("region = \"us-west-2\"", "region = \"us-west-1\"")
             .replace("brokers       = 3", "brokers       = 2");
         assert_eq!(msk_subnets(&parse("s.toml", &west1).unwrap()), 2);
+    }
+
+    fn created(create: &str) -> Result<Stack, StackError> {
+        parse(
+            "s.toml",
+            &REFERENCE.replace(
+                "vpc_id          = \"vpc-0123456789abcdef0\"\nprivate_subnets = [\"subnet-0aaa1111\", \"subnet-0bbb2222\", \"subnet-0ccc3333\"]",
+                &format!("create = {create}"),
+            ),
+        )
+    }
+
+    fn tag<'v>(tags: &'v Value, key: &str) -> Option<&'v Value> {
+        match tags {
+            Value::Map(m) => m.get(key),
+            _ => None,
+        }
+    }
+
+    fn addrs_of(stack: &Stack, kind: &str) -> Vec<String> {
+        expand(stack, &Charts::default())
+            .iter()
+            .map(|r| r.addr.to_string())
+            .filter(|a| a.starts_with(&format!("{kind}.")))
+            .collect()
+    }
+
+    /// eksctl's default VPC: a public and a private subnet per zone, an
+    /// internet gateway, one NAT gateway, the public route table through
+    /// the gateway and each private one through the NAT.
+    #[test]
+    fn a_created_vpc_is_laid_out_as_eksctls_default() {
+        let stack = created("{ cidr = \"10.0.0.0/16\", azs = 3 }").unwrap();
+        let resources = expand(&stack, &Charts::default());
+        let get = |a: &str| resources.iter().find(|r| r.addr.to_string() == a).unwrap();
+        assert_eq!(addrs_of(&stack, "ec2_subnet").len(), 6);
+        assert_eq!(
+            addrs_of(&stack, "ec2_nat_gateway"),
+            ["ec2_nat_gateway.nat[0]"]
+        );
+        assert_eq!(addrs_of(&stack, "ec2_eip"), ["ec2_eip.nat[0]"]);
+        assert_eq!(
+            addrs_of(&stack, "ec2_internet_gateway"),
+            ["ec2_internet_gateway.main"]
+        );
+        assert_eq!(addrs_of(&stack, "ec2_route_table_association").len(), 6);
+        assert!(addrs_of(&stack, "ec2_vpc_endpoint").is_empty());
+
+        let public = get("ec2_subnet.public[1]");
+        assert_eq!(public.attrs["map_public_ip_on_launch"], Value::Bool(true));
+        assert_eq!(public.attrs["cidr_block"], Value::string("10.0.128.0/19"));
+        assert_eq!(
+            tag(&public.attrs["tags"], "kubernetes.io/role/elb"),
+            Some(&Value::string("1"))
+        );
+        let private = get("ec2_subnet.private[1]");
+        assert_eq!(private.attrs["cidr_block"], Value::string("10.0.32.0/19"));
+        assert_eq!(
+            tag(&private.attrs["tags"], "kubernetes.io/role/internal-elb"),
+            Some(&Value::string("1"))
+        );
+        assert_eq!(
+            tag(&private.attrs["tags"], "kubernetes.io/cluster/milvus-demo"),
+            Some(&Value::string("shared"))
+        );
+        let igw = stackplan_core::ResourceAddr::new(
+            stackplan_core::ResourceKind::Ec2InternetGateway,
+            "main",
+        );
+        assert_eq!(
+            get("ec2_route_table.public").attrs["routes"],
+            Value::map([("0.0.0.0/0", Value::reference(&igw, "id"))])
+        );
+        let nat = stackplan_core::ResourceAddr::indexed(
+            stackplan_core::ResourceKind::Ec2NatGateway,
+            "nat",
+            0,
+        );
+        assert_eq!(
+            get("ec2_route_table.private[2]").attrs["routes"],
+            Value::map([("0.0.0.0/0", Value::reference(&nat, "id"))])
+        );
+        // EC2 refuses a NAT gateway before the internet gateway is attached.
+        assert!(get("ec2_nat_gateway.nat[0]").depends_on.contains(&igw));
+        // Nodes join only once their subnet routes out.
+        let ng = get("eks_nodegroup.ng-1-milvus");
+        let assoc = stackplan_core::ResourceAddr::indexed(
+            stackplan_core::ResourceKind::Ec2RouteTableAssociation,
+            "private",
+            0,
+        );
+        assert!(ng.depends_on.contains(&assoc), "{:?}", ng.depends_on);
+    }
+
+    #[test]
+    fn per_az_nat_gives_each_private_route_table_its_zones_gateway() {
+        let stack = created("{ cidr = \"10.0.0.0/16\", azs = 3, nat = \"per-az\" }").unwrap();
+        assert_eq!(addrs_of(&stack, "ec2_nat_gateway").len(), 3);
+        let resources = expand(&stack, &Charts::default());
+        let rt = resources
+            .iter()
+            .find(|r| r.addr.to_string() == "ec2_route_table.private[2]")
+            .unwrap();
+        let nat2 = stackplan_core::ResourceAddr::indexed(
+            stackplan_core::ResourceKind::Ec2NatGateway,
+            "nat",
+            2,
+        );
+        assert_eq!(
+            rt.attrs["routes"],
+            Value::map([("0.0.0.0/0", Value::reference(&nat2, "id"))])
+        );
+    }
+
+    #[test]
+    fn no_nat_needs_endpoints_and_gets_s3_ecr_sts_ec2_and_logs() {
+        let err = created("{ cidr = \"10.0.0.0/16\", nat = \"none\" }").unwrap_err();
+        assert!(
+            err.problems()[0].message.contains("no way to AWS"),
+            "{err:?}"
+        );
+        let stack =
+            created("{ cidr = \"10.0.0.0/16\", nat = \"none\", endpoints = true }").unwrap();
+        assert!(addrs_of(&stack, "ec2_nat_gateway").is_empty());
+        assert_eq!(
+            addrs_of(&stack, "ec2_vpc_endpoint"),
+            [
+                "ec2_vpc_endpoint.ec2",
+                "ec2_vpc_endpoint.ecr_api",
+                "ec2_vpc_endpoint.ecr_dkr",
+                "ec2_vpc_endpoint.logs",
+                "ec2_vpc_endpoint.s3",
+                "ec2_vpc_endpoint.sts",
+            ]
+        );
+        assert!(
+            addrs_of(&stack, "ec2_security_group_rule")
+                .contains(&"ec2_security_group_rule.endpoints_https".to_string())
+        );
+        let typo = created("{ cidr = \"10.0.0.0/16\", nat = \"perAZ\" }").unwrap_err();
+        assert!(
+            typo.problems()[0].message.contains("is not a NAT layout"),
+            "{typo:?}"
+        );
+    }
+
+    /// A principal other than the creator gets an access entry with its
+    /// policy's ARN in the stack's partition, and what is applied through
+    /// the cluster's API waits for it.
+    #[test]
+    fn access_entries_carry_their_policy_and_come_before_the_kubernetes_resources() {
+        let text = REFERENCE.replace(
+            "[eks.addons]",
+            "[[eks.access]]\nprincipal  = \"arn:aws:iam::123456789012:role/ops\"\npolicy     = \"edit\"\nnamespaces = [\"milvus\", \"attu\"]\n\n[eks.addons]",
+        );
+        let stack = parse("s.toml", &text).unwrap();
+        let resources = expand(&stack, &Charts::default());
+        let entry = resources
+            .iter()
+            .find(|r| r.addr.to_string() == "eks_access_entry.ops")
+            .expect("an access entry named after the role");
+        assert_eq!(
+            entry.attrs["access_policies"],
+            Value::map([(
+                "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
+                Value::list([Value::string("attu"), Value::string("milvus")]),
+            )])
+        );
+        let release = resources
+            .iter()
+            .find(|r| r.addr.kind == stackplan_core::ResourceKind::HelmRelease)
+            .unwrap();
+        assert!(release.depends_on.contains(&entry.addr));
     }
 }

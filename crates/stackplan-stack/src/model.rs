@@ -87,8 +87,40 @@ pub enum VpcSpec {
         vpc_id: String,
         private_subnets: Vec<String>,
     },
-    /// A VPC that stackplan creates, with one private subnet per AZ.
-    Create { cidr: String, azs: u32 },
+    /// A VPC that stackplan creates, laid out as eksctl's default: a
+    /// public and a private subnet per AZ, an internet gateway, NAT.
+    Create {
+        cidr: String,
+        azs: u32,
+        nat: NatMode,
+        /// VPC endpoints for S3, ECR, STS, EC2 and Logs (required without
+        /// NAT: a private cluster reaches AWS through them).
+        endpoints: bool,
+    },
+}
+
+/// How the private subnets of a created VPC reach the internet (eksctl's
+/// `vpc.nat.gateway`: Single, HighlyAvailable, Disable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatMode {
+    /// One NAT gateway, in the first zone's public subnet.
+    Single,
+    /// One per zone: no zone's outage cuts the others off.
+    PerAz,
+    /// None: the private subnets reach AWS through VPC endpoints only.
+    None,
+}
+
+impl NatMode {
+    pub const ALL: [NatMode; 3] = [NatMode::Single, NatMode::PerAz, NatMode::None];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            NatMode::Single => "single",
+            NatMode::PerAz => "per-az",
+            NatMode::None => "none",
+        }
+    }
 }
 
 impl Network {
@@ -114,8 +146,73 @@ pub struct Eks {
     pub nodegroups: Vec<Nodegroup>,
     /// By add-on name, in name order.
     pub addons: BTreeMap<String, Addon>,
+    /// `[[eks.access]]`: principals other than the creator, in file order.
+    pub access: Vec<AccessGrant>,
     pub tags: BTreeMap<String, String>,
     pub prevent_destroy: bool,
+}
+
+/// One `[[eks.access]]` entry: an IAM principal's access entry with one
+/// EKS access policy, cluster-wide or scoped to namespaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessGrant {
+    /// The address name: `name`, else the principal's own name.
+    pub name: String,
+    pub principal: String,
+    pub policy: AccessPolicy,
+    /// Empty: the whole cluster.
+    pub namespaces: Vec<String>,
+}
+
+/// The EKS access policies a stack can grant, by their short names
+/// (EKS user guide, "Review access policy permissions").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessPolicy {
+    ClusterAdmin,
+    Admin,
+    AdminView,
+    Edit,
+    View,
+}
+
+impl AccessPolicy {
+    pub const ALL: [AccessPolicy; 5] = [
+        AccessPolicy::ClusterAdmin,
+        AccessPolicy::Admin,
+        AccessPolicy::AdminView,
+        AccessPolicy::Edit,
+        AccessPolicy::View,
+    ];
+
+    /// The stack's name for it.
+    pub fn key(self) -> &'static str {
+        match self {
+            AccessPolicy::ClusterAdmin => "cluster-admin",
+            AccessPolicy::Admin => "admin",
+            AccessPolicy::AdminView => "admin-view",
+            AccessPolicy::Edit => "edit",
+            AccessPolicy::View => "view",
+        }
+    }
+
+    /// EKS's name, the last part of its ARN.
+    pub fn eks_name(self) -> &'static str {
+        match self {
+            AccessPolicy::ClusterAdmin => "AmazonEKSClusterAdminPolicy",
+            AccessPolicy::Admin => "AmazonEKSAdminPolicy",
+            AccessPolicy::AdminView => "AmazonEKSAdminViewPolicy",
+            AccessPolicy::Edit => "AmazonEKSEditPolicy",
+            AccessPolicy::View => "AmazonEKSViewPolicy",
+        }
+    }
+
+    /// `arn:<partition>:eks::aws:cluster-access-policy/<name>`.
+    pub fn arn(self, partition: &str) -> String {
+        format!(
+            "arn:{partition}:eks::aws:cluster-access-policy/{}",
+            self.eks_name()
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -409,6 +409,37 @@ fn read_network(mut t: Table, p: &mut Problems) -> Option<Network> {
                 positive(p, "network.create.azs", v, 2, 6)
             }
             .or(if c.has("azs") { None } else { Some(3) });
+            let nat = match c.string(p, "nat") {
+                None => Some(NatMode::Single),
+                Some(n) => {
+                    let found = NatMode::ALL
+                        .iter()
+                        .copied()
+                        .find(|m| m.key() == n.get_ref());
+                    if found.is_none() {
+                        p.at(
+                            n.span(),
+                            format!("`network.create.nat` `{}` is not a NAT layout", n.get_ref()),
+                            "unknown NAT layout",
+                            "one of: \"single\" (one NAT gateway, the default), \"per-az\" (one per zone), \"none\" (VPC endpoints only; needs endpoints = true)",
+                        );
+                    }
+                    found
+                }
+            };
+            let endpoints_flag = c.boolean(p, "endpoints");
+            let endpoints = endpoints_flag.as_ref().is_some_and(|e| *e.get_ref());
+            if nat == Some(NatMode::None) && !endpoints {
+                // Without NAT or endpoints nodes cannot reach ECR, EKS or
+                // STS and never join (eksctl refuses a private cluster
+                // without its endpoints the same way).
+                p.at(
+                    c.span_of("nat"),
+                    "`network.create.nat = \"none\"` leaves the private subnets no way to AWS",
+                    "no NAT and no endpoints",
+                    "add endpoints = true (S3, ECR, STS, EC2 and Logs VPC endpoints), or keep a NAT gateway: nat = \"single\"",
+                );
+            }
             c.finish(p);
             let net = cidr
                 .as_ref()
@@ -445,6 +476,8 @@ fn read_network(mut t: Table, p: &mut Problems) -> Option<Network> {
                         Some(VpcSpec::Create {
                             cidr: net.to_string(),
                             azs,
+                            nat: nat?,
+                            endpoints,
                         })
                     }
                 }
@@ -569,6 +602,7 @@ fn read_eks(mut t: Table, p: &mut Problems) -> Option<Eks> {
             );
         }
     }
+    let access = read_access(&mut t, p);
     t.finish(p);
     Some(Eks {
         name: name?.into_inner(),
@@ -577,9 +611,142 @@ fn read_eks(mut t: Table, p: &mut Problems) -> Option<Eks> {
         creator_admin,
         nodegroups,
         addons,
+        access,
         tags,
         prevent_destroy,
     })
+}
+
+/// `[[eks.access]]`: one access entry per principal, each with one access
+/// policy. EKS takes a principal once per cluster (botocore `eks` model,
+/// CreateAccessEntryRequest `principalArn`), so a repeat is an error here
+/// rather than a ResourceInUseException halfway through an apply.
+fn read_access(t: &mut Table, p: &mut Problems) -> Vec<AccessGrant> {
+    let mut out: Vec<AccessGrant> = Vec::new();
+    let mut principals: BTreeMap<String, usize> = BTreeMap::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, mut a) in t.tables(p, "access").into_iter().enumerate() {
+        let path = a.path.clone();
+        let principal = a.req_string(
+            p,
+            "principal",
+            "name the IAM role or user: principal = \"arn:aws:iam::123456789012:role/ci-plan\"",
+        );
+        let principal = principal.filter(|pr| {
+            check(
+                p,
+                &format!("{path}.principal"),
+                pr,
+                rules::access_principal_arn(pr.get_ref()),
+                "an access entry names an IAM role or user, e.g. arn:aws:iam::123456789012:role/ci-plan",
+            )
+        });
+        let policy = a.req_string(
+            p,
+            "policy",
+            "choose an access policy: policy = \"admin-view\" (cluster-admin, admin, admin-view, edit, view)",
+        );
+        let policy = policy.and_then(|pol| {
+            let found = AccessPolicy::ALL
+                .iter()
+                .copied()
+                .find(|k| k.key() == pol.get_ref());
+            if found.is_none() {
+                let keys: Vec<&str> = AccessPolicy::ALL.iter().map(|k| k.key()).collect();
+                let nearest = keys
+                    .iter()
+                    .map(|k| (strsim::jaro_winkler(pol.get_ref(), k), *k))
+                    .filter(|(score, _)| *score > 0.7)
+                    .max_by(|x, y| x.0.total_cmp(&y.0));
+                let hint = match nearest {
+                    Some((_, k)) => format!("did you mean \"{k}\"? One of: {}", keys.join(", ")),
+                    None => format!("one of: {}", keys.join(", ")),
+                };
+                p.at(
+                    pol.span(),
+                    format!(
+                        "`{path}.policy` `{}` is not an EKS access policy",
+                        pol.get_ref()
+                    ),
+                    "unknown access policy",
+                    &hint,
+                );
+            }
+            found
+        });
+        let namespaces = a.string_list(p, "namespaces").unwrap_or_default();
+        for ns in &namespaces {
+            check(
+                p,
+                &format!("{path}.namespaces"),
+                ns,
+                rules::dns1123_label(ns.get_ref(), 63),
+                "namespaces are Kubernetes names: lower case letters, digits and '-'",
+            );
+        }
+        if a.has("namespaces") && namespaces.is_empty() {
+            p.at(
+                a.span_of("namespaces"),
+                format!("`{path}.namespaces` is empty"),
+                "no namespace",
+                "leave `namespaces` out for cluster-wide access, or list the namespaces",
+            );
+        }
+        let name = a.string(p, "name");
+        if let Some(n) = &name {
+            check(
+                p,
+                &format!("{path}.name"),
+                n,
+                rules::dns1123_label(n.get_ref(), 63),
+                "",
+            );
+        }
+        a.finish(p);
+        let Some(principal) = principal else { continue };
+        if let Some(first) = principals.get(principal.get_ref()) {
+            p.at(
+                principal.span(),
+                format!("`{path}.principal` repeats eks.access[{first}]'s principal"),
+                "declared again here",
+                "EKS takes one access entry per principal: merge the two, or scope one policy to the namespaces both need",
+            );
+            continue;
+        }
+        principals.insert(principal.get_ref().clone(), i);
+        let own = principal
+            .get_ref()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
+        let (name_span, name) = match &name {
+            Some(n) => (n.span(), n.get_ref().clone()),
+            None => (principal.span(), own),
+        };
+        if let Some(first) = names.get(&name) {
+            p.at(
+                name_span,
+                format!("eks.access[{i}] and eks.access[{first}] would both be `eks_access_entry.{name}`"),
+                "same name",
+                "give one of them its own `name = \"...\"`",
+            );
+            continue;
+        }
+        names.insert(name.clone(), i);
+        let Some(policy) = policy else { continue };
+        let mut namespaces: Vec<String> = namespaces.into_iter().map(Sp::into_inner).collect();
+        namespaces.sort();
+        namespaces.dedup();
+        out.push(AccessGrant {
+            name,
+            principal: principal.into_inner(),
+            policy,
+            namespaces,
+        });
+    }
+    out
 }
 
 fn read_nodegroup(mut t: Table, p: &mut Problems) -> Option<(Nodegroup, Range<usize>)> {

@@ -357,6 +357,41 @@ pub(crate) fn acm_certificate_arn(arn: &str) -> Rule {
     }
 }
 
+/// An access entry's principal: an IAM role or user ARN. EKS refuses STS
+/// session principals (botocore `eks` model, CreateAccessEntryRequest
+/// `principalArn`: "You can't use the STS session principal type").
+pub(crate) fn access_principal_arn(arn: &str) -> Rule {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() == 6 && parts[0] == "arn" && parts[2] == "sts" {
+        if let Some(role) = parts[5]
+            .strip_prefix("assumed-role/")
+            .and_then(|r| r.split('/').next())
+        {
+            return fail(format!(
+                "is an STS session, which EKS refuses as a principal; use the role itself: arn:{}:iam::{}:role/{role}",
+                parts[1], parts[4]
+            ));
+        }
+        return fail("is an STS principal, which EKS refuses; use an IAM role or user ARN");
+    }
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && (parts[5]
+            .strip_prefix("role/")
+            .or_else(|| parts[5].strip_prefix("user/")))
+        .is_some_and(|name| !name.is_empty() && !name.ends_with('/'));
+    if ok {
+        Ok(())
+    } else {
+        fail("is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)")
+    }
+}
+
 /// EKS add-on versions: `v1.18.3-eksbuild.1`.
 pub(crate) fn addon_version(v: &str) -> Rule {
     let ok = v

@@ -237,6 +237,11 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
         planner.plan(req).await
     }
     .map_err(engine_error)?;
+    // What only the APIs know and allow, but is rarely meant (an existing
+    // subnet that is public): with the stack's own warnings, on stderr.
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
     Ok(plan)
 }
 

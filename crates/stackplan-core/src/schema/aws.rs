@@ -102,6 +102,83 @@ pub static EC2_SECURITY_GROUP_RULE: KindSchema = KindSchema {
     replace: DestroyBeforeCreate,
 };
 
+/// Created and attached to `vpc_id` in one step, as Terraform's
+/// `aws_internet_gateway` does; destroyed by detaching, then deleting.
+pub static EC2_INTERNET_GATEWAY: KindSchema = KindSchema {
+    kind: K::Ec2InternetGateway,
+    attrs: &[A::new("vpc_id").force_new(), TAGS],
+    outputs: &["id", "arn"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static EC2_EIP: KindSchema = KindSchema {
+    kind: K::Ec2Eip,
+    attrs: &[A::new("domain").force_new().default(Str("vpc")), TAGS],
+    outputs: &["id", "public_ip"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static EC2_NAT_GATEWAY: KindSchema = KindSchema {
+    kind: K::Ec2NatGateway,
+    attrs: &[
+        A::new("subnet_id").force_new(),
+        A::new("allocation_id").force_new(),
+        A::new("connectivity_type")
+            .force_new()
+            .default(Str("public")),
+        TAGS,
+    ],
+    outputs: &["id", "state"],
+    replace: DestroyBeforeCreate,
+};
+
+/// `routes` maps a destination CIDR to its target (an internet gateway or
+/// NAT gateway id); the VPC's own `local` route is AWS's and not listed.
+pub static EC2_ROUTE_TABLE: KindSchema = KindSchema {
+    kind: K::Ec2RouteTable,
+    attrs: &[
+        A::new("vpc_id").force_new(),
+        A::new("routes").normalize(StringMap).default(EmptyMap),
+        TAGS,
+    ],
+    outputs: &["id", "arn"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static EC2_ROUTE_TABLE_ASSOCIATION: KindSchema = KindSchema {
+    kind: K::Ec2RouteTableAssociation,
+    attrs: &[
+        A::new("subnet_id").force_new(),
+        A::new("route_table_id").force_new(),
+    ],
+    outputs: &["id"],
+    replace: DestroyBeforeCreate,
+};
+
+pub static EC2_VPC_ENDPOINT: KindSchema = KindSchema {
+    kind: K::Ec2VpcEndpoint,
+    attrs: &[
+        A::new("vpc_id").force_new(),
+        A::new("service_name").force_new(),
+        A::new("vpc_endpoint_type")
+            .force_new()
+            .default(Str("Gateway")),
+        A::new("route_table_ids")
+            .normalize(UnorderedList)
+            .default(EmptyList),
+        A::new("subnet_ids")
+            .normalize(UnorderedList)
+            .default(EmptyList),
+        A::new("security_group_ids")
+            .normalize(UnorderedList)
+            .default(EmptyList),
+        A::new("private_dns_enabled").default(Bool(false)),
+        TAGS,
+    ],
+    outputs: &["id", "state"],
+    replace: DestroyBeforeCreate,
+};
+
 pub static IAM_ROLE: KindSchema = KindSchema {
     kind: K::IamRole,
     attrs: &[
@@ -230,6 +307,26 @@ pub static EKS_ADDON: KindSchema = KindSchema {
         TAGS,
     ],
     outputs: &["arn", "status", "installed_version"],
+    replace: DestroyBeforeCreate,
+};
+
+/// An access entry and its associated access policies: `access_policies`
+/// maps a policy ARN to the namespaces it is scoped to (an empty list is
+/// the whole cluster). The principal and type are fixed at create
+/// (botocore `eks` model, CreateAccessEntryRequest).
+pub static EKS_ACCESS_ENTRY: KindSchema = KindSchema {
+    kind: K::EksAccessEntry,
+    attrs: &[
+        A::new("cluster_name").force_new(),
+        A::new("principal_arn").force_new(),
+        A::new("type").force_new().default(Str("STANDARD")),
+        A::new("kubernetes_groups")
+            .normalize(UnorderedList)
+            .default(EmptyList),
+        A::new("access_policies").default(EmptyMap),
+        TAGS,
+    ],
+    outputs: &["arn", "username"],
     replace: DestroyBeforeCreate,
 };
 
