@@ -439,7 +439,9 @@ fn identity_known(kind: ResourceKind, desired: &stackplan_core::Attrs) -> bool {
         Ec2SecurityGroupRule => &["security_group_id", "source_security_group_id"],
         // Found by the stack's tags (and their VPC or subnet) when not in
         // state; before those exist there is nothing to find.
-        Ec2InternetGateway | Ec2RouteTable => &["vpc_id"],
+        // A gateway is found by its tags alone: one created and then
+        // killed before its attach has no VPC to be found by.
+        Ec2RouteTable => &["vpc_id"],
         Ec2NatGateway => &["subnet_id"],
         Ec2RouteTableAssociation => &["subnet_id", "route_table_id"],
         Ec2VpcEndpoint => &["vpc_id", "service_name"],
