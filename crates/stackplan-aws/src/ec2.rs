@@ -245,13 +245,9 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| AwsError::api(addr, "DescribeVpcs", e))?;
-        match out.vpcs() {
-            [one] => match one.vpc_id() {
-                Some(id) => self.vpc_observe(addr, id).await,
-                None => Ok(None),
-            },
-            // None, or several that match: not ours to pick from.
-            _ => Ok(None),
+        match the_only(out.vpcs(), |v| v.vpc_id()) {
+            Some(id) => self.vpc_observe(addr, id).await,
+            None => Ok(None),
         }
     }
 
@@ -841,6 +837,18 @@ impl AwsProvider {
                 .map_err(|e| AwsError::api(req.addr, "CreateTags", e))?;
         }
         Ok(())
+    }
+}
+
+/// The id of the one resource an adoption search found: none, or several
+/// that match, are not ours to pick from.
+pub(crate) fn the_only<'a, T>(
+    found: &'a [T],
+    id: impl Fn(&'a T) -> Option<&'a str>,
+) -> Option<&'a str> {
+    match found {
+        [one] => id(one),
+        _ => None,
     }
 }
 

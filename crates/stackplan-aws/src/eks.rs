@@ -22,14 +22,10 @@ use crate::attrs::{
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::{Poll, poll_until, poll_until_gone, progress, retry_while_iam_propagates};
-use crate::{AwsProvider, prior_id, waited_id};
+use crate::{AwsProvider, client_token, prior_id, waited_id};
 
 /// What `addon_version = "latest"` means.
 pub(crate) const LATEST: &str = "latest";
-
-fn token() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
 
 pub(crate) fn hash_tags(map: BTreeMap<String, String>) -> Option<HashMap<String, String>> {
     (!map.is_empty()).then(|| map.into_iter().collect())
@@ -255,7 +251,7 @@ impl AwsProvider {
         );
         let out = call
             .name(name)
-            .client_request_token(token())
+            .client_request_token(client_token())
             .send()
             .await
             .map_err(|e| AwsError::api(req.addr, "UpdateClusterConfig", e))?;
@@ -302,7 +298,7 @@ impl AwsProvider {
         // A fresh token per attempt: only a retry of the same request
         // (the SDK's, after a lost answer) may reuse one.
         retry_while_iam_propagates(&self.wait, req.addr, req.events, || {
-            let call = call.clone().client_request_token(token());
+            let call = call.clone().client_request_token(client_token());
             async move {
                 call.send()
                     .await
@@ -399,7 +395,7 @@ impl AwsProvider {
                 .update_cluster_version()
                 .name(&name)
                 .version(want)
-                .client_request_token(token())
+                .client_request_token(client_token())
                 .send()
                 .await
                 .map_err(|e| AwsError::api(req.addr, "UpdateClusterVersion", e))?;
@@ -672,7 +668,7 @@ impl AwsProvider {
         // A fresh token per attempt: only a retry of the same request
         // (the SDK's, after a lost answer) may reuse one.
         retry_while_iam_propagates(&self.wait, req.addr, req.events, || {
-            let call = call.clone().client_request_token(token());
+            let call = call.clone().client_request_token(client_token());
             async move {
                 call.send()
                     .await
@@ -703,7 +699,7 @@ impl AwsProvider {
                 .update_nodegroup_config()
                 .cluster_name(cluster)
                 .nodegroup_name(name)
-                .client_request_token(token());
+                .client_request_token(client_token());
             if scaling {
                 call = call.scaling_config(Self::scaling_config(&d)?);
             }
@@ -1018,7 +1014,7 @@ impl AwsProvider {
         // A fresh token per attempt: only a retry of the same request
         // (the SDK's, after a lost answer) may reuse one.
         retry_while_iam_propagates(&self.wait, req.addr, req.events, || {
-            let call = call.clone().client_request_token(token());
+            let call = call.clone().client_request_token(client_token());
             async move {
                 call.send()
                     .await
@@ -1064,7 +1060,7 @@ impl AwsProvider {
                 .resolve_conflicts(ResolveConflicts::from(
                     d.opt_str("resolve_conflicts")?.unwrap_or("OVERWRITE"),
                 ))
-                .client_request_token(token())
+                .client_request_token(client_token())
                 .send()
                 .await
                 .map_err(|e| AwsError::api(req.addr, "UpdateAddon", e))?;

@@ -19,7 +19,7 @@ use crate::attrs::{Desired, differs, str_list_value, tags_value};
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::{progress, retry_while_iam_propagates};
-use crate::{AwsProvider, prior_id};
+use crate::{AwsProvider, client_token, prior_id};
 
 /// Policy ARN to the sorted namespaces of its scope; empty: the cluster.
 type Policies = BTreeMap<String, Vec<String>>;
@@ -259,9 +259,7 @@ impl AwsProvider {
         // A role created moments ago can be unknown to EKS for a while, as
         // to IAM's other consumers.
         retry_while_iam_propagates(&self.wait, req.addr, req.events, || {
-            let call = call
-                .clone()
-                .client_request_token(uuid::Uuid::new_v4().to_string());
+            let call = call.clone().client_request_token(client_token());
             async move {
                 call.send()
                     .await
@@ -292,7 +290,7 @@ impl AwsProvider {
                 .cluster_name(cluster)
                 .principal_arn(principal)
                 .set_kubernetes_groups(Some(d.str_list("kubernetes_groups").unwrap_or_default()))
-                .client_request_token(uuid::Uuid::new_v4().to_string())
+                .client_request_token(client_token())
                 .send()
                 .await
                 .map_err(|e| AwsError::api(req.addr, "UpdateAccessEntry", e))?;

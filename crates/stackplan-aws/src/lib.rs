@@ -252,6 +252,13 @@ fn unsupported(addr: &ResourceAddr, what: &str) -> AwsError {
     }
 }
 
+/// A fresh idempotency token (`ClientToken`, `ClientRequestToken`) per
+/// request: only a retry of the same request (the SDK's, after a lost
+/// answer) may reuse one.
+fn client_token() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// The physical id of a resource known from state, if any.
 fn prior_id(prior: Option<&stackplan_core::ResourceState>) -> Option<&str> {
     prior.and_then(|p| p.physical_id.as_deref())

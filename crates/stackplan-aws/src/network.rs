@@ -18,10 +18,10 @@ use stackplan_core::{
 };
 
 use crate::attrs::{Desired, differs, str_list_value, str_map_value};
-use crate::ec2::{tag_spec, tags_of, vanished};
+use crate::ec2::{tag_spec, tags_of, the_only, vanished};
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::{Poll, poll_until, poll_until_gone, progress, until_found};
-use crate::{AwsProvider, prior_id};
+use crate::{AwsProvider, client_token, prior_id};
 
 /// The filters that find a tagged resource of this stack without state:
 /// its stack tag and its Name. `None` when the desired tags carry no
@@ -45,16 +45,6 @@ fn stack_filters(d: &Desired<'_>) -> AwsResult<Option<Vec<Filter>>> {
 
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
-}
-
-/// The id to read: state's, else none (then the desired attributes may
-/// find it by adoption).
-fn read_id<'a>(req: &'a ReadRequest<'_>) -> Option<&'a str> {
-    prior_id(req.prior)
-}
-
-fn token() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 fn flag(value: bool) -> AttributeBooleanValue {
@@ -117,7 +107,7 @@ impl AwsProvider {
     }
 
     pub(crate) async fn igw_read(&self, req: ReadRequest<'_>) -> AwsResult<Option<Observed>> {
-        if let Some(id) = read_id(&req) {
+        if let Some(id) = prior_id(req.prior) {
             return self.igw_observe(req.addr, id).await;
         }
         let Some(desired) = req.desired else {
@@ -133,12 +123,9 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| AwsError::api(req.addr, "DescribeInternetGateways", e))?;
-        match out.internet_gateways() {
-            [one] => match one.internet_gateway_id() {
-                Some(id) => self.igw_observe(req.addr, id).await,
-                None => Ok(None),
-            },
-            _ => Ok(None),
+        match the_only(out.internet_gateways(), |x| x.internet_gateway_id()) {
+            Some(id) => self.igw_observe(req.addr, id).await,
+            None => Ok(None),
         }
     }
 
@@ -292,7 +279,7 @@ impl AwsProvider {
     }
 
     pub(crate) async fn eip_read(&self, req: ReadRequest<'_>) -> AwsResult<Option<Observed>> {
-        if let Some(id) = read_id(&req) {
+        if let Some(id) = prior_id(req.prior) {
             return self.eip_observe(req.addr, id).await;
         }
         let Some(desired) = req.desired else {
@@ -308,12 +295,9 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| AwsError::api(req.addr, "DescribeAddresses", e))?;
-        match out.addresses() {
-            [one] => match one.allocation_id() {
-                Some(id) => self.eip_observe(req.addr, id).await,
-                None => Ok(None),
-            },
-            _ => Ok(None),
+        match the_only(out.addresses(), |x| x.allocation_id()) {
+            Some(id) => self.eip_observe(req.addr, id).await,
+            None => Ok(None),
         }
     }
 
@@ -426,7 +410,7 @@ impl AwsProvider {
     }
 
     pub(crate) async fn nat_read(&self, req: ReadRequest<'_>) -> AwsResult<Option<Observed>> {
-        if let Some(id) = read_id(&req) {
+        if let Some(id) = prior_id(req.prior) {
             return self.nat_observe(req.addr, id).await;
         }
         let Some(desired) = req.desired else {
@@ -453,12 +437,9 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| AwsError::api(req.addr, "DescribeNatGateways", e))?;
-        match out.nat_gateways() {
-            [one] => match one.nat_gateway_id() {
-                Some(id) => self.nat_observe(req.addr, id).await,
-                None => Ok(None),
-            },
-            _ => Ok(None),
+        match the_only(out.nat_gateways(), |x| x.nat_gateway_id()) {
+            Some(id) => self.nat_observe(req.addr, id).await,
+            None => Ok(None),
         }
     }
 
@@ -474,7 +455,7 @@ impl AwsProvider {
             .connectivity_type(ConnectivityType::from(
                 d.opt_str("connectivity_type")?.unwrap_or("public"),
             ))
-            .client_token(token())
+            .client_token(client_token())
             .set_tag_specifications(tag_spec(ResourceType::Natgateway, &tags).map(|t| vec![t]))
             .send()
             .await
@@ -650,7 +631,7 @@ impl AwsProvider {
         &self,
         req: ReadRequest<'_>,
     ) -> AwsResult<Option<Observed>> {
-        if let Some(id) = read_id(&req) {
+        if let Some(id) = prior_id(req.prior) {
             return self.route_table_observe(req.addr, id).await;
         }
         let Some(desired) = req.desired else {
@@ -670,12 +651,9 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| AwsError::api(req.addr, "DescribeRouteTables", e))?;
-        match out.route_tables() {
-            [one] => match one.route_table_id() {
-                Some(id) => self.route_table_observe(req.addr, id).await,
-                None => Ok(None),
-            },
-            _ => Ok(None),
+        match the_only(out.route_tables(), |x| x.route_table_id()) {
+            Some(id) => self.route_table_observe(req.addr, id).await,
+            None => Ok(None),
         }
     }
 
@@ -786,7 +764,7 @@ impl AwsProvider {
             .ec2
             .create_route_table()
             .vpc_id(d.str("vpc_id")?)
-            .client_token(token())
+            .client_token(client_token())
             .set_tag_specifications(tag_spec(ResourceType::RouteTable, &tags).map(|t| vec![t]))
             .send()
             .await
@@ -894,7 +872,8 @@ impl AwsProvider {
             .desired
             .and_then(|d| d.get("subnet_id"))
             .and_then(Value::as_str);
-        self.association_find(req.addr, read_id(&req), subnet).await
+        self.association_find(req.addr, prior_id(req.prior), subnet)
+            .await
     }
 
     pub(crate) async fn association_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
@@ -995,7 +974,7 @@ impl AwsProvider {
     }
 
     pub(crate) async fn endpoint_read(&self, req: ReadRequest<'_>) -> AwsResult<Option<Observed>> {
-        if let Some(id) = read_id(&req) {
+        if let Some(id) = prior_id(req.prior) {
             return self.endpoint_observe(req.addr, id).await;
         }
         let Some(desired) = req.desired else {
@@ -1029,9 +1008,9 @@ impl AwsProvider {
             })
             .filter_map(|e| e.vpc_endpoint_id())
             .collect();
-        match live.as_slice() {
-            [one] => self.endpoint_observe(req.addr, one).await,
-            _ => Ok(None),
+        match the_only(&live, |id| Some(*id)) {
+            Some(id) => self.endpoint_observe(req.addr, id).await,
+            None => Ok(None),
         }
     }
 
@@ -1055,7 +1034,7 @@ impl AwsProvider {
             .set_route_table_ids(strings(&d.str_list("route_table_ids")?))
             .set_subnet_ids(strings(&d.str_list("subnet_ids")?))
             .set_security_group_ids(strings(&d.str_list("security_group_ids")?))
-            .client_token(token())
+            .client_token(client_token())
             .set_tag_specifications(tag_spec(ResourceType::VpcEndpoint, &tags).map(|t| vec![t]));
         // Private DNS is an interface endpoint's setting only.
         if kind == "Interface" {

@@ -16,7 +16,7 @@ use crate::attrs::{Desired, as_int, differs, tags_value};
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::progress;
-use crate::{AwsProvider, prior_id};
+use crate::{AwsProvider, client_token, prior_id};
 
 /// Long enough for SCRAM-SHA-512, and without punctuation, which Kafka
 /// client configurations and Helm values would otherwise need to escape.
@@ -72,10 +72,6 @@ fn sm_tags(map: &std::collections::BTreeMap<String, String>) -> Option<Vec<Tag>>
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect()
     })
-}
-
-fn token() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 impl AwsProvider {
@@ -260,7 +256,7 @@ impl AwsProvider {
             .set_kms_key_id(d.opt_str("kms_key_id")?.map(str::to_string))
             .secret_string(creds.secret_string())
             .set_tags(sm_tags(&d.str_map("tags")?))
-            .client_request_token(token())
+            .client_request_token(client_token())
             .send()
             .await
             .map_err(|e| AwsError::api(req.addr, "CreateSecret", e));
@@ -361,7 +357,7 @@ impl AwsProvider {
                 .put_secret_value()
                 .secret_id(&arn)
                 .secret_string(want.secret_string())
-                .client_request_token(token())
+                .client_request_token(client_token())
                 .send()
                 .await
                 .map_err(|e| AwsError::api(req.addr, "PutSecretValue", e))?;

@@ -9,7 +9,7 @@ use stackplan_core::{ProviderFamily, Resource, ResourceAddr, ResourceKind, Resou
 
 use crate::chart::{ChartProfile, Charts, lbc_policy};
 use crate::model::{Chart, Stack, VpcSpec};
-use crate::network::{NetworkLayout, endpoints_group};
+use crate::network::NetworkLayout;
 
 pub(crate) const MILVUS_SA: &str = "milvus-s3-access-sa";
 const LBC_SA: &str = "aws-load-balancer-controller";
@@ -241,6 +241,7 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
     // What a node needs before it can join: a created VPC's routes out,
     // or its endpoints.
     let mut egress: Vec<ResourceAddr> = Vec::new();
+    let mut endpoints_group: Option<ResourceAddr> = None;
     match &stack.network.vpc {
         VpcSpec::Existing {
             vpc_id,
@@ -287,6 +288,7 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
             let network = layout.resources();
             out.extend(network.resources);
             egress = network.egress;
+            endpoints_group = network.endpoints_group;
         }
     }
     let subnet_ids = Value::list(subnets.iter().map(|s| Value::reference(s, "id")));
@@ -349,14 +351,11 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
 
     // The interface endpoints answer HTTPS from the nodes, which EKS puts
     // in the cluster's security group.
-    let endpoint_rule = out.iter().any(|r| r.addr == endpoints_group()).then(|| {
+    let endpoint_rule = endpoints_group.map(|group| {
         let rule = ResourceAddr::new(ResourceKind::Ec2SecurityGroupRule, "endpoints_https");
         out.push(
             Resource::new(rule.clone(), ResourceMode::Managed)
-                .attr(
-                    "security_group_id",
-                    Value::reference(&endpoints_group(), "id"),
-                )
+                .attr("security_group_id", Value::reference(&group, "id"))
                 .attr("type", "ingress")
                 .attr("protocol", "tcp")
                 .attr("from_port", 443)

@@ -45,6 +45,9 @@ pub(crate) struct NetworkLayout<'a> {
 pub(crate) struct Network {
     pub resources: Vec<Resource>,
     pub egress: Vec<ResourceAddr>,
+    /// The interface endpoints' security group, when there are endpoints:
+    /// the expansion opens it to the cluster's security group.
+    pub endpoints_group: Option<ResourceAddr>,
 }
 
 fn addr(kind: K, name: &str) -> ResourceAddr {
@@ -90,6 +93,7 @@ impl NetworkLayout<'_> {
         let stack = self.stack;
         let mut out = Vec::new();
         let mut egress = Vec::new();
+        let mut endpoints_group = None;
         out.push(
             Resource::new(self.vpc.clone(), ResourceMode::Managed)
                 .attr("cidr_block", self.net.to_string())
@@ -296,15 +300,12 @@ impl NetworkLayout<'_> {
                 );
                 egress.push(e);
             }
+            endpoints_group = Some(sg);
         }
         Network {
             resources: out,
             egress,
+            endpoints_group,
         }
     }
-}
-
-/// The endpoints' security group, if the layout has one.
-pub(crate) fn endpoints_group() -> ResourceAddr {
-    addr(K::Ec2SecurityGroup, "endpoints")
 }

@@ -7,6 +7,8 @@
 //! they create with `unique_name`, so they run in parallel and against a
 //! developer's `just emulators-up` set alike.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::process::Output;
 use std::time::Duration;
@@ -23,34 +25,10 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use stackplan_testkit::{Emulators, fixture_chart, unique_name};
 
+use common::{subnet, vpc};
+
 fn emulators() -> &'static Emulators {
     Emulators::shared().expect("emulators (run `just emulators-install` once)")
-}
-
-/// A VPC with `cidr`; returns its id.
-async fn vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
-    ec2.create_vpc()
-        .cidr_block(cidr)
-        .send()
-        .await
-        .expect("CreateVpc")
-        .vpc
-        .and_then(|v| v.vpc_id)
-        .expect("vpc id")
-}
-
-/// A subnet of `vpc` in zone `az`; returns its id.
-async fn subnet(ec2: &aws_sdk_ec2::Client, vpc: &str, cidr: &str, az: &str) -> String {
-    ec2.create_subnet()
-        .vpc_id(vpc)
-        .cidr_block(cidr)
-        .availability_zone(az)
-        .send()
-        .await
-        .expect("CreateSubnet")
-        .subnet
-        .and_then(|s| s.subnet_id)
-        .expect("subnet id")
 }
 
 /// Creates a VPC with one private subnet in each of three AZs, as the

@@ -10,12 +10,16 @@
 //! test's own, and NAT gateways are always described by id, because a
 //! describe is what moves a NAT gateway to its next state.
 
+mod common;
+
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, DomainType, NatGateway, NatGatewayState, RouteState, VpcEndpointType,
 };
 use stackplan_testkit::{Emulators, unique_name};
+
+use common::{subnet, vpc};
 
 async fn ec2() -> Client {
     let emulators = Emulators::shared().expect("emulators (run `just emulators-install` once)");
@@ -36,17 +40,6 @@ fn refused<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
     err.message().unwrap_or_default().to_owned()
 }
 
-async fn vpc(ec2: &Client, cidr: &str) -> String {
-    ec2.create_vpc()
-        .cidr_block(cidr)
-        .send()
-        .await
-        .expect("CreateVpc")
-        .vpc
-        .and_then(|v| v.vpc_id)
-        .expect("vpc id")
-}
-
 async fn set_dns_hostnames(ec2: &Client, vpc: &str, on: bool) {
     ec2.modify_vpc_attribute()
         .vpc_id(vpc)
@@ -54,19 +47,6 @@ async fn set_dns_hostnames(ec2: &Client, vpc: &str, on: bool) {
         .send()
         .await
         .expect("ModifyVpcAttribute enableDnsHostnames");
-}
-
-async fn subnet(ec2: &Client, vpc: &str, cidr: &str, az: &str) -> String {
-    ec2.create_subnet()
-        .vpc_id(vpc)
-        .cidr_block(cidr)
-        .availability_zone(az)
-        .send()
-        .await
-        .expect("CreateSubnet")
-        .subnet
-        .and_then(|s| s.subnet_id)
-        .expect("subnet id")
 }
 
 async fn internet_gateway(ec2: &Client) -> String {

@@ -14,6 +14,8 @@
 //! All tests share one emulator set and name what they create with
 //! `unique_name`, so they run in parallel.
 
+mod common;
+
 use std::fmt::Debug;
 
 use aws_sdk_eks::error::ProvideErrorMetadata;
@@ -22,6 +24,8 @@ use aws_sdk_eks::types::{
     UpdateAccessConfigRequest, VpcConfigRequest,
 };
 use stackplan_testkit::{Emulators, unique_name};
+
+use common::{subnet, vpc};
 
 const ACCOUNT: &str = "123456789012";
 const VIEW: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
@@ -70,31 +74,10 @@ async fn role(iam: &aws_sdk_iam::Client, path: &str, name: &str) -> String {
 /// A cluster in a fresh VPC with two subnets in two AZs (EKS's minimum);
 /// `access` is its accessConfig, or none for the API default.
 async fn cluster(c: &Clients, access: Option<(AuthenticationMode, bool)>) -> String {
-    let vpc = c
-        .ec2
-        .create_vpc()
-        .cidr_block("10.77.0.0/16")
-        .send()
-        .await
-        .expect("CreateVpc")
-        .vpc
-        .and_then(|v| v.vpc_id)
-        .expect("vpc id");
+    let vpc = vpc(&c.ec2, "10.77.0.0/16").await;
     let mut subnets = Vec::new();
     for (i, az) in ["us-west-2a", "us-west-2b"].iter().enumerate() {
-        subnets.push(
-            c.ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(format!("10.77.{i}.0/24"))
-                .availability_zone(*az)
-                .send()
-                .await
-                .expect("CreateSubnet")
-                .subnet
-                .and_then(|s| s.subnet_id)
-                .expect("subnet id"),
-        );
+        subnets.push(subnet(&c.ec2, &vpc, &format!("10.77.{i}.0/24"), az).await);
     }
     let cluster_role = role(&c.iam, "/", &unique_name("eks")).await;
     let name = unique_name("access");
