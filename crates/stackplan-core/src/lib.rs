@@ -18,7 +18,7 @@ pub use plan::{
 pub use provider::{
     ApplyRequest, Attrs, BoxFuture, DeleteRequest, EventSink, Finding, NoEvents, Observed, Phase,
     ProgressEvent, Provider, ProviderError, ProviderRegistry, ProviderResult, ReadRequest,
-    Severity,
+    SecretSources, Severity,
 };
 pub use resource::{Resource, ResourceMode};
 pub use schema::{AttrSchema, KindSchema, Normalize};

@@ -298,11 +298,28 @@ pub trait Provider: Send + Sync {
     }
 }
 
+/// What a secret source gives now, so that a plan sees a rotated password
+/// (the value behind `env:NAME` or `secretsmanager:ARN` changed while the
+/// stack file did not). The value stays in memory: the engine seals it
+/// with the run's key before comparing.
+pub trait SecretSources: Send + Sync {
+    /// The value `source` gives now. `Ok(None)` when nothing can be known
+    /// before apply (`generate` keeps whatever the secret holds); `Err`
+    /// says why the source cannot be read here (an unset variable in a
+    /// pull-request job, a plan role without `GetSecretValue`), and the
+    /// plan warns that it cannot see a rotation.
+    fn current<'a>(
+        &'a self,
+        source: &'a crate::SecretSource,
+    ) -> BoxFuture<'a, Result<Option<String>, String>>;
+}
+
 /// Which provider serves which kind. A kind with no provider is an error
 /// the engine reports by name, never a resource it silently skips.
 #[derive(Clone, Default)]
 pub struct ProviderRegistry {
     by_kind: BTreeMap<ResourceKind, Arc<dyn Provider>>,
+    secrets: Option<Arc<dyn SecretSources>>,
 }
 
 impl ProviderRegistry {
@@ -326,6 +343,18 @@ impl ProviderRegistry {
 
     pub fn get(&self, kind: ResourceKind) -> Option<&Arc<dyn Provider>> {
         self.by_kind.get(&kind)
+    }
+
+    /// Where plans read what secret sources give now.
+    pub fn with_secret_sources(mut self, sources: Arc<dyn SecretSources>) -> Self {
+        self.secrets = Some(sources);
+        self
+    }
+
+    /// `None` when no provider reads secret sources: plans then compare
+    /// sources only, as written in the stack.
+    pub fn secret_sources(&self) -> Option<&Arc<dyn SecretSources>> {
+        self.secrets.as_ref()
     }
 
     /// The kinds with a provider, sorted.

@@ -1,11 +1,13 @@
 //! The state document (DESIGN.md section 4) and the [`StateStore`] trait
 //! its backends implement (`stackplan-state`: local file and S3).
 //!
-//! State never holds a secret. A sensitive value reaches it only *sealed*
-//! (a salted SHA-256, see [`sealed`]); anything sensitive that is not sealed
-//! is written as `{"$sensitive": true}` and its content is lost. That rule is
-//! enforced here, in the one encoder every backend uses, so no backend can
-//! forget it.
+//! State never holds a secret, nor anything that can check one offline: a
+//! sensitive value is written as `{"$sensitive": true}` and its content is
+//! lost. Only where a secret comes from (`env:NAME`, `secretsmanager:ARN`,
+//! `generate`) is kept, since that is not the secret. A value *sealed* in
+//! memory (see [`sealed`]) is written the same way: its digest is keyed by
+//! a key that lives only as long as one run. That rule is enforced here, in
+//! the one encoder every backend uses, so no backend can forget it.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -18,14 +20,22 @@ use crate::{ResourceAddr, ResourceKind, ResourceMode, Value};
 
 /// The version of the state document. Bumped on any change an older
 /// stackplan would misread; an unknown version is refused, not guessed.
-pub const STATE_FORMAT_VERSION: u32 = 1;
+///
+/// Version 2 holds no digest of a sensitive value. Version 1 held a
+/// SHA-256 salted per stack name, an offline verifier of the password:
+/// it is still read, its digests dropped, and the next apply writes 2.
+pub const STATE_FORMAT_VERSION: u32 = 2;
+
+/// The oldest version this build reads (and upgrades on its next write).
+const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// The key inside a sealed sensitive value that holds its digest.
 const SEALED_KEY: &str = "$sealed";
 
-/// A sensitive value reduced to `sha256:<salt hex>:<digest hex>`. Equal
-/// secrets sealed with the same salt give the same digest, so drift and
-/// changes of secrets are still found without storing them.
+/// A sensitive value reduced to a digest, for comparing secrets in memory
+/// without holding them (the engine keys it per run). Never written to
+/// state or a plan: [`encode_state_value`] writes it as
+/// `{"$sensitive": true}`.
 pub fn sealed(digest: impl Into<String>) -> Value {
     Value::Sensitive(Box::new(Value::map([(
         SEALED_KEY,
@@ -44,9 +54,9 @@ pub fn sealed_digest(value: &Value) -> Option<&str> {
     }
 }
 
-/// The JSON form of a value inside state: literals as they are, a sealed
-/// value as `{"$sensitive": "sha256:..."}`, any other sensitive value as
-/// `{"$sensitive": true}` (never its content), and the markers of
+/// The JSON form of a value inside state: literals as they are, a
+/// sensitive value as `{"$sensitive": true}` (never its content nor a
+/// digest of it), a secret source as itself, and the markers of
 /// [`Value::to_json`] for references, unknowns and secret sources.
 pub fn encode_state_value(value: &Value) -> Json {
     let tagged = |tag: &str, v: Json| {
@@ -56,7 +66,7 @@ pub fn encode_state_value(value: &Value) -> Json {
     };
     match value {
         Value::Sensitive(inner) => match (sealed_digest(value), inner.as_ref()) {
-            (Some(d), _) => tagged("$sensitive", Json::String(d.to_string())),
+            (Some(_), _) => tagged("$sensitive", Json::Bool(true)),
             // Where a secret comes from is not the secret: keeping the
             // source lets the next plan see that it did not change.
             (None, Value::Secret(src)) => tagged(
@@ -93,7 +103,9 @@ pub fn decode_state_value(json: &Json) -> Value {
     match json {
         Json::Object(m) if m.len() == 1 => {
             match m.get("$sensitive") {
-                Some(Json::String(digest)) => return sealed(digest.clone()),
+                // Format 1's digest: an offline verifier of the secret,
+                // dropped on read and so gone from the next write.
+                Some(Json::String(_)) => return Value::Sensitive(Box::new(Value::Unknown)),
                 Some(source @ Json::Object(_)) => {
                     return Value::Sensitive(Box::new(Value::from_json(source)));
                 }
@@ -223,6 +235,8 @@ impl StateDocument {
     /// newline, resources sorted, no secret (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut sorted = self.clone();
+        // Whatever version was read, what is written is this build's.
+        sorted.format_version = STATE_FORMAT_VERSION;
         sorted.resources.sort_by(|a, b| a.addr.cmp(&b.addr));
         let mut out = serde_json::to_vec_pretty(&sorted).expect("state always serializes");
         out.push(b'\n');
@@ -238,7 +252,7 @@ impl StateDocument {
         let probe: Probe = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
             detail: e.to_string(),
         })?;
-        if probe.format_version != STATE_FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=STATE_FORMAT_VERSION).contains(&probe.format_version) {
             return Err(StateError::UnsupportedVersion {
                 found: probe.format_version,
             });
@@ -248,6 +262,15 @@ impl StateDocument {
                 detail: e.to_string(),
             })?;
         doc.resources.sort_by(|a, b| a.addr.cmp(&b.addr));
+        // Two entries for one address come from a bad merge of state files
+        // (or a hand edit). Every lookup binary-searches the sorted list and
+        // would see one of them at random, and the next write would drop
+        // the other: refuse the document and let a person choose.
+        if let Some(pair) = doc.resources.windows(2).find(|w| w[0].addr == w[1].addr) {
+            return Err(StateError::DuplicateResource {
+                addr: pair[0].addr.to_string(),
+            });
+        }
         Ok(doc)
     }
 }
@@ -265,6 +288,11 @@ pub struct LockInfo {
     pub pid: u32,
     /// RFC 3339, UTC.
     pub created: String,
+    /// RFC 3339, UTC: when the holder last showed it is alive. Renewed
+    /// while held by backends whose lock outlives its process (S3); absent
+    /// for a local OS lock, whose liveness the OS knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<String>,
 }
 
 impl fmt::Display for LockInfo {
@@ -273,7 +301,11 @@ impl fmt::Display for LockInfo {
             f,
             "{} (pid {}) for `{}` since {}, lock id {}",
             self.who, self.pid, self.operation, self.created, self.id
-        )
+        )?;
+        match &self.heartbeat {
+            Some(beat) => write!(f, ", last heartbeat {beat}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -300,6 +332,29 @@ pub enum StateError {
     UnsupportedVersion { found: u32 },
     #[error("state is not a valid state document: {detail}")]
     Corrupt { detail: String },
+    #[error(
+        "state lists resource {addr} more than once (a bad merge or edit of the state file?): keep the right entry and delete the others"
+    )]
+    DuplicateResource { addr: String },
+    #[error(
+        "state lock {path} is {found}, not a regular file: stackplan does not follow or write through it; remove it if you did not make it"
+    )]
+    UnsafeLockFile { path: String, found: String },
+    #[error(
+        "state bucket {bucket} {problem}: state must not be readable by the public. Block all public access on it, then run again:\n  aws s3api put-public-access-block --bucket {bucket} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"
+    )]
+    PublicBucket { bucket: String, problem: String },
+    #[error(
+        "state {location} is locked by {holder}; the holder is alive (its heartbeat is {age_secs}s old, stale only after {stale_after_secs}s)"
+    )]
+    LockAlive {
+        location: String,
+        holder: Box<LockInfo>,
+        age_secs: u64,
+        stale_after_secs: u64,
+    },
+    #[error("state {location}: this run no longer holds the lock ({detail})")]
+    LockLost { location: String, detail: String },
     #[error("state {location}: {action}")]
     Io {
         location: String,
@@ -370,13 +425,13 @@ mod tests {
     }
 
     #[test]
-    fn sealed_values_round_trip_through_the_document() {
+    fn sealed_values_reach_state_without_their_digest_and_sources_as_themselves() {
         let mut r = ResourceState::new(
             ResourceAddr::new(ResourceKind::SecretsmanagerSecret, "scram"),
             ResourceMode::Managed,
         );
         r.attributes
-            .insert("secret_string".into(), sealed("sha256:00:ff"));
+            .insert("secret_string".into(), sealed("hmac-sha256:00ff"));
         r.attributes.insert(
             "source".into(),
             Value::Secret(crate::SecretSource::Env("PW".into())),
@@ -389,11 +444,67 @@ mod tests {
         );
         let mut doc = StateDocument::new("demo", "l");
         doc.upsert(r);
-        let back = StateDocument::from_bytes(&doc.to_bytes()).unwrap();
-        assert_eq!(back, doc);
+        let bytes = doc.to_bytes();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(!text.contains("00ff"), "{text}");
+        let back = StateDocument::from_bytes(&bytes).unwrap();
+        let attrs = &back.resources[0].attributes;
         assert_eq!(
-            sealed_digest(&back.resources[0].attributes["secret_string"]),
-            Some("sha256:00:ff")
+            attrs["secret_string"],
+            Value::Sensitive(Box::new(Value::Unknown))
+        );
+        assert_eq!(attrs["source"], doc.resources[0].attributes["source"]);
+        assert_eq!(
+            attrs["wrapped_source"],
+            doc.resources[0].attributes["wrapped_source"]
+        );
+    }
+
+    #[test]
+    fn a_format_1_state_loses_its_password_digests_and_is_written_as_format_2() {
+        let v1 = br#"{"format_version": 1, "lineage": "l", "serial": 3, "stack": "demo",
+            "resources": [{"addr": "secretsmanager_secret.scram", "kind": "secretsmanager_secret",
+              "mode": "managed", "physical_id": "arn",
+              "outputs": {"password": {"$sensitive": "sha256:5a1t:d1ge57"}}}]}"#;
+        let doc = StateDocument::from_bytes(v1).unwrap();
+        assert_eq!(
+            doc.format_version, 1,
+            "the version read, so a caller can upgrade it"
+        );
+        assert_eq!(
+            doc.resources[0].outputs["password"],
+            Value::Sensitive(Box::new(Value::Unknown))
+        );
+        let written = String::from_utf8(doc.to_bytes()).unwrap();
+        assert!(written.contains("\"format_version\": 2"), "{written}");
+        assert!(!written.contains("d1ge57"), "{written}");
+    }
+
+    #[test]
+    fn a_resource_listed_twice_is_refused_naming_its_address() {
+        let mut doc = StateDocument::new("demo", "l");
+        for name in ["data", "logs"] {
+            doc.upsert(ResourceState::new(
+                ResourceAddr::new(ResourceKind::S3Bucket, name),
+                ResourceMode::Managed,
+            ));
+        }
+        // What a bad merge leaves: both sides' entry for the same address.
+        let mut json: Json = serde_json::from_slice(&doc.to_bytes()).unwrap();
+        let resources = json["resources"].as_array_mut().unwrap();
+        let mut twin = resources[0].clone();
+        twin["physical_id"] = Json::String("other-side-of-the-merge".into());
+        resources.push(twin);
+        let bytes = serde_json::to_vec(&json).unwrap();
+
+        let err = StateDocument::from_bytes(&bytes).unwrap_err();
+        assert!(
+            matches!(&err, StateError::DuplicateResource { addr } if addr == "s3_bucket.data"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("s3_bucket.data more than once"),
+            "{err}"
         );
     }
 

@@ -42,7 +42,7 @@ impl FromStr for OutputRef {
 }
 
 /// Where a secret comes from. The stack file names a source, never a value,
-/// and plans and state keep only the source (or a salted hash).
+/// and plans and state keep only the source.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SecretSource {
     /// `env:NAME`: read from the environment of the process that applies.

@@ -492,8 +492,8 @@ fn skip_unreachable(
 }
 
 /// The change's configuration with every reference resolved: from what
-/// this run created, else from state. A sealed (sensitive) output in state
-/// is read live again, since state never holds the value itself.
+/// this run created, else from state. A sensitive output is read live
+/// again, since state never holds the value itself.
 async fn resolve_config(
     change: &stackplan_core::Change,
     state: &StateDocument,
@@ -514,7 +514,7 @@ async fn resolve_config(
         let from_state = state
             .get(&r.addr)
             .and_then(|s| s.outputs.get(&r.attr).or_else(|| s.attributes.get(&r.attr)));
-        if from_state.is_some_and(|v| sealed_digest(v).is_none()) {
+        if from_state.is_some_and(|v| !lacks_content(v)) {
             continue;
         }
         let prior = state.get(&r.addr);
@@ -576,6 +576,17 @@ async fn resolve_config(
 
 /// True when something in `v` is still unknown. Secret sources are not
 /// unknown: the provider reads them.
+/// True when `v` holds a sensitive value whose content state never kept
+/// (or only this run's digest of it): the producer must be read again.
+fn lacks_content(v: &Value) -> bool {
+    match v {
+        Value::Sensitive(inner) => sealed_digest(v).is_some() || has_unknown(inner),
+        Value::List(items) => items.iter().any(lacks_content),
+        Value::Map(m) => m.values().any(lacks_content),
+        _ => false,
+    }
+}
+
 fn has_unknown(v: &Value) -> bool {
     match v {
         Value::Unknown | Value::Ref(_) | Value::Concat(_) | Value::DynMap(_) => true,
@@ -718,8 +729,8 @@ fn record(
                 .unwrap_or(stackplan_core::ResourceMode::Managed);
             let mut s = ResourceState::new(node.addr.clone(), mode);
             s.physical_id = o.physical_id.clone();
-            s.attributes = seal_attrs(&plan.stack, applied.unwrap_or(&o.attrs));
-            s.outputs = seal_attrs(&plan.stack, &o.outputs);
+            s.attributes = seal_attrs(applied.unwrap_or(&o.attrs));
+            s.outputs = seal_attrs(&o.outputs);
             s.dependencies = change
                 .map(|c| c.dependencies.iter().cloned().collect())
                 .unwrap_or_default();

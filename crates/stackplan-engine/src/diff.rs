@@ -129,10 +129,14 @@ impl ResourceDiff {
 }
 
 /// The three-way diff of a resource that exists live. `last` is `None` for
-/// a resource found live but not in state (adopted).
+/// a resource found live but not in state (adopted). `current` is
+/// `desired` with the secret sources this run could read replaced by what
+/// they give now: what live is compared with, while the stack's own
+/// changes are found on `desired` (a rotated password is not one).
 pub(crate) fn diff_existing(
     schema: &KindSchema,
     desired: &Attrs,
+    current: &Attrs,
     last: Option<&Attrs>,
     live: &Attrs,
 ) -> ResourceDiff {
@@ -158,6 +162,10 @@ pub(crate) fn diff_existing(
             result.config_changed.extend(
                 config
                     .into_iter()
+                    // A sensitive value state kept no content of cannot
+                    // have been changed in the stack as far as anyone can
+                    // tell; what it is now is compared with live below.
+                    .filter(|d| same(&d.before, &d.after).is_some())
                     .filter(|d| d.after.is_known() || d.after.is_sensitive())
                     .map(|d| d.path),
             );
@@ -170,13 +178,14 @@ pub(crate) fn diff_existing(
             }
         }
 
-        match same(&base, &want) {
+        let want_now = schema.effective(k, current.get(k));
+        match same(&base, &want_now) {
             Some(true) => {}
-            // Incomparable (a secret source against what the API holds):
-            // unchanged exactly when the stack still names the same source
-            // that was last applied.
+            // Incomparable (a source this run could not read against what
+            // the API holds): unchanged exactly when the stack still names
+            // the same source that was last applied.
             None if applied.as_ref().is_some_and(|a| a == &want) => {}
-            _ => diff_value(k, &base, &want, recurses(how), &mut result.changes),
+            _ => diff_value(k, &base, &want_now, recurses(how), &mut result.changes),
         }
     }
     annotate(schema, &mut result.changes, true);
@@ -202,7 +211,7 @@ mod tests {
         let s3 = KindSchema::for_kind(ResourceKind::S3Bucket);
         let desired = attrs(&[("bucket", "b".into()), ("force_destroy", true.into())]);
         let live = attrs(&[("bucket", "b".into())]);
-        let d = diff_existing(s3, &desired, Some(&desired), &live);
+        let d = diff_existing(s3, &desired, &desired, Some(&desired), &live);
         assert!(d.changes.is_empty(), "{:?}", d.changes);
         assert!(d.drift.is_empty());
     }
@@ -215,7 +224,7 @@ mod tests {
             Value::map([("team", "search".into()), ("env", "prod".into())]),
         )]);
         let live = attrs(&[("tags", Value::map([("team", "search".into())]))]);
-        let d = diff_existing(s3, &desired, None, &live);
+        let d = diff_existing(s3, &desired, &desired, None, &live);
         let paths: Vec<&str> = d.changes.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, ["tags.env"]);
     }

@@ -6,6 +6,7 @@ mod error;
 mod graph;
 mod planner;
 mod refresh;
+mod rotation;
 pub mod seal;
 pub mod testing;
 
@@ -15,6 +16,7 @@ pub use apply::{
 pub use error::EngineError;
 pub use graph::ResourceGraph;
 pub use planner::{
-    PlanRequest, PlanSettings, Planner, check_guards, check_saved_plan, deletion_order, sha256_hex,
+    PlanRequest, PlanSettings, Planner, check_guards, check_saved_changes, check_saved_plan,
+    deletion_order, sha256_hex,
 };
 pub use refresh::LiveView;

@@ -13,6 +13,8 @@ use stackplan_core::{
 
 use crate::diff::{diff_create, diff_delete, diff_existing, normalized};
 use crate::refresh::{LiveView, known_output, refresh, resolve_attrs};
+use crate::rotation::{CurrentSecrets, source_of, sources_at};
+use crate::seal::sensitive_eq;
 use crate::{EngineError, ResourceGraph};
 
 /// How a plan is made.
@@ -99,7 +101,9 @@ impl<'r> Planner<'r> {
         let warnings = self.preflight(req.resources).await?;
         let mut plan = self.compute(req).await?;
         check_guards(&plan, req.resources, self.settings.allow_destroy)?;
-        plan.warnings = warnings.iter().map(ToString::to_string).collect();
+        plan.warnings
+            .extend(warnings.iter().map(ToString::to_string));
+        plan.warnings.sort();
         Ok(plan)
     }
 
@@ -186,7 +190,6 @@ impl<'r> Planner<'r> {
         let by_addr: BTreeMap<ResourceAddr, &Resource> =
             req.resources.iter().map(|r| (r.addr.clone(), r)).collect();
         let live = refresh(
-            req.stack,
             &by_addr,
             &graph,
             req.state,
@@ -200,6 +203,7 @@ impl<'r> Planner<'r> {
 
     async fn compute(&self, req: PlanRequest<'_>) -> Result<Plan, EngineError> {
         let (graph, live) = self.refresh(req).await?;
+        let current = CurrentSecrets::read(self.registry, req.resources).await;
         let by_addr: BTreeMap<&ResourceAddr, &Resource> =
             req.resources.iter().map(|r| (&r.addr, r)).collect();
         let mut planned: BTreeMap<ResourceAddr, Planned> = BTreeMap::new();
@@ -207,18 +211,32 @@ impl<'r> Planner<'r> {
 
         for addr in graph.topo_order() {
             let resource = by_addr[&addr];
+            // Producers whose rotated secret this resource is given.
+            let rotated_from = std::cell::RefCell::new(BTreeSet::new());
             let lookup = |r: &OutputRef| -> Option<Value> {
                 let producer = planned.get(&r.addr)?;
                 if let Some(v) = producer.after.get(&r.attr) {
                     // A secret source says where a value comes from, not
-                    // what it is: for a producer that already exists, the
-                    // value it produced (sealed, from live or state) is what
-                    // its consumers were given and compare against.
-                    if matches!(v, Value::Secret(_))
-                        && !producer.fresh
-                        && let Some(produced) = known_output(r, &live, req.state)
-                    {
-                        return Some(produced);
+                    // what it is. Its consumers are given what it gives
+                    // now, when this run could read it; else, for a
+                    // producer that already exists, the value it produced
+                    // (sealed, from live or state).
+                    if let Some(source) = source_of(v) {
+                        let produced = (!producer.fresh)
+                            .then(|| known_output(r, &live, req.state))
+                            .flatten();
+                        if let Some(now) = current.get(source) {
+                            if produced
+                                .as_ref()
+                                .is_some_and(|p| sensitive_eq(p, now) == Some(false))
+                            {
+                                rotated_from.borrow_mut().insert(r.addr.clone());
+                            }
+                            return Some(now.clone());
+                        }
+                        if let Some(produced) = produced {
+                            return Some(produced);
+                        }
                     }
                     return Some(v.clone());
                 }
@@ -244,7 +262,14 @@ impl<'r> Planner<'r> {
                     kind: addr.kind,
                     addr: addr.clone(),
                 })?;
-            let mut change = plan_resource(resource, desired.clone(), prior, observed)?;
+            let mut change = plan_resource(ResourceInputs {
+                resource,
+                current: current.substitute_attrs(&desired),
+                desired: desired.clone(),
+                prior,
+                observed,
+                rotated_from: &rotated_from.borrow(),
+            })?;
             if matches!(change.action, Action::Update | Action::Replace { .. }) {
                 provider
                     .plan_change(&addr, &mut change.field_diffs)
@@ -313,7 +338,7 @@ impl<'r> Planner<'r> {
                 allow_destroy: self.settings.allow_destroy,
             },
             changes,
-            warnings: Vec::new(),
+            warnings: current.unreadable,
         })
     }
 }
@@ -326,13 +351,31 @@ fn quoted(attrs: &BTreeSet<String>) -> String {
         .join(", ")
 }
 
-/// The change for one resource of the stack.
-fn plan_resource(
-    resource: &Resource,
+/// What one resource of the stack is planned from.
+struct ResourceInputs<'a> {
+    resource: &'a Resource,
+    /// Its attributes with every reference resolved; secret sources as
+    /// the stack names them.
     desired: Attrs,
-    prior: Option<&stackplan_core::ResourceState>,
-    observed: Option<&stackplan_core::Observed>,
-) -> Result<Change, EngineError> {
+    /// The same with each source this run could read replaced by what it
+    /// gives now (sealed): what is compared with live.
+    current: Attrs,
+    prior: Option<&'a stackplan_core::ResourceState>,
+    observed: Option<&'a stackplan_core::Observed>,
+    /// Producers whose rotated secret flows into this resource.
+    rotated_from: &'a BTreeSet<ResourceAddr>,
+}
+
+/// The change for one resource of the stack.
+fn plan_resource(inputs: ResourceInputs<'_>) -> Result<Change, EngineError> {
+    let ResourceInputs {
+        resource,
+        desired,
+        current,
+        prior,
+        observed,
+        rotated_from,
+    } = inputs;
     let addr = &resource.addr;
     let schema = KindSchema::for_kind(addr.kind);
     let mut change = Change {
@@ -394,6 +437,7 @@ fn plan_resource(
     let mut diff = diff_existing(
         schema,
         &desired,
+        &current,
         prior.map(|p| &p.attributes),
         &observed.attrs,
     );
@@ -414,10 +458,17 @@ fn plan_resource(
     let mut from_stack = BTreeSet::new();
     let mut from_drift = BTreeSet::new();
     let mut unknown = BTreeSet::new();
+    let mut rotated = BTreeSet::new();
+    let mut given_rotated = BTreeSet::new();
     for d in &change.field_diffs {
         let attr = d.attr().to_string();
+        let sources = sources_at(&desired, &d.path);
         if prior.is_none() || diff.is_stack_change(&d.path) {
             from_stack.insert(attr);
+        } else if d.sensitive && !sources.is_empty() {
+            rotated.extend(sources.iter().map(|s| format!("`{s}`")));
+        } else if d.sensitive && !rotated_from.is_empty() {
+            given_rotated.insert(attr);
         } else if !d.after.is_known() && !d.after.is_sensitive() {
             unknown.insert(attr);
         } else {
@@ -432,6 +483,23 @@ fn plan_resource(
         ));
     } else if !from_stack.is_empty() {
         why.push(format!("{} changed in the stack", quoted(&from_stack)));
+    }
+    if !rotated.is_empty() {
+        why.push(format!(
+            "the value behind {} is not what it holds: rotating it",
+            rotated.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if !given_rotated.is_empty() {
+        why.push(format!(
+            "{} carry the rotated secret of {}",
+            quoted(&given_rotated),
+            rotated_from
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     if !from_drift.is_empty() {
         why.push(format!(
@@ -628,6 +696,72 @@ pub fn check_saved_plan(saved: &Plan, current: &PlanBasis) -> Result<(), EngineE
     } else {
         Err(EngineError::StalePlan { reasons })
     }
+}
+
+/// Refuses a saved plan unless `fresh`, the plan computed again now from
+/// the stack, state and live resources it names, is the same plan: the
+/// same basis and, resource by resource, the same changes. A saved plan
+/// edited after review (a node group's size rewritten, a no-op turned into
+/// a delete) is refused naming each resource that differs, so only what
+/// was reviewed is ever applied. Sensitive values compare as the masked
+/// `(sensitive)` both plans hold: their content is in neither file.
+pub fn check_saved_changes(saved: &Plan, fresh: &Plan) -> Result<(), EngineError> {
+    check_saved_plan(saved, &fresh.basis)?;
+    let canonical = |plan: &Plan| -> BTreeMap<ResourceAddr, serde_json::Value> {
+        plan.changes
+            .iter()
+            .map(|c| {
+                let json = serde_json::to_value(c).expect("a change always serializes");
+                (c.addr.clone(), json)
+            })
+            .collect()
+    };
+    let (was, now) = (canonical(saved), canonical(fresh));
+    let addrs: BTreeSet<&ResourceAddr> = was.keys().chain(now.keys()).collect();
+    let mut reasons = Vec::new();
+    for a in addrs {
+        match (was.get(a), now.get(a)) {
+            (Some(w), Some(n)) if w == n => {}
+            (Some(_), None) => reasons.push(format!(
+                "the saved plan has a change for `{a}`, which the stack and state do not have"
+            )),
+            (None, Some(_)) => reasons.push(format!("the saved plan leaves out `{a}`")),
+            (Some(w), Some(n)) => {
+                let fields = differing_fields(w, n);
+                reasons.push(format!(
+                    "the saved change of `{a}` is not what the stack, state and live resources give{}",
+                    if fields.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (differs in {})", fields.join(", "))
+                    }
+                ));
+            }
+            (None, None) => {}
+        }
+    }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        reasons.insert(
+            0,
+            "the saved plan was edited after it was made, or was made by another build".into(),
+        );
+        Err(EngineError::StalePlan { reasons })
+    }
+}
+
+/// The top-level parts of two serialized changes that differ (`action`,
+/// `field_diffs`, ...), sorted.
+fn differing_fields(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return Vec::new();
+    };
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("`{k}`"))
+        .collect()
 }
 
 /// The order deletes run in: dependents before what they depend on, ties

@@ -65,9 +65,7 @@ pub(crate) fn provider_for<'r>(
 type ReadOutcome = (ResourceAddr, Result<Option<Observed>, ProviderError>);
 
 /// Reads every resource in `resources` and in `state`.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn refresh(
-    stack: &str,
     resources: &BTreeMap<ResourceAddr, &Resource>,
     graph: &ResourceGraph,
     state: Option<&StateDocument>,
@@ -155,8 +153,8 @@ pub(crate) async fn refresh(
                 let obs = obs.map(|mut o| {
                     // Secrets read live are sealed before anything else
                     // (plan, fingerprint, renderer) can hold them.
-                    o.attrs = seal_attrs(stack, &o.attrs);
-                    o.outputs = seal_attrs(stack, &o.outputs);
+                    o.attrs = seal_attrs(&o.attrs);
+                    o.outputs = seal_attrs(&o.outputs);
                     o
                 });
                 live.insert(addr.clone(), obs);

@@ -369,8 +369,8 @@ impl FakeCloud {
             };
             let mut s = ResourceState::new(addr.clone(), r.mode);
             s.physical_id = obs.physical_id.clone();
-            s.attributes = seal_attrs(stack, &desired);
-            s.outputs = seal_attrs(stack, &obs.outputs);
+            s.attributes = seal_attrs(&desired);
+            s.outputs = seal_attrs(&obs.outputs);
             s.dependencies = graph.dependencies(&addr).into_iter().collect();
             doc.upsert(s);
         }

@@ -12,7 +12,8 @@ use stackplan_core::{
 };
 use stackplan_engine::testing::{FakeCloud, FakeProvider};
 use stackplan_engine::{
-    EngineError, PlanRequest, PlanSettings, Planner, check_saved_plan, deletion_order,
+    EngineError, PlanRequest, PlanSettings, Planner, check_saved_changes, check_saved_plan,
+    deletion_order,
 };
 
 const STACK: &str = "demo";
@@ -541,6 +542,119 @@ async fn sensitive_values_are_sealed_and_never_reach_the_plan() {
     );
 }
 
+/// A secret source whose value the test sets: what `env:` would read.
+struct Sources(std::sync::Mutex<Option<String>>);
+
+impl stackplan_core::SecretSources for Sources {
+    fn current<'a>(
+        &'a self,
+        _: &'a SecretSource,
+    ) -> stackplan_core::BoxFuture<'a, Result<Option<String>, String>> {
+        let v = self.0.lock().unwrap().clone();
+        Box::pin(async move { v.map(Some).ok_or_else(|| "MSK_PW is not set".to_string()) })
+    }
+}
+
+/// A SCRAM secret whose live password the API reports, and a release
+/// whose values carry it, both applied with `old`.
+fn rotation_world(old: &str) -> (Vec<Resource>, FakeCloud, StateDocument) {
+    let secret_addr = addr(K::SecretsmanagerSecret, "scram");
+    let resources = vec![
+        Resource::managed(K::SecretsmanagerSecret, "scram")
+            .attr("name", "AmazonMSK_demo")
+            .attr(
+                "password",
+                Value::Secret(SecretSource::Env("MSK_PW".into())),
+            ),
+        Resource::managed(K::HelmRelease, "milvus")
+            .attr("name", "demo")
+            .attr(
+                "values",
+                Value::map([(
+                    "kafka",
+                    Value::map([(
+                        "password",
+                        Value::Sensitive(Box::new(Value::reference(&secret_addr, "password"))),
+                    )]),
+                )]),
+            ),
+    ];
+    let cloud = FakeCloud::new();
+    // Through the state encoder, as a real run reads it back.
+    let state = StateDocument::from_bytes(&cloud.apply_all(STACK, &resources).to_bytes()).unwrap();
+    let live_pw = || Value::Sensitive(Box::new(Value::from(old)));
+    cloud.set_attr(&secret_addr, "password", live_pw());
+    let mut secret = cloud.get(&secret_addr).unwrap();
+    secret.outputs.insert("password".into(), live_pw());
+    cloud.insert(secret_addr, secret);
+    cloud.set_attr(
+        &release(),
+        "values",
+        Value::map([("kafka", Value::map([("password", live_pw())]))]),
+    );
+    (resources, cloud, state)
+}
+
+async fn plan_rotation(now: Option<&str>) -> Plan {
+    let (resources, cloud, state) = rotation_world("old-password");
+    let reg = registry(cloud.provider()).with_secret_sources(Arc::new(Sources(
+        std::sync::Mutex::new(now.map(String::from)),
+    )));
+    plan_with(&resources, Some(&state), &reg, PlanSettings::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_changed_value_behind_an_unchanged_source_plans_a_rotation_of_the_secret_and_its_consumers()
+ {
+    let p = plan_rotation(Some("new-password")).await;
+    let secret = p
+        .changes
+        .iter()
+        .find(|c| c.addr == addr(K::SecretsmanagerSecret, "scram"))
+        .unwrap();
+    assert_eq!(secret.action, Action::Update);
+    let why = secret.reason.as_deref().unwrap();
+    assert!(
+        why.contains("`env:MSK_PW`") && why.contains("rotating"),
+        "{why}"
+    );
+    let d = &secret.field_diffs[0];
+    assert!(d.sensitive && d.path == "password", "{d:?}");
+    let rel = p.changes.iter().find(|c| c.addr == release()).unwrap();
+    assert_eq!(rel.action, Action::Update);
+    let why = rel.reason.as_deref().unwrap();
+    assert!(
+        why.contains("rotated secret of `secretsmanager_secret.scram`"),
+        "{why}"
+    );
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(
+        !json.contains("new-password") && !json.contains("old-password"),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn an_unchanged_value_behind_the_source_plans_nothing() {
+    let p = plan_rotation(Some("old-password")).await;
+    assert!(!p.has_changes(), "{:#?}", p.changes);
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+}
+
+#[tokio::test]
+async fn a_source_that_cannot_be_read_plans_nothing_and_warns_that_rotation_is_unseen() {
+    let p = plan_rotation(None).await;
+    assert!(!p.has_changes(), "{:#?}", p.changes);
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert!(
+        p.warnings[0].contains("`env:MSK_PW` cannot be read here"),
+        "{:?}",
+        p.warnings
+    );
+}
+
 #[tokio::test]
 async fn plans_are_byte_identical_across_runs() {
     let (mut resources, cloud, state) = applied();
@@ -550,6 +664,47 @@ async fn plans_are_byte_identical_across_runs() {
     resources.reverse();
     let b = serde_json::to_vec_pretty(&plan(&resources, Some(&state), &cloud).await).unwrap();
     assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn a_saved_plan_edited_after_review_is_refused_naming_each_edited_resource() {
+    let (mut resources, cloud, state) = applied();
+    resources[3].attrs.insert("versioning".into(), false.into());
+    let reg = registry(cloud.provider());
+    let planner = Planner::new(&reg, PlanSettings::default());
+    let req = PlanRequest {
+        stack: STACK,
+        stack_sha256: STACK_HASH,
+        resources: &resources,
+        state: Some(&state),
+    };
+    let reviewed = planner.plan(req).await.unwrap();
+    let fresh = planner.plan(req).await.unwrap();
+    check_saved_changes(&reviewed, &fresh).expect("an untouched plan is the same plan");
+
+    // The bucket's reviewed update rewritten, and a no-op turned into a
+    // delete: what someone with write access to the CI artefact could do.
+    let mut json = serde_json::to_value(&reviewed).unwrap();
+    for c in json["changes"].as_array_mut().unwrap() {
+        match c["addr"].as_str().unwrap() {
+            "s3_bucket.milvus" => c["field_diffs"][0]["after"] = serde_json::json!(true),
+            "iam_policy.milvus_s3" => c["action"] = serde_json::json!("delete"),
+            _ => {}
+        }
+    }
+    let edited: Plan = serde_json::from_value(json).unwrap();
+    let err = check_saved_changes(&edited, &fresh)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("edited after it was made"), "{err}");
+    assert!(
+        err.contains("`iam_policy.milvus_s3` is not what the stack, state and live resources give (differs in `action`)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`s3_bucket.milvus` is not what the stack, state and live resources give (differs in `field_diffs`)"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use miette::{IntoDiagnostic, miette};
-use stackplan_core::{Plan, ProviderRegistry, StateStore};
+use stackplan_core::{Plan, ProviderRegistry, STATE_FORMAT_VERSION, StateStore};
 use stackplan_engine::{
     ApplyReport, ApplySettings, PlanRequest, PlanSettings, Planner, StopFlag, check_guards,
     sha256_hex,
@@ -270,6 +270,15 @@ async fn locked(
     let progress = Progress::new();
     if !plan.has_changes() {
         progress.line("No changes: the live resources match the stack.");
+        if let Some(doc) = state.as_ref().filter(|d| d.format_version < STATE_FORMAT_VERSION) {
+            // An older format held what state must not (format 1: digests
+            // of secrets): rewritten now rather than at the next change.
+            store.write(doc).await.map_err(state_error)?;
+            progress.line(&format!(
+                "State upgraded from format {} to {STATE_FORMAT_VERSION}.",
+                doc.format_version
+            ));
+        }
         return Ok(Outcome::Clean);
     }
     if matches!(source, Source::Stack(_)) {

@@ -65,8 +65,8 @@ pub fn change<'p>(plan: &'p Plan, r: &Resource) -> &'p Change {
 pub fn record(state: &mut StateDocument, r: &Resource, observed: &Observed) {
     let mut s = ResourceState::new(r.addr.clone(), r.mode);
     s.physical_id = observed.physical_id.clone();
-    s.attributes = seal_attrs(STACK, &r.attrs);
-    s.outputs = seal_attrs(STACK, &observed.outputs);
+    s.attributes = seal_attrs(&r.attrs);
+    s.outputs = seal_attrs(&observed.outputs);
     s.dependencies = r.dependencies();
     state.upsert(s);
 }
