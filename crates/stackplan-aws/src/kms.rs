@@ -1,6 +1,13 @@
 //! KMS: the customer managed key that encrypts the SCRAM secret (MSK
 //! refuses secrets under the AWS managed key), with its alias. Deleting
 //! schedules deletion, as KMS allows nothing else.
+//!
+//! KMS keys have no name: a key this resource made and no state names is
+//! found by its `Name` and `stackplan:stack` tags. Creating adopts such a
+//! key rather than making a second one: one an apply made and stopped
+//! before aliasing, or the stack's own key that a destroy scheduled for
+//! deletion (cancelled and enabled again: what it encrypted, the SCRAM
+//! secret in its recovery window, becomes readable again).
 
 use aws_sdk_kms::types::{KeyState, Tag};
 use stackplan_core::{
@@ -32,17 +39,31 @@ fn kms_tags(
         .collect()
 }
 
+/// A key of this resource's, found by its tags.
+#[derive(Debug)]
+enum TaggedKey {
+    /// Made by an apply that stopped before giving it its alias: enabled,
+    /// without an alias.
+    Orphan(String),
+    /// Scheduled for deletion by a destroy (`PendingDeletion`), or whose
+    /// deletion was cancelled by an apply that stopped before EnableKey
+    /// (`Disabled`, without an alias).
+    Restorable { id: String, state: KeyState },
+}
+
 impl AwsProvider {
-    /// A key this resource created in an apply that died before it gave
-    /// the key its alias (kill -9, a lost answer): enabled, without an
-    /// alias, and tagged exactly with the resource's `Name` and
-    /// `stackplan:stack`. KMS keys have no name to find them by, so
-    /// without this a re-apply made a second key and orphaned the first.
-    async fn orphan_key(
+    /// The key this resource made that no state names: tagged exactly with
+    /// the resource's `Name` and `stackplan:stack`, and either an orphan
+    /// (kill -9 or a lost answer between CreateKey and CreateAlias) or
+    /// restorable (destroyed within KMS's waiting period). An orphan wins;
+    /// of several restorable keys, the newest (the one the stack's secret
+    /// was last encrypted under). Without this a re-apply made a second
+    /// key and left the first one behind.
+    async fn own_key(
         &self,
         addr: &ResourceAddr,
         tags: &std::collections::BTreeMap<String, String>,
-    ) -> AwsResult<Option<String>> {
+    ) -> AwsResult<Option<TaggedKey>> {
         let (Some(name), Some(stack)) = (tags.get("Name"), tags.get("stackplan:stack")) else {
             return Ok(None);
         };
@@ -54,15 +75,18 @@ impl AwsProvider {
             .try_collect()
             .await
             .map_err(|e| AwsError::api(addr, "ListKeys", e))?;
+        let mut restorable: Option<((i64, u32), TaggedKey)> = None;
         for key in pages.iter().flat_map(|p| p.keys()) {
             let Some(id) = key.key_id() else { continue };
-            let tagged = self
-                .kms
-                .list_resource_tags()
-                .key_id(id)
-                .send()
-                .await
-                .map_err(|e| AwsError::api(addr, "ListResourceTags", e))?;
+            let tagged = absent_if_not_found(
+                self.kms
+                    .list_resource_tags()
+                    .key_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(addr, "ListResourceTags", e)),
+            )?;
+            let Some(tagged) = tagged else { continue };
             let tag = |k: &str| {
                 tagged
                     .tags()
@@ -92,13 +116,74 @@ impl AwsProvider {
                         .map_err(|e| AwsError::api(addr, "ListAliases", e))
                 },
             )?;
-            let enabled =
-                described.key_metadata().and_then(|m| m.key_state()) == Some(&KeyState::Enabled);
-            if enabled && aliases.aliases().is_empty() {
-                return Ok(Some(id.to_string()));
+            let Some(meta) = described.key_metadata() else {
+                continue;
+            };
+            let unaliased = aliases.aliases().is_empty();
+            let created = meta
+                .creation_date()
+                .map(|d| (d.secs(), d.subsec_nanos()))
+                .unwrap_or_default();
+            let candidate = match meta.key_state() {
+                Some(KeyState::Enabled) if unaliased => {
+                    return Ok(Some(TaggedKey::Orphan(id.to_string())));
+                }
+                Some(state @ KeyState::PendingDeletion) => TaggedKey::Restorable {
+                    id: id.to_string(),
+                    state: state.clone(),
+                },
+                Some(state @ KeyState::Disabled) if unaliased => TaggedKey::Restorable {
+                    id: id.to_string(),
+                    state: state.clone(),
+                },
+                _ => continue,
+            };
+            if restorable
+                .as_ref()
+                .is_none_or(|(newest, _)| created > *newest)
+            {
+                restorable = Some((created, candidate));
             }
         }
-        Ok(None)
+        Ok(restorable.map(|(_, key)| key))
+    }
+
+    /// Makes a key of this resource's found pending deletion, or disabled
+    /// by a restore that stopped half way, usable again. CancelKeyDeletion
+    /// leaves a key `Disabled`; EnableKey then enables it (KMS API
+    /// reference, CancelKeyDeletion).
+    async fn key_restore(
+        &self,
+        addr: &ResourceAddr,
+        events: &dyn stackplan_core::EventSink,
+        id: &str,
+        state: &KeyState,
+    ) -> AwsResult<()> {
+        if *state == KeyState::PendingDeletion {
+            progress(
+                events,
+                addr,
+                Phase::Creating,
+                format!(
+                    "CancelKeyDeletion {id}: the stack's key, scheduled for deletion by an \
+                     earlier destroy, is restored rather than a second key made"
+                ),
+            );
+            self.kms
+                .cancel_key_deletion()
+                .key_id(id)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(addr, "CancelKeyDeletion", e))?;
+        }
+        progress(events, addr, Phase::Creating, format!("EnableKey {id}"));
+        self.kms
+            .enable_key()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "EnableKey", e))?;
+        Ok(())
     }
 
     async fn key_observe(&self, addr: &ResourceAddr, key: &str) -> AwsResult<Option<Observed>> {
@@ -203,14 +288,18 @@ impl AwsProvider {
         let d = Desired::new(req.addr, req.desired);
         let tag_map = d.str_map("tags")?;
         let tags = kms_tags(req.addr, &tag_map)?;
-        let id = match self.orphan_key(req.addr, &tag_map).await? {
-            Some(id) => {
+        let id = match self.own_key(req.addr, &tag_map).await? {
+            Some(TaggedKey::Orphan(id)) => {
                 progress(
                     req.events,
                     req.addr,
                     Phase::Creating,
                     format!("adopting key {id}, made by an apply that stopped before its alias"),
                 );
+                id
+            }
+            Some(TaggedKey::Restorable { id, state }) => {
+                self.key_restore(req.addr, req.events, &id, &state).await?;
                 id
             }
             None => {
@@ -232,15 +321,9 @@ impl AwsProvider {
                     .unwrap_or_default()
             }
         };
-        if let Some(alias) = d.opt_str("alias")? {
-            self.kms
-                .create_alias()
-                .alias_name(alias)
-                .target_key_id(&id)
-                .send()
-                .await
-                .map_err(|e| AwsError::api(req.addr, "CreateAlias", e))?;
-        }
+        // A new key has its description and tags; an adopted or restored
+        // one is brought to them. Either gets its alias here.
+        let observed = self.key_converge(&req, &id).await?;
         if d.opt_bool("enable_key_rotation")? == Some(true) {
             self.kms
                 .enable_key_rotation()
@@ -249,15 +332,17 @@ impl AwsProvider {
                 .await
                 .map_err(|e| AwsError::api(req.addr, "EnableKeyRotation", e))?;
         }
-        let o = self
-            .key_observe(req.addr, &id)
-            .await?
-            .ok_or_else(|| vanished(req.addr, "DescribeKey", &id))?;
-        Ok(Self::key_alias_view(o, d.opt_str("alias")?))
+        Ok(observed)
     }
 
     pub(crate) async fn key_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let id = self.managed_id(&req)?;
+        self.key_converge(&req, &id).await
+    }
+
+    /// Makes key `id`'s description, alias and tags what the stack says.
+    async fn key_converge(&self, req: &ApplyRequest<'_>, id: &str) -> AwsResult<Observed> {
+        let id = id.to_string();
         let d = Desired::new(req.addr, req.desired);
         let want_alias = d.opt_str("alias")?;
         let live = self

@@ -5,22 +5,79 @@
 //! The password comes from the stack's secret source at apply time and
 //! leaves this module only as `Value::Sensitive`; no message, event or
 //! error ever contains it.
+//!
+//! A destroy schedules the secret for deletion (its recovery window) and
+//! its KMS key too (a shorter window). An apply within the secret's window
+//! finds the name taken: it makes the key usable again (CancelKeyDeletion,
+//! EnableKey), restores the secret and brings it to what the stack says.
+//! Once the key is gone the value can never be decrypted again, so the
+//! old secret is deleted without recovery and a new one made, and the
+//! user is told.
 
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_kms::types::KeyState;
 use aws_sdk_secretsmanager::types::Tag;
 use serde_json::json;
 use stackplan_core::{
-    ApplyRequest, DeleteRequest, Observed, Phase, ReadRequest, ResourceAddr, SecretSource, Value,
+    ApplyRequest, DeleteRequest, EventSink, Observed, Phase, ReadRequest, ResourceAddr,
+    SecretSource, Value,
 };
 
 use crate::attrs::{Desired, as_int, differs, tags_value};
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::progress;
+use crate::wait::{Poll, WaitConfig, poll_until, progress};
 use crate::{AwsProvider, client_token, prior_id};
 
 /// Long enough for SCRAM-SHA-512, and without punctuation, which Kafka
 /// client configurations and Helm values would otherwise need to escape.
 const GENERATED_LENGTH: i64 = 32;
+
+/// How long a name deleted without recovery may take to be freed.
+/// Secrets Manager deletes asynchronously ("there might be a short delay
+/// before the secret is permanently deleted. If you delete a secret and
+/// then immediately create a secret with the same name, use appropriate
+/// back off and retry logic": DeleteSecret, ForceDeleteWithoutRecovery).
+const NAME_FREED_WITHIN: Duration = Duration::from_secs(120);
+
+/// How long a key just enabled may take to decrypt: KMS is eventually
+/// consistent (KMS API reference, "Eventual consistency").
+const KEY_USABLE_WITHIN: Duration = Duration::from_secs(60);
+
+/// What became of the KMS key of a secret scheduled for deletion.
+#[derive(Debug)]
+enum SecretKeyFate {
+    /// Usable, or made usable again: the secret can be restored and read.
+    Usable,
+    /// Deleted, or beyond saving: the secret's value can never be
+    /// decrypted again. Says why.
+    Gone(String),
+}
+
+/// Secrets Manager's answers to a name that is taken: InvalidRequestException
+/// ("a secret with this name is already scheduled for deletion", or one
+/// being deleted without recovery); emulators answer
+/// ResourceExistsException.
+fn name_taken(e: &AwsError) -> bool {
+    matches!(
+        e.code(),
+        Some("InvalidRequestException" | "ResourceExistsException")
+    )
+}
+
+fn is_alias(key: &str) -> bool {
+    key.starts_with("alias/") || key.contains(":alias/")
+}
+
+fn millis(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs())
+    }
+}
 
 /// The stored credentials; `Debug` never shows the password.
 struct Credentials {
@@ -119,6 +176,13 @@ impl AwsProvider {
             // Scheduled for deletion: gone for planning purposes.
             return Ok(None);
         }
+        // A secret whose key is disabled or pending deletion cannot be
+        // decrypted (DecryptionFailure): it exists, its content is not
+        // shown; an apply that must read it says why.
+        let credentials = match credentials {
+            Err(e) if e.code() == Some("DecryptionFailure") => Ok(None),
+            other => other,
+        };
         let arn = s.arn().unwrap_or_default();
         let mut o = Observed::new(arn)
             .attr("name", s.name().unwrap_or_default())
@@ -243,11 +307,42 @@ impl AwsProvider {
     pub(crate) async fn secret_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let d = Desired::new(req.addr, req.desired);
         let name = d.str("name")?;
+        progress(req.events, req.addr, Phase::Creating, "CreateSecret");
+        let e = match self.secret_create_call(&d, name).await {
+            Ok(arn) => return self.secret_created(req.addr, &arn).await,
+            Err(e) if name_taken(&e) => e,
+            Err(e) => return Err(e),
+        };
+        // The name is taken: DescribeSecret says by what.
+        let described = absent_if_not_found(
+            self.secrets
+                .describe_secret()
+                .secret_id(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(req.addr, "DescribeSecret", e)),
+        )?;
+        match described {
+            // A secret stackplan deleted stays for its recovery window and
+            // keeps its name meanwhile (a destroy, then an apply).
+            Some(s) if s.deleted_date().is_some() => {
+                let arn = s.arn().unwrap_or(name).to_string();
+                self.secret_recover(&req, &d, &arn, s.kms_key_id()).await
+            }
+            // No secret answers to the name, yet it is taken: one deleted
+            // without recovery moments ago, still being freed.
+            None => self.secret_create_when_free(&req, &d).await,
+            Some(_) => Err(e),
+        }
+    }
+
+    /// CreateSecret with the desired attributes and a value from the
+    /// stack's source; the new secret's ARN.
+    async fn secret_create_call(&self, d: &Desired<'_>, name: &str) -> AwsResult<String> {
         let creds = Credentials {
             username: d.str("username")?.to_string(),
-            password: self.resolve_password(&d, None).await?,
+            password: self.resolve_password(d, None).await?,
         };
-        progress(req.events, req.addr, Phase::Creating, "CreateSecret");
         let out = self
             .secrets
             .create_secret()
@@ -259,21 +354,71 @@ impl AwsProvider {
             .client_request_token(client_token())
             .send()
             .await
-            .map_err(|e| AwsError::api(req.addr, "CreateSecret", e));
-        let out = match out {
-            Ok(out) => out,
-            // A secret stackplan deleted stays for its recovery window
-            // and keeps its name meanwhile (a destroy, then an apply):
-            // restore it and make it what the stack says.
-            // AWS answers InvalidRequestException, emulators
-            // ResourceExistsException: either way the name is taken, and
-            // DescribeSecret says whether by a secret on its way out.
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("InvalidRequestException" | "ResourceExistsException")
-                ) && self.secret_scheduled_for_deletion(req.addr, name).await? =>
-            {
+            .map_err(|e| AwsError::api(d.addr, "CreateSecret", e))?;
+        Ok(out.arn().unwrap_or(name).to_string())
+    }
+
+    async fn secret_created(&self, addr: &ResourceAddr, arn: &str) -> AwsResult<Observed> {
+        self.secret_observe(addr, arn)
+            .await?
+            .ok_or_else(|| vanished(addr, "DescribeSecret", arn))
+    }
+
+    /// Creates the secret, retrying while Secrets Manager frees a name
+    /// deleted without recovery moments ago: it answers
+    /// InvalidRequestException meanwhile. Bounded backoff.
+    async fn secret_create_when_free(
+        &self,
+        req: &ApplyRequest<'_>,
+        d: &Desired<'_>,
+    ) -> AwsResult<Observed> {
+        let name = d.str("name")?;
+        let started = Instant::now();
+        let deadline = self.wait.timeout(req.addr.kind).min(NAME_FREED_WITHIN);
+        let mut delay = self.wait.interval.min(Duration::from_secs(1));
+        let longest = self.wait.interval.max(delay);
+        loop {
+            match self.secret_create_call(d, name).await {
+                Ok(arn) => return self.secret_created(req.addr, &arn).await,
+                Err(e)
+                    if e.code() == Some("InvalidRequestException")
+                        && started.elapsed() + delay <= deadline =>
+                {
+                    progress(
+                        req.events,
+                        req.addr,
+                        Phase::Waiting,
+                        format!(
+                            "CreateSecret: Secrets Manager is still freeing the name {name}; \
+                             trying again in {}",
+                            millis(delay)
+                        ),
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(longest);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The secret `arn`, scheduled for deletion, under the stack's name:
+    /// restored when its key can decrypt it again, else deleted without
+    /// recovery and made anew.
+    async fn secret_recover(
+        &self,
+        req: &ApplyRequest<'_>,
+        d: &Desired<'_>,
+        arn: &str,
+        key: Option<&str>,
+    ) -> AwsResult<Observed> {
+        // No key: the AWS managed aws/secretsmanager key, always usable.
+        let fate = match key {
+            Some(key) => self.secret_key_fate(req.addr, req.events, key).await?,
+            None => SecretKeyFate::Usable,
+        };
+        match fate {
+            SecretKeyFate::Usable => {
                 progress(
                     req.events,
                     req.addr,
@@ -283,35 +428,158 @@ impl AwsProvider {
                 let restored = self
                     .secrets
                     .restore_secret()
-                    .secret_id(name)
+                    .secret_id(arn)
                     .send()
                     .await
                     .map_err(|e| AwsError::api(req.addr, "RestoreSecret", e))?;
-                let arn = restored.arn().unwrap_or(name).to_string();
-                return self.secret_converge(&req, &arn).await;
+                let arn = restored.arn().unwrap_or(arn).to_string();
+                if key.is_some() {
+                    self.secret_wait_decryptable(req.addr, req.events, &arn)
+                        .await?;
+                }
+                self.secret_converge(req, &arn).await
             }
-            Err(e) => return Err(e),
-        };
-        let arn = out.arn().unwrap_or(name).to_string();
-        self.secret_observe(req.addr, &arn)
-            .await?
-            .ok_or_else(|| vanished(req.addr, "DescribeSecret", name))
+            SecretKeyFate::Gone(why) => {
+                let name = d.str("name")?;
+                progress(
+                    req.events,
+                    req.addr,
+                    Phase::Creating,
+                    format!(
+                        "secret {name} was scheduled for deletion, but its KMS key {} {why}: \
+                         its value can never be read again, so it is deleted without recovery \
+                         and a new secret is created",
+                        key.unwrap_or_default()
+                    ),
+                );
+                self.secrets
+                    .delete_secret()
+                    .secret_id(arn)
+                    .force_delete_without_recovery(true)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "DeleteSecret", e))?;
+                self.secret_create_when_free(req, d).await
+            }
+        }
     }
 
-    async fn secret_scheduled_for_deletion(
+    /// Makes the KMS key `key` of a secret scheduled for deletion usable:
+    /// a key pending deletion gets CancelKeyDeletion, which leaves it
+    /// Disabled, then EnableKey; a disabled key EnableKey.
+    async fn secret_key_fate(
         &self,
         addr: &ResourceAddr,
-        name: &str,
-    ) -> AwsResult<bool> {
-        let out = absent_if_not_found(
-            self.secrets
-                .describe_secret()
-                .secret_id(name)
+        events: &dyn EventSink,
+        key: &str,
+    ) -> AwsResult<SecretKeyFate> {
+        let described = absent_if_not_found(
+            self.kms
+                .describe_key()
+                .key_id(key)
                 .send()
                 .await
-                .map_err(|e| AwsError::api(addr, "DescribeSecret", e)),
+                .map_err(|e| AwsError::api(addr, "DescribeKey", e)),
         )?;
-        Ok(out.is_some_and(|s| s.deleted_date().is_some()))
+        let Some(meta) = described.as_ref().and_then(|o| o.key_metadata()) else {
+            if is_alias(key) {
+                // The alias is gone, which says nothing of its key.
+                return Err(AwsError::Refused {
+                    addr: addr.clone(),
+                    reason: format!(
+                        "the secret scheduled for deletion is encrypted under the KMS alias \
+                         {key}, which no longer exists: whether its key can still be recovered \
+                         is unknown; restore the alias, or delete the secret without recovery"
+                    ),
+                });
+            }
+            return Ok(SecretKeyFate::Gone("no longer exists".to_string()));
+        };
+        let id = meta.key_id().to_string();
+        match meta.key_state() {
+            Some(KeyState::Enabled) => Ok(SecretKeyFate::Usable),
+            Some(KeyState::Disabled) => {
+                self.secret_enable_key(addr, events, &id).await?;
+                Ok(SecretKeyFate::Usable)
+            }
+            Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion) => {
+                progress(
+                    events,
+                    addr,
+                    Phase::Creating,
+                    format!("CancelKeyDeletion {id}: the secret's key is scheduled for deletion"),
+                );
+                match self
+                    .kms
+                    .cancel_key_deletion()
+                    .key_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(addr, "CancelKeyDeletion", e))
+                {
+                    Ok(_) => {}
+                    // Deleted meanwhile, or a deletion KMS will not cancel.
+                    Err(e) if e.is_not_found() || e.code() == Some("KMSInvalidStateException") => {
+                        return Ok(SecretKeyFate::Gone(format!(
+                            "is pending deletion and its deletion cannot be cancelled ({})",
+                            e.message().unwrap_or_default()
+                        )));
+                    }
+                    Err(e) => return Err(e),
+                }
+                self.secret_enable_key(addr, events, &id).await?;
+                Ok(SecretKeyFate::Usable)
+            }
+            other => Err(AwsError::Refused {
+                addr: addr.clone(),
+                reason: format!(
+                    "the secret scheduled for deletion is encrypted under KMS key {id}, which \
+                     is {}: its value cannot be read until the key is usable",
+                    other.map(|s| s.as_str()).unwrap_or("in an unknown state")
+                ),
+            }),
+        }
+    }
+
+    async fn secret_enable_key(
+        &self,
+        addr: &ResourceAddr,
+        events: &dyn EventSink,
+        id: &str,
+    ) -> AwsResult<()> {
+        progress(events, addr, Phase::Creating, format!("EnableKey {id}"));
+        self.kms
+            .enable_key()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "EnableKey", e))?;
+        Ok(())
+    }
+
+    /// Waits until the secret decrypts under its key, just made usable:
+    /// KMS is eventually consistent.
+    async fn secret_wait_decryptable(
+        &self,
+        addr: &ResourceAddr,
+        events: &dyn EventSink,
+        arn: &str,
+    ) -> AwsResult<()> {
+        let config = WaitConfig {
+            default_timeout: self.wait.timeout(addr.kind).min(KEY_USABLE_WITHIN),
+            timeouts: BTreeMap::new(),
+            ..self.wait.clone()
+        };
+        poll_until(&config, addr, events, "GetSecretValue", || async {
+            match self.secret_credentials(addr, arn).await {
+                Ok(_) => Ok(Poll::Ready(())),
+                Err(e) if e.code() == Some("DecryptionFailure") => {
+                    Ok(Poll::Pending("DecryptionFailure".to_string()))
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     pub(crate) async fn secret_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
@@ -396,20 +664,55 @@ impl AwsProvider {
             .attributes
             .get("recovery_window_in_days")
             .and_then(as_int);
-        progress(req.events, req.addr, Phase::Deleting, "DeleteSecret");
         let call = self.secrets.delete_secret().secret_id(arn);
-        // 0 days means now; otherwise Secrets Manager's own default (30).
-        let call = match window {
-            Some(0) => call.force_delete_without_recovery(true),
-            Some(days) => call.recovery_window_in_days(days),
-            None => call,
+        // 0 days: deleted at once (ForceDeleteWithoutRecovery; the two
+        // parameters cannot be combined). 7 to 30: that recovery window.
+        // Unset: Secrets Manager's default, 30 days.
+        let (call, what) = match window {
+            Some(0) => (
+                call.force_delete_without_recovery(true),
+                "DeleteSecret without recovery".to_string(),
+            ),
+            Some(days) => (
+                call.recovery_window_in_days(days),
+                format!("DeleteSecret, recoverable for {days} days"),
+            ),
+            None => (call, "DeleteSecret, recoverable for 30 days".to_string()),
         };
-        absent_if_not_found(
-            call.send()
+        progress(req.events, req.addr, Phase::Deleting, what);
+        match call
+            .send()
+            .await
+            .map_err(|e| AwsError::api(req.addr, "DeleteSecret", e))
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            // Already scheduled for deletion (a destroy run again): deleted
+            // as far as its recovery window allows.
+            Err(e)
+                if e.code() == Some("InvalidRequestException")
+                    && self.secret_scheduled_for_deletion(req.addr, arn).await? =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn secret_scheduled_for_deletion(
+        &self,
+        addr: &ResourceAddr,
+        id: &str,
+    ) -> AwsResult<bool> {
+        let out = absent_if_not_found(
+            self.secrets
+                .describe_secret()
+                .secret_id(id)
+                .send()
                 .await
-                .map_err(|e| AwsError::api(req.addr, "DeleteSecret", e)),
+                .map_err(|e| AwsError::api(addr, "DescribeSecret", e)),
         )?;
-        Ok(())
+        Ok(out.is_some_and(|s| s.deleted_date().is_some()))
     }
 }
 

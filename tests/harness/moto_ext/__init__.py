@@ -2,7 +2,7 @@
 that moto does not implement, and fixes where moto's answers differ from
 AWS's in ways the stack depends on. tests/harness/README.md lists them."""
 
-from . import ec2, eks, iam, kafka
+from . import ec2, eks, iam, kafka, kms, secretsmanager
 
 
 def install() -> None:
@@ -10,3 +10,5 @@ def install() -> None:
     kafka.install()
     iam.install()
     ec2.install()
+    kms.install()
+    secretsmanager.install()

@@ -257,3 +257,29 @@ pub async fn role(p: &AwsProvider, service: &str) -> String {
     let o = create(p, &addr(ResourceKind::IamRole, "r"), &desired).await;
     o.outputs["arn"].as_str().unwrap().to_string()
 }
+
+/// Ends the waiting period of a KMS key pending deletion, as KMS does 7 to
+/// 30 days after ScheduleKeyDeletion: the key and its aliases are deleted.
+/// The moto extension's control (`tests/harness/moto_ext/kms.py`), not an
+/// AWS operation; it refuses a key that is not pending deletion.
+pub fn end_kms_key_waiting_period(key_arn: &str) {
+    use std::io::{Read, Write};
+    let endpoint = Emulators::shared().unwrap().aws_endpoint().to_string();
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let body = format!("{{\"KeyId\": \"{key_arn}\"}}");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
+    write!(
+        stream,
+        "POST /moto-api/stackplan/kms/end-waiting-period HTTP/1.1\r\nHost: {host}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send to moto");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("moto answers");
+    assert_eq!(
+        answer.split_whitespace().nth(1),
+        Some("200"),
+        "end of the waiting period of {key_arn}: {answer}"
+    );
+}
