@@ -61,6 +61,9 @@ pub enum AwsError {
         source_name: String,
         problem: String,
     },
+    /// Who the credentials belong to could not be found out.
+    #[error("GetCallerIdentity: {message}")]
+    Identity { message: String },
     /// This kind is not served by the AWS provider, or this mode of it.
     #[error("{addr}: {problem}")]
     Unsupported { addr: ResourceAddr, problem: String },

@@ -46,6 +46,7 @@ mod network;
 mod preflight;
 mod s3;
 mod secrets;
+mod sources;
 mod wait;
 mod zones;
 
@@ -105,6 +106,7 @@ pub struct AwsProvider {
     kms: aws_sdk_kms::Client,
     s3: aws_sdk_s3::Client,
     secrets: aws_sdk_secretsmanager::Client,
+    sts: aws_sdk_sts::Client,
     wait: WaitConfig,
     /// What `latest` resolved to for each add-on at the last read, so that
     /// `plan_change` (which cannot call the API) shows the concrete version.
@@ -148,6 +150,7 @@ impl AwsProvider {
             kms: aws_sdk_kms::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
             wait: WaitConfig::default(),
             latest_addon_versions: Mutex::new(BTreeMap::new()),
         }

@@ -202,8 +202,15 @@ impl AwsProvider {
             .output("arn", arn)
             .output("name", s.name().unwrap_or_default());
         if let Some(c) = credentials? {
+            // The password as an attribute too: a plan compares it, sealed
+            // in memory, with what the stack's source gives now, and so
+            // sees a rotation the stack file cannot show.
             o = o
                 .attr("username", c.username.as_str())
+                .attr(
+                    "password",
+                    Value::Sensitive(Box::new(Value::String(c.password.clone()))),
+                )
                 .output("username", c.username.as_str())
                 .output(
                     "password",
@@ -262,29 +269,13 @@ impl AwsProvider {
             problem,
         };
         match &source {
-            SecretSource::Env(name) => match std::env::var(name) {
-                Ok(v) if !v.is_empty() => Ok(v),
-                Ok(_) => Err(problem(format!("environment variable {name} is empty"))),
-                Err(_) => Err(problem(format!("environment variable {name} is not set"))),
-            },
-            SecretSource::SecretsManager(arn) => {
-                let out = self
-                    .secrets
-                    .get_secret_value()
-                    .secret_id(arn)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::api(addr, "GetSecretValue", e))?;
-                let text = out
-                    .secret_string()
-                    .ok_or_else(|| problem("the secret holds no string".to_string()))?;
-                let c = Credentials::parse(text);
-                if c.password.is_empty() {
-                    Err(problem("the secret holds an empty password".to_string()))
-                } else {
-                    Ok(c.password)
-                }
-            }
+            // Read as a plan reads them (`sources.rs`), so what a plan
+            // compared is what apply writes.
+            SecretSource::Env(_) | SecretSource::SecretsManager(_) => self
+                .source_value(&source)
+                .await
+                .map_err(problem)?
+                .ok_or_else(|| problem("the source gave nothing".to_string())),
             SecretSource::Generate => {
                 if let Some(c) = current.filter(|c| !c.password.is_empty()) {
                     return Ok(c.password.clone());

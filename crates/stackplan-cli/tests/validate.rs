@@ -209,6 +209,62 @@ fn plaintext_secret_in_extra_helm_values_is_refused() {
     insta::assert_snapshot!("plaintext_secret_in_values", stderr);
 }
 
+/// Token-like keys of any release's values hold secrets too (README,
+/// "Secrets"): a plaintext one is refused, naming the field, and never
+/// printed.
+#[test]
+fn plaintext_token_in_any_values_table_is_refused_and_never_printed() {
+    let text = format!(
+        "{}\n[milvus.values]\nproxy = {{ accessToken = \"tok-Sup3rSecret-1\" }}\n\n[load_balancer_controller.values]\nclientSecret = \"cs-Sup3rSecret-2\"\n",
+        reference_stack()
+    );
+    let stderr = validate_error(&text);
+    assert!(!stderr.contains("Sup3r"), "the secret leaked:\n{stderr}");
+    insta::assert_snapshot!("plaintext_token_in_values", stderr);
+}
+
+/// A secret under a key the parser does not know (here `passwd`, a typo
+/// for `password`) is not refused as a secret, but its value is masked in
+/// the unknown-key error all the same.
+#[test]
+fn value_of_a_misspelt_secret_key_is_masked() {
+    let stderr = validate_error(&reference_with(&[(
+        "password = \"env:MSK_SCRAM_PASSWORD\"",
+        "passwd = \"hunter2-Sup3rSecret\"",
+    )]));
+    assert!(!stderr.contains("Sup3r"), "the secret leaked:\n{stderr}");
+    insta::assert_snapshot!("misspelt_secret_key", stderr);
+}
+
+/// AWS's tag rules, checked at validate: each error names the line, the
+/// tag and the character, escaped; no control character or bidirectional
+/// override reaches the terminal raw.
+#[test]
+fn tags_aws_refuses_are_errors_naming_the_character() {
+    let long = "k".repeat(129);
+    let stderr = validate_error(&reference_with(&[(
+        "region = \"us-west-2\"\n",
+        &format!(
+            "region = \"us-west-2\"\ntags   = {{ team = \"data\\nplatform\", \"owner\\u001B[0m\" = \"x\", note = \"abc\u{202E}fed\", \"aws:team\" = \"x\", {long} = \"x\" }}\n"
+        ),
+    )]));
+    for c in ['\u{1b}', '\u{202e}'] {
+        assert!(!stderr.contains(c), "{c:?} printed raw:\n{stderr}");
+    }
+    insta::assert_snapshot!("invalid_tags", stderr);
+}
+
+#[test]
+fn secret_recovery_days_is_0_or_7_to_30() {
+    check(
+        "secret_recovery_days",
+        &[(
+            "brokers       = 3",
+            "brokers       = 3\nsecret_recovery_days = 45",
+        )],
+    );
+}
+
 #[test]
 fn several_errors_are_all_reported_in_one_run() {
     check(

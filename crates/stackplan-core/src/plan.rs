@@ -208,10 +208,21 @@ pub struct PlanBasis {
     /// SHA-256 over every per-resource fingerprint below, hex.
     pub live_fingerprint: String,
     /// Per resource, a fingerprint of what refresh saw live (its id and
-    /// normalised attributes and outputs; sensitive values as salted
-    /// hashes), so a refusal can say which resource changed.
+    /// normalised attributes and outputs; sensitive values only as
+    /// `(sensitive)`), so a refusal can say which resource changed.
     #[serde(default)]
     pub live: BTreeMap<ResourceAddr, String>,
+    /// The AWS account the credentials belonged to, when the plan was made
+    /// against AWS: a saved plan is refused in any other account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The AWS region the plan was made in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The stack file the plan was made from, as given on the command
+    /// line: where `apply PLAN` finds it without `--stack`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_path: Option<String>,
 }
 
 /// Options the plan was made with; apply honours the same.
@@ -220,6 +231,9 @@ pub struct PlanOptions {
     /// `--allow-destroy`: stateful resources may be deleted or replaced.
     #[serde(default)]
     pub allow_destroy: bool,
+    /// `--adopt`: live resources state does not know may be taken over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
 }
 
 /// A whole plan: every resource of the stack and of state, sorted by

@@ -193,6 +193,13 @@ pub struct StateDocument {
     /// Incremented on every write.
     pub serial: u64,
     pub stack: String,
+    /// The AWS account and region the stack was applied in, recorded by
+    /// its first apply: a stack is never planned against another (its
+    /// resources would all look "deleted outside stackplan").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Sorted by address.
     pub resources: Vec<ResourceState>,
 }
@@ -204,6 +211,8 @@ impl StateDocument {
             lineage: lineage.into(),
             serial: 0,
             stack: stack.into(),
+            account: None,
+            region: None,
             resources: Vec::new(),
         }
     }
@@ -341,7 +350,9 @@ pub enum StateError {
     )]
     UnsafeLockFile { path: String, found: String },
     #[error(
-        "state bucket {bucket} {problem}: state must not be readable by the public. Block all public access on it, then run again:\n  aws s3api put-public-access-block --bucket {bucket} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"
+        // Short lines (JSON may break inside its quotes), so that a report
+        // wrapped at 80 columns still shows the command as it is typed.
+        "state bucket {bucket} {problem}: state must not be readable by the public. Block all public access on it, then run again:\n  aws s3api put-public-access-block \\\n    --bucket {bucket} \\\n    --public-access-block-configuration '{{\"BlockPublicAcls\": true,\n      \"IgnorePublicAcls\": true, \"BlockPublicPolicy\": true,\n      \"RestrictPublicBuckets\": true}}'"
     )]
     PublicBucket { bucket: String, problem: String },
     #[error(

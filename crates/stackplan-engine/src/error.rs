@@ -81,6 +81,14 @@ pub enum EngineError {
     Preflight {
         findings: Vec<stackplan_core::Finding>,
     },
+    /// Live resources that another stack owns (their `stackplan:stack`
+    /// tag names it): never adopted.
+    #[error("these resources belong to another stack:{}", lines(.refusals))]
+    NotOwned { refusals: Vec<String> },
+    /// Live resources found without a state entry that only `--adopt`
+    /// may take over: untagged ones, or everything when state was lost.
+    #[error("{} live resource(s) would be adopted into this stack:{}", .adoptions.len(), lines(.adoptions))]
+    AdoptionNeedsConsent { adoptions: Vec<String> },
     #[error("cannot save state")]
     State(#[source] stackplan_core::StateError),
 }

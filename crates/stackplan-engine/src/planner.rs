@@ -24,6 +24,10 @@ pub struct PlanSettings {
     pub parallelism: usize,
     /// `--allow-destroy`: stateful resources may be deleted or replaced.
     pub allow_destroy: bool,
+    /// `--adopt`: live resources that state does not know and that carry
+    /// no ownership tag of this stack (or all of them, when there is no
+    /// state) may be taken over.
+    pub adopt: bool,
 }
 
 impl Default for PlanSettings {
@@ -31,7 +35,69 @@ impl Default for PlanSettings {
         PlanSettings {
             parallelism: 16,
             allow_destroy: false,
+            adopt: false,
         }
+    }
+}
+
+/// The tag every AWS resource of a stack carries with the stack's name.
+const OWNER_TAG: &str = "stackplan:stack";
+
+/// Whether planning may take over a live resource state does not know.
+#[derive(Debug, PartialEq, Eq)]
+enum Adoption {
+    /// Tagged as this stack's and state exists: an apply stopped between
+    /// a create and its state write. Taken back without asking.
+    Recovered,
+    /// Needs `--adopt`: untagged, or no state at all (lost).
+    NeedsConsent(String),
+    /// Tagged as another stack's.
+    Foreign(String),
+}
+
+fn adoption(
+    addr: &ResourceAddr,
+    observed: &stackplan_core::Observed,
+    stack: &str,
+    state: Option<&StateDocument>,
+) -> Adoption {
+    let owner = observed
+        .attrs
+        .get("tags")
+        .and_then(|t| t.get_path(OWNER_TAG))
+        .and_then(Value::as_str);
+    if addr.kind == stackplan_core::ResourceKind::K8sDefaultClass {
+        // It exists before the stack by design: the cluster's own default
+        // StorageClass (EKS's gp2), which the stack only un-defaults.
+        return Adoption::Recovered;
+    }
+    let id = observed.physical_id.as_deref().unwrap_or("(no id)");
+    // No state document at all: lost, or another stack's copy. (An apply
+    // writes its state before its first create, so one stopped at any
+    // point leaves a document to recover by.)
+    let state_lost = state.is_none();
+    match owner {
+        Some(o) if o != stack => Adoption::Foreign(format!(
+            "`{addr}` ({id}) is tagged {OWNER_TAG} = {o}: it belongs to stack `{o}`; give this stack's resource another name, or destroy it in `{o}` first"
+        )),
+        Some(_) if !state_lost => Adoption::Recovered,
+        Some(_) => Adoption::NeedsConsent(format!(
+            "`{addr}` ({id}), tagged as this stack's, but the state has no record of it (a lost or new state file?)"
+        )),
+        None if !state_lost
+            && !KindSchema::for_kind(addr.kind)
+                .attrs
+                .iter()
+                .any(|a| a.name == "tags") =>
+        {
+            // Kinds without tags (Kubernetes objects, associations) cannot
+            // say whose they are; with state present they are what an
+            // interrupted apply made.
+            Adoption::Recovered
+        }
+        None => Adoption::NeedsConsent(format!(
+            "`{addr}` ({id}), which carries no {OWNER_TAG} tag: something else may manage it"
+        )),
     }
 }
 
@@ -100,6 +166,7 @@ impl<'r> Planner<'r> {
     pub async fn plan(&self, req: PlanRequest<'_>) -> Result<Plan, EngineError> {
         let warnings = self.preflight(req.resources).await?;
         let mut plan = self.compute(req).await?;
+        self.check_adoptions(&plan, req)?;
         check_guards(&plan, req.resources, self.settings.allow_destroy)?;
         plan.warnings
             .extend(warnings.iter().map(ToString::to_string));
@@ -149,6 +216,39 @@ impl<'r> Planner<'r> {
             return Ok(warnings);
         }
         Err(EngineError::Preflight { findings: errors })
+    }
+
+    /// Refuses taking over what is another stack's, and what only
+    /// `--adopt` may take over, naming every resource at once.
+    fn check_adoptions(&self, plan: &Plan, req: PlanRequest<'_>) -> Result<(), EngineError> {
+        let mut foreign = Vec::new();
+        let mut consent = Vec::new();
+        for c in &plan.changes {
+            if c.mode != ResourceMode::Managed || c.action == Action::Delete {
+                continue;
+            }
+            let in_state = req.state.is_some_and(|s| s.get(&c.addr).is_some());
+            let Some(observed) = c.before.as_ref().filter(|_| !in_state) else {
+                continue;
+            };
+            let seen = stackplan_core::Observed {
+                physical_id: c.physical_id.clone(),
+                attrs: observed.clone(),
+                outputs: Attrs::new(),
+            };
+            match adoption(&c.addr, &seen, req.stack, req.state) {
+                Adoption::Recovered => {}
+                Adoption::NeedsConsent(why) => consent.push(why),
+                Adoption::Foreign(why) => foreign.push(why),
+            }
+        }
+        if !foreign.is_empty() {
+            return Err(EngineError::NotOwned { refusals: foreign });
+        }
+        if !consent.is_empty() && !self.settings.adopt {
+            return Err(EngineError::AdoptionNeedsConsent { adoptions: consent });
+        }
+        Ok(())
     }
 
     /// The plan without the destroy guards: for `drift`, which reports and
@@ -336,6 +436,7 @@ impl<'r> Planner<'r> {
             basis: basis(req, &live),
             options: PlanOptions {
                 allow_destroy: self.settings.allow_destroy,
+                adopt: self.settings.adopt,
             },
             changes,
             warnings: current.unreadable,
@@ -646,6 +747,9 @@ fn basis(req: PlanRequest<'_>, live: &LiveView) -> PlanBasis {
         state_serial: req.state.map(|s| s.serial).unwrap_or(0),
         live_fingerprint: sha256_hex(all.as_bytes()),
         live: per,
+        account: None,
+        region: None,
+        stack_path: None,
     }
 }
 
@@ -658,6 +762,22 @@ pub fn check_saved_plan(saved: &Plan, current: &PlanBasis) -> Result<(), EngineE
         reasons.push(format!(
             "the plan has format_version {}, this build reads {PLAN_FORMAT_VERSION}",
             saved.format_version
+        ));
+    }
+    // The account is known only to a caller that asked AWS; a plan made
+    // in one account never applies in another.
+    if let (Some(was_in), Some(now_in)) = (&was.account, &current.account)
+        && was_in != now_in
+    {
+        reasons.push(format!(
+            "the plan was made in AWS account {was_in}, but these credentials are for account {now_in}"
+        ));
+    }
+    if let (Some(was_in), Some(now_in)) = (&was.region, &current.region)
+        && was_in != now_in
+    {
+        reasons.push(format!(
+            "the plan was made in region {was_in}, but this run acts in {now_in}"
         ));
     }
     if was.stack_sha256 != current.stack_sha256 {

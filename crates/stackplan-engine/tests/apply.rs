@@ -670,7 +670,40 @@ async fn a_resource_created_but_never_recorded_is_adopted_and_feeds_its_dependen
         w.cloud.remove(&addr(kind, name));
     }
     let mut state = empty_state();
-    let plan = plan_for(&w.registry, &resources, Some(&state)).await;
+    // The fake cloud tags nothing: a VPC without this stack's
+    // `stackplan:stack` tag could be anyone's, so the plan names it and
+    // takes it over only with --adopt. (A tagged one is taken back
+    // without asking: see the planner's tests.)
+    let refused = Planner::new(&w.registry, PlanSettings::default())
+        .plan(PlanRequest {
+            stack: "demo",
+            stack_sha256: "00",
+            resources: &resources,
+            state: Some(&state),
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("`ec2_vpc.main` (id-of-ec2_vpc.main)"),
+        "{refused}"
+    );
+    let plan = Planner::new(
+        &w.registry,
+        PlanSettings {
+            allow_destroy: true,
+            adopt: true,
+            ..PlanSettings::default()
+        },
+    )
+    .plan(PlanRequest {
+        stack: "demo",
+        stack_sha256: "00",
+        resources: &resources,
+        state: Some(&state),
+    })
+    .await
+    .expect("plan with --adopt");
     let (report, _) = run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(w.cloud.len(), 4);

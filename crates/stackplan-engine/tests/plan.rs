@@ -439,10 +439,66 @@ async fn resource_deleted_outside_stackplan_is_drift_and_created_again() {
 }
 
 #[tokio::test]
-async fn resource_found_live_but_not_in_state_is_adopted() {
+async fn resource_found_live_but_not_in_state_is_adopted_only_with_adopt() {
     let (resources, cloud, _state) = applied();
-    let p = plan(&resources, None, &cloud).await;
+    let reg = registry(cloud.provider());
+    let err = plan_with(&resources, None, &reg, PlanSettings::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("would be adopted into this stack"), "{err}");
+    assert!(
+        err.contains(
+            "`s3_bucket.milvus` (id-of-s3_bucket.milvus), which carries no stackplan:stack tag"
+        ),
+        "{err}"
+    );
+    let adopt = PlanSettings {
+        adopt: true,
+        ..PlanSettings::default()
+    };
+    let p = plan_with(&resources, None, &reg, adopt).await.unwrap();
     assert_eq!(action_of(&p, &bucket()), &Action::NoOp);
+    assert!(p.options.adopt);
+}
+
+#[tokio::test]
+async fn a_resource_tagged_as_another_stacks_is_never_adopted_even_with_adopt() {
+    let (resources, cloud, _state) = applied();
+    cloud.set_attr(
+        &bucket(),
+        "tags",
+        Value::map([
+            ("team", "search".into()),
+            ("stackplan:stack", "milvus-prod".into()),
+        ]),
+    );
+    let adopt = PlanSettings {
+        adopt: true,
+        ..PlanSettings::default()
+    };
+    let err = plan_with(&resources, None, &registry(cloud.provider()), adopt)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`s3_bucket.milvus` (id-of-s3_bucket.milvus) is tagged stackplan:stack = milvus-prod: it belongs to stack `milvus-prod`"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_resource_tagged_as_this_stacks_is_taken_back_when_state_exists_but_missed_it() {
+    // An apply stopped between a create and its state write.
+    let (resources, cloud, mut state) = applied();
+    cloud.set_attr(
+        &bucket(),
+        "tags",
+        Value::map([("team", "search".into()), ("stackplan:stack", STACK.into())]),
+    );
+    state.remove(&bucket());
+    let p = plan(&resources, Some(&state), &cloud).await;
+    assert_ne!(action_of(&p, &bucket()), &Action::Create);
 }
 
 #[tokio::test]
@@ -834,14 +890,14 @@ async fn read_whose_identity_needs_a_new_output_waits_for_that_producer_and_uses
         }
         futures::executor::block_on(stackplan_core::Provider::read(&inner, req))
     });
-    plan_with(
-        &resources,
-        None,
-        &registry(provider),
-        PlanSettings::default(),
-    )
-    .await
-    .unwrap();
+    // Everything live is adopted (no state): that needs --adopt.
+    let adopt = PlanSettings {
+        adopt: true,
+        ..PlanSettings::default()
+    };
+    plan_with(&resources, None, &registry(provider), adopt)
+        .await
+        .unwrap();
     assert_eq!(
         seen.lock().unwrap().clone(),
         Some(Value::string("arn-of-iam_role.eks_cluster"))

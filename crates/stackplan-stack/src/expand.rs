@@ -573,16 +573,19 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
                 .from_section("[msk]"),
         );
         let secret = ResourceAddr::new(ResourceKind::SecretsmanagerSecret, "msk_scram");
-        out.push(
-            Resource::new(secret.clone(), ResourceMode::Managed)
-                // MSK only associates secrets whose name starts with AmazonMSK_.
-                .attr("name", format!("AmazonMSK_{}", msk.name))
-                .attr("kms_key_id", Value::reference(&key, "arn"))
-                .attr("username", msk.scram.username.as_str())
-                .attr("password", Value::Secret(msk.scram.password.clone()))
-                .attr("tags", msk_tags(&format!("AmazonMSK_{}", msk.name)))
-                .from_section("[msk.scram]"),
-        );
+        let mut scram_secret = Resource::new(secret.clone(), ResourceMode::Managed)
+            // MSK only associates secrets whose name starts with AmazonMSK_.
+            .attr("name", format!("AmazonMSK_{}", msk.name))
+            .attr("kms_key_id", Value::reference(&key, "arn"))
+            .attr("username", msk.scram.username.as_str())
+            .attr("password", Value::Secret(msk.scram.password.clone()))
+            .attr("tags", msk_tags(&format!("AmazonMSK_{}", msk.name)))
+            .from_section("[msk.scram]");
+        // Only when given: the schema's default is Secrets Manager's (30).
+        if let Some(days) = msk.secret_recovery_days {
+            scram_secret = scram_secret.attr("recovery_window_in_days", i64::from(days));
+        }
+        out.push(scram_secret);
         let config = ResourceAddr::new(ResourceKind::MskConfiguration, "milvus");
         out.push(
             Resource::new(config.clone(), ResourceMode::Managed)

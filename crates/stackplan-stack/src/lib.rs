@@ -9,7 +9,9 @@ mod network;
 mod parse;
 mod reader;
 mod rules;
+mod secrets;
 pub mod sizing;
+mod snippet;
 
 use std::path::Path;
 
@@ -63,10 +65,12 @@ pub fn check_charts(stack: &Stack, charts: &Charts) -> Result<(), StackError> {
     if problems.is_empty() {
         return Ok(());
     }
+    let mut problems: Vec<Problem> = problems.into_iter().map(snippet::shown_problem).collect();
     problems.sort_by_key(|p| p.span.offset());
     Err(StackError::Invalid {
         path: stack.path.clone(),
-        src: miette::NamedSource::new(&stack.path, stack.source.clone()).with_language("TOML"),
+        src: miette::NamedSource::new(&stack.path, snippet::shown_source(&stack.source, &[]))
+            .with_language("TOML"),
         problems,
     })
 }

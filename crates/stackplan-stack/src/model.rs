@@ -257,6 +257,9 @@ pub struct Msk {
     pub brokers: u32,
     pub volume_size: u32,
     pub scram: Scram,
+    /// Days Secrets Manager keeps the SCRAM secret after it is deleted: 0
+    /// (at once) or 7 to 30; `None` leaves Secrets Manager's default, 30.
+    pub secret_recovery_days: Option<u32>,
     pub server_properties: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub prevent_destroy: bool,

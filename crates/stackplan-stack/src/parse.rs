@@ -12,7 +12,7 @@ use crate::model::*;
 use crate::reader::{Problems, Sp, Table, to_value};
 use crate::rules::{self, Rule};
 use crate::sizing::{IndexType, SizingInput};
-use crate::{Problem, StackError};
+use crate::{Problem, StackError, secrets, snippet};
 
 const SECRET_HINT: &str =
     "secrets never go in the stack file: use \"env:NAME\", \"secretsmanager:ARN\" or \"generate\"";
@@ -20,11 +20,10 @@ const SECRET_HINT: &str =
 /// Parses and validates a stack file's text. `path` is used in messages.
 pub fn parse(path: &str, src: &str) -> Result<Stack, StackError> {
     let mut p = Problems::default();
-    let mut redact: Vec<Range<usize>> = Vec::new();
     let (doc, syntax) = DeTable::parse_recoverable(src);
     let stack = if syntax.is_empty() {
         let mut root = Table::new("", 0..0, doc.get_ref());
-        let stack = read_stack(path, &mut root, &mut p, &mut redact);
+        let stack = read_stack(path, &mut root, &mut p);
         root.finish(&mut p);
         stack
     } else {
@@ -42,40 +41,21 @@ pub fn parse(path: &str, src: &str) -> Result<Stack, StackError> {
             stack.source = src.to_string();
             Ok(stack)
         }
-        _ => Err(invalid(path, src, p.list, &redact)),
+        _ => Err(invalid(path, src, p)),
     }
 }
 
-/// Builds the error, ordering problems as they appear in the file and
-/// blanking out any plaintext secret so the snippet does not print it.
-fn invalid(
-    path: &str,
-    src: &str,
-    mut problems: Vec<Problem>,
-    redact: &[Range<usize>],
-) -> StackError {
+/// Builds the error, ordering problems as they appear in the file. Its
+/// snippets never show a plaintext secret, the value of a secret-looking
+/// or unknown key, or a character that acts on the terminal
+/// (`snippet.rs`).
+fn invalid(path: &str, src: &str, p: Problems) -> StackError {
+    let mut problems: Vec<Problem> = p.list.into_iter().map(snippet::shown_problem).collect();
     problems.sort_by_key(|p| (p.span.offset(), p.message.clone()));
     problems.dedup();
-    let mut text = src.to_string();
-    for r in redact {
-        if let Some(slice) = text.get(r.clone()) {
-            let masked: String = slice
-                .chars()
-                .enumerate()
-                .map(|(i, c)| {
-                    if i == 0 || i + 1 == slice.chars().count() {
-                        c
-                    } else {
-                        '*'
-                    }
-                })
-                .collect();
-            text.replace_range(r.clone(), &masked);
-        }
-    }
     StackError::Invalid {
         path: path.to_string(),
-        src: NamedSource::new(path, text).with_language("TOML"),
+        src: NamedSource::new(path, snippet::shown_source(src, &p.redact)).with_language("TOML"),
         problems,
     }
 }
@@ -90,16 +70,28 @@ fn check(p: &mut Problems, field: &str, v: &Sp<String>, rule: Rule, hint: &str) 
     }
 }
 
+/// A section's `tags`, checked against AWS's tag rules (`rules.rs`), so a
+/// tag AWS refuses fails here rather than halfway through an apply.
 fn tags(t: &mut Table, p: &mut Problems) -> BTreeMap<String, String> {
     let field = format!("{}.tags", t.path);
     let pairs = t.string_map(p, "tags");
+    const HINT: &str = "AWS tags take letters, numbers, spaces and _ . : / = + - @; keys 1 to 128 characters, values up to 256, neither starting with aws:";
     for (k, v) in &pairs {
-        if let Err(why) = rules::tag(k.get_ref(), v.get_ref()) {
+        let shown = shorten(&rules::shown_tag(k.get_ref()));
+        if let Err(why) = rules::tag_key(k.get_ref()) {
             p.at(
                 k.span(),
-                format!("invalid tag in `{field}`: {why}"),
-                "invalid tag",
-                "",
+                format!("invalid tag key `{shown}` in `{field}`: {why}"),
+                "invalid tag key",
+                HINT,
+            );
+        }
+        if let Err(why) = rules::tag_value(v.get_ref()) {
+            p.at(
+                v.span(),
+                format!("invalid value of tag `{shown}` in `{field}`: {why}"),
+                "invalid tag value",
+                HINT,
             );
         }
     }
@@ -107,6 +99,15 @@ fn tags(t: &mut Table, p: &mut Problems) -> BTreeMap<String, String> {
         .into_iter()
         .map(|(k, v)| (k.into_inner(), v.into_inner()))
         .collect()
+}
+
+/// A long text cut for a message: its first 40 characters and an ellipsis.
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= 48 {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(40).collect();
+    format!("{head}...")
 }
 
 fn positive(p: &mut Problems, field: &str, v: Option<Sp<i64>>, min: i64, max: i64) -> Option<u32> {
@@ -124,12 +125,7 @@ fn positive(p: &mut Problems, field: &str, v: Option<Sp<i64>>, min: i64, max: i6
     Some(n as u32)
 }
 
-fn read_stack(
-    path: &str,
-    root: &mut Table,
-    p: &mut Problems,
-    redact: &mut Vec<Range<usize>>,
-) -> Option<Stack> {
+fn read_stack(path: &str, root: &mut Table, p: &mut Problems) -> Option<Stack> {
     let stack = section(
         root,
         p,
@@ -190,10 +186,10 @@ fn read_stack(
             .as_ref()
             .map(|r| crate::expand::msk_subnet_count(r, n.subnet_count()))
     });
-    let msk = msk.map(|t| read_msk(t, p, msk_subnets, redact));
-    let milvus = milvus.map(|t| read_milvus(t, p, redact));
+    let msk = msk.map(|t| read_msk(t, p, msk_subnets));
+    let milvus = milvus.map(|t| read_milvus(t, p));
     let lbc = match lbc {
-        Some(t) => read_lbc(t, p, redact),
+        Some(t) => read_lbc(t, p),
         None => Some(Some(LoadBalancerController {
             chart: default_lbc_chart(),
             chart_span: 0..0,
@@ -897,15 +893,13 @@ fn read_s3(mut t: Table, p: &mut Problems) -> Option<S3> {
 }
 
 /// A secret given as a source, or a problem when it is anything else.
-fn secret(
-    p: &mut Problems,
-    field: &str,
-    v: &Sp<String>,
-    redact: &mut Vec<Range<usize>>,
-) -> Option<SecretSource> {
+/// Either way the value is masked in the error: a malformed reference may
+/// be the secret itself (`env:hunter2!`).
+fn secret(p: &mut Problems, field: &str, v: &Sp<String>, hint: &str) -> Option<SecretSource> {
     match v.get_ref().parse::<SecretSource>() {
         Ok(src) => Some(src),
         Err(()) => {
+            p.redact.push(v.span());
             let looks_like_source = ["env:", "secretsmanager:"]
                 .iter()
                 .any(|pre| v.get_ref().starts_with(pre));
@@ -913,12 +907,11 @@ fn secret(
                 p.at(v.span(), format!("`{field}` is not a valid secret reference"), "malformed secret reference",
                     "write env:NAME (letters, digits, '_') or secretsmanager:arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME");
             } else {
-                redact.push(v.span());
                 p.at(
                     v.span(),
                     format!("`{field}` holds a plaintext secret"),
                     "plaintext secret",
-                    SECRET_HINT,
+                    hint,
                 );
             }
             None
@@ -927,12 +920,7 @@ fn secret(
 }
 
 /// `client_subnets`: how many subnets MSK's brokers go in, when known.
-fn read_msk(
-    mut t: Table,
-    p: &mut Problems,
-    client_subnets: Option<usize>,
-    redact: &mut Vec<Range<usize>>,
-) -> Option<Msk> {
+fn read_msk(mut t: Table, p: &mut Problems, client_subnets: Option<usize>) -> Option<Msk> {
     let name = t.req_string(p, "name", "name the MSK cluster: name = \"milvus-demo\"");
     if let Some(n) = &name {
         check(p, "msk.name", n, rules::msk_name(n.get_ref()), "");
@@ -1004,7 +992,7 @@ fn read_msk(
         Some(mut s) => {
             let user = s.req_string(p, "username", "username = \"milvus\"");
             let pass = s.req_string(p, "password", SECRET_HINT);
-            let pass = pass.and_then(|pw| secret(p, "msk.scram.password", &pw, redact));
+            let pass = pass.and_then(|pw| secret(p, "msk.scram.password", &pw, SECRET_HINT));
             s.finish(p);
             match (user, pass) {
                 (Some(u), Some(pw)) => Some(Scram {
@@ -1012,6 +1000,29 @@ fn read_msk(
                     password: pw,
                 }),
                 _ => None,
+            }
+        }
+    };
+    // Secrets Manager's recovery window (botocore secretsmanager
+    // 2017-10-17, DeleteSecret `RecoveryWindowInDays`: "The number of days
+    // from 7 to 30 that Secrets Manager waits before permanently deleting
+    // the secret", 30 when not given); 0 deletes it without one
+    // (`ForceDeleteWithoutRecovery`), so a stack can be torn down and made
+    // again under the same AmazonMSK_ name at once.
+    let recovery_days = match t.integer(p, "secret_recovery_days") {
+        None => Some(None),
+        Some(d) => {
+            let n = *d.get_ref();
+            if n == 0 || (7..=30).contains(&n) {
+                Some(Some(n as u32))
+            } else {
+                p.at(
+                    d.span(),
+                    format!("`msk.secret_recovery_days` must be 0 or between 7 and 30, not {n}"),
+                    "not a recovery window",
+                    "Secrets Manager keeps a deleted secret 7 to 30 days (30 when not set); 0 deletes it at once",
+                );
+                None
             }
         }
     };
@@ -1041,6 +1052,7 @@ fn read_msk(
         brokers: brokers?,
         volume_size: volume.unwrap_or(100),
         scram: scram?,
+        secret_recovery_days: recovery_days?,
         server_properties: props
             .into_iter()
             .map(|(k, v)| (k.into_inner(), v.into_inner()))
@@ -1211,9 +1223,12 @@ fn default_lbc_chart() -> Chart {
     }
 }
 
-/// Free-form Helm values: any TOML, but a key that names a password or
-/// token must hold a secret reference, which becomes a secret value.
-fn helm_values(t: &mut Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -> Value {
+/// Free-form Helm values: any TOML, but a string under a key that holds a
+/// secret (`secrets.rs`: `rootPassword`, `accessToken`, `clientSecret`,
+/// ...), anywhere in the table, must be a secret reference, which becomes
+/// a secret value; so must the `value` of a Kubernetes env var whose
+/// `name` is such a key (`{ name = "API_TOKEN", value = "env:TOKEN" }`).
+fn helm_values(t: &mut Table, p: &mut Problems) -> Value {
     let Some(v) = t.raw("values") else {
         return Value::Map(BTreeMap::new());
     };
@@ -1230,47 +1245,56 @@ fn helm_values(t: &mut Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) 
         );
         return Value::Map(BTreeMap::new());
     };
-    values_with_secrets(table, &field, p, redact)
+    values_table(table, &field, p)
 }
 
-fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    k.ends_with("password")
-        || k.ends_with("passwd")
-        || matches!(
-            k.as_str(),
-            "token" | "apikey" | "secretaccesskey" | "secretkey"
-        )
-}
+const VALUES_SECRET_HINT: &str = "secrets never go in the stack file: use \"env:NAME\" (read at apply) or \"secretsmanager:ARN\"; \
+     a value under a key like password, passwd, secret, token, api_key, private_key, access_key, passphrase or credential is a secret (README, \"Secrets\")";
 
-fn values_with_secrets(
-    table: &DeTable,
-    field: &str,
-    p: &mut Problems,
-    redact: &mut Vec<Range<usize>>,
-) -> Value {
+fn values_table(table: &DeTable, field: &str, p: &mut Problems) -> Value {
+    let env_var = snippet::env_var_value(table, secrets::holds_secret).is_some();
     let mut out = BTreeMap::new();
     for (k, v) in table.iter() {
         let key = k.get_ref().to_string();
         let path = format!("{field}.{key}");
-        let value = match v.get_ref() {
-            DeValue::Table(inner) => values_with_secrets(inner, &path, p, redact),
-            DeValue::String(s) if is_secret_key(&key) => {
-                match secret(
-                    p,
-                    &path,
-                    &toml::Spanned::new(v.span(), s.to_string()),
-                    redact,
-                ) {
-                    Some(src) => Value::Secret(src),
-                    None => Value::Null,
-                }
-            }
-            other => to_value(other),
-        };
-        out.insert(key, value);
+        let holds = secrets::holds_secret(&key) || (env_var && key == "value");
+        out.insert(key, values_item(v, &path, holds, p));
     }
     Value::Map(out)
+}
+
+/// One Helm value; `holds` when it is under a key that holds a secret.
+fn values_item(v: &Sp<DeValue>, path: &str, holds: bool, p: &mut Problems) -> Value {
+    match v.get_ref() {
+        DeValue::Table(inner) => values_table(inner, path, p),
+        DeValue::Array(items) => Value::List(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| values_item(x, &format!("{path}[{i}]"), holds, p))
+                .collect(),
+        ),
+        // An empty string hides nothing; charts use it for "not set".
+        DeValue::String(s) if holds && !s.is_empty() => {
+            let given = toml::Spanned::new(v.span(), s.to_string());
+            if s.as_ref() == "generate" {
+                p.at(
+                    v.span(),
+                    format!(
+                        "`{path}` cannot be \"generate\": only `msk.scram.password` is generated"
+                    ),
+                    "not generated",
+                    VALUES_SECRET_HINT,
+                );
+                return Value::Null;
+            }
+            match secret(p, path, &given, VALUES_SECRET_HINT) {
+                Some(src) => Value::Secret(src),
+                None => Value::Null,
+            }
+        }
+        other => to_value(other),
+    }
 }
 
 fn read_node_resources(
@@ -1320,7 +1344,7 @@ fn read_node_resources(
     }))
 }
 
-fn read_milvus(mut t: Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -> Option<Milvus> {
+fn read_milvus(mut t: Table, p: &mut Problems) -> Option<Milvus> {
     let release = t.req_string(p, "release", "name the Helm release: release = \"demo\"");
     let release = release.filter(|r| {
         check(
@@ -1532,7 +1556,7 @@ fn read_milvus(mut t: Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -
         }
         (None, None) => Some(None),
     };
-    let values = helm_values(&mut t, p, redact);
+    let values = helm_values(&mut t, p);
     t.finish(p);
     let (chart, chart_span) = chart?;
     Some(Milvus {
@@ -1549,11 +1573,7 @@ fn read_milvus(mut t: Table, p: &mut Problems, redact: &mut Vec<Range<usize>>) -
     })
 }
 
-fn read_lbc(
-    mut t: Table,
-    p: &mut Problems,
-    redact: &mut Vec<Range<usize>>,
-) -> Option<Option<LoadBalancerController>> {
+fn read_lbc(mut t: Table, p: &mut Problems) -> Option<Option<LoadBalancerController>> {
     let enabled = t.flag(p, "enabled", true);
     let chart = read_chart(
         &mut t,
@@ -1563,7 +1583,7 @@ fn read_lbc(
         crate::chart::DEFAULT_LBC_CHART_VERSION,
     );
     let wait = t.flag(p, "wait", true);
-    let values = helm_values(&mut t, p, redact);
+    let values = helm_values(&mut t, p);
     t.finish(p);
     let (chart, chart_span) = chart?;
     Some(enabled.then_some(LoadBalancerController {

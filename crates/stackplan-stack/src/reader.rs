@@ -16,6 +16,9 @@ pub(crate) type Sp<T> = Spanned<T>;
 #[derive(Debug, Default)]
 pub(crate) struct Problems {
     pub(crate) list: Vec<Problem>,
+    /// Spans of values an error must not show (plaintext secrets, the
+    /// values of unknown keys); `snippet::shown_source` masks them.
+    pub(crate) redact: Vec<Range<usize>>,
 }
 
 impl Problems {
@@ -356,12 +359,15 @@ impl<'a, 'i> Table<'a, 'i> {
     }
 
     /// Reports every key nobody asked for, suggesting the nearest known one.
+    /// Its value is masked in the error: a misspelt or misplaced key may
+    /// hold a secret the parser would otherwise have refused.
     pub(crate) fn finish(self, p: &mut Problems) {
-        for (k, _) in self.map.iter() {
+        for (k, v) in self.map.iter() {
             let key = k.get_ref().as_ref();
             if self.known.contains(key) {
                 continue;
             }
+            crate::snippet::strings(v, &mut p.redact);
             let nearest = self
                 .known
                 .iter()

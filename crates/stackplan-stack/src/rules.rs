@@ -412,23 +412,162 @@ pub(crate) fn addon_version(v: &str) -> Rule {
     }
 }
 
-/// AWS tag keys and values.
-pub(crate) fn tag(key: &str, value: &str) -> Rule {
-    if key.is_empty() || key.chars().count() > 128 {
-        return fail("tag keys must be 1 to 128 characters");
+// AWS tags. The stack's tags go on resources of EC2, EKS, MSK (kafka), S3,
+// IAM, KMS and Secrets Manager, so they must pass the strictest of their
+// rules, which are the rules AWS documents for all services ("Tagging AWS
+// resources", Tag naming limits and requirements): a key of 1 to 128
+// Unicode characters, a value of 0 to 256, letters, numbers, spaces
+// representable in UTF-8 and `_ . : / = + - @`, and no `aws:` prefix, in
+// any case, on either. In botocore's models (botocore 1.44.8, data/):
+// - iam 2010-05-08 `tagKeyType`: min 1, max 128, pattern
+//   `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`; `tagValueType`: min 0, max 256,
+//   pattern `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`;
+// - eks 2017-11-01 `TagKey` 1..128, `TagValue` ..256, and `TagMap`'s
+//   documentation: the allowed characters above, and `aws:` reserved "as a
+//   prefix for either keys or values";
+// - kms 2014-11-01 `TagKeyType` 1..128, `TagValueType` 0..256;
+//   secretsmanager 2017-10-17 `TagKeyType` 1..128, `TagValueType` 0..256;
+// - ec2 2016-11-15 `TagKey` 1..128 ("May not begin with `aws:`"; the `Tag`
+//   documentation says 127, the shape and the EC2 guide 128);
+// - kafka 2018-11-14 `TagResource`: "You can't start a tag key with aws:";
+//   s3 2006-03-01 gives no pattern (its tags follow the general rules).
+// `char::is_alphabetic` and `is_numeric` stand for \p{L} and \p{N}
+// (is_alphabetic also takes the few combining marks Unicode counts as
+// alphabetic). Of \p{Z} only the space separators are taken: the line and
+// paragraph separators U+2028 and U+2029 are line breaks, not spaces.
+
+/// The longest tag key and value AWS takes, in Unicode characters.
+pub(crate) const TAG_KEY_MAX: usize = 128;
+pub(crate) const TAG_VALUE_MAX: usize = 256;
+
+/// Whether AWS takes `c` in a tag key or value.
+pub(crate) fn tag_char(c: char) -> bool {
+    c.is_alphabetic()
+        || c.is_numeric()
+        || (c.is_whitespace() && !c.is_control() && !matches!(c, '\u{2028}' | '\u{2029}'))
+        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+}
+
+/// A character as a message names it: `U+202E (right-to-left override)`.
+pub(crate) fn describe_char(c: char) -> String {
+    let name = match c {
+        '\0' => Some("null"),
+        '\t' => Some("tab"),
+        '\n' => Some("line feed, a newline"),
+        '\r' => Some("carriage return"),
+        '\u{1b}' => Some("escape"),
+        '\u{7f}' => Some("delete"),
+        '\u{ad}' => Some("soft hyphen"),
+        '\u{200b}' => Some("zero width space"),
+        '\u{200c}' => Some("zero width non-joiner"),
+        '\u{200d}' => Some("zero width joiner"),
+        '\u{200e}' => Some("left-to-right mark"),
+        '\u{200f}' => Some("right-to-left mark"),
+        '\u{2028}' => Some("line separator"),
+        '\u{2029}' => Some("paragraph separator"),
+        '\u{202a}' => Some("left-to-right embedding"),
+        '\u{202b}' => Some("right-to-left embedding"),
+        '\u{202c}' => Some("pop directional formatting"),
+        '\u{202d}' => Some("left-to-right override"),
+        '\u{202e}' => Some("right-to-left override"),
+        '\u{2066}' => Some("left-to-right isolate"),
+        '\u{2067}' => Some("right-to-left isolate"),
+        '\u{2068}' => Some("first strong isolate"),
+        '\u{2069}' => Some("pop directional isolate"),
+        '\u{feff}' => Some("zero width no-break space"),
+        c if c.is_control() => Some("a control character"),
+        _ => None,
+    };
+    let code = format!("U+{:04X}", c as u32);
+    match name {
+        Some(n) => format!("{code} ({n})"),
+        None if c.is_whitespace() || c.is_control() => code,
+        None => format!("{code} `{c}`"),
     }
-    if key.to_ascii_lowercase().starts_with("aws:") {
-        return fail("tag keys must not start with the reserved prefix `aws:`");
+}
+
+/// A tag key or value as a message may show it: every character AWS
+/// refuses, other than visible ASCII, written as `\u{...}`, so that a
+/// control or a bidirectional override in it does not act on the terminal
+/// and an invisible one is seen.
+pub(crate) fn shown_tag(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if tag_char(c) || c.is_ascii_graphic() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:04X}}}", c as u32));
+        }
     }
-    if value.chars().count() > 256 {
-        return fail("tag values must be at most 256 characters");
+    out
+}
+
+fn tag_text(what: &str, s: &str, min: usize, max: usize) -> Rule {
+    let n = s.chars().count();
+    if n < min || n > max {
+        return fail(format!(
+            "the {what} is {n} characters long; AWS takes {min} to {max}"
+        ));
+    }
+    if s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+        return fail(format!(
+            "the {what} starts with `{}`, a prefix AWS reserves for its own tags",
+            &s[..4]
+        ));
+    }
+    if let Some(c) = s.chars().find(|c| !tag_char(*c)) {
+        return fail(format!(
+            "the {what} has {}, which AWS does not allow in tags",
+            describe_char(c)
+        ));
     }
     Ok(())
+}
+
+/// An AWS tag key (see the rules above).
+pub(crate) fn tag_key(key: &str) -> Rule {
+    tag_text("key", key, 1, TAG_KEY_MAX)
+}
+
+/// An AWS tag value (see the rules above).
+pub(crate) fn tag_value(value: &str) -> Rule {
+    tag_text("value", value, 0, TAG_VALUE_MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_characters_are_letters_numbers_spaces_and_aws_symbols() {
+        for ok in [
+            'a', 'Z', '7', ' ', '\u{a0}', '\u{3000}', 'é', '名', '_', '.', ':', '/', '=', '+', '-',
+            '@',
+        ] {
+            assert!(tag_char(ok), "{ok:?}");
+        }
+        for bad in [
+            '\n',
+            '\t',
+            '\u{1b}',
+            '\u{202e}',
+            '\u{200b}',
+            '\u{2028}',
+            '#',
+            '!',
+            '*',
+            '[',
+            '\u{1f600}',
+        ] {
+            assert!(!tag_char(bad), "{bad:?}");
+        }
+        assert_eq!(tag_key(&"k".repeat(128)), Ok(()));
+        assert!(tag_key("").is_err());
+        assert_eq!(tag_value(""), Ok(()));
+        assert_eq!(describe_char('\u{202e}'), "U+202E (right-to-left override)");
+        assert_eq!(describe_char('#'), "U+0023 `#`");
+        assert_eq!(shown_tag("a\u{200b}#\u{1b}"), "a\\u{200B}#\\u{001B}");
+    }
 
     #[test]
     fn bucket_names_follow_the_s3_rules() {

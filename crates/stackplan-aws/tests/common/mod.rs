@@ -168,6 +168,18 @@ pub fn plan_diffs(
             );
             continue;
         };
+        // An `env:` source is compared by what it gives now, as a plan
+        // does (the engine's `rotation`): the live secret holds a value.
+        let resolved;
+        let want = match want {
+            Value::Secret(stackplan_core::SecretSource::Env(name)) => {
+                resolved = Value::Sensitive(Box::new(Value::String(
+                    std::env::var(name).unwrap_or_default(),
+                )));
+                &resolved
+            }
+            other => other,
+        };
         let (w, l) = (
             schema.effective(k, Some(want)),
             schema.effective(k, Some(live)),

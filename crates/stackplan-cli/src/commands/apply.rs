@@ -10,14 +10,15 @@ use miette::{IntoDiagnostic, miette};
 use stackplan_core::{Plan, ProviderRegistry, STATE_FORMAT_VERSION, StateStore};
 use stackplan_engine::{
     ApplyReport, ApplySettings, PlanRequest, PlanSettings, Planner, StopFlag, check_guards,
-    sha256_hex,
+    check_saved_changes, sha256_hex,
 };
 use stackplan_render::plan_text::{self, TextOptions};
 use stackplan_state::{new_document, new_lock_info};
 
 use super::charts::ChartAccess;
 use super::plan::{
-    engine_error, provider_registry, runtime, state_error, state_store, stdout_color,
+    Target, aws_target, check_state_target, engine_error, provider_registry, runtime, state_error,
+    state_store, stdout_color,
 };
 use crate::progress::Progress;
 use crate::{Outcome, output};
@@ -41,6 +42,10 @@ pub struct ApplyArgs {
     /// EKS clusters).
     #[arg(long)]
     pub allow_destroy: bool,
+    /// Take over live resources the state has no record of (see `plan
+    /// --adopt`). A saved plan adopts what it was made to adopt.
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 #[derive(Debug, Args)]
@@ -99,13 +104,19 @@ fn confirm_with(question: &str, yes: bool, stdin_is_terminal: bool) -> miette::R
 pub fn run(args: &ApplyArgs) -> miette::Result<Outcome> {
     let source = if is_plan_file(&args.target) {
         let plan = super::show::read_plan(&args.target)?;
-        let stack = args.stack.clone().ok_or_else(|| {
-            miette!(
-                help = "pass the stack file the plan was made from: stackplan apply PLAN --stack STACK",
-                "`{}` is a saved plan; apply needs its stack file too",
-                args.target.display()
-            )
-        })?;
+        // The plan names the stack file it was made from; `--stack` says
+        // where it is when the plan travelled (a CI artefact).
+        let stack = args
+            .stack
+            .clone()
+            .or_else(|| plan.basis.stack_path.as_ref().map(PathBuf::from))
+            .ok_or_else(|| {
+                miette!(
+                    help = "pass the stack file the plan was made from: stackplan apply PLAN --stack STACK",
+                    "`{}` does not name its stack file; apply needs it",
+                    args.target.display()
+                )
+            })?;
         Source::Saved {
             plan: Box::new(plan),
             stack,
@@ -116,6 +127,7 @@ pub fn run(args: &ApplyArgs) -> miette::Result<Outcome> {
     let settings = PlanSettings {
         parallelism: usize::from(args.parallelism),
         allow_destroy: args.allow_destroy,
+        adopt: args.adopt,
     };
     let charts = ChartAccess::from_env();
     runtime()?.block_on(execute(
@@ -134,6 +146,7 @@ pub fn destroy(args: &DestroyArgs) -> miette::Result<Outcome> {
     let settings = PlanSettings {
         parallelism: usize::from(args.parallelism),
         allow_destroy: args.allow_destroy,
+        adopt: false,
     };
     let charts = ChartAccess::from_env();
     runtime()?.block_on(execute(
@@ -178,22 +191,22 @@ async fn execute(source: Source, run: Run<'_>) -> miette::Result<Outcome> {
     let stack_path = match &source {
         Source::Stack(p) | Source::Saved { stack: p, .. } => p.clone(),
     };
-    // Planning an apply reads and renders the charts, as `plan` does; a
-    // saved plan already holds its values, and destroy needs none.
-    let loaded = match (&source, mode) {
-        (Source::Stack(_), Mode::Apply) => super::charts::load_checked(&stack_path, charts).await?,
-        _ => super::load(&stack_path)?,
+    // Planning an apply reads and renders the charts, as `plan` does (a
+    // saved plan is planned again and compared); destroy needs none.
+    let loaded = match mode {
+        Mode::Apply => super::charts::load_checked(&stack_path, charts).await?,
+        Mode::Destroy => super::load(&stack_path)?,
     };
     if mode == Mode::Apply {
         super::plan::warn(&loaded);
     }
     let bytes = std::fs::read(&stack_path).into_diagnostic()?;
     let owned;
-    let registry = match registry {
-        Some(r) => r,
+    let (registry, target) = match registry {
+        Some(r) => (r, None),
         None => {
             owned = provider_registry(&loaded.stack).await?;
-            &owned
+            (&owned, Some(aws_target(&loaded.stack).await?))
         }
     };
     let store = state_store(&loaded.stack).await;
@@ -205,16 +218,17 @@ async fn execute(source: Source, run: Run<'_>) -> miette::Result<Outcome> {
         .lock(&new_lock_info(operation))
         .await
         .map_err(state_error)?;
-    let result = locked(
-        &source,
-        &loaded,
-        &bytes,
+    let result = locked(Locked {
+        source: &source,
+        loaded: &loaded,
+        bytes: &bytes,
         settings,
         yes,
         mode,
         registry,
-        store.as_ref(),
-    )
+        store: store.as_ref(),
+        target: target.as_ref(),
+    })
     .await;
     let unlocked = store.unlock().await.map_err(state_error);
     let outcome = result?;
@@ -222,18 +236,37 @@ async fn execute(source: Source, run: Run<'_>) -> miette::Result<Outcome> {
     Ok(outcome)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn locked(
-    source: &Source,
-    loaded: &super::Loaded,
-    bytes: &[u8],
+/// Everything the part of an apply under the state lock works with.
+struct Locked<'a> {
+    source: &'a Source,
+    loaded: &'a super::Loaded,
+    bytes: &'a [u8],
     settings: PlanSettings,
     yes: bool,
     mode: Mode,
-    registry: &ProviderRegistry,
-    store: &dyn StateStore,
-) -> miette::Result<Outcome> {
+    registry: &'a ProviderRegistry,
+    store: &'a dyn StateStore,
+    /// The account and region, when acting on AWS (not in fake-provider
+    /// tests).
+    target: Option<&'a Target>,
+}
+
+async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
+    let Locked {
+        source,
+        loaded,
+        bytes,
+        settings,
+        yes,
+        mode,
+        registry,
+        store,
+        target,
+    } = ctx;
     let state = store.read().await.map_err(state_error)?;
+    if let Some(t) = target {
+        check_state_target(state.as_ref(), t)?;
+    }
     let planner = Planner::new(registry, settings);
     let stack_sha = sha256_hex(bytes);
     let req = PlanRequest {
@@ -243,13 +276,28 @@ async fn locked(
         state: state.as_ref(),
     };
     let plan = match (source, mode) {
-        (Source::Saved { plan, .. }, _) => {
-            planner
-                .verify_saved_plan(plan, req)
+        (Source::Saved { plan: saved, .. }, _) => {
+            // The saved file is evidence of what was reviewed, not what is
+            // applied: the plan is made again from the stack, state and
+            // live resources, and applied only if it is the same plan.
+            // What runs is the fresh one, whose secrets are in memory.
+            // The destroy guards take the stricter of the plan's options
+            // and this command line.
+            let strict = PlanSettings {
+                allow_destroy: settings.allow_destroy && saved.options.allow_destroy,
+                adopt: saved.options.adopt,
+                ..settings
+            };
+            let mut fresh = Planner::new(registry, strict)
+                .plan(req)
                 .await
                 .map_err(engine_error)?;
-            check_guards(plan, &loaded.resources, settings.allow_destroy).map_err(engine_error)?;
-            (**plan).clone()
+            if let Some(t) = target {
+                fresh.basis.account = Some(t.account.clone());
+                fresh.basis.region = Some(t.region.clone());
+            }
+            check_saved_changes(saved, &fresh).map_err(engine_error)?;
+            fresh
         }
         (Source::Stack(_), Mode::Apply) => planner.plan(req).await.map_err(engine_error)?,
         (Source::Stack(_), Mode::Destroy) => {
@@ -270,7 +318,10 @@ async fn locked(
     let progress = Progress::new();
     if !plan.has_changes() {
         progress.line("No changes: the live resources match the stack.");
-        if let Some(doc) = state.as_ref().filter(|d| d.format_version < STATE_FORMAT_VERSION) {
+        if let Some(doc) = state
+            .as_ref()
+            .filter(|d| d.format_version < STATE_FORMAT_VERSION)
+        {
             // An older format held what state must not (format 1: digests
             // of secrets): rewritten now rather than at the next change.
             store.write(doc).await.map_err(state_error)?;
@@ -301,7 +352,20 @@ async fn locked(
         }
     }
 
+    let first = state.is_none();
     let mut doc = state.unwrap_or_else(|| new_document(&loaded.stack.name));
+    if let Some(t) = target {
+        // Pinned by the first apply: a later run in another account or
+        // region is refused (see `check_state_target`).
+        doc.account = Some(t.account.clone());
+        doc.region = Some(t.region.clone());
+    }
+    if first {
+        // Written before the first create: an apply stopped at any moment
+        // leaves a state, so the next one takes back what this one made
+        // (tagged as this stack's) without `--adopt`.
+        doc.serial = store.write(&doc).await.map_err(state_error)?;
+    }
     let stop = StopFlag::new();
     let signals = tokio::spawn(watch_interrupts(stop.clone()));
     let report = stackplan_engine::apply(
@@ -353,6 +417,16 @@ async fn watch_interrupts(stop: StopFlag) {
         "\nstopping: no new work starts; waiting for the resources in flight (Ctrl-C again to abort)"
     );
     if tokio::signal::ctrl_c().await.is_ok() {
+        // `exit` runs no destructor, so nothing would stop helm: an upgrade
+        // left running would go on changing the cluster outside the state
+        // lock. Kill every helm process group first (helm children run in
+        // their own group, so the terminal's Ctrl-C never reached them).
+        let killed = stackplan_kube::process::kill_all();
+        if killed > 0 {
+            eprintln!(
+                "aborted: stopped {killed} helm command(s) in flight; the next apply recovers a release they left pending"
+            );
+        }
         eprintln!("aborted: state holds every resource that finished");
         std::process::exit(130);
     }
@@ -407,6 +481,7 @@ mod tests {
         PlanSettings {
             parallelism: 8,
             allow_destroy,
+            adopt: false,
         }
     }
 

@@ -49,6 +49,7 @@ pub fn run_with(
         settings: PlanSettings {
             parallelism: usize::from(args.parallelism),
             allow_destroy: false,
+            adopt: false,
         },
         drift_only: true,
     };

@@ -14,7 +14,7 @@ use stackplan_render::plan_json;
 use stackplan_render::plan_markdown::{self, MarkdownOptions};
 use stackplan_render::plan_text::{self, TextOptions};
 use stackplan_stack::{Stack, StateConfig};
-use stackplan_state::{LocalStateStore, S3StateStore};
+use stackplan_state::{Encryption, LocalStateStore, S3Options, S3StateStore};
 
 use super::charts::ChartAccess;
 use crate::{Outcome, output};
@@ -49,6 +49,11 @@ pub struct PlanArgs {
     /// EKS clusters).
     #[arg(long)]
     pub allow_destroy: bool,
+    /// Take over live resources the state has no record of: ones without
+    /// this stack's `stackplan:stack` tag, or every one when the state was
+    /// lost. Never those another stack's tag names.
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 impl PlanArgs {
@@ -90,9 +95,18 @@ pub async fn state_store(stack: &Stack) -> Box<dyn StateStore> {
             bucket,
             key,
             region,
-        } => Box::new(
-            S3StateStore::connect(region.as_deref().unwrap_or(&stack.region), bucket, key).await,
-        ),
+            kms_key_id,
+        } => {
+            let options = S3Options {
+                encryption: match kms_key_id {
+                    Some(id) => Encryption::Kms { key_id: id.clone() },
+                    None => Encryption::S3Managed,
+                },
+                ..S3Options::default()
+            };
+            let region = region.as_deref().unwrap_or(&stack.region);
+            Box::new(S3StateStore::connect(region, bucket, key, options).await)
+        }
     }
 }
 
@@ -103,7 +117,7 @@ pub async fn state_store(stack: &Stack) -> Box<dyn StateStore> {
 /// A kind no provider serves is refused by the engine with the kind named,
 /// never skipped.
 pub async fn provider_registry(stack: &Stack) -> miette::Result<ProviderRegistry> {
-    let aws = stackplan_aws::AwsProvider::from_env(&stack.region).await;
+    let aws = std::sync::Arc::new(stackplan_aws::AwsProvider::from_env(&stack.region).await);
     let kube = match &stack.kubernetes {
         Some(k) => {
             stackplan_kube::KubeProvider::from_kubeconfig(Some(&k.kubeconfig), k.context.as_deref())
@@ -129,8 +143,66 @@ pub async fn provider_registry(stack: &Stack) -> miette::Result<ProviderRegistry
         }
     };
     Ok(ProviderRegistry::new()
-        .with(std::sync::Arc::new(aws))
-        .with(std::sync::Arc::new(kube)))
+        .with(aws.clone())
+        .with(std::sync::Arc::new(kube))
+        // Plans read `env:` and `secretsmanager:` sources as apply will,
+        // to see a rotated password.
+        .with_secret_sources(aws))
+}
+
+/// Where a run acts: the AWS account its credentials belong to and the
+/// stack's region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub account: String,
+    pub region: String,
+}
+
+/// Asks AWS who the credentials belong to (`sts:GetCallerIdentity`,
+/// which every principal may call).
+pub async fn aws_target(stack: &Stack) -> miette::Result<Target> {
+    let aws = stackplan_aws::AwsProvider::from_env(&stack.region).await;
+    let account = aws.caller_account().await.map_err(|e| {
+        miette!(
+            help = "set AWS_PROFILE or AWS credentials for the account this stack lives in",
+            "cannot tell which AWS account these credentials belong to: {e}"
+        )
+    })?;
+    Ok(Target {
+        account,
+        region: stack.region.clone(),
+    })
+}
+
+/// Refuses a stack whose state was applied in another account or region:
+/// planned there, every resource would look deleted outside stackplan and
+/// be created again beside the real ones.
+pub fn check_state_target(
+    state: Option<&stackplan_core::StateDocument>,
+    target: &Target,
+) -> miette::Result<()> {
+    let Some(state) = state else { return Ok(()) };
+    if let Some(account) = state.account.as_deref().filter(|a| *a != target.account) {
+        let now = &target.account;
+        return Err(miette!(
+            help = format!(
+                "use credentials for account {account} (AWS_PROFILE), or give this stack a new name and state to deploy it in account {now}"
+            ),
+            "stack `{}` was applied in AWS account {account}, but these credentials are for account {now}",
+            state.stack
+        ));
+    }
+    if let Some(region) = state.region.as_deref().filter(|r| *r != target.region) {
+        return Err(miette!(
+            help = format!(
+                "moving a stack between regions is not a change stackplan makes: set `[stack] region = \"{region}\"` back, or destroy it there and apply it as a new stack"
+            ),
+            "stack `{}` was applied in region {region}, but `[stack] region` now says {}",
+            state.stack,
+            target.region
+        ));
+    }
+    Ok(())
 }
 
 pub fn state_error(e: StateError) -> miette::Report {
@@ -217,11 +289,13 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
     let store = state_store(&loaded.stack).await;
     let state = store.read().await.map_err(state_error)?;
     let owned;
-    let registry = match ctx.registry {
-        Some(r) => r,
+    let (registry, target) = match ctx.registry {
+        Some(r) => (r, None),
         None => {
             owned = provider_registry(&loaded.stack).await?;
-            &owned
+            let target = aws_target(&loaded.stack).await?;
+            check_state_target(state.as_ref(), &target)?;
+            (&owned, Some(target))
         }
     };
     let planner = Planner::new(registry, ctx.settings);
@@ -237,6 +311,12 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
         planner.plan(req).await
     }
     .map_err(engine_error)?;
+    let mut plan = plan;
+    if let Some(t) = target {
+        plan.basis.account = Some(t.account);
+        plan.basis.region = Some(t.region);
+    }
+    plan.basis.stack_path = Some(path.display().to_string());
     // What only the APIs know and allow, but is rarely meant (an existing
     // subnet that is public): with the stack's own warnings, on stderr.
     for w in &plan.warnings {
@@ -255,11 +335,12 @@ pub fn render(plan: &Plan, format: PlanFormat, color: bool) -> miette::Result<St
 }
 
 /// Writes a plan file: the engine's plan document, which `show` and
-/// `apply` read back (not the `--json` wire format).
+/// `apply` read back (not the `--json` wire format). It names what state
+/// names, so it is written as state is: 0600, replaced atomically.
 pub fn save(plan: &Plan, path: &Path) -> miette::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(plan).into_diagnostic()?;
     bytes.push(b'\n');
-    std::fs::write(path, bytes)
+    stackplan_state::write_private_file(path, &bytes)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write the plan to `{}`", path.display()))
 }
@@ -287,6 +368,7 @@ pub fn run_with(
     let settings = PlanSettings {
         parallelism: usize::from(args.parallelism),
         allow_destroy: args.allow_destroy,
+        adopt: args.adopt,
     };
     let ctx = PlanCtx {
         registry,
@@ -341,6 +423,7 @@ mod tests {
             out: None,
             parallelism: 16,
             allow_destroy: false,
+            adopt: false,
         }
     }
 
@@ -502,5 +585,40 @@ mod provider_tests {
             err.to_string(),
             "no provider serves resource kind `k8s_namespace` (needed for `k8s_namespace.milvus`)"
         );
+    }
+}
+
+#[cfg(test)]
+mod saved_plan_file_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use stackplan_core::ProviderRegistry;
+
+    use super::*;
+
+    fn empty_plan() -> Plan {
+        let registry = ProviderRegistry::new();
+        let request = PlanRequest {
+            stack: "demo",
+            stack_sha256: "0",
+            resources: &[],
+            state: None,
+        };
+        runtime()
+            .unwrap()
+            .block_on(Planner::new(&registry, PlanSettings::default()).plan(request))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_saved_plan_is_readable_by_its_owner_only_even_over_an_older_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("plan.json");
+        std::fs::write(&out, "an older, world-readable plan").unwrap();
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+        save(&empty_plan(), &out).unwrap();
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(super::super::show::read_plan(&out).unwrap().stack, "demo");
     }
 }

@@ -165,3 +165,4 @@ pub fn charts_of(stack: &stackplan_stack::Stack) -> stackplan_stack::Charts {
         charts
     })
 }
+pub mod workspace;
