@@ -10,7 +10,10 @@
 //!   parses, has the addresses of a clean apply, moto holds exactly what the
 //!   state names, and plan is clean. Five kills by default; twenty in the
 //!   ignored long variant (`just fault-tests-long`). The seed is printed and
-//!   `STACKPLAN_FAULT_SEED` replays a run.
+//!   `STACKPLAN_FAULT_SEED` replays a run;
+//! - helm children (a stand-in helm whose `upgrade` hangs): `kill -9` of
+//!   apply mid-upgrade leaves no helm process and no values file, and a
+//!   second Ctrl-C kills helm's whole process group before exiting 130.
 //!
 //! Every network address is 127.0.0.1.
 
@@ -174,7 +177,7 @@ impl Workspace {
             .current_dir(self.dir.path())
             .env("PATH", std::env::join_paths(paths).expect("PATH"))
             .env("AWS_ENDPOINT_URL", aws_endpoint)
-            .env("MSK_SCRAM_PASSWORD", "fault-test-0123456789")
+            .env("MSK_SCRAM_PASSWORD", PASSWORD)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
         command
@@ -732,4 +735,279 @@ fn apply_killed_at_five_random_moments_then_reapplied_matches_a_clean_apply() {
 #[ignore = "long: twenty kills, about five minutes; `just fault-tests-long`"]
 fn apply_killed_at_twenty_random_moments_then_reapplied_matches_a_clean_apply() {
     kill_and_reapply_rounds(20);
+}
+
+// --- helm children: killed with the run, never left behind --------------
+
+/// A stand-in helm in `dir`: every command but `upgrade` goes to the real
+/// helm; an `upgrade` dumps its environment, reads its values from stdin to
+/// the end as helm does, records its pid (which is its process group's
+/// id) in `dir/upgrade.pids`, then runs `hang` for ever.
+fn hanging_helm(dir: &Path, real: &Path, hang: &str) -> PathBuf {
+    let path = dir.join("helm");
+    let script = format!(
+        r#"#!/bin/sh
+for a in "$@"; do
+  if [ "$a" = upgrade ]; then
+    env > {dir}/upgrade-$$.env
+    cat > /dev/null
+    echo $$ >> {dir}/upgrade.pids
+    {hang}
+  fi
+done
+exec {real} "$@"
+"#,
+        dir = dir.display(),
+        real = real.display(),
+    );
+    std::fs::write(&path, script).expect("writing the fake helm");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the fake helm");
+    path
+}
+
+/// `(pid, state)` of every process in group `group`, zombies excluded.
+fn group_members(group: u32) -> Vec<(u32, String)> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // pid (comm) state ppid pgrp ...: comm may hold spaces.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 2 && fields[0] != "Z" && fields[2] == group.to_string() {
+            members.push((pid, fields[0].to_owned()));
+        }
+    }
+    members
+}
+
+/// The process group of `pid`.
+fn group_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Waits until apply has started at least one `helm upgrade` and it
+/// hangs, then returns the upgrades' pids. `log`: where apply's stderr
+/// goes, shown if it ends first.
+fn wait_for_hanging_upgrades(apply: &mut Child, helm_dir: &Path, log: &Path) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let pids: Vec<u32> = std::fs::read_to_string(helm_dir.join("upgrade.pids"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if !pids.is_empty() {
+            // Let it get from `echo` to the hang.
+            std::thread::sleep(Duration::from_millis(300));
+            return pids;
+        }
+        if let Some(status) = apply.try_wait().expect("polling apply") {
+            panic!(
+                "apply ended ({status}) before any helm upgrade started:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "no helm upgrade started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every group gone within a few seconds, or the members left.
+fn wait_until_groups_gone(groups: &[u32]) -> Vec<(u32, String)> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<(u32, String)> = groups.iter().flat_map(|g| group_members(*g)).collect();
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// What the run left in its TMPDIR: no helm values file or directory, and
+/// no file holding the SCRAM password.
+fn assert_no_values_left(tmp: &Path, password: &str) {
+    let leftovers: Vec<String> = std::fs::read_dir(tmp)
+        .expect("the run's TMPDIR")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| {
+            name.starts_with("stackplan-helm-") || name.starts_with("stackplan-template-")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "left in TMPDIR: {leftovers:?}");
+    for file in files_under(tmp) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(password),
+            "{} holds the SCRAM password",
+            file.display()
+        );
+    }
+}
+
+/// What each upgrade's environment held: none of stackplan's secrets and
+/// no AWS variable (the stack's kubeconfig authenticates with a token, no
+/// `exec` plugin), yet helm's own settings.
+fn assert_upgrade_env_is_allowlisted(helm_dir: &Path, pids: &[u32], password: &str) {
+    for pid in pids {
+        let env = std::fs::read_to_string(helm_dir.join(format!("upgrade-{pid}.env")))
+            .expect("the upgrade's environment dump");
+        assert!(!env.contains(password), "helm got the password:\n{env}");
+        for line in env.lines() {
+            let name = line.split('=').next().unwrap_or_default();
+            assert!(
+                !name.starts_with("AWS_") && name != "MSK_SCRAM_PASSWORD",
+                "helm got {name}:\n{env}"
+            );
+        }
+        assert!(env.contains("\nPATH=") || env.starts_with("PATH="), "{env}");
+        assert!(env.contains("TMPDIR="), "{env}");
+    }
+}
+
+const PASSWORD: &str = "fault-test-0123456789";
+
+#[test]
+fn kill_9_of_apply_mid_helm_upgrade_leaves_no_helm_process_and_no_values_file() {
+    let emulators = Emulators::start().expect("emulators");
+    let workspace = Workspace::new(&emulators);
+    let helm_dir = tempfile::tempdir().expect("tempdir");
+    let tmp = workspace.dir.path().join("tmp");
+    std::fs::create_dir(&tmp).expect("TMPDIR");
+    let log = workspace.dir.path().join("apply.log");
+    let output = std::fs::File::create(&log).expect("apply's log");
+    // `exec`: the hanging process is helm itself, which the kernel's
+    // parent-death signal reaches.
+    let fake = hanging_helm(helm_dir.path(), emulators.helm_v3(), "exec sleep 600");
+    let mut apply = workspace
+        .command(&emulators, emulators.aws_endpoint(), &["apply", "--yes"])
+        .env("STACKPLAN_HELM", &fake)
+        .env("TMPDIR", &tmp)
+        .stdout(output.try_clone().expect("apply's log"))
+        .stderr(output)
+        .spawn()
+        .expect("starting apply");
+    let pids = wait_for_hanging_upgrades(&mut apply, helm_dir.path(), &log);
+    let stackplan_group = group_of(apply.id());
+    for pid in &pids {
+        assert_eq!(
+            group_of(*pid),
+            Some(*pid),
+            "helm {pid} leads no group of its own"
+        );
+        assert_ne!(Some(*pid), stackplan_group);
+        assert!(!group_members(*pid).is_empty(), "helm {pid} is not running");
+    }
+
+    // Child::kill is SIGKILL: no code of stackplan's runs after it.
+    apply.kill().expect("kill -9");
+    let _ = apply.wait();
+
+    let left = wait_until_groups_gone(&pids);
+    assert!(left.is_empty(), "helm outlived stackplan: {left:?}");
+    assert_no_values_left(&tmp, PASSWORD);
+    assert_upgrade_env_is_allowlisted(helm_dir.path(), &pids, PASSWORD);
+}
+
+#[test]
+fn a_second_ctrl_c_kills_helm_and_what_it_started_then_exits_130() {
+    let emulators = Emulators::start().expect("emulators");
+    let workspace = Workspace::new(&emulators);
+    let helm_dir = tempfile::tempdir().expect("tempdir");
+    let tmp = workspace.dir.path().join("tmp");
+    std::fs::create_dir(&tmp).expect("TMPDIR");
+    // No `exec`: helm's own child hangs, which only a kill of helm's whole
+    // process group reaches (the parent-death signal goes to helm alone).
+    let fake = hanging_helm(helm_dir.path(), emulators.helm_v3(), "sleep 600 & wait");
+    let mut apply = workspace
+        .command(&emulators, emulators.aws_endpoint(), &["apply", "--yes"])
+        .env("STACKPLAN_HELM", &fake)
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting apply");
+    let stderr = apply.stderr.take().expect("stderr");
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let copy = workspace.dir.path().join("apply.log");
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        let mut copy = std::fs::File::create(copy).expect("apply's log");
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = writeln!(copy, "{line}");
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let log = workspace.dir.path().join("apply.log");
+    let pids = wait_for_hanging_upgrades(&mut apply, helm_dir.path(), &log);
+    let members_before: usize = pids.iter().map(|p| group_members(*p).len()).sum();
+    assert!(
+        members_before >= 2 * pids.len(),
+        "helm started nothing of its own; the test proves nothing"
+    );
+
+    let interrupt = |pid: u32| {
+        let status = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill -INT");
+        assert!(status.success());
+    };
+    let mut seen = Vec::new();
+    interrupt(apply.id());
+    // The second Ctrl-C counts once the first has been taken.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !seen.iter().any(|l: &String| l.contains("stopping:")) {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(timeout) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("the first Ctrl-C was not taken:\n{}", seen.join("\n")),
+        }
+    }
+    interrupt(apply.id());
+    let status = apply.wait().expect("apply");
+    seen.extend(lines.try_iter());
+    assert_eq!(status.code(), Some(130), "{}", seen.join("\n"));
+    // Not the parent-death signal, which reaches helm alone: its own
+    // child goes only with the kill of its whole group.
+    let left = wait_until_groups_gone(&pids);
+    assert!(
+        left.is_empty(),
+        "helm's processes outlived the abort: {left:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("helm command(s) in flight")),
+        "{}",
+        seen.join("\n")
+    );
+    assert_no_values_left(&tmp, PASSWORD);
 }

@@ -8,13 +8,11 @@
 //! later plan, offline too. `STACKPLAN_CHART_CACHE` moves it.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde_json::Value as Json;
-use tokio::process::Command;
 
 use crate::KubeError;
-use crate::helm::{ChartSource, Helm, output};
+use crate::helm::{ChartSource, Helm, output, values_text};
 
 /// Where pulled charts are kept.
 #[derive(Debug, Clone)]
@@ -179,8 +177,8 @@ impl Helm {
             .prefix(".pull-")
             .tempdir_in(parent)
             .map_err(|e| KubeError::io("creating a directory for helm pull", e))?;
-        let mut cmd = Command::new(&self.path);
-        cmd.stdin(Stdio::null()).kill_on_drop(true).arg("pull");
+        let mut cmd = self.command(None, &[]);
+        cmd.arg("pull");
         let shown = match source {
             ChartSource::Repository { url, name, version } => {
                 cmd.arg(name).arg("--repo").arg(url);
@@ -195,7 +193,7 @@ impl Helm {
             ChartSource::Path(_) => unreachable!("local charts are not pulled"),
         };
         cmd.arg("--destination").arg(tmp.path());
-        output(cmd, &shown, &[]).await?;
+        output(cmd, &shown, &[], None).await?;
         let pulled = std::fs::read_dir(tmp.path())
             .map_err(|e| KubeError::io("reading what helm pulled", e))?
             .filter_map(Result::ok)
@@ -211,31 +209,26 @@ impl Helm {
 
     /// `helm show chart|values PATH`.
     async fn show(&self, what: &str, chart: &Path) -> Result<String, KubeError> {
-        let mut cmd = Command::new(&self.path);
-        cmd.stdin(Stdio::null())
-            .kill_on_drop(true)
-            .args(["show", what])
-            .arg(chart);
-        output(cmd, &format!("helm show {what} {}", chart.display()), &[]).await
+        let mut cmd = self.command(None, &[]);
+        cmd.args(["show", what]).arg(chart);
+        output(
+            cmd,
+            &format!("helm show {what} {}", chart.display()),
+            &[],
+            None,
+        )
+        .await
     }
 
     /// `helm template`: the objects the chart makes from these values,
-    /// rendered without a cluster, as one multi-document YAML text.
+    /// rendered without a cluster, as one multi-document YAML text. The
+    /// values go on stdin, as for `upgrade`.
     pub async fn template(&self, t: &Template<'_>) -> Result<String, KubeError> {
-        let dir = tempfile::Builder::new()
-            .prefix("stackplan-template-")
-            .tempdir()
-            .map_err(|e| KubeError::io("creating a temporary directory for helm values", e))?;
-        let values_path = dir.path().join("values.yaml");
-        crate::helm::write_private(&values_path, t.values)?;
-        let mut cmd = Command::new(&self.path);
-        cmd.stdin(Stdio::null())
-            .kill_on_drop(true)
-            .args(["template", t.release])
+        let mut cmd = self.command(None, &[]);
+        cmd.args(["template", t.release])
             .arg(t.chart)
             .args(["--namespace", t.namespace])
-            .arg("--values")
-            .arg(&values_path);
+            .args(["--values", "-"]);
         if let Some(v) = t.kube_version {
             cmd.arg("--kube-version")
                 .arg(format!("v{}.0", v.trim_start_matches('v')));
@@ -249,9 +242,7 @@ impl Helm {
             t.chart.display(),
             t.namespace
         );
-        let result = output(cmd, &shown, &[]).await;
-        drop(dir);
-        result
+        output(cmd, &shown, &[], Some(&values_text(t.values))).await
     }
 }
 

@@ -1,24 +1,25 @@
-//! Running the helm binary: finding it, checking its version, and the two
-//! commands apply needs (`upgrade --install`, `uninstall`).
+//! Running the helm binary: finding it, checking its version, and the
+//! commands apply needs (`upgrade --install`, `rollback`, `uninstall`).
 //!
-//! Values go to helm in a file only: written with mode 0600 in a private
-//! temporary directory, removed when the command is done (the directory is
-//! dropped on every path, errors included). Sensitive values are resolved
-//! into that file and nowhere else: never on a command line (which `ps`
-//! shows), never in a message; helm's own error output is scrubbed of them
-//! before it is returned.
+//! Every helm child is made by `process.rs`: an allowlisted environment, its
+//! own process group, killed with stackplan. Values reach helm on its stdin
+//! (`--values -`) and nowhere else: never in a file, which a killed run
+//! would leave behind; never on a command line (which `ps` shows); never in
+//! a message: helm's own error output is scrubbed of every secret before it
+//! is returned.
 
-use std::io::Write;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
+use kube::config::Kubeconfig;
 use serde_json::Value as Json;
 use tokio::process::Command;
 
 use crate::KubeError;
+use crate::process::{self, EnvRules};
 
 /// The oldest helm stackplan drives: 3.8 made OCI registries generally
-/// available, and every flag used here exists since.
+/// available, and every flag used here exists since (`--values -` too).
 const MINIMUM: (u32, u32) = (3, 8);
 
 /// How long helm may take for one release (its `--timeout`).
@@ -30,6 +31,40 @@ pub struct Helm {
     pub path: PathBuf,
     /// `(major, minor, patch)`.
     pub version: (u32, u32, u32),
+    parent_env: ParentEnv,
+}
+
+/// The environment helm children are filtered from (`process::child_env`).
+#[derive(Clone, Default)]
+enum ParentEnv {
+    /// stackplan's own, read for each command.
+    #[default]
+    Process,
+    /// A fixed one, for tests: the process environment is shared by the
+    /// tests running beside them.
+    #[cfg(test)]
+    Fixed(Vec<(OsString, OsString)>),
+}
+
+impl ParentEnv {
+    fn vars(&self) -> Vec<(OsString, OsString)> {
+        match self {
+            ParentEnv::Process => std::env::vars_os().collect(),
+            #[cfg(test)]
+            ParentEnv::Fixed(vars) => vars.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ParentEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The values may be secrets: never formatted.
+        match self {
+            ParentEnv::Process => f.write_str("Process"),
+            #[cfg(test)]
+            ParentEnv::Fixed(vars) => write!(f, "Fixed({} variables)", vars.len()),
+        }
+    }
 }
 
 /// Where a chart comes from, as the stack's `chart` attribute says.
@@ -62,10 +97,11 @@ pub struct Upgrade<'a> {
     pub release: &'a str,
     pub namespace: &'a str,
     pub chart: &'a ChartSource,
-    /// The values with secrets resolved: goes to the file only.
+    /// The values with secrets resolved: go to helm's stdin only.
     pub values: &'a Json,
     pub wait: bool,
-    /// Plaintexts to scrub from helm's error output.
+    /// Plaintexts to scrub from helm's error output, and whose holders in
+    /// the environment helm does not get.
     pub secrets: &'a [String],
 }
 
@@ -110,54 +146,78 @@ impl Helm {
 
     /// Checks the helm at `path`.
     pub async fn at(path: PathBuf) -> Result<Helm, KubeError> {
-        let out = Command::new(&path)
-            .args(["version", "--short"])
-            .stdin(Stdio::null())
-            .output()
+        let mut helm = Helm {
+            path,
+            version: (0, 0, 0),
+            parent_env: ParentEnv::Process,
+        };
+        let mut cmd = helm.command(None, &[]);
+        cmd.args(["version", "--short"]);
+        let out = process::run(cmd, None)
             .await
             .map_err(|_| KubeError::HelmMissing {
-                looked: path.display().to_string(),
+                looked: helm.path.display().to_string(),
             })?;
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let version = parse_version(&text).ok_or_else(|| KubeError::HelmTooOld {
-            path: path.clone(),
+            path: helm.path.clone(),
             version: format!("unknown (`helm version --short` said {:?})", text.trim()),
         })?;
         if (version.0, version.1) < MINIMUM {
             return Err(KubeError::HelmTooOld {
-                path,
+                path: helm.path,
                 version: text.trim().to_string(),
             });
         }
-        Ok(Helm { path, version })
+        helm.version = version;
+        Ok(helm)
     }
 
-    fn base(&self, access: &HelmKubeAccess) -> Command {
-        let mut cmd = Command::new(&self.path);
-        cmd.stdin(Stdio::null()).kill_on_drop(true);
-        if let Some(k) = &access.kubeconfig {
-            cmd.arg("--kubeconfig").arg(k);
-        }
-        if let Some(c) = &access.context {
-            cmd.arg("--kube-context").arg(c);
+    /// The same helm, its children's environment taken from `vars`
+    /// instead of the process's.
+    #[cfg(test)]
+    pub(crate) fn with_parent_env<K, V>(mut self, vars: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        let vars = vars.into_iter().map(|(k, v)| (k.into(), v.into()));
+        self.parent_env = ParentEnv::Fixed(vars.collect());
+        self
+    }
+
+    /// A helm command made by `process.rs`. `access`: the cluster it talks
+    /// to, `None` for the chart commands, which talk to none. `secrets`:
+    /// plaintexts no variable handed to it may hold.
+    pub(crate) fn command(&self, access: Option<&HelmKubeAccess>, secrets: &[String]) -> Command {
+        let parent = self.parent_env.vars();
+        let rules = EnvRules {
+            aws: access.is_some_and(|a| kubeconfig_runs_exec(a, &parent)),
+            deny_values: secrets.to_vec(),
+            ..EnvRules::default()
+        };
+        let mut cmd = process::helm_command(&self.path, process::child_env(parent, &rules));
+        if let Some(access) = access {
+            if let Some(k) = &access.kubeconfig {
+                cmd.arg("--kubeconfig").arg(k);
+            }
+            if let Some(c) = &access.context {
+                cmd.arg("--kube-context").arg(c);
+            }
         }
         cmd
     }
 
-    /// `helm upgrade --install` with the values in a private file.
+    /// `helm upgrade --install` with the values on its stdin.
     pub async fn upgrade(
         &self,
         up: &Upgrade<'_>,
         access: &HelmKubeAccess,
     ) -> Result<(), KubeError> {
-        let dir = tempfile::Builder::new()
-            .prefix("stackplan-helm-")
-            .tempdir()
-            .map_err(|e| KubeError::io("creating a temporary directory for helm values", e))?;
-        let values_path = dir.path().join("values.yaml");
-        write_private(&values_path, up.values)?;
-
-        let mut cmd = self.base(access);
+        // Known to the run from now on: no later helm child gets a
+        // variable holding one, whatever it runs.
+        process::deny_env_values(up.secrets.iter().cloned());
+        let mut cmd = self.command(Some(access), up.secrets);
         cmd.args(["upgrade", "--install", up.release]);
         let shown_chart = match up.chart {
             ChartSource::Repository { url, name, version } => {
@@ -180,16 +240,16 @@ impl Helm {
             }
         };
         cmd.args(["--namespace", up.namespace, "--timeout", TIMEOUT]);
-        cmd.arg("--values").arg(&values_path);
+        cmd.args(["--values", "-"]);
         cmd.args(self.rollback_and_wait(up.wait));
         let command = format!(
             "helm upgrade --install {} {shown_chart} --namespace {}",
             up.release, up.namespace
         );
-        let result = run(cmd, &command, up.secrets).await;
-        // Explicit, so the file is gone before the result is looked at.
-        drop(dir);
-        result
+        let values = values_text(up.values);
+        output(cmd, &command, up.secrets, Some(&values))
+            .await
+            .map(drop)
     }
 
     /// Rolling back a failed upgrade and waiting, per major version.
@@ -216,7 +276,7 @@ impl Helm {
         namespace: &str,
         access: &HelmKubeAccess,
     ) -> Result<(), KubeError> {
-        let mut cmd = self.base(access);
+        let mut cmd = self.command(Some(access), &[]);
         cmd.args([
             "rollback",
             release,
@@ -241,7 +301,7 @@ impl Helm {
         wait: bool,
         access: &HelmKubeAccess,
     ) -> Result<(), KubeError> {
-        let mut cmd = self.base(access);
+        let mut cmd = self.command(Some(access), &[]);
         cmd.args([
             "uninstall",
             release,
@@ -265,39 +325,82 @@ impl Helm {
     }
 }
 
-/// Writes `values` as the values file, readable by this user only.
-pub(crate) fn write_private(path: &Path, values: &Json) -> Result<(), KubeError> {
+/// `values` as helm reads them from `--values -`.
+pub(crate) fn values_text(values: &Json) -> Vec<u8> {
     // JSON is YAML: helm reads it as a values file, and no YAML typing
     // rule can turn a string such as "443" or "true" into something else.
-    let text = serde_json::to_vec_pretty(values).expect("JSON values serialize");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    serde_json::to_vec_pretty(values).expect("JSON values serialize")
+}
+
+/// Whether the kubeconfig helm reads for `access` (as helm finds it: the
+/// `--kubeconfig` file, else the parent's `KUBECONFIG` list, else
+/// `~/.kube/config`) runs an `exec` plugin for the user of the context
+/// helm uses: only then does helm need `AWS_*` (`aws eks get-token` signs
+/// with the caller's identity). A kubeconfig that cannot be read gets
+/// none: helm fails on it with its own message.
+fn kubeconfig_runs_exec(access: &HelmKubeAccess, parent: &[(OsString, OsString)]) -> bool {
+    let var = |name: &str| {
+        parent
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let paths: Vec<PathBuf> = match (&access.kubeconfig, var("KUBECONFIG")) {
+        (Some(path), _) => vec![path.clone()],
+        (None, Some(list)) => std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        (None, None) => var("HOME")
+            .map(|home| vec![Path::new(&home).join(".kube/config")])
+            .unwrap_or_default(),
+    };
+    // Merged as helm merges a list: the first file to name a context or a
+    // user wins.
+    let Ok(config) = paths
+        .iter()
+        .try_fold(Kubeconfig::default(), |merged, path| {
+            Kubeconfig::read_from(path).and_then(|next| merged.merge(next))
+        })
+    else {
+        return false;
+    };
+    let runs_exec = |name: &str| {
+        config
+            .auth_infos
+            .iter()
+            .find(|u| u.name == name)
+            .and_then(|u| u.auth_info.as_ref())
+            .is_some_and(|a| a.exec.is_some())
+    };
+    let user = access
+        .context
+        .as_ref()
+        .or(config.current_context.as_ref())
+        .and_then(|name| config.contexts.iter().find(|c| &c.name == name))
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.as_deref());
+    match user {
+        Some(user) => runs_exec(user),
+        // helm cannot tell which user either: grant what any may need.
+        None => config.auth_infos.iter().any(|u| runs_exec(&u.name)),
     }
-    let mut file = options
-        .open(path)
-        .map_err(|e| KubeError::io("writing the helm values file", e))?;
-    file.write_all(&text)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| KubeError::io("writing the helm values file", e))
 }
 
 async fn run(cmd: Command, shown: &str, secrets: &[String]) -> Result<(), KubeError> {
-    output(cmd, shown, secrets).await.map(drop)
+    output(cmd, shown, secrets, None).await.map(drop)
 }
 
-/// Runs a helm command and returns its stdout, or its error output (its
-/// stdout when stderr is empty) scrubbed of every secret.
+/// Runs a helm command made by [`Helm::command`], with `input` on its
+/// stdin, and returns its stdout, or its error output (its stdout when
+/// stderr is empty) scrubbed of every secret.
 pub(crate) async fn output(
-    mut cmd: Command,
+    cmd: Command,
     shown: &str,
     secrets: &[String],
+    input: Option<&[u8]>,
 ) -> Result<String, KubeError> {
-    let out = cmd
-        .output()
+    let out = process::run(cmd, input)
         .await
         .map_err(|e| KubeError::io(format!("running `{shown}`"), e))?;
     if out.status.success() {
@@ -306,6 +409,10 @@ pub(crate) async fn output(
     let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     if stderr.is_empty() {
         stderr = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    }
+    if stderr.is_empty() {
+        // Killed (a second Ctrl-C, the OOM killer): say so, not nothing.
+        stderr = format!("helm ended with no output ({})", out.status);
     }
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
         stderr = stderr.replace(secret.as_str(), "(sensitive)");
@@ -331,7 +438,10 @@ pub(crate) async fn output(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+    use crate::chart::{ChartCache, Template};
 
     #[test]
     fn versions_of_helm_3_and_4_parse() {
@@ -339,21 +449,6 @@ mod tests {
         assert_eq!(parse_version("v4.1.4+g05fa379"), Some((4, 1, 4)));
         assert_eq!(parse_version("v3.7"), Some((3, 7, 0)));
         assert_eq!(parse_version("garbage"), None);
-    }
-
-    #[test]
-    fn values_file_is_private_to_its_owner() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("values.yaml");
-        write_private(&p, &serde_json::json!({"a": "443"})).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        let back: Json = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-        assert_eq!(back, serde_json::json!({"a": "443"}));
     }
 
     fn script(dir: &Path, body: &str) -> PathBuf {
@@ -367,42 +462,51 @@ mod tests {
         path
     }
 
-    /// A stand-in helm that records its arguments, and the mode and content
-    /// of the values file it was given, then fails like helm does.
+    fn fake_helm(path: PathBuf, version: (u32, u32, u32)) -> Helm {
+        Helm {
+            path,
+            version,
+            parent_env: ParentEnv::Process,
+        }
+    }
+
+    fn milvus_repo() -> ChartSource {
+        ChartSource::Repository {
+            url: "https://zilliztech.github.io/milvus-helm/".into(),
+            name: "milvus".into(),
+            version: Some("4.2.8".into()),
+        }
+    }
+
+    /// A stand-in helm that records its arguments, what its stdin is and
+    /// what came on it, and every argument naming a file that holds the
+    /// secret; then fails like helm does, quoting the secret.
     #[tokio::test]
-    async fn secrets_reach_only_a_private_values_file_that_is_removed_afterwards() {
+    async fn secrets_reach_helm_only_on_its_stdin_never_in_a_file_or_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path();
         let fake = script(
             log,
             &format!(
                 r#"echo "$@" > {log}/args
-while [ "$#" -gt 0 ]; do
-  if [ "$1" = "--values" ]; then
-    echo "$2" > {log}/path; stat -c %a "$2" > {log}/mode; cp "$2" {log}/content
-  fi
-  shift
+readlink /proc/$$/fd/0 > {log}/stdin-is
+for a in "$@"; do
+  if [ -f "$a" ] && grep -q kafka-s3cret "$a"; then echo "$a" >> {log}/files-with-secret; fi
 done
+cat > {log}/stdin
 echo "Error: template failed near kafka-s3cret" >&2
 exit 1"#,
                 log = log.display()
             ),
         );
-        let helm = Helm {
-            path: fake,
-            version: (4, 1, 4),
-        };
+        let helm = fake_helm(fake, (4, 1, 4));
         let values = serde_json::json!({"externalKafka": {"sasl": {"password": "kafka-s3cret"}}});
         let err = helm
             .upgrade(
                 &Upgrade {
                     release: "demo",
                     namespace: "milvus",
-                    chart: &ChartSource::Repository {
-                        url: "https://zilliztech.github.io/milvus-helm/".into(),
-                        name: "milvus".into(),
-                        version: Some("4.2.8".into()),
-                    },
+                    chart: &milvus_repo(),
                     values: &values,
                     wait: true,
                     secrets: &["kafka-s3cret".to_string()],
@@ -411,7 +515,7 @@ exit 1"#,
             )
             .await
             .unwrap_err();
-        let read = |name: &str| std::fs::read_to_string(log.join(name)).unwrap();
+        let read = |name: &str| std::fs::read_to_string(log.join(name)).unwrap_or_default();
         let args = read("args");
         assert!(!args.contains("kafka-s3cret"), "{args}");
         assert!(
@@ -420,19 +524,213 @@ exit 1"#,
             ),
             "{args}"
         );
+        // The values' only source is stdin: no file was named to helm.
+        assert!(args.contains(" --values - "), "{args}");
+        assert_eq!(args.matches("--values").count(), 1, "{args}");
+        assert_eq!(read("files-with-secret"), "", "a file holds the secret");
         assert!(
             args.contains("--rollback-on-failure --wait=watcher"),
             "{args}"
         );
-        assert_eq!(read("mode").trim(), "600");
-        assert!(read("content").contains("kafka-s3cret"));
+        // A pipe from stackplan: nothing on disk, nothing another process
+        // could open, and gone with the two ends.
+        #[cfg(target_os = "linux")]
         assert!(
-            !Path::new(read("path").trim()).exists(),
-            "the values file is left behind"
+            read("stdin-is").starts_with("pipe:"),
+            "stdin is {}",
+            read("stdin-is")
         );
+        let got: Json = serde_json::from_str(&read("stdin")).unwrap();
+        assert_eq!(got, values);
         let msg = err.to_string();
         assert!(msg.contains("template failed near (sensitive)"), "{msg}");
         assert!(!msg.contains("kafka-s3cret"), "{msg}");
+    }
+
+    /// The variable names a stand-in helm found in its environment, by
+    /// subcommand, and their whole text.
+    fn env_dump(log: &Path, sub: &str) -> (BTreeSet<String>, String) {
+        let text = std::fs::read_to_string(log.join(format!("env-{sub}")))
+            .unwrap_or_else(|_| panic!("helm {sub} never ran"));
+        let names = text
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k.to_string()))
+            // What sh itself exports.
+            .filter(|k| !matches!(k.as_str(), "PWD" | "OLDPWD" | "SHLVL" | "_"))
+            .collect();
+        (names, text)
+    }
+
+    fn env_dumping_helm(log: &Path) -> PathBuf {
+        script(
+            log,
+            &format!(
+                r#"for a in "$@"; do case "$a" in upgrade|show|template|rollback) sub=$a; break;; esac; done
+env > {log}/env-$sub
+cat > /dev/null"#,
+                log = log.display()
+            ),
+        )
+    }
+
+    /// helm, its plugins and the chart's hooks get the allowlist of
+    /// stackplan's environment: not the `env:` secret sources, not a
+    /// variable holding a secret (the upgrade's own, and those the chart
+    /// commands after it learnt from it), not AWS credentials, nothing
+    /// else.
+    #[tokio::test]
+    async fn helm_children_get_only_the_allowlisted_environment_never_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path();
+        // Named by the stack as `env:` sources, as the CLI registers them.
+        process::deny_env_names(["MSK_SCRAM_PASSWORD", "HELM_SOURCE_HELMRS"]);
+        let parent = [
+            ("PATH", "/usr/bin:/bin"),
+            ("HOME", "/nonexistent/home"),
+            ("HELM_DEBUG", "1"),
+            ("LANG", "C.UTF-8"),
+            ("XDG_CACHE_HOME", "/nonexistent/cache"),
+            ("TMPDIR", "/nonexistent/tmp"),
+            ("MSK_SCRAM_PASSWORD", "kafka-s3cret"),
+            // Allowlisted names, but one holds the secret and one is a source.
+            ("HELM_KAFKA_PASSWORD_HELMRS", "kafka-s3cret"),
+            ("HELM_SOURCE_HELMRS", "source-s3cret"),
+            ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+            ("GITHUB_TOKEN", "ghp_example"),
+            ("STACKPLAN_CHART_CACHE", "/nonexistent/charts"),
+        ];
+        let helm = fake_helm(env_dumping_helm(log), (4, 1, 4)).with_parent_env(parent);
+        let values = serde_json::json!({"externalKafka": {"sasl": {"password": "kafka-s3cret"}}});
+        helm.upgrade(
+            &Upgrade {
+                release: "demo",
+                namespace: "milvus",
+                chart: &milvus_repo(),
+                values: &values,
+                wait: true,
+                secrets: &["kafka-s3cret".to_string()],
+            },
+            &HelmKubeAccess::default(),
+        )
+        .await
+        .unwrap();
+        let chart = ChartSource::Path("/nonexistent/chart".into());
+        helm.fetch_chart(&chart, &ChartCache::at(log.join("cache")))
+            .await
+            .unwrap();
+        helm.template(&Template {
+            release: "demo",
+            namespace: "milvus",
+            chart: Path::new("/nonexistent/chart"),
+            values: &serde_json::json!({}),
+            kube_version: Some("1.30"),
+        })
+        .await
+        .unwrap();
+
+        let allowed: BTreeSet<String> = [
+            "HELM_DEBUG",
+            "HOME",
+            "LANG",
+            "PATH",
+            "TMPDIR",
+            "XDG_CACHE_HOME",
+        ]
+        .map(String::from)
+        .into();
+        for sub in ["upgrade", "show", "template"] {
+            let (names, text) = env_dump(log, sub);
+            assert_eq!(names, allowed, "helm {sub} got:\n{text}");
+            for secret in ["kafka-s3cret", "source-s3cret", "AKIAIOSFODNN7EXAMPLE"] {
+                assert!(!text.contains(secret), "helm {sub} got {secret}:\n{text}");
+            }
+        }
+    }
+
+    const EXEC_KUBECONFIG: &str = r#"{
+      "apiVersion": "v1", "kind": "Config", "current-context": "eks",
+      "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+      "users": [
+        {"name": "aws", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+          "command": "aws", "args": ["eks", "get-token", "--cluster-name", "demo"]}}},
+        {"name": "bearer", "user": {"token": "t"}}
+      ],
+      "contexts": [
+        {"name": "eks", "context": {"cluster": "c", "user": "aws"}},
+        {"name": "plain", "context": {"cluster": "c", "user": "bearer"}}
+      ]
+    }"#;
+
+    /// `AWS_*` reach a helm that talks to a cluster through a kubeconfig
+    /// `exec` plugin (which signs with them), and no other helm.
+    #[tokio::test]
+    async fn aws_variables_reach_only_a_cluster_command_whose_kubeconfig_runs_exec() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path();
+        let kubeconfig = log.join("kubeconfig");
+        std::fs::write(&kubeconfig, EXEC_KUBECONFIG).unwrap();
+        let parent = [
+            ("PATH", "/usr/bin:/bin"),
+            ("AWS_PROFILE", "ops"),
+            ("AWS_REGION", "us-west-2"),
+        ];
+        let helm = fake_helm(env_dumping_helm(log), (4, 1, 4)).with_parent_env(parent);
+        let exec = HelmKubeAccess {
+            kubeconfig: Some(kubeconfig.clone()),
+            context: None,
+        };
+        helm.rollback("demo", "milvus", &exec).await.unwrap();
+        let (names, text) = env_dump(log, "rollback");
+        assert!(
+            names.contains("AWS_PROFILE") && names.contains("AWS_REGION"),
+            "{text}"
+        );
+        let chart = ChartSource::Path("/nonexistent/chart".into());
+        helm.fetch_chart(&chart, &ChartCache::at(log.join("cache")))
+            .await
+            .unwrap();
+        let (names, text) = env_dump(log, "show");
+        assert!(!names.iter().any(|n| n.starts_with("AWS_")), "{text}");
+
+        let bearer = HelmKubeAccess {
+            kubeconfig: Some(kubeconfig),
+            context: Some("plain".into()),
+        };
+        helm.rollback("demo", "milvus", &bearer).await.unwrap();
+        let (names, text) = env_dump(log, "rollback");
+        assert!(!names.iter().any(|n| n.starts_with("AWS_")), "{text}");
+    }
+
+    #[test]
+    fn the_exec_plugin_is_looked_for_where_helm_finds_its_kubeconfig() {
+        let dir = tempfile::tempdir().unwrap();
+        let kube = dir.path().join(".kube");
+        std::fs::create_dir(&kube).unwrap();
+        std::fs::write(kube.join("config"), EXEC_KUBECONFIG).unwrap();
+        let home = [("HOME", dir.path().as_os_str().to_owned())].map(|(k, v)| (k.into(), v));
+        let default = HelmKubeAccess::default();
+        assert!(kubeconfig_runs_exec(&default, &home));
+        let plain = HelmKubeAccess {
+            kubeconfig: None,
+            context: Some("plain".into()),
+        };
+        assert!(!kubeconfig_runs_exec(&plain, &home));
+        // KUBECONFIG wins over ~/.kube/config, as for helm.
+        let other = dir.path().join("other");
+        std::fs::write(
+            &other,
+            EXEC_KUBECONFIG.replace(
+                "\"current-context\": \"eks\"",
+                "\"current-context\": \"plain\"",
+            ),
+        )
+        .unwrap();
+        let mut both = home.to_vec();
+        both.push(("KUBECONFIG".into(), other.into_os_string()));
+        assert!(!kubeconfig_runs_exec(&default, &both));
+        // None readable: nothing to run.
+        assert!(!kubeconfig_runs_exec(&default, &[]));
     }
 
     /// The arguments a stand-in helm receives for `chart` on helm `major`.
@@ -440,10 +738,7 @@ exit 1"#,
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("args");
         let fake = script(dir.path(), &format!(r#"echo "$@" > {}"#, log.display()));
-        let helm = Helm {
-            path: fake,
-            version: (major, 0, 0),
-        };
+        let helm = fake_helm(fake, (major, 0, 0));
         let access = HelmKubeAccess {
             kubeconfig: Some(PathBuf::from("/k/config")),
             context: Some("ctx".into()),
@@ -457,11 +752,7 @@ exit 1"#,
             secrets: &[],
         };
         helm.upgrade(&up, &access).await.unwrap();
-        let args = std::fs::read_to_string(log).unwrap();
-        // The values file's name is random.
-        let (before, after) = args.trim().split_once("--values ").unwrap();
-        let after = after.split_once(' ').map(|(_, rest)| rest).unwrap_or("");
-        format!("{before}--values FILE {after}").trim().to_string()
+        std::fs::read_to_string(log).unwrap().trim().to_string()
     }
 
     #[tokio::test]
@@ -474,28 +765,22 @@ exit 1"#,
             args_for(oci, 4, true).await,
             "--kubeconfig /k/config --kube-context ctx upgrade --install demo \
              oci://registry.example/charts/milvus --version 4.2.8 --namespace milvus \
-             --timeout 10m --values FILE --rollback-on-failure --wait=watcher"
+             --timeout 10m --values - --rollback-on-failure --wait=watcher"
         );
         let path = ChartSource::Path("./charts/milvus".into());
         assert_eq!(
             args_for(path, 3, false).await,
             "--kubeconfig /k/config --kube-context ctx upgrade --install demo \
-             ./charts/milvus --namespace milvus --timeout 10m --values FILE"
+             ./charts/milvus --namespace milvus --timeout 10m --values -"
         );
     }
 
     #[test]
     fn helm_3_without_waiting_drops_atomic_which_would_wait() {
-        let v3 = Helm {
-            path: PathBuf::from("helm"),
-            version: (3, 18, 0),
-        };
+        let v3 = fake_helm(PathBuf::from("helm"), (3, 18, 0));
         assert_eq!(v3.rollback_and_wait(true), ["--atomic", "--wait"]);
         assert!(v3.rollback_and_wait(false).is_empty());
-        let v4 = Helm {
-            path: PathBuf::from("helm"),
-            version: (4, 1, 4),
-        };
+        let v4 = fake_helm(PathBuf::from("helm"), (4, 1, 4));
         assert_eq!(
             v4.rollback_and_wait(false),
             ["--rollback-on-failure", "--wait=hookOnly"]

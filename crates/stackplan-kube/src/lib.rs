@@ -3,19 +3,22 @@
 //! ```text
 //!   KubeProvider ──▶ target::Session ──▶ kube::Client (server-side apply, release Secrets)
 //!        │                 └── EKS: token::eks_token (SigV4 presigned STS URL)
-//!        └──▶ helm::Helm (upgrade --install / uninstall, values in a 0600 file)
+//!        └──▶ helm::Helm (upgrade --install / uninstall, values on helm's stdin)
 //!   plan ──▶ chart::ChartCache + Helm::fetch_chart / template ──▶ manifest::check_objects
+//!   every helm child ──▶ process (allowlisted environment, own process group, dies with stackplan)
 //! ```
 //!
 //! **Invariant:** a sensitive value leaves this crate only inside
-//! [`stackplan_core::Value::Sensitive`]; its plaintext goes to a helm values
-//! file and nowhere else.
+//! [`stackplan_core::Value::Sensitive`]; its plaintext goes to helm's stdin
+//! and nowhere else: no file, no argument, no variable of helm's
+//! environment.
 
 pub mod chart;
 mod error;
 pub mod helm;
 pub mod manifest;
 mod objects;
+pub mod process;
 mod provider;
 pub mod release;
 mod target;
