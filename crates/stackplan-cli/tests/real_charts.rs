@@ -3,13 +3,16 @@
 //! template` with the generated values), asserted on the rendered
 //! objects: the reference deployment on every chart generation, the
 //! guide-era separate coordinators on 4.1.28 and the mixed coordinator on
-//! 4.2 and 5.x. Also the plan-time render check, and the controller's
-//! policy against its published copies.
+//! 4.2 and 5.x. Also the plan-time render check, the controller's policy
+//! against its published copies, and where the Kafka SCRAM password goes
+//! (a Secret the Milvus pods read, never the Milvus ConfigMap) with the
+//! values apply hands helm.
 
 mod common;
 
 use common::{Scratch, reference_stack, reference_with, repo_root};
 use serde_json::Value as Json;
+use stackplan_core::{ResourceKind, Value};
 use stackplan_kube::manifest::{RenderedObject, parse_manifest};
 
 /// The reference stack on another Milvus chart version. Chart 5.x has no
@@ -90,7 +93,23 @@ fn assert_reference_deployment(version: &str, objects: &[RenderedObject]) {
     assert_eq!(kafka["securityProtocol"], "SASL_SSL", "{version}");
     assert_eq!(kafka["saslMechanisms"], "SCRAM-SHA-512", "{version}");
     assert_eq!(kafka["saslUsername"], "milvus", "{version}");
-    assert_eq!(kafka["saslPassword"], "(sensitive)", "{version}");
+    // The password is not in the configuration: every Milvus pod reads it
+    // from the Secret, and rolls with the Secret's version.
+    assert!(kafka.get("saslPassword").is_none(), "{version}: {kafka}");
+    for d in milvus_deployments(objects) {
+        assert_eq!(
+            password_env(d),
+            Some(password_from_secret()),
+            "{version}: {}",
+            d.id()
+        );
+        assert_eq!(
+            secret_version_annotation(d),
+            Some("known-after-apply.k8s_secret.kafka_sasl.resource_version"),
+            "{version}: {}",
+            d.id()
+        );
+    }
     // Nothing in-cluster for storage or messages.
     for o in objects {
         for gone in [
@@ -179,6 +198,178 @@ fn assert_reference_deployment(version: &str, objects: &[RenderedObject]) {
             "{version}: {}",
             o.id()
         );
+    }
+}
+
+/// The Deployments of Milvus processes: every `demo-milvus-*` but Attu,
+/// the admin UI, which never talks to Kafka.
+fn milvus_deployments(objects: &[RenderedObject]) -> Vec<&RenderedObject> {
+    objects
+        .iter()
+        .filter(|o| {
+            o.kind == "Deployment"
+                && o.name.starts_with("demo-milvus-")
+                && o.name != "demo-milvus-attu"
+        })
+        .collect()
+}
+
+/// The entry of `KAFKA_SASLPASSWORD` in the Milvus container's env.
+fn password_env(d: &RenderedObject) -> Option<Json> {
+    d.body["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == "KAFKA_SASLPASSWORD")
+        .cloned()
+}
+
+fn password_from_secret() -> Json {
+    serde_json::json!({
+        "name": "KAFKA_SASLPASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "demo-kafka-sasl", "key": "password"}},
+    })
+}
+
+fn secret_version_annotation(d: &RenderedObject) -> Option<&str> {
+    d.body["spec"]["template"]["metadata"]["annotations"]["stackplan/kafka-sasl-secret-version"]
+        .as_str()
+}
+
+/// What no rendered object may contain: the password apply would resolve.
+const SENTINEL: &str = "sentinel-scram-Xy7Qp";
+
+/// The Milvus release's values as apply hands them to helm, for the
+/// reference stack on chart `version`: every reference resolved (the
+/// SCRAM password to [`SENTINEL`], the Secret's resource version to
+/// `4242`), sensitive values in plaintext, as in helm's values file.
+fn apply_time_values(stack_text: &str) -> Json {
+    let stack = stackplan_stack::parse("stack.toml", stack_text).unwrap();
+    let resources = stackplan_stack::expand(&stack, &common::charts_of(&stack));
+    let attr = |addr: &stackplan_core::ResourceAddr, name: &str| {
+        resources
+            .iter()
+            .find(|r| &r.addr == addr)
+            .and_then(|r| r.attrs.get(name))
+            .cloned()
+    };
+    let release = resources
+        .iter()
+        .find(|r| r.addr.to_string() == "helm_release.milvus")
+        .unwrap();
+    let values = release.attrs["values"].resolve(&|r| {
+        Some(match (r.addr.kind, r.attr.as_str()) {
+            (ResourceKind::SecretsmanagerSecret, "password") => Value::string(SENTINEL),
+            (ResourceKind::K8sSecret, "resource_version") => Value::string("4242"),
+            _ => attr(&r.addr, &r.attr)
+                .filter(Value::is_known)
+                .unwrap_or_else(|| Value::string(format!("resolved.{r}"))),
+        })
+    });
+    fn plaintext(v: &Value) -> Json {
+        match v {
+            Value::Sensitive(inner) => plaintext(inner),
+            Value::List(items) => Json::Array(items.iter().map(plaintext).collect()),
+            Value::Map(m) => {
+                Json::Object(m.iter().map(|(k, v)| (k.clone(), plaintext(v))).collect())
+            }
+            other => {
+                assert!(other.is_known(), "unresolved at apply: {other:?}");
+                other.to_json()
+            }
+        }
+    }
+    plaintext(&values)
+}
+
+/// `helm template` of the real chart `version` with [`apply_time_values`].
+fn render_at_apply(version: &str) -> (String, Vec<RenderedObject>) {
+    use stackplan_kube::chart::Template;
+    use stackplan_kube::helm::Helm;
+    let values = apply_time_values(&reference_on(version));
+    let chart = stackplan_testkit::shared_chart(&format!("milvus-{version}.tgz"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let text = rt.block_on(async {
+        let helm = Helm::at(stackplan_testkit::helm_binaries().0)
+            .await
+            .unwrap();
+        helm.template(&Template {
+            release: "demo",
+            namespace: "milvus",
+            chart: &chart,
+            values: &values,
+            kube_version: Some("1.30"),
+        })
+        .await
+        .unwrap()
+    });
+    let objects = parse_manifest(&text).unwrap();
+    (text, objects)
+}
+
+#[test]
+fn with_apply_time_values_no_chart_renders_the_password_and_every_milvus_pod_reads_the_secret() {
+    let expected: [(&str, &[&str]); 3] = [
+        (
+            "4.1.28",
+            &[
+                "datacoord",
+                "datanode",
+                "indexcoord",
+                "indexnode",
+                "proxy",
+                "querycoord",
+                "querynode",
+                "rootcoord",
+            ],
+        ),
+        (
+            "4.2.8",
+            &["datanode", "indexnode", "mixcoord", "proxy", "querynode"],
+        ),
+        (
+            "5.0.19",
+            &[
+                "datanode",
+                "mixcoord",
+                "proxy",
+                "querynode",
+                "streamingnode",
+            ],
+        ),
+    ];
+    for (version, components) in expected {
+        let (text, objects) = render_at_apply(version);
+        // Nowhere: not the ConfigMap, not an env value, not an annotation.
+        assert!(
+            !text.contains(SENTINEL),
+            "{version}: the password is rendered"
+        );
+        let config = milvus_config(&objects);
+        assert!(config["kafka"].get("saslPassword").is_none(), "{version}");
+        assert_eq!(config["kafka"]["saslUsername"], "milvus", "{version}");
+        let deployments = milvus_deployments(&objects);
+        let names: Vec<&str> = deployments
+            .iter()
+            .map(|d| d.name.trim_start_matches("demo-milvus-"))
+            .collect();
+        assert_eq!(names, components, "{version}");
+        for d in deployments {
+            assert_eq!(
+                password_env(d),
+                Some(password_from_secret()),
+                "{version}: {}",
+                d.id()
+            );
+            assert_eq!(
+                secret_version_annotation(d),
+                Some("4242"),
+                "{version}: {}",
+                d.id()
+            );
+        }
     }
 }
 

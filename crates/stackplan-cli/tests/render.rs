@@ -16,9 +16,14 @@ fn reference_values() {
     insta::assert_snapshot!(render(&reference_stack()));
 }
 
+/// What every Milvus component gets in its `extraEnv`: the SCRAM password
+/// from the stack's Secret, which keeps it out of the chart's ConfigMap.
+const PASSWORD_ENV: &str = "  extraEnv:\n  - name: KAFKA_SASLPASSWORD\n    valueFrom:\n      secretKeyRef:\n        key: password\n        name: demo-kafka-sasl\n";
+
 #[test]
 fn reference_values_contain_every_setting_of_the_six_sections() {
     let yaml = render(&reference_stack());
+    let e = PASSWORD_ENV;
     let expected = [
         // 1. S3 as object storage.
         "  create: false\n  name: milvus-s3-access-sa",
@@ -29,7 +34,9 @@ fn reference_values_contain_every_setting_of_the_six_sections() {
         "pulsar:\n  enabled: false",
         "kafka:\n  enabled: false",
         "  brokerList: '(known after apply: msk_cluster.milvus.bootstrap_brokers_sasl_scram)'",
-        "    mechanisms: SCRAM-SHA-512\n    password: (sensitive)\n    username: milvus\n  securityProtocol: SASL_SSL",
+        // The password is not among the values: from the Secret, by env.
+        "    mechanisms: SCRAM-SHA-512\n    username: milvus\n  securityProtocol: SASL_SSL",
+        "annotations:\n  stackplan/kafka-sasl-secret-version: '(known after apply: k8s_secret.kafka_sasl.resource_version)'",
         // 3. Service.
         "    service.beta.kubernetes.io/aws-load-balancer-name: milvus-service",
         "    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip",
@@ -39,16 +46,27 @@ fn reference_values_contain_every_setting_of_the_six_sections() {
         // 4. Attu: every host routed to it.
         "      alb.ingress.kubernetes.io/group.name: attu\n      alb.ingress.kubernetes.io/scheme: internet-facing\n      alb.ingress.kubernetes.io/target-type: ip\n      kubernetes.io/ingress.class: alb\n    enabled: true\n    hosts:\n    - ''\n  name: attu",
         // 5. HA: chart 4.2.8 runs one mixed coordinator, doubled.
-        "mixCoordinator:\n  activeStandby:\n    enabled: true\n  replicas: 2\n  resources:\n    limits:\n      cpu: '2.5'\n      memory: 3.5Gi",
-        "proxy:\n  replicas: 2\n  resources:\n    limits:\n      cpu: '1'\n      memory: 4Gi",
+        &format!(
+            "mixCoordinator:\n  activeStandby:\n    enabled: true\n{e}  replicas: 2\n  resources:\n    limits:\n      cpu: '2.5'\n      memory: 3.5Gi"
+        ),
+        &format!(
+            "proxy:\n{e}  replicas: 2\n  resources:\n    limits:\n      cpu: '1'\n      memory: 4Gi"
+        ),
         // 6. Resources.
-        "queryNode:\n  replicas: 1\n  resources:\n    limits:\n      cpu: '2'\n      memory: 8Gi",
-        "dataNode:\n  replicas: 1\n  resources:\n    limits:\n      cpu: '1'\n      memory: 4Gi",
-        "indexNode:\n  replicas: 1\n  resources:\n    limits:\n      cpu: '4'\n      memory: 8Gi",
+        &format!(
+            "queryNode:\n{e}  replicas: 1\n  resources:\n    limits:\n      cpu: '2'\n      memory: 8Gi"
+        ),
+        &format!(
+            "dataNode:\n{e}  replicas: 1\n  resources:\n    limits:\n      cpu: '1'\n      memory: 4Gi"
+        ),
+        &format!(
+            "indexNode:\n{e}  replicas: 1\n  resources:\n    limits:\n      cpu: '4'\n      memory: 8Gi"
+        ),
     ];
     for setting in expected {
         assert!(yaml.contains(setting), "missing:\n{setting}\n\nin:\n{yaml}");
     }
+    assert!(!yaml.contains("password: "), "{yaml}");
 }
 
 #[test]
@@ -76,7 +94,9 @@ fn extra_values_are_deep_merged_over_the_generated_ones() {
     );
     let yaml = render(&text);
     assert!(
-        yaml.contains("proxy:\n  replicas: 4\n  resources:\n    limits:\n      cpu: '1'"),
+        yaml.contains(&format!(
+            "proxy:\n{PASSWORD_ENV}  replicas: 4\n  resources:\n    limits:\n      cpu: '1'"
+        )),
         "{yaml}"
     );
     assert!(yaml.contains("log:\n  level: debug"), "{yaml}");

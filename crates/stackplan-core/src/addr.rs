@@ -77,6 +77,9 @@ kinds! {
     /// An existing StorageClass whose default-class annotation stackplan
     /// manages, and nothing else of it.
     K8sDefaultClass => "k8s_default_class",
+    /// An Opaque Secret holding what a release must not find in its
+    /// values (the Kafka SCRAM password Milvus reads from its environment).
+    K8sSecret => "k8s_secret",
     HelmRelease => "helm_release",
 }
 
@@ -103,7 +106,7 @@ impl ResourceKind {
     pub fn family(self) -> ProviderFamily {
         use ResourceKind::*;
         match self {
-            K8sNamespace | K8sServiceAccount | K8sStorageClass | K8sDefaultClass => {
+            K8sNamespace | K8sServiceAccount | K8sStorageClass | K8sDefaultClass | K8sSecret => {
                 ProviderFamily::Kubernetes
             }
             HelmRelease => ProviderFamily::Helm,

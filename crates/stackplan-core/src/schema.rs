@@ -138,13 +138,17 @@ const UNLISTED: AttrSchema = AttrSchema::new("");
 impl KindSchema {
     /// Outputs whose value an in-place update replaces: a changed MSK
     /// configuration gets a new revision, a changed IAM policy a new
-    /// default version. While their producer is updated, consumers see
-    /// them as unknown, so the consumer's change lands in the same apply.
+    /// default version, a rewritten Kubernetes Secret a new resource
+    /// version. While their producer is updated, consumers see them as
+    /// unknown, so the consumer's change lands in the same apply (the
+    /// Milvus pods carry the Secret's resource version in an annotation,
+    /// and roll when a rotated password is written to it).
     pub fn output_changes_on_update(&self, output: &str) -> bool {
         matches!(
             (self.kind, output),
             (ResourceKind::MskConfiguration, "latest_revision")
                 | (ResourceKind::IamPolicy, "default_version_id")
+                | (ResourceKind::K8sSecret, "resource_version")
         )
     }
 
@@ -180,6 +184,7 @@ impl KindSchema {
             K8sServiceAccount => &kube::K8S_SERVICE_ACCOUNT,
             K8sStorageClass => &kube::K8S_STORAGE_CLASS,
             K8sDefaultClass => &kube::K8S_DEFAULT_CLASS,
+            K8sSecret => &kube::K8S_SECRET,
             HelmRelease => &kube::HELM_RELEASE,
         }
     }

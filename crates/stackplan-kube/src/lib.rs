@@ -10,8 +10,8 @@
 //!
 //! **Invariant:** a sensitive value leaves this crate only inside
 //! [`stackplan_core::Value::Sensitive`]; its plaintext goes to helm's stdin
-//! and nowhere else: no file, no argument, no variable of helm's
-//! environment.
+//! or into the `data` of a Secret it applies (`k8s_secret`), and nowhere
+//! else: no file, no argument, no variable of helm's environment.
 
 pub mod chart;
 mod error;

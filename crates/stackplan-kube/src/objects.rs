@@ -1,5 +1,5 @@
-//! The Kubernetes kinds: namespace, service account, StorageClass, and an
-//! existing StorageClass's default-class annotation.
+//! The Kubernetes kinds: namespace, service account, StorageClass, an
+//! existing StorageClass's default-class annotation, and an Opaque Secret.
 //!
 //! Writes are server-side apply under field manager `stackplan`, forced:
 //! the stack is the authority for the fields it sets, and a field someone
@@ -7,11 +7,17 @@
 //! fields stackplan manages, in the shape of the desired attributes, so a
 //! clean apply followed by a plan is quiet while a label another
 //! controller adds never shows up as a change.
+//!
+//! A Secret's values leave this module only inside [`Value::Sensitive`]:
+//! decoded from the API's base64 into one on read, and taken out of one
+//! only to be base64-encoded into the apply body. No error names a value.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::ApiResource;
@@ -20,7 +26,7 @@ use serde_json::{Value as Json, json};
 use stackplan_core::{Attrs, Observed, ResourceKind, ResourceState, Value};
 
 use crate::KubeError;
-use crate::values::{known_str, map_keys, opt_str, req_str, string_map};
+use crate::values::{known_str, map_keys, opt_str, req_str, string_map, value_to_json};
 
 /// The field manager of everything stackplan applies.
 pub const FIELD_MANAGER: &str = "stackplan";
@@ -66,7 +72,7 @@ impl ObjectId {
 fn namespaced(kind: ResourceKind) -> bool {
     matches!(
         kind,
-        ResourceKind::K8sServiceAccount | ResourceKind::HelmRelease
+        ResourceKind::K8sServiceAccount | ResourceKind::K8sSecret | ResourceKind::HelmRelease
     )
 }
 
@@ -74,6 +80,7 @@ fn api_resource(kind: ResourceKind) -> ApiResource {
     match kind {
         ResourceKind::K8sNamespace => ApiResource::erase::<Namespace>(&()),
         ResourceKind::K8sServiceAccount => ApiResource::erase::<ServiceAccount>(&()),
+        ResourceKind::K8sSecret => ApiResource::erase::<Secret>(&()),
         _ => ApiResource::erase::<StorageClass>(&()),
     }
 }
@@ -128,6 +135,7 @@ pub fn manifest(kind: ResourceKind, desired: &Attrs) -> Result<(ObjectId, Json),
     let (api_version, kind_name) = match kind {
         ResourceKind::K8sNamespace => ("v1", "Namespace"),
         ResourceKind::K8sServiceAccount => ("v1", "ServiceAccount"),
+        ResourceKind::K8sSecret => ("v1", "Secret"),
         _ => ("storage.k8s.io/v1", "StorageClass"),
     };
     let mut body = json!({ "apiVersion": api_version, "kind": kind_name });
@@ -148,6 +156,16 @@ pub fn manifest(kind: ResourceKind, desired: &Attrs) -> Result<(ObjectId, Json),
         }
     }
     body["metadata"] = metadata;
+    if kind == ResourceKind::K8sSecret {
+        // `data`, not `stringData`: the API stores only `data`, so field
+        // ownership is recorded on the keys a read finds, and a key the
+        // stack drops is removed by the next apply.
+        body["type"] = json!("Opaque");
+        let data = secret_data(desired)?;
+        if !data.is_empty() {
+            body["data"] = json!(data);
+        }
+    }
     if kind == ResourceKind::K8sStorageClass {
         body["provisioner"] = json!(req_str(desired, "provisioner")?);
         let parameters = string_map(desired, "parameters")?;
@@ -172,6 +190,54 @@ pub fn manifest(kind: ResourceKind, desired: &Attrs) -> Result<(ObjectId, Json),
         }
     }
     Ok((id, body))
+}
+
+/// A Secret's `data` as the API takes it: each value base64-encoded. A
+/// value must be a string (sensitive or not); errors name the key only.
+fn secret_data(desired: &Attrs) -> Result<BTreeMap<String, String>, KubeError> {
+    let m = match desired.get("data") {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::Map(m)) => m,
+        Some(v) if !v.is_known() => return Err(KubeError::attr("data", "is not known yet")),
+        Some(_) => return Err(KubeError::attr("data", "must be a map of strings")),
+    };
+    m.iter()
+        .map(|(k, v)| {
+            let path = format!("data.{k}");
+            // What a helm values file gets, by the same rules: a sensitive
+            // value's content, an `env:` source read now; anything apply
+            // should have resolved is refused by its path.
+            match value_to_json(&path, v, &mut Vec::new())? {
+                Json::String(s) => Ok((k.clone(), STANDARD.encode(s))),
+                _ => Err(KubeError::attr(&path, "must be a string")),
+            }
+        })
+        .collect()
+}
+
+/// A Secret's `data` as stackplan sees it: the keys the stack sets, set
+/// last time or owns, each value decoded and sensitive. A value that is
+/// not UTF-8 cannot be one stackplan wrote: it is read lossily, and so
+/// differs from anything desired.
+fn observed_secret_data(
+    obj: &DynamicObject,
+    desired: Option<&Attrs>,
+    prior: Option<&ResourceState>,
+) -> Value {
+    let live = obj.data.get("data").and_then(Json::as_object);
+    let mut keys: BTreeSet<String> = owned_keys(obj, &["f:data"]);
+    keys.extend(map_keys(desired, "data"));
+    keys.extend(map_keys(prior.map(|p| &p.attributes), "data"));
+    let m: BTreeMap<String, Value> = keys
+        .into_iter()
+        .filter_map(|k| {
+            let encoded = live?.get(&k)?.as_str()?;
+            let bytes = STANDARD.decode(encoded).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            Some((k, Value::Sensitive(Box::new(Value::String(text)))))
+        })
+        .collect();
+    Value::Map(m)
 }
 
 /// Reads the live object; `None` when it does not exist.
@@ -289,9 +355,9 @@ pub async fn restore_default(
     }
 }
 
-/// The keys under `metadata.<field>` that field manager `stackplan` owns
-/// through apply.
-fn owned_keys(obj: &DynamicObject, field: &str) -> BTreeSet<String> {
+/// The keys under the object path `path` (`["f:metadata", "f:labels"]`)
+/// that field manager `stackplan` owns through apply.
+fn owned_keys(obj: &DynamicObject, path: &[&str]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for entry in obj.metadata.managed_fields.iter().flatten() {
         if entry.manager.as_deref() != Some(FIELD_MANAGER)
@@ -302,11 +368,7 @@ fn owned_keys(obj: &DynamicObject, field: &str) -> BTreeSet<String> {
         let Some(fields) = &entry.fields_v1 else {
             continue;
         };
-        if let Some(Json::Object(m)) = fields
-            .0
-            .get("f:metadata")
-            .and_then(|m| m.get(format!("f:{field}")))
-        {
+        if let Some(Json::Object(m)) = path.iter().try_fold(&fields.0, |v, key| v.get(key)) {
             out.extend(
                 m.keys()
                     .filter_map(|k| k.strip_prefix("f:"))
@@ -330,7 +392,7 @@ fn managed_map(
         "labels" => obj.metadata.labels.as_ref(),
         _ => obj.metadata.annotations.as_ref(),
     };
-    let mut keys: BTreeSet<String> = owned_keys(obj, field);
+    let mut keys: BTreeSet<String> = owned_keys(obj, &["f:metadata", &format!("f:{field}")]);
     keys.extend(map_keys(desired, field));
     keys.extend(map_keys(prior.map(|p| &p.attributes), field));
     let m: BTreeMap<String, Value> = keys
@@ -378,6 +440,12 @@ pub fn observe(
         );
     if let Some(uid) = &obj.metadata.uid {
         o = o.output("uid", uid.as_str());
+    }
+    if kind == ResourceKind::K8sSecret {
+        o = o.attr("data", observed_secret_data(obj, desired, prior));
+        if let Some(version) = &obj.metadata.resource_version {
+            o = o.output("resource_version", version.as_str());
+        }
     }
     if kind == ResourceKind::K8sStorageClass {
         let data = &obj.data;

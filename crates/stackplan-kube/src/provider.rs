@@ -569,6 +569,7 @@ impl Provider for KubeProvider {
             ResourceKind::K8sServiceAccount,
             ResourceKind::K8sStorageClass,
             ResourceKind::K8sDefaultClass,
+            ResourceKind::K8sSecret,
             ResourceKind::HelmRelease,
         ]
     }

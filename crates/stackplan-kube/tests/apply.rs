@@ -36,6 +36,7 @@ fn kubernetes_part(ns: &str, sc: &str, gp2: &str) -> Vec<Resource> {
                 | (ResourceKind::K8sServiceAccount, "milvus-s3-access-sa")
                 | (ResourceKind::K8sStorageClass, _)
                 | (ResourceKind::K8sDefaultClass, _)
+                | (ResourceKind::K8sSecret, "kafka_sasl")
                 | (ResourceKind::HelmRelease, "milvus")
         )
     };
@@ -100,7 +101,7 @@ async fn kubernetes_part_of_the_stack_applies_plans_clean_drifts_and_destroys() 
         .unwrap();
 
     let resources = kubernetes_part(&ns, &sc, &gp2);
-    assert_eq!(resources.len(), 5, "{resources:?}");
+    assert_eq!(resources.len(), 6, "{resources:?}");
     let provider = provider();
     let registry = ProviderRegistry::new().with(provider.clone());
     let store = MemoryStateStore::new();
@@ -109,7 +110,7 @@ async fn kubernetes_part_of_the_stack_applies_plans_clean_drifts_and_destroys() 
     let p = plan(&provider, &resources, &state).await;
     let s = p.summary();
     // gp2 exists already: adopted, an update.
-    assert_eq!((s.create, s.update), (4, 1), "{:?}", actions(&p));
+    assert_eq!((s.create, s.update), (5, 1), "{:?}", actions(&p));
     apply_ok(&p, &registry, &mut state, &store).await;
 
     let p = plan(&provider, &resources, &state).await;
@@ -146,7 +147,7 @@ async fn kubernetes_part_of_the_stack_applies_plans_clean_drifts_and_destroys() 
 
     // Destroy: nothing left in the stack.
     let p = plan(&provider, &[], &state).await;
-    assert_eq!(p.summary().delete, 5, "{:?}", actions(&p));
+    assert_eq!(p.summary().delete, 6, "{:?}", actions(&p));
     apply_ok(&p, &registry, &mut state, &store).await;
     assert!(
         Api::<Namespace>::all(client.clone())

@@ -1,13 +1,14 @@
 //! The Kubernetes kinds against the harness's real kube-apiserver (with
 //! kube-controller-manager): server-side apply, reads in the desired shape,
-//! drift made by another field manager, the gp2 default-class flag.
+//! drift made by another field manager, the gp2 default-class flag, a
+//! Secret whose values never leave `Value::Sensitive`.
 
 mod common;
 
 use std::collections::BTreeMap;
 
 use common::*;
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -385,4 +386,158 @@ async fn read_with_an_identity_not_known_yet_finds_nothing() {
         .attr("name", "sa");
     let found = read(&provider, &r, &StateDocument::new(STACK, "lineage")).await;
     assert!(found.is_none());
+}
+
+fn secret(ns: &str, name: &str, data: &[(&str, &str)]) -> Resource {
+    Resource::managed(ResourceKind::K8sSecret, "kafka_sasl")
+        .attr("namespace", ns)
+        .attr("name", name)
+        .attr(
+            "labels",
+            Value::map([("app.kubernetes.io/managed-by", Value::string("stackplan"))]),
+        )
+        .attr(
+            "data",
+            Value::map(
+                data.iter()
+                    .map(|(k, v)| (*k, Value::Sensitive(Box::new(Value::string(*v))))),
+            ),
+        )
+}
+
+/// The Secret's data as the API stores it, decoded.
+async fn live_secret_data(ns: &str, name: &str) -> BTreeMap<String, String> {
+    let api: Api<Secret> = Api::namespaced(kube_client().await, ns);
+    api.get(name)
+        .await
+        .unwrap()
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8(v.0).unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_secret_is_created_read_back_sensitive_updated_and_deleted() {
+    let provider = provider();
+    let ns = unique_name("secret");
+    let namespace = namespace(&ns);
+    let mut state = StateDocument::new(STACK, "lineage");
+    let observed = create(&provider, &namespace).await;
+    record(&mut state, &namespace, &observed);
+
+    // Create: an Opaque Secret, labelled, holding the value.
+    let first = secret(
+        &ns,
+        "demo-kafka-sasl",
+        &[("password", "first-s3cret"), ("spare", "x")],
+    );
+    let p = plan(&provider, &[namespace.clone(), first.clone()], &state).await;
+    assert_eq!(change(&p, &first).action, Action::Create);
+    assert!(!serde_json::to_string(&p).unwrap().contains("first-s3cret"));
+    let created = create(&provider, &first).await;
+    record(&mut state, &first, &created);
+    let api: Api<Secret> = Api::namespaced(kube_client().await, &ns);
+    let live = api.get("demo-kafka-sasl").await.unwrap();
+    assert_eq!(live.type_.as_deref(), Some("Opaque"));
+    assert_eq!(
+        live.metadata
+            .labels
+            .unwrap_or_default()
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str),
+        Some("stackplan")
+    );
+    assert_eq!(
+        live_secret_data(&ns, "demo-kafka-sasl").await["password"],
+        "first-s3cret"
+    );
+
+    // Read: the values come back sensitive, in the desired shape; the
+    // outputs name the object's version, and nothing shows the value.
+    let read_back = read(&provider, &first, &state).await.expect("it exists");
+    assert_eq!(
+        read_back.attrs["data"],
+        Value::map([
+            (
+                "password",
+                Value::Sensitive(Box::new(Value::string("first-s3cret")))
+            ),
+            ("spare", Value::Sensitive(Box::new(Value::string("x")))),
+        ])
+    );
+    assert_reads_back_as_desired(&first, &read_back);
+    let first_version = read_back.outputs["resource_version"].clone();
+    assert!(
+        matches!(first_version, Value::String(_)),
+        "{first_version:?}"
+    );
+    assert!(read_back.outputs.contains_key("uid"));
+    assert!(!format!("{read_back:?}").contains("first-s3cret"));
+    let p = plan(&provider, &[namespace.clone(), first.clone()], &state).await;
+    assert!(!p.has_changes(), "{:?}", p.changes);
+
+    // Update: a new value, and a key the stack no longer sets. The plan
+    // names the keys and shows neither value.
+    let second = secret(&ns, "demo-kafka-sasl", &[("password", "second-s3cret")]);
+    let p = plan(&provider, &[namespace.clone(), second.clone()], &state).await;
+    let c = change(&p, &second);
+    assert_eq!(c.action, Action::Update, "{c:?}");
+    let paths: Vec<(&str, bool)> = c
+        .field_diffs
+        .iter()
+        .map(|d| (d.path.as_str(), d.sensitive))
+        .collect();
+    assert_eq!(paths, [("data.password", true), ("data.spare", true)]);
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(
+        !json.contains("first-s3cret") && !json.contains("second-s3cret"),
+        "{json}"
+    );
+    let updated = update(&provider, &second, &state).await;
+    record(&mut state, &second, &updated);
+    let data = live_secret_data(&ns, "demo-kafka-sasl").await;
+    assert_eq!(
+        data.into_iter().collect::<Vec<_>>(),
+        [("password".to_string(), "second-s3cret".to_string())]
+    );
+    // What the Milvus pods' annotation carries: a new version per write.
+    assert_ne!(updated.outputs["resource_version"], first_version);
+    let p = plan(&provider, &[namespace.clone(), second.clone()], &state).await;
+    assert!(!p.has_changes(), "{:?}", p.changes);
+
+    // Delete: gone, and a second delete is no error.
+    delete(&provider, &second, &state).await;
+    assert!(api.get_opt("demo-kafka-sasl").await.unwrap().is_none());
+    delete(&provider, &second, &state).await;
+    delete(&provider, &namespace, &state).await;
+}
+
+#[tokio::test]
+async fn a_secret_value_that_is_not_known_is_refused_without_showing_any_value() {
+    use stackplan_core::{ApplyRequest, NoEvents};
+    let provider = provider();
+    let r = secret("default", &unique_name("s"), &[("password", "never-shown")]).attr(
+        "data",
+        Value::map([
+            (
+                "password",
+                Value::Sensitive(Box::new(Value::string("never-shown"))),
+            ),
+            ("other", Value::Unknown),
+        ]),
+    );
+    let err = provider
+        .create(ApplyRequest {
+            addr: &r.addr,
+            desired: &r.attrs,
+            prior: None,
+            field_diffs: &[],
+            events: &NoEvents,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("data.other"), "{}", err.message);
+    assert!(!format!("{err:?}").contains("never-shown"), "{err:?}");
 }

@@ -165,6 +165,33 @@ impl Effective<'_> {
         }
     }
 
+    /// The Milvus server components this chart deploys with these values,
+    /// by values key: in cluster mode every coordinator it runs, the
+    /// proxy and every worker; in standalone mode (`cluster.enabled =
+    /// false`) the one standalone pod. Each is a Milvus process that
+    /// reads the Milvus configuration, and its environment, at start.
+    pub fn milvus_components(&self) -> Vec<&'static str> {
+        let cluster = !self.has("cluster.enabled") || self.enabled("cluster");
+        if !cluster {
+            return if self.has("standalone") {
+                vec!["standalone"]
+            } else {
+                Vec::new()
+            };
+        }
+        let mut out = self.coordinators();
+        if self.has("proxy") && (!self.has("proxy.enabled") || self.enabled("proxy")) {
+            out.push("proxy");
+        }
+        out.extend(
+            WORKERS
+                .into_iter()
+                .map(|(_, v)| v)
+                .filter(|v| self.deploys_worker(v)),
+        );
+        out
+    }
+
     /// The in-cluster message queues this chart can start.
     pub fn queues(&self) -> Vec<&'static str> {
         IN_CLUSTER_QUEUES
@@ -291,6 +318,30 @@ mod tests {
         assert_eq!(e.coordinators(), ["queryCoordinator", "mixCoordinator"]);
         assert_eq!(worker_keys(&e), ["query_node", "streaming_node"]);
         assert_eq!(e.queues(), ["kafka", "woodpecker"]);
+    }
+
+    #[test]
+    fn milvus_components_follow_cluster_mode_and_the_charts_switches() {
+        let c = profile(
+            "cluster: {enabled: true}\nmixCoordinator: {enabled: true}\n\
+             rootCoordinator: {enabled: false}\nproxy: {enabled: true}\n\
+             queryNode: {enabled: true}\ndataNode: {enabled: true}\n\
+             indexNode: {enabled: false}\nstreaming: {enabled: true}\n\
+             streamingNode: {replicas: 1}\nstandalone: {replicas: 1}\n",
+        );
+        let none = Value::Map(Default::default());
+        assert_eq!(
+            eff(&c, &none).milvus_components(),
+            [
+                "mixCoordinator",
+                "proxy",
+                "queryNode",
+                "dataNode",
+                "streamingNode"
+            ]
+        );
+        let standalone = Value::map([("cluster", Value::map([("enabled", Value::Bool(false))]))]);
+        assert_eq!(eff(&c, &standalone).milvus_components(), ["standalone"]);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Addrs {
     pub oidc: ResourceAddr,
     pub bucket: ResourceAddr,
     pub msk_cluster: ResourceAddr,
+    /// The Kubernetes Secret Milvus reads the SCRAM password from.
+    pub kafka_sasl: ResourceAddr,
 }
 
 impl Default for Addrs {
@@ -37,6 +39,7 @@ impl Default for Addrs {
             oidc: ResourceAddr::new(ResourceKind::IamOidcProvider, "main"),
             bucket: ResourceAddr::new(ResourceKind::S3Bucket, "milvus"),
             msk_cluster: ResourceAddr::new(ResourceKind::MskCluster, "milvus"),
+            kafka_sasl: ResourceAddr::new(ResourceKind::K8sSecret, "kafka_sasl"),
         }
     }
 }
@@ -788,6 +791,10 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
                 ResourceKind::MskScramAssociation,
                 "milvus",
             ));
+            // The SCRAM password reaches Milvus from this Secret, not from
+            // the release's values (which the chart writes into a
+            // ConfigMap); the values reference it, which orders the two.
+            out.push(k8s_after(crate::milvus::kafka_sasl_secret(m, &a, &ns)));
         }
         if let Some(s3) = &stack.s3 {
             let policy_addr = ResourceAddr::new(ResourceKind::IamPolicy, "milvus_s3");

@@ -1,13 +1,113 @@
 //! The Milvus Helm values, generated from the stack and wired to the
 //! outputs of the resources they come from: the six sections of the
 //! reference deployment's values, then `[milvus.values]` merged over them.
+//!
+//! The Kafka SCRAM password is not among them: the Milvus charts write
+//! `externalKafka.sasl.password` in plaintext into the Milvus ConfigMap
+//! (and Helm keeps the values in its release record). It goes into a
+//! Secret of its own ([`kafka_sasl_secret`]), and every Milvus component
+//! reads it from there as `KAFKA_SASLPASSWORD`, which Milvus's paramtable
+//! takes as `kafka.saslPassword` over the configuration files.
 
-use stackplan_core::{ResourceAddr, ResourceKind, Value};
+use stackplan_core::{Resource, ResourceAddr, ResourceKind, ResourceMode, Value};
 
 use crate::Problem;
 use crate::chart::{ChartProfile, Effective, WORKERS, worker_keys};
 use crate::expand::{Addrs, partition_dns_suffix};
 use crate::model::{Milvus, NodeResources, Resources, ResourcesOrigin, ServiceType, Stack};
+
+/// The environment variable Milvus reads `kafka.saslPassword` from: its
+/// paramtable looks a key up in the environment first, lower-cased with
+/// `_`, `.` and `/` dropped (`pkg/util/paramtable/base_table.go`), and the
+/// environment outranks the configuration files (`pkg/config`). The same
+/// from Milvus 2.3 to 2.6.
+pub(crate) const KAFKA_PASSWORD_ENV: &str = "KAFKA_SASLPASSWORD";
+
+/// The key of the password inside the Secret.
+pub(crate) const KAFKA_PASSWORD_KEY: &str = "password";
+
+/// The pod annotation that carries the Secret's resource version, so the
+/// pods roll when a rotated password is written to it: Milvus reads its
+/// environment once, at start (`kafka.saslPassword` is not refreshable).
+/// A resource version, not a digest of the password, which anyone who can
+/// read the Deployment could test guesses against.
+pub(crate) const KAFKA_SECRET_VERSION_ANNOTATION: &str = "stackplan/kafka-sasl-secret-version";
+
+/// The Secret that holds the SCRAM password for Milvus: `<release>-kafka-sasl`
+/// in the Milvus namespace, its `password` the Secrets Manager secret's
+/// own, by reference (the expansion never copies it).
+pub(crate) fn kafka_sasl_secret(m: &Milvus, addrs: &Addrs, ns: &ResourceAddr) -> Resource {
+    let scram = ResourceAddr::new(ResourceKind::SecretsmanagerSecret, "msk_scram");
+    Resource::new(addrs.kafka_sasl.clone(), ResourceMode::Managed)
+        .attr("namespace", Value::reference(ns, "name"))
+        .attr("name", format!("{}-kafka-sasl", m.release))
+        .attr(
+            "labels",
+            Value::map([("app.kubernetes.io/managed-by", Value::string("stackplan"))]),
+        )
+        .attr(
+            "data",
+            Value::map([(
+                KAFKA_PASSWORD_KEY,
+                Value::Sensitive(Box::new(Value::reference(&scram, "password"))),
+            )]),
+        )
+        .from_section("[msk.scram]")
+}
+
+/// The `extraEnv` entry that hands a component the password from the
+/// Secret. The Secret's name is a reference, so the release depends on it.
+fn kafka_password_env(addrs: &Addrs) -> Value {
+    Value::map([
+        ("name", Value::string(KAFKA_PASSWORD_ENV)),
+        (
+            "valueFrom",
+            Value::map([(
+                "secretKeyRef",
+                Value::map([
+                    ("name", Value::reference(&addrs.kafka_sasl, "name")),
+                    ("key", Value::string(KAFKA_PASSWORD_KEY)),
+                ]),
+            )]),
+        ),
+    ])
+}
+
+/// Whether an environment variable's name is one Milvus reads as
+/// `kafka.saslPassword`, however it is spelled (`KAFKA_SASL_PASSWORD`,
+/// `kafka.saslPassword`): the paramtable's own normalisation.
+fn names_kafka_password(name: &str) -> bool {
+    let normalised: String = name
+        .chars()
+        .filter(|c| !matches!(c, '_' | '.' | '/'))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    normalised == "kafkasaslpassword"
+}
+
+/// `[milvus.values]` over the generated values. Maps merge key by key and
+/// anything else is replaced, except a component's `extraEnv`: the user's
+/// entries come after the generated ones instead of replacing them, or a
+/// user's own variable would take the SCRAM password away from Milvus.
+fn merge_user_values(generated: &mut Value, user: &Value) {
+    let mut user = user.clone();
+    if let (Value::Map(ours), Value::Map(theirs)) = (&*generated, &mut user) {
+        for (key, component) in theirs.iter_mut() {
+            let Some(Value::List(our_env)) = ours.get(key).and_then(|c| c.get_path("extraEnv"))
+            else {
+                continue;
+            };
+            if let Value::Map(c) = component
+                && let Some(Value::List(their_env)) = c.get_mut("extraEnv")
+            {
+                let mut env = our_env.clone();
+                env.append(their_env);
+                *their_env = env;
+            }
+        }
+    }
+    generated.deep_merge(user);
+}
 
 fn limits(cpu: &str, memory: &str) -> Value {
     Value::map([(
@@ -153,18 +253,36 @@ pub fn milvus_values(
                     Value::reference(&addrs.msk_cluster, "bootstrap_brokers_sasl_scram"),
                 ),
                 ("securityProtocol", Value::string("SASL_SSL")),
+                // No `password`: the charts write only a set one into the
+                // ConfigMap, and Milvus takes it from the environment.
                 (
                     "sasl",
                     Value::map([
                         ("mechanisms", Value::string("SCRAM-SHA-512")),
                         ("username", Value::reference(&secret, "username")),
-                        (
-                            "password",
-                            Value::Sensitive(Box::new(Value::reference(&secret, "password"))),
-                        ),
                     ]),
                 ),
             ]),
+        );
+        // Every Milvus process the chart deploys gets the password from
+        // the Secret; one without it refuses to start ("enable security
+        // mode need config username and password at the same time").
+        for key in e.map(|e| e.milvus_components()).unwrap_or_default() {
+            set(
+                key,
+                Value::map([("extraEnv", Value::list([kafka_password_env(addrs)]))]),
+            );
+        }
+        // The charts put the top-level `annotations` on every Milvus pod
+        // template (and on the Deployments), so the pods roll when the
+        // Secret is rewritten. Set whatever the chart: it also gives the
+        // release its edge to the Secret when no chart was read.
+        set(
+            "annotations",
+            Value::map([(
+                KAFKA_SECRET_VERSION_ANNOTATION,
+                Value::reference(&addrs.kafka_sasl, "resource_version"),
+            )]),
         );
     }
 
@@ -227,7 +345,7 @@ pub fn milvus_values(
         }
     }
 
-    v.deep_merge(m.values.clone());
+    merge_user_values(&mut v, &m.values);
     v
 }
 
@@ -284,6 +402,49 @@ fn attu(m: &Milvus) -> Value {
     ])
 }
 
+/// A `[milvus.values]` `extraEnv` entry that Milvus would read as
+/// `kafka.saslPassword`: it would stand next to the one stackplan sets
+/// from the Secret (helm 4's server-side apply refuses two entries of one
+/// name; otherwise the last one wins), or put the password in the stack
+/// file, where the secret rule does not see it (its key is `value`).
+/// Refused in every stack, with MSK or not: no stack needs it. Checked
+/// with the chart, as `check_charts` runs; `[milvus.values]` carries no
+/// positions, so the problem points at the chart choice and names the
+/// entry.
+fn kafka_password_env_problems(m: &Milvus) -> Vec<Problem> {
+    let Value::Map(values) = &m.values else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (component, v) in values {
+        let Some(Value::List(env)) = v.get_path("extraEnv") else {
+            continue;
+        };
+        for (i, entry) in env.iter().enumerate() {
+            let Some(name) = entry.get_path("name").and_then(Value::as_str) else {
+                continue;
+            };
+            if !names_kafka_password(name) {
+                continue;
+            }
+            out.push(
+                Problem::new(
+                    m.chart_span.clone(),
+                    format!(
+                        "`milvus.values.{component}.extraEnv[{i}]`: Milvus reads `{name}` as the Kafka SASL password, which stackplan sets itself"
+                    ),
+                    "set by stackplan",
+                )
+                .hint(format!(
+                    "remove the entry: with [msk], every Milvus component reads {KAFKA_PASSWORD_ENV} from the Secret `{}-kafka-sasl`, filled from [msk.scram]",
+                    m.release
+                )),
+            );
+        }
+    }
+    out
+}
+
 /// What the chart being installed cannot do of what the stack asks: a
 /// worker size for a worker it does not deploy, HA without coordinators.
 /// Each problem points at the stack's key and names the chart version.
@@ -324,6 +485,7 @@ pub(crate) fn chart_problems(m: &Milvus, chart: &ChartProfile) -> Vec<Problem> {
             );
         }
     }
+    out.extend(kafka_password_env_problems(m));
     if m.ha && e.coordinators().is_empty() {
         out.push(
             Problem::new(

@@ -65,6 +65,25 @@ pub static K8S_DEFAULT_CLASS: KindSchema = KindSchema {
     replace: DestroyBeforeCreate,
 };
 
+pub static K8S_SECRET: KindSchema = KindSchema {
+    kind: K::K8sSecret,
+    attrs: &[
+        A::new("namespace").force_new(),
+        A::new("name").force_new(),
+        // Key to value. The keys are not secret, the values are: each is
+        // a `Value::Sensitive`, read back as one, so a plan shows which
+        // key changed and never what it holds.
+        A::new("data").sensitive().default(EmptyMap),
+        LABELS,
+        ANNOTATIONS,
+    ],
+    // `resource_version` changes with every write: what a pod annotation
+    // can carry to roll the pods that read the Secret at start, without
+    // being a digest of what it holds.
+    outputs: &["uid", "resource_version"],
+    replace: DestroyBeforeCreate,
+};
+
 pub static HELM_RELEASE: KindSchema = KindSchema {
     kind: K::HelmRelease,
     attrs: &[
