@@ -37,6 +37,12 @@ pub fn load(path: &Path) -> miette::Result<Loaded> {
 /// values that follow those charts, and checks the stack against them.
 pub async fn load_with_charts(path: &Path, access: &charts::ChartAccess) -> miette::Result<Loaded> {
     let stack = stackplan_stack::load(path)?;
+    // Before any helm runs: the variables the stack's `env:` sources name
+    // never reach a helm child, even one the allowlist would pass.
+    stackplan_kube::process::deny_env_sources(&stackplan_stack::expand(
+        &stack,
+        &Default::default(),
+    ));
     let charts = charts::read(&stack, access).await?;
     stackplan_stack::check_charts(&stack, &charts.profiles)?;
     expanded(stack, Some(charts))
@@ -48,6 +54,7 @@ fn expanded(stack: Stack, charts: Option<charts::StackCharts>) -> miette::Result
         .map(|c| c.profiles.clone())
         .unwrap_or_default();
     let resources = stackplan_stack::expand(&stack, &profiles);
+    stackplan_kube::process::deny_env_sources(&resources);
     let graph = ResourceGraph::build(&resources).map_err(|e| {
         miette::miette!(
             help = "this is a bug in the expansion of the stack; please report it",
