@@ -71,6 +71,9 @@ pub enum StateConfig {
         bucket: String,
         key: String,
         region: Option<String>,
+        /// SSE-KMS under this key (id, ARN, alias or alias ARN) for the
+        /// state and lock objects; `None` is SSE-S3.
+        kms_key_id: Option<String>,
     },
 }
 

@@ -254,13 +254,19 @@ fn read_state(mut t: Table, p: &mut Problems) -> Option<StateConfig> {
     let bucket = t.string(p, "bucket");
     let key = t.string(p, "key");
     let region = t.string(p, "region");
+    let kms_key_id = t.string(p, "kms_key_id");
     let out = match backend
         .as_ref()
         .map(|b| b.get_ref().as_str())
         .unwrap_or("local")
     {
         "local" => {
-            for (name, v) in [("bucket", &bucket), ("key", &key), ("region", &region)] {
+            for (name, v) in [
+                ("bucket", &bucket),
+                ("key", &key),
+                ("region", &region),
+                ("kms_key_id", &kms_key_id),
+            ] {
                 if let Some(v) = v {
                     p.at(
                         v.span(),
@@ -305,11 +311,21 @@ fn read_state(mut t: Table, p: &mut Problems) -> Option<StateConfig> {
             if let Some(r) = &region {
                 check(p, "state.region", r, rules::region(r.get_ref()), "");
             }
+            if let Some(k) = &kms_key_id {
+                check(
+                    p,
+                    "state.kms_key_id",
+                    k,
+                    kms_key_id_rule(k.get_ref()),
+                    "e.g. kms_key_id = \"alias/stackplan-state\" or a key ARN",
+                );
+            }
             match (bucket, key) {
                 (Some(b), Some(k)) => Some(StateConfig::S3 {
                     bucket: b.into_inner(),
                     key: k.into_inner(),
                     region: region.map(Sp::into_inner),
+                    kms_key_id: kms_key_id.map(Sp::into_inner),
                 }),
                 _ => None,
             }
@@ -327,6 +343,48 @@ fn read_state(mut t: Table, p: &mut Problems) -> Option<StateConfig> {
     };
     t.finish(p);
     out
+}
+
+/// `[state] kms_key_id`: what S3's `SSEKMSKeyId` accepts, in the forms KMS
+/// documents (botocore `data/kms/2014-11-01/service-2.json`, `KeyId` of
+/// `EncryptRequest`; `AliasNameType`): a key id (a UUID, or `mrk-` and 32
+/// hex digits for a multi-Region key), a key ARN, an alias name
+/// (`alias/` then letters, digits, `/`, `_`, `-`; 256 characters at most)
+/// or an alias ARN. Kept beside the section it serves: no other section
+/// names a KMS key by reference.
+fn kms_key_id_rule(id: &str) -> Rule {
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|c| c.is_ascii_hexdigit());
+    let key_id = |s: &str| {
+        let g: Vec<&str> = s.split('-').collect();
+        let uuid = g.len() == 5 && [8, 4, 4, 4, 12].iter().zip(&g).all(|(n, g)| hex(g, *n));
+        uuid || s.strip_prefix("mrk-").is_some_and(|h| hex(h, 32))
+    };
+    let alias = |s: &str| {
+        s.len() <= 256
+            && s.strip_prefix("alias/").is_some_and(|n| {
+                !n.is_empty()
+                    && n.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || b"/_-".contains(&c))
+            })
+    };
+    let ok = if let Some(rest) = id.strip_prefix("arn:") {
+        // arn:PARTITION:kms:REGION:ACCOUNT:key/ID or :alias/NAME
+        let parts: Vec<&str> = rest.splitn(5, ':').collect();
+        parts.len() == 5
+            && !parts[0].is_empty()
+            && parts[1] == "kms"
+            && rules::region(parts[2]).is_ok()
+            && parts[3].len() == 12
+            && parts[3].bytes().all(|c| c.is_ascii_digit())
+            && (parts[4].strip_prefix("key/").is_some_and(key_id) || alias(parts[4]))
+    } else {
+        key_id(id) || alias(id)
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err("must be a KMS key id, key ARN, alias name (`alias/...`) or alias ARN".to_string())
+    }
 }
 
 fn read_network(mut t: Table, p: &mut Problems) -> Option<Network> {
@@ -1606,4 +1664,74 @@ fn read_kubernetes(mut t: Table, p: &mut Problems) -> Option<KubernetesOverride>
         kubeconfig: kubeconfig?.into_inner(),
         context,
     })
+}
+
+#[cfg(test)]
+mod state_tests {
+    use crate::model::StateConfig;
+
+    const REFERENCE: &str = include_str!("../../../stacks/milvus-eks.toml");
+
+    fn with_state(section: &str) -> Result<crate::Stack, crate::StackError> {
+        let text = REFERENCE.replace(
+            "backend = \"local\"            # .stackplan/milvus-demo.state.json\n",
+            section,
+        );
+        assert_ne!(text, REFERENCE, "the reference stack's [state] moved");
+        crate::parse("s.toml", &text)
+    }
+
+    fn s3(kms_key_id: &str) -> String {
+        format!(
+            "backend = \"s3\"\nbucket = \"acme-stackplan-state\"\nkey = \"milvus-demo.json\"\nkms_key_id = \"{kms_key_id}\"\n"
+        )
+    }
+
+    #[test]
+    fn kms_key_id_is_read_in_each_form_kms_documents() {
+        for id in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "alias/stackplan-state",
+            "alias/aws/s3",
+            "arn:aws-cn:kms:cn-north-1:111122223333:alias/team/state_key",
+        ] {
+            let stack = with_state(&s3(id)).unwrap_or_else(|e| panic!("{id}: {e:?}"));
+            match stack.state {
+                StateConfig::S3 { kms_key_id, .. } => assert_eq!(kms_key_id.as_deref(), Some(id)),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_kms_key_id_in_no_documented_form_is_refused() {
+        for id in [
+            "stackplan-state",
+            "alias/",
+            "alias/has space",
+            "1234abcd-12ab-34cd-56ef",
+            "arn:aws:s3:::acme-stackplan-state",
+            "arn:aws:kms:us-west-2:1111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ] {
+            let err = with_state(&s3(id)).unwrap_err();
+            let problems = err.problems();
+            assert_eq!(problems.len(), 1, "{id}: {problems:?}");
+            assert_eq!(
+                problems[0].message,
+                "`state.kms_key_id` must be a KMS key id, key ARN, alias name (`alias/...`) or alias ARN",
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn kms_key_id_applies_only_to_the_s3_backend() {
+        let err = with_state("backend = \"local\"\nkms_key_id = \"alias/state\"\n").unwrap_err();
+        assert_eq!(
+            err.problems()[0].message,
+            "`state.kms_key_id` applies only to the s3 backend"
+        );
+    }
 }

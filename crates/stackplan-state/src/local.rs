@@ -3,13 +3,21 @@
 //! directory) and guarded by an OS file lock on `<state>.lock`, held from
 //! `lock` to `unlock` (or to the process's end: the OS releases a dead
 //! holder's lock, so a local lock is never stale).
+//!
+//! Both files and the `.stackplan` directory are the owner's only (0600,
+//! 0700; see `private_file`). The lock file is opened without following a
+//! symlink and must be a regular file, so a link planted at its path
+//! cannot make stackplan truncate or write the file it points to.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use stackplan_core::{BoxFuture, LockInfo, StateDocument, StateError, StateStore};
+
+use crate::private_file::{PRIVATE_FILE_MODE, create_private_dir_all, write_private_file};
 
 /// The state of one stack in a local file.
 #[derive(Debug)]
@@ -111,41 +119,92 @@ impl LocalStateStore {
         stored.serial = serial;
         let bytes = stored.to_bytes();
 
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(|e| self.io("creating its directory", e))?;
-        let file_name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "state.json".into());
-        let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-        let result = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.path)?;
-            // The rename is durable only once the directory entry is.
-            File::open(dir)?.sync_all()
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(self.io("writing", e));
-        }
+        self.create_dir()?;
+        write_private_file(&self.path, &bytes).map_err(|e| self.io("writing", e))?;
         *self.seen() = Some(Some((doc.lineage.clone(), serial)));
         Ok(serial)
     }
 
-    fn open_lock_file(&self) -> Result<File, StateError> {
-        if let Some(dir) = self.lock_path.parent() {
-            fs::create_dir_all(dir).map_err(|e| self.io("creating its directory", e))?;
+    /// Whether anything is at the lock path, a dangling symlink included
+    /// (`Path::exists` follows it and says no; opening it must refuse).
+    fn lock_exists(&self) -> bool {
+        fs::symlink_metadata(&self.lock_path).is_ok()
+    }
+
+    fn create_dir(&self) -> Result<(), StateError> {
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => {
+                create_private_dir_all(dir).map_err(|e| self.io("creating its directory", e))
+            }
+            _ => Ok(()),
         }
-        OpenOptions::new()
+    }
+
+    fn unsafe_lock_file(&self, found: &str) -> StateError {
+        StateError::UnsafeLockFile {
+            path: self.lock_path.display().to_string(),
+            found: found.to_string(),
+        }
+    }
+
+    /// Opens (or creates, 0600) the lock file: never through a symlink,
+    /// never truncating on open, and only if it is a regular file.
+    fn open_lock_file(&self) -> Result<File, StateError> {
+        self.create_dir()?;
+        let opened = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&self.lock_path)
-            .map_err(|e| self.io("opening the lock file", e))
+            .mode(PRIVATE_FILE_MODE)
+            // O_NOFOLLOW: a symlink at the lock path fails the open (ELOOP)
+            // instead of being followed to a file stackplan would then
+            // truncate and overwrite. O_NONBLOCK: a FIFO planted there
+            // opens at once instead of hanging until a writer appears; it
+            // changes nothing for a regular file.
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&self.lock_path);
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(self.unsafe_lock_file("a symbolic link"));
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
+                return Err(self.unsafe_lock_file("a directory"));
+            }
+            Err(e) => return Err(self.io("opening the lock file", e)),
+        };
+        // Judged on what was opened, not on the path, so nothing can be
+        // swapped in between the check and the use.
+        let meta = file
+            .metadata()
+            .map_err(|e| self.io("inspecting the lock file", e))?;
+        let kind = meta.file_type();
+        if !kind.is_file() {
+            use std::os::unix::fs::FileTypeExt;
+            let found = if kind.is_fifo() {
+                "a FIFO"
+            } else if kind.is_socket() {
+                "a socket"
+            } else if kind.is_char_device() || kind.is_block_device() {
+                "a device"
+            } else {
+                "a special file"
+            };
+            return Err(self.unsafe_lock_file(found));
+        }
+        // A second name for the same inode would let the lock record
+        // overwrite a file that lives elsewhere.
+        if meta.nlink() > 1 {
+            return Err(self.unsafe_lock_file("a hard link to another file"));
+        }
+        // A lock file left by an older stackplan may be world-readable;
+        // tightening it through the open descriptor (fchmod) races with
+        // nothing. Not ours to change if another user owns it.
+        if meta.mode() & 0o077 != 0 {
+            let _ = file.set_permissions(fs::Permissions::from_mode(PRIVATE_FILE_MODE));
+        }
+        Ok(file)
     }
 
     fn recorded_holder(file: &mut File) -> Option<LockInfo> {
@@ -200,7 +259,7 @@ impl LocalStateStore {
     }
 
     fn holder_now(&self) -> Result<Option<LockInfo>, StateError> {
-        if !self.lock_path.exists() {
+        if !self.lock_exists() {
             return Ok(None);
         }
         let mut file = self.open_lock_file()?;
@@ -216,6 +275,7 @@ impl LocalStateStore {
                     who: "another process".into(),
                     pid: 0,
                     created: "unknown".into(),
+                    heartbeat: None,
                 }),
             )),
             Err(fs::TryLockError::Error(e)) => Err(self.io("probing the lock", e)),
@@ -234,7 +294,7 @@ impl LocalStateStore {
                 holder: Box::new(holder),
             });
         }
-        if !self.lock_path.exists() {
+        if !self.lock_exists() {
             return Ok(None);
         }
         let mut file = self.open_lock_file()?;

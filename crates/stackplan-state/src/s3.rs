@@ -2,20 +2,63 @@
 //! conditional requests so that a concurrent writer is detected instead of
 //! overwritten, and a lock object next to it.
 //!
+//! - before anything else, once per store: the bucket must block all public
+//!   access (`GetPublicAccessBlock`), or nothing is read or written;
 //! - read: `GetObject`, remembering the object's ETag (or its absence);
 //! - write: `PutObject` with `If-Match: <ETag>` (or `If-None-Match: *` when
 //!   there was no state), so S3 answers 412 if anyone wrote in between;
 //! - lock: `PutObject <key>.lock` with `If-None-Match: *`: exactly one
-//!   creator wins; the loser reads the object to name the holder;
-//! - unlock: deletes the lock object after checking it is still ours;
-//!   `force_unlock` (`stackplan unlock`) deletes it whoever holds it.
+//!   creator wins; the loser reads the object to name the holder. While
+//!   held, a background task rewrites the lock every heartbeat interval
+//!   with a fresh `heartbeat`, `If-Match` on the lock's last ETag, so a
+//!   renewal never recreates or overwrites a lock that was taken away;
+//! - unlock: deletes the lock object, `If-Match` on the ETag of the record
+//!   it just read and found to be its own; `force_unlock` (`stackplan
+//!   unlock`) deletes it whoever holds it, again only the record it read.
+//!
+//! Every object is written with server-side encryption: SSE-KMS under the
+//! stack's `kms_key_id`, else SSE-S3.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
 use stackplan_core::{BoxFuture, LockInfo, StateDocument, StateError, StateStore};
+use tokio::task::JoinHandle;
+
+use crate::lockinfo::{HEARTBEAT_INTERVAL, rfc3339_utc};
+
+/// How the objects are encrypted at rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Encryption {
+    /// SSE-S3 (`AES256`): keys S3 manages.
+    #[default]
+    S3Managed,
+    /// SSE-KMS (`aws:kms`) under this key id, key ARN, alias or alias ARN.
+    Kms { key_id: String },
+}
+
+/// What a store is configured with beyond its bucket and key.
+#[derive(Debug, Clone)]
+pub struct S3Options {
+    pub encryption: Encryption,
+    /// How often a held lock's heartbeat is renewed ([`HEARTBEAT_INTERVAL`];
+    /// tests pass milliseconds).
+    pub heartbeat_interval: Duration,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        S3Options {
+            encryption: Encryption::default(),
+            heartbeat_interval: HEARTBEAT_INTERVAL,
+        }
+    }
+}
 
 /// What this store knows of the state object from its last request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,39 +75,185 @@ struct Inner {
     /// The lineage and serial of the document last read or written.
     lineage: Option<String>,
     serial: u64,
-    /// The lock id this store holds, if any.
-    lock_id: Option<String>,
+}
+
+/// The lock this store holds.
+#[derive(Debug)]
+struct Held {
+    /// The record as last written (its heartbeat included).
+    record: LockInfo,
+    /// The lock object's ETag after that write: the condition of the next.
+    etag: Option<String>,
+    /// Why the lock is no longer ours, once a renewal found it replaced or
+    /// deleted (a `stackplan unlock --force` elsewhere).
+    lost: Option<String>,
+}
+
+/// The bucket, the objects and the held lock: shared with the heartbeat
+/// task, which outlives no store (it is aborted on unlock and on drop).
+#[derive(Debug)]
+struct Objects {
+    client: Client,
+    bucket: String,
+    key: String,
+    lock_key: String,
+    encryption: Encryption,
+    held: Mutex<Option<Held>>,
 }
 
 /// The state of one stack in an S3 object.
 #[derive(Debug)]
 pub struct S3StateStore {
-    client: Client,
-    bucket: String,
-    key: String,
-    lock_key: String,
+    objects: Arc<Objects>,
+    heartbeat_interval: Duration,
+    /// Set once the bucket's public access block was found complete.
+    bucket_checked: tokio::sync::OnceCell<()>,
     inner: Mutex<Inner>,
+    heartbeat: Mutex<Option<JoinHandle<()>>>,
 }
 
 fn status<E>(e: &SdkError<E>) -> Option<u16> {
     e.raw_response().map(|r| r.status().as_u16())
 }
 
+/// The four settings of a bucket's public access block, each of which must
+/// be on; named as in the API and in `aws s3api put-public-access-block`.
+const PUBLIC_ACCESS_SETTINGS: [&str; 4] = [
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+];
+
+/// The error code S3 answers `GetPublicAccessBlock` with (HTTP 404) when a
+/// bucket has no public access block. The S3 model in botocore
+/// (`data/s3/2006-03-01/service-2.json`, operation `GetPublicAccessBlock`)
+/// lists no errors for it, so the SDK has no variant; the same code is
+/// modelled for the account-level call in `data/s3control/2018-08-20/
+/// service-2.json` (shape `NoSuchPublicAccessBlockConfiguration`,
+/// `httpStatusCode` 404), and S3 and moto return it for buckets too.
+const NO_PUBLIC_ACCESS_BLOCK: &str = "NoSuchPublicAccessBlockConfiguration";
+
+impl Objects {
+    fn held(&self) -> MutexGuard<'_, Option<Held>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    fn lock_location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.lock_key)
+    }
+
+    /// A `PutObject` of `bytes` at `key`, encrypted as configured. The
+    /// encryption is asked for on every write rather than left to the
+    /// bucket's default, which stackplan does not own.
+    /// (`x-amz-server-side-encryption` and
+    /// `x-amz-server-side-encryption-aws-kms-key-id`: botocore
+    /// `data/s3/2006-03-01/service-2.json`, `PutObjectRequest` members
+    /// `ServerSideEncryption` and `SSEKMSKeyId`, which takes a key id, key
+    /// ARN or alias.)
+    fn put(&self, key: &str, bytes: Vec<u8>) -> PutObjectFluentBuilder {
+        let put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(bytes));
+        match &self.encryption {
+            Encryption::S3Managed => put.server_side_encryption(ServerSideEncryption::Aes256),
+            Encryption::Kms { key_id } => put
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(key_id),
+        }
+    }
+
+    /// Rewrites the held lock with a new heartbeat, only if the lock
+    /// object is still the one this store last wrote. Returns whether to
+    /// keep renewing.
+    async fn renew_heartbeat(&self) -> bool {
+        let (record, etag) = match self.held().as_ref() {
+            Some(Held {
+                record,
+                etag: Some(etag),
+                lost: None,
+            }) => (
+                LockInfo {
+                    heartbeat: Some(rfc3339_utc(SystemTime::now())),
+                    ..record.clone()
+                },
+                etag.clone(),
+            ),
+            // Released, lost, or written without an ETag to renew against
+            // (S3 always returns one): nothing to renew safely.
+            _ => return false,
+        };
+        let bytes = serde_json::to_vec_pretty(&record).expect("lock info serializes");
+        let put = self.put(&self.lock_key, bytes).if_match(&etag).send().await;
+        let mut held = self.held();
+        let Some(h) = held.as_mut().filter(|h| h.record.id == record.id) else {
+            return false;
+        };
+        match put {
+            Ok(out) => {
+                h.etag = out.e_tag().map(str::to_string);
+                h.record = record;
+                true
+            }
+            // 412: the lock object is not the one we wrote; 404: it is
+            // gone (an `If-Match` write on a missing key fails with 404,
+            // per botocore's `PutObjectRequest` `IfMatch` documentation
+            // and the S3 conditional-requests guide). Either way someone
+            // released it: stop, and refuse further writes.
+            Err(e) if matches!(status(&e), Some(412 | 404)) => {
+                h.lost = Some(format!(
+                    "the lock object {} was removed or replaced by someone else, as `stackplan unlock --force` does",
+                    self.lock_location()
+                ));
+                false
+            }
+            // A network failure, throttling, or a 409 (a concurrent
+            // conditional write): try again at the next beat. The lock
+            // looks stale only after several beats are missed.
+            Err(_) => true,
+        }
+    }
+}
+
 impl S3StateStore {
     pub fn new(client: Client, bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self::with_options(client, bucket, key, S3Options::default())
+    }
+
+    pub fn with_options(
+        client: Client,
+        bucket: impl Into<String>,
+        key: impl Into<String>,
+        options: S3Options,
+    ) -> Self {
         let key = key.into();
         S3StateStore {
-            client,
-            bucket: bucket.into(),
-            lock_key: format!("{key}.lock"),
-            key,
+            objects: Arc::new(Objects {
+                client,
+                bucket: bucket.into(),
+                lock_key: format!("{key}.lock"),
+                key,
+                encryption: options.encryption,
+                held: Mutex::new(None),
+            }),
+            heartbeat_interval: options.heartbeat_interval,
+            bucket_checked: tokio::sync::OnceCell::new(),
             inner: Mutex::new(Inner::default()),
+            heartbeat: Mutex::new(None),
         }
     }
 
     /// A store on a client from the standard AWS configuration chain
     /// (profile, SSO, environment, `AWS_ENDPOINT_URL`), in `region`.
-    pub async fn connect(region: &str, bucket: &str, key: &str) -> Self {
+    pub async fn connect(region: &str, bucket: &str, key: &str, options: S3Options) -> Self {
         let config = aws_config::from_env()
             .region(aws_config::Region::new(region.to_string()))
             .load()
@@ -73,11 +262,23 @@ impl S3StateStore {
             // Path-style addressing works with every endpoint, moto included.
             .force_path_style(true)
             .build();
-        Self::new(Client::from_conf(s3), bucket, key)
+        Self::with_options(Client::from_conf(s3), bucket, key, options)
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn heartbeat_task(&self) -> MutexGuard<'_, Option<JoinHandle<()>>> {
+        self.heartbeat.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn client(&self) -> &Client {
+        &self.objects.client
+    }
+
+    fn bucket(&self) -> &str {
+        &self.objects.bucket
     }
 
     fn backend<E>(&self, what: &str, e: SdkError<E>) -> StateError
@@ -91,11 +292,74 @@ impl S3StateStore {
         }
     }
 
+    /// Refuses a bucket that does not block all public access, once per
+    /// store, before the first request that reads or writes an object.
+    async fn ensure_private_bucket(&self) -> Result<(), StateError> {
+        self.bucket_checked
+            .get_or_try_init(|| self.check_public_access_block())
+            .await
+            .map(|_| ())
+    }
+
+    /// The bucket-level block only: the account's settings may also apply
+    /// (S3 uses the most restrictive combination, per the
+    /// `GetPublicAccessBlock` documentation), but a state bucket should
+    /// not depend on an account setting someone else can change.
+    async fn check_public_access_block(&self) -> Result<(), StateError> {
+        let public = |problem: String| StateError::PublicBucket {
+            bucket: self.bucket().to_string(),
+            problem,
+        };
+        let out = self
+            .client()
+            .get_public_access_block()
+            .bucket(self.bucket())
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let c = out.public_access_block_configuration();
+                let settings = [
+                    c.and_then(|c| c.block_public_acls()),
+                    c.and_then(|c| c.ignore_public_acls()),
+                    c.and_then(|c| c.block_public_policy()),
+                    c.and_then(|c| c.restrict_public_buckets()),
+                ];
+                let off: Vec<&str> = PUBLIC_ACCESS_SETTINGS
+                    .iter()
+                    .zip(settings)
+                    .filter(|(_, on)| *on != Some(true))
+                    .map(|(name, _)| *name)
+                    .collect();
+                if off.is_empty() {
+                    Ok(())
+                } else {
+                    Err(public(format!(
+                        "does not block all public access ({} off)",
+                        off.join(", ")
+                    )))
+                }
+            }
+            Err(e) if e.code() == Some(NO_PUBLIC_ACCESS_BLOCK) => {
+                Err(public("has no public access block".to_string()))
+            }
+            Err(e) => {
+                // Reading the block needs `s3:GetBucketPublicAccessBlock`
+                // (the `GetPublicAccessBlock` API reference).
+                let what = format!(
+                    "GetPublicAccessBlock s3://{} (stackplan needs s3:GetBucketPublicAccessBlock on the state bucket to check that it is not public)",
+                    self.bucket()
+                );
+                Err(self.backend(&what, e))
+            }
+        }
+    }
+
     async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, Option<String>)>, StateError> {
         let out = self
-            .client
+            .client()
             .get_object()
-            .bucket(&self.bucket)
+            .bucket(self.bucket())
             .key(key)
             .send()
             .await;
@@ -104,7 +368,7 @@ impl S3StateStore {
                 let etag = o.e_tag().map(str::to_string);
                 let bytes = o.body.collect().await.map_err(|e| StateError::Backend {
                     location: self.location(),
-                    message: format!("reading s3://{}/{key}", self.bucket),
+                    message: format!("reading s3://{}/{key}", self.bucket()),
                     source: Some(Box::new(e)),
                 })?;
                 Ok(Some((bytes.into_bytes().to_vec(), etag)))
@@ -115,12 +379,13 @@ impl S3StateStore {
             {
                 Ok(None)
             }
-            Err(e) => Err(self.backend(&format!("GetObject s3://{}/{key}", self.bucket), e)),
+            Err(e) => Err(self.backend(&format!("GetObject s3://{}/{key}", self.bucket()), e)),
         }
     }
 
     async fn read_now(&self) -> Result<Option<StateDocument>, StateError> {
-        let got = self.get(&self.key).await?;
+        self.ensure_private_bucket().await?;
+        let got = self.get(&self.objects.key).await?;
         let (doc, seen) = match got {
             None => (None, Seen::Absent),
             Some((bytes, etag)) => {
@@ -137,12 +402,25 @@ impl S3StateStore {
         Ok(doc)
     }
 
-    async fn write_now(&self, doc: &StateDocument) -> Result<u64, StateError> {
-        if self.inner().lock_id.is_none() {
-            return Err(StateError::NotLocked {
+    /// Refuses a write unless this store holds the lock and no heartbeat
+    /// found it taken away.
+    fn check_lock_held(&self) -> Result<(), StateError> {
+        match self.objects.held().as_ref() {
+            None => Err(StateError::NotLocked {
                 location: self.location(),
-            });
+            }),
+            Some(Held {
+                lost: Some(detail), ..
+            }) => Err(StateError::LockLost {
+                location: self.location(),
+                detail: detail.clone(),
+            }),
+            Some(_) => Ok(()),
         }
+    }
+
+    async fn write_now(&self, doc: &StateDocument) -> Result<u64, StateError> {
+        self.check_lock_held()?;
         // The write is conditional on the object being what this store last
         // saw, so a write by anyone since then is detected, not overwritten.
         if self.inner().seen == Seen::NotRead {
@@ -174,13 +452,7 @@ impl S3StateStore {
     /// saw; remembers the new ETag for the next write.
     async fn put_conditional(&self, bytes: Vec<u8>) -> Result<(), StateError> {
         let seen = self.inner().seen.clone();
-        let mut put = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .content_type("application/json")
-            .body(ByteStream::from(bytes));
+        let mut put = self.objects.put(&self.objects.key, bytes);
         put = match &seen {
             Seen::ETag(etag) => put.if_match(etag),
             Seen::Absent => put.if_none_match("*"),
@@ -212,42 +484,59 @@ impl S3StateStore {
         }
     }
 
+    fn parse_holder(&self, bytes: &[u8]) -> LockInfo {
+        serde_json::from_slice(bytes).unwrap_or_else(|_| LockInfo {
+            id: "unreadable".into(),
+            operation: "unknown".into(),
+            who: format!(
+                "unknown ({} is not a lock record)",
+                self.objects.lock_location()
+            ),
+            pid: 0,
+            created: "unknown".into(),
+            heartbeat: None,
+        })
+    }
+
+    /// The lock record and its ETag, if there is a lock.
+    async fn lock_record(&self) -> Result<Option<(LockInfo, Option<String>)>, StateError> {
+        self.ensure_private_bucket().await?;
+        Ok(self
+            .get(&self.objects.lock_key)
+            .await?
+            .map(|(bytes, etag)| (self.parse_holder(&bytes), etag)))
+    }
+
     async fn holder_now(&self) -> Result<Option<LockInfo>, StateError> {
-        match self.get(&self.lock_key).await? {
-            None => Ok(None),
-            Some((bytes, _)) => Ok(Some(serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                LockInfo {
-                    id: "unreadable".into(),
-                    operation: "unknown".into(),
-                    who: format!(
-                        "unknown (s3://{}/{} is not a lock record)",
-                        self.bucket, self.lock_key
-                    ),
-                    pid: 0,
-                    created: "unknown".into(),
-                }
-            }))),
-        }
+        Ok(self.lock_record().await?.map(|(holder, _)| holder))
     }
 
     async fn lock_now(&self, info: &LockInfo) -> Result<(), StateError> {
-        if self.inner().lock_id.is_some() {
+        // Held and not lost: already ours. Lost: try to take it anew.
+        if matches!(self.objects.held().as_ref(), Some(h) if h.lost.is_none()) {
             return Ok(());
         }
-        let record = serde_json::to_vec_pretty(info).expect("lock info serializes");
+        self.stop_heartbeat().await;
+        self.ensure_private_bucket().await?;
+        let record = LockInfo {
+            heartbeat: Some(rfc3339_utc(SystemTime::now())),
+            ..info.clone()
+        };
+        let bytes = serde_json::to_vec_pretty(&record).expect("lock info serializes");
         let put = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&self.lock_key)
-            .content_type("application/json")
+            .objects
+            .put(&self.objects.lock_key, bytes)
             .if_none_match("*")
-            .body(ByteStream::from(record))
             .send()
             .await;
         match put {
-            Ok(_) => {
-                self.inner().lock_id = Some(info.id.clone());
+            Ok(out) => {
+                *self.objects.held() = Some(Held {
+                    record,
+                    etag: out.e_tag().map(str::to_string),
+                    lost: None,
+                });
+                self.start_heartbeat();
                 Ok(())
             }
             Err(e) if matches!(status(&e), Some(412 | 409)) => {
@@ -263,55 +552,129 @@ impl S3StateStore {
                     },
                 })
             }
-            Err(e) => Err(self.backend(
-                &format!("PutObject s3://{}/{}", self.bucket, self.lock_key),
-                e,
-            )),
+            Err(e) => Err(self.backend(&format!("PutObject {}", self.objects.lock_location()), e)),
         }
     }
 
-    async fn delete_lock(&self) -> Result<(), StateError> {
-        self.client
+    /// Renews the heartbeat until unlock (or drop) for as long as the lock
+    /// is ours. Without a tokio runtime there is nothing to run it on; the
+    /// lock then looks stale after a while, which `unlock` reports.
+    fn start_heartbeat(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let objects = Arc::clone(&self.objects);
+        let interval = self.heartbeat_interval;
+        let task = runtime.spawn(async move {
+            let mut ticks =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            // After a slow renewal, beat once, not a burst of catch-ups.
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if !objects.renew_heartbeat().await {
+                    return;
+                }
+            }
+        });
+        if let Some(old) = self.heartbeat_task().replace(task) {
+            old.abort();
+        }
+    }
+
+    async fn stop_heartbeat(&self) {
+        let task = self.heartbeat_task().take();
+        if let Some(task) = task {
+            task.abort();
+            // Wait until it is gone, so no renewal starts after this.
+            let _ = task.await;
+        }
+    }
+
+    /// Deletes the lock object only if it is still the record read with
+    /// `etag` (`If-Match` on `DeleteObject`, which S3 supports for general
+    /// purpose buckets: botocore `data/s3/2006-03-01/service-2.json`,
+    /// operation `DeleteObject`). Returns `false` when it changed meanwhile.
+    async fn delete_lock(&self, etag: Option<&str>) -> Result<bool, StateError> {
+        let mut delete = self
+            .client()
             .delete_object()
-            .bucket(&self.bucket)
-            .key(&self.lock_key)
-            .send()
-            .await
-            .map_err(|e| {
-                self.backend(
-                    &format!("DeleteObject s3://{}/{}", self.bucket, self.lock_key),
-                    e,
-                )
-            })?;
-        Ok(())
+            .bucket(self.bucket())
+            .key(&self.objects.lock_key);
+        if let Some(etag) = etag {
+            delete = delete.if_match(etag);
+        }
+        match delete.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if status(&e) == Some(412) => Ok(false),
+            // Already gone: what deleting was for.
+            Err(e) if status(&e) == Some(404) => Ok(true),
+            Err(e) => {
+                Err(self.backend(&format!("DeleteObject {}", self.objects.lock_location()), e))
+            }
+        }
     }
 
     async fn unlock_now(&self) -> Result<(), StateError> {
-        let Some(ours) = self.inner().lock_id.clone() else {
+        self.stop_heartbeat().await;
+        let Some(held) = self.objects.held().take() else {
             return Ok(());
         };
-        match self.holder_now().await? {
-            Some(h) if h.id == ours => self.delete_lock().await?,
-            // Someone force-unlocked and maybe re-locked: never delete
-            // another holder's lock on the way out.
-            _ => {}
+        if held.lost.is_some() {
+            // Someone else's lock now, or none: nothing of ours to delete.
+            return Ok(());
         }
-        self.inner().lock_id = None;
-        Ok(())
+        // A renewal cut short by `stop_heartbeat` may still land and change
+        // the ETag once; read again then.
+        for _ in 0..3 {
+            match self.lock_record().await? {
+                Some((holder, etag)) if holder.id == held.record.id => {
+                    if self.delete_lock(etag.as_deref()).await? {
+                        return Ok(());
+                    }
+                }
+                // Someone force-unlocked and maybe re-locked: never delete
+                // another holder's lock on the way out.
+                _ => return Ok(()),
+            }
+        }
+        Err(StateError::Conflict {
+            location: self.objects.lock_location(),
+            detail: "the lock object kept changing while it was being released".into(),
+        })
     }
 
     async fn force_unlock_now(&self) -> Result<Option<LockInfo>, StateError> {
-        let holder = self.holder_now().await?;
-        if holder.is_some() {
-            self.delete_lock().await?;
+        // Delete exactly the record shown to the user; if it changed in
+        // between (its holder beat again), show and delete the new one.
+        for _ in 0..3 {
+            let Some((holder, etag)) = self.lock_record().await? else {
+                return Ok(None);
+            };
+            if self.delete_lock(etag.as_deref()).await? {
+                return Ok(Some(holder));
+            }
         }
-        Ok(holder)
+        Err(StateError::Conflict {
+            location: self.objects.lock_location(),
+            detail: "the lock object kept changing while it was being released".into(),
+        })
+    }
+}
+
+impl Drop for S3StateStore {
+    fn drop(&mut self) {
+        // A store dropped while locked (a failed run) stops beating, so the
+        // lock it leaves goes stale and `stackplan unlock` can release it.
+        if let Some(task) = self.heartbeat_task().take() {
+            task.abort();
+        }
     }
 }
 
 impl StateStore for S3StateStore {
     fn location(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
+        self.objects.location()
     }
 
     fn read(&self) -> BoxFuture<'_, Result<Option<StateDocument>, StateError>> {

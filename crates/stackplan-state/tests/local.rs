@@ -161,3 +161,111 @@ async fn no_file_the_backend_writes_contains_the_secret() {
     store.unlock().await.unwrap();
     assert_eq!(grep_tree(dir.path(), SECRET), Vec::<String>::new());
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn state_lock_and_directory_are_readable_by_their_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStateStore::for_stack(dir.path(), "demo");
+    store.lock(&lock_info("apply")).await.unwrap();
+    store.write(&new_document("demo")).await.unwrap();
+    let state_dir = dir.path().join(".stackplan");
+    assert_eq!(mode(&state_dir), 0o700);
+    assert_eq!(mode(store.path()), 0o600);
+    assert_eq!(mode(&state_dir.join("demo.state.json.lock")), 0o600);
+}
+
+#[tokio::test]
+async fn replacing_a_world_readable_state_file_leaves_it_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.state.json");
+    let doc = new_document("demo");
+    std::fs::write(&path, doc.to_bytes()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = LocalStateStore::at(path.clone());
+    store.lock(&lock_info("apply")).await.unwrap();
+    store.read().await.unwrap();
+    store.write(&doc).await.unwrap();
+    assert_eq!(mode(&path), 0o600);
+}
+
+#[tokio::test]
+async fn a_symlink_planted_as_the_lock_file_is_refused_and_its_target_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious content\n").unwrap();
+    std::fs::create_dir(dir.path().join(".stackplan")).unwrap();
+    let lock_path = dir.path().join(".stackplan/demo.state.json.lock");
+    std::os::unix::fs::symlink(&victim, &lock_path).unwrap();
+
+    let store = LocalStateStore::for_stack(dir.path(), "demo");
+    let err = store.lock(&lock_info("apply")).await.unwrap_err();
+    assert!(matches!(err, StateError::UnsafeLockFile { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "state lock {} is a symbolic link, not a regular file: stackplan does not follow or write through it; remove it if you did not make it",
+            lock_path.display()
+        )
+    );
+    // `unlock` and the holder probe refuse it the same way.
+    assert!(matches!(
+        store.force_unlock().await.unwrap_err(),
+        StateError::UnsafeLockFile { .. }
+    ));
+    assert!(matches!(
+        store.lock_holder().await.unwrap_err(),
+        StateError::UnsafeLockFile { .. }
+    ));
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "precious content\n"
+    );
+}
+
+#[tokio::test]
+async fn a_fifo_planted_as_the_lock_file_is_refused_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".stackplan")).unwrap();
+    let lock_path = dir.path().join(".stackplan/demo.state.json.lock");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&lock_path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let store = LocalStateStore::for_stack(dir.path(), "demo");
+    let err = store.lock(&lock_info("apply")).await.unwrap_err();
+    match &err {
+        StateError::UnsafeLockFile { path, found } => {
+            assert_eq!(path, &lock_path.display().to_string());
+            assert_eq!(found, "a FIFO");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_state_file_listing_a_resource_twice_is_refused_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStateStore::for_stack(dir.path(), "demo");
+    store.lock(&lock_info("apply")).await.unwrap();
+    store.write(&doc_with_secret("x")).await.unwrap();
+    // A merge that kept both sides' entry for the same resource.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.path()).unwrap()).unwrap();
+    let twin = json["resources"][0].clone();
+    json["resources"].as_array_mut().unwrap().push(twin);
+    std::fs::write(store.path(), serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+
+    let err = store.read().await.unwrap_err();
+    assert!(
+        matches!(&err, StateError::DuplicateResource { addr } if addr == "secretsmanager_secret.msk_scram"),
+        "{err}"
+    );
+}

@@ -1,20 +1,23 @@
 //! The S3 backend's conditional-write logic against the SDK's official
 //! mock crate (`aws-smithy-mocks`): which condition each request carries
-//! and what a failed condition turns into. Runs against moto come with the
-//! emulator harness (`tests/harness`).
+//! and what a failed condition turns into, the encryption every write asks
+//! for, the public access check, and the lock's heartbeat. Runs against
+//! moto are in `s3_moto.rs`.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+use aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockOutput;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::error::NoSuchKey;
+use aws_sdk_s3::types::{PublicAccessBlockConfiguration, ServerSideEncryption};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use stackplan_core::{LockInfo, StateError, StateStore};
-use stackplan_state::{S3StateStore, new_document};
+use stackplan_state::{Encryption, S3Options, S3StateStore, new_document};
 
 const BUCKET: &str = "acme-stackplan-state";
 const KEY: &str = "milvus-demo.json";
@@ -27,6 +30,7 @@ fn holder() -> LockInfo {
         who: "ops@laptop".into(),
         pid: 4242,
         created: "2026-01-02T03:04:05Z".into(),
+        heartbeat: None,
     }
 }
 
@@ -39,9 +43,32 @@ fn status(code: u16, s3_code: &str) -> HttpResponse {
     )
 }
 
+/// The state bucket blocks all public access, as the backend requires.
+fn bucket_is_private() -> Rule {
+    mock!(Client::get_public_access_block).then_output(|| {
+        GetPublicAccessBlockOutput::builder()
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .build()
+    })
+}
+
 fn store(rules: &[&Rule]) -> S3StateStore {
-    let client: Client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules);
-    S3StateStore::new(client, BUCKET, KEY)
+    store_with(rules, S3Options::default())
+}
+
+fn store_with(rules: &[&Rule], options: S3Options) -> S3StateStore {
+    let private = bucket_is_private();
+    let mut all = rules.to_vec();
+    all.push(&private);
+    let client: Client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &all);
+    S3StateStore::with_options(client, BUCKET, KEY, options)
 }
 
 fn lock_created() -> Rule {
@@ -204,4 +231,271 @@ async fn unlock_never_deletes_another_holders_lock() {
     s.lock(&mine).await.unwrap();
     s.unlock().await.unwrap();
     assert_eq!(delete.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn state_and_lock_are_written_with_sse_s3_by_default() {
+    let lock = mock!(Client::put_object)
+        .match_requests(|r| {
+            r.key() == Some(LOCK)
+                && r.server_side_encryption() == Some(&ServerSideEncryption::Aes256)
+                && r.ssekms_key_id().is_none()
+        })
+        .then_output(|| PutObjectOutput::builder().e_tag("\"lock-1\"").build());
+    let get = state_absent();
+    let put = mock!(Client::put_object)
+        .match_requests(|r| {
+            r.key() == Some(KEY)
+                && r.server_side_encryption() == Some(&ServerSideEncryption::Aes256)
+                && r.ssekms_key_id().is_none()
+        })
+        .then_output(|| PutObjectOutput::builder().e_tag("\"v1\"").build());
+    let s = store(&[&lock, &get, &put]);
+    s.lock(&holder()).await.unwrap();
+    s.read().await.unwrap();
+    s.write(&new_document("milvus-demo")).await.unwrap();
+    assert_eq!((lock.num_calls(), put.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn state_and_lock_are_written_with_the_configured_kms_key() {
+    const KEY_ARN: &str =
+        "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let kms = |key: &'static str| {
+        mock!(Client::put_object)
+            .match_requests(move |r| {
+                r.key() == Some(key)
+                    && r.server_side_encryption() == Some(&ServerSideEncryption::AwsKms)
+                    && r.ssekms_key_id() == Some(KEY_ARN)
+            })
+            .then_output(|| PutObjectOutput::builder().e_tag("\"x\"").build())
+    };
+    let (lock, put) = (kms(LOCK), kms(KEY));
+    let get = state_absent();
+    let options = S3Options {
+        encryption: Encryption::Kms {
+            key_id: KEY_ARN.into(),
+        },
+        ..S3Options::default()
+    };
+    let s = store_with(&[&lock, &get, &put], options);
+    s.lock(&holder()).await.unwrap();
+    s.read().await.unwrap();
+    s.write(&new_document("milvus-demo")).await.unwrap();
+    assert_eq!((lock.num_calls(), put.num_calls()), (1, 1));
+}
+
+fn public_access(status_code: u16, body: &'static str) -> Rule {
+    mock!(Client::get_public_access_block).then_http_response(move || {
+        HttpResponse::new(
+            StatusCode::try_from(status_code).unwrap(),
+            SdkBody::from(body),
+        )
+    })
+}
+
+#[tokio::test]
+async fn a_bucket_without_a_public_access_block_is_refused_with_the_fix() {
+    // What S3 (and moto) answer for a bucket that never had a block.
+    let none = public_access(
+        404,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchPublicAccessBlockConfiguration</Code><Message>The public access block configuration was not found</Message></Error>",
+    );
+    let lock = lock_created();
+    // `none` comes first, so it answers instead of the passing default.
+    let client: Client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&none, &lock]);
+    let s = S3StateStore::new(client, BUCKET, KEY);
+    let err = s.lock(&holder()).await.unwrap_err();
+    assert!(matches!(err, StateError::PublicBucket { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "state bucket acme-stackplan-state has no public access block: state must not be readable by the public. Block all public access on it, then run again:\n  aws s3api put-public-access-block \\\n    --bucket acme-stackplan-state \\\n    --public-access-block-configuration '{\"BlockPublicAcls\": true,\n      \"IgnorePublicAcls\": true, \"BlockPublicPolicy\": true,\n      \"RestrictPublicBuckets\": true}'"
+    );
+    assert_eq!(lock.num_calls(), 0, "nothing is written to a public bucket");
+    assert!(matches!(
+        s.read().await.unwrap_err(),
+        StateError::PublicBucket { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_public_access_block_with_a_setting_off_is_refused_naming_it() {
+    let partial = public_access(
+        200,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>false</RestrictPublicBuckets></PublicAccessBlockConfiguration>",
+    );
+    let get = state_absent();
+    let client: Client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&partial, &get]);
+    let s = S3StateStore::new(client, BUCKET, KEY);
+    let err = s.read().await.unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "state bucket acme-stackplan-state does not block all public access (RestrictPublicBuckets off)"
+        ),
+        "{err}"
+    );
+    assert_eq!(get.num_calls(), 0, "nothing is read from a public bucket");
+}
+
+#[tokio::test]
+async fn the_bucket_is_checked_once_per_store() {
+    let private = bucket_is_private();
+    let get = state_absent();
+    let client: Client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&private, &get]);
+    let s = S3StateStore::new(client, BUCKET, KEY);
+    s.read().await.unwrap();
+    s.read().await.unwrap();
+    assert_eq!((private.num_calls(), get.num_calls()), (1, 2));
+}
+
+fn fast_heartbeat() -> S3Options {
+    S3Options {
+        heartbeat_interval: std::time::Duration::from_millis(20),
+        ..S3Options::default()
+    }
+}
+
+fn lock_body(req: &aws_sdk_s3::operation::put_object::PutObjectInput) -> LockInfo {
+    let bytes = req.body().bytes().expect("an in-memory body");
+    serde_json::from_slice(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn the_lock_is_taken_with_a_heartbeat() {
+    let put = mock!(Client::put_object)
+        .match_requests(|r| {
+            r.key() == Some(LOCK) && r.if_none_match() == Some("*") && {
+                let record = lock_body(r);
+                record.id == "6f1c" && record.heartbeat.is_some()
+            }
+        })
+        .then_output(|| PutObjectOutput::builder().e_tag("\"lock-1\"").build());
+    let s = store(&[&put]);
+    s.lock(&holder()).await.unwrap();
+    assert_eq!(put.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn the_heartbeat_rewrites_the_lock_only_while_it_is_still_ours() {
+    let lock = lock_created();
+    // Each renewal is conditional on the ETag the previous write returned.
+    let renew_1 = mock!(Client::put_object)
+        .match_requests(|r| r.key() == Some(LOCK) && r.if_match() == Some("\"lock-1\""))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"lock-2\"").build());
+    let renew_2 = mock!(Client::put_object)
+        .match_requests(|r| {
+            r.key() == Some(LOCK)
+                && r.if_match() == Some("\"lock-2\"")
+                && r.if_none_match().is_none()
+        })
+        .then_http_response(|| status(412, "PreconditionFailed"));
+    let s = store_with(&[&lock, &renew_1, &renew_2], fast_heartbeat());
+    s.lock(&holder()).await.unwrap();
+    for _ in 0..100 {
+        if renew_2.num_calls() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!((renew_1.num_calls(), renew_2.num_calls()), (1, 1));
+    // The 412 means someone took the lock away: no more renewals, and no
+    // state write under a lock that is not ours.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(renew_2.num_calls(), 1);
+    let err = s.write(&new_document("milvus-demo")).await.unwrap_err();
+    assert!(matches!(err, StateError::LockLost { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn unlock_stops_the_heartbeat_and_deletes_only_the_record_it_read() {
+    let lock = lock_created();
+    let renew = mock!(Client::put_object)
+        .match_requests(|r| r.key() == Some(LOCK) && r.if_match().is_some())
+        .then_output(|| PutObjectOutput::builder().e_tag("\"lock-n\"").build());
+    let mine = mock!(Client::get_object)
+        .match_requests(|r| r.key() == Some(LOCK))
+        .then_output(|| {
+            GetObjectOutput::builder()
+                .e_tag("\"lock-7\"")
+                .body(ByteStream::from(serde_json::to_vec(&holder()).unwrap()))
+                .build()
+        });
+    let delete = mock!(Client::delete_object)
+        .match_requests(|r| r.key() == Some(LOCK) && r.if_match() == Some("\"lock-7\""))
+        .then_output(|| DeleteObjectOutput::builder().build());
+    let s = store_with(&[&lock, &renew, &mine, &delete], fast_heartbeat());
+    s.lock(&holder()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    s.unlock().await.unwrap();
+    assert_eq!(delete.num_calls(), 1);
+    let renewals = renew.num_calls();
+    assert!(renewals >= 1, "the heartbeat ran while locked");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(renew.num_calls(), renewals, "and stopped at unlock");
+}
+
+#[tokio::test]
+async fn release_refuses_a_fresh_heartbeat_unless_forced() {
+    let fresh = LockInfo {
+        heartbeat: Some(stackplan_state::rfc3339_utc(std::time::SystemTime::now())),
+        ..holder()
+    };
+    let record = serde_json::to_vec(&fresh).unwrap();
+    let read_holder = mock!(Client::get_object)
+        .match_requests(|r| r.key() == Some(LOCK))
+        .then_output(move || {
+            GetObjectOutput::builder()
+                .body(ByteStream::from(record.clone()))
+                .build()
+        });
+    let delete = mock!(Client::delete_object).then_output(|| DeleteObjectOutput::builder().build());
+    let s = store(&[&read_holder, &delete]);
+    let stale_after = stackplan_state::LOCK_STALE_AFTER;
+
+    let err = stackplan_state::release_lock(&s, false, stale_after)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::LockAlive { .. }), "{err}");
+    let text = err.to_string();
+    for part in [
+        "ops@laptop (pid 4242) for `apply` since 2026-01-02T03:04:05Z",
+        ", last heartbeat ",
+        "stale only after 90s",
+    ] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
+    assert_eq!(delete.num_calls(), 0);
+
+    let released = stackplan_state::release_lock(&s, true, stale_after)
+        .await
+        .unwrap();
+    assert_eq!(released, Some(fresh));
+    assert_eq!(delete.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_state_object_listing_a_resource_twice_is_refused_when_read() {
+    // A bad merge uploaded by hand: the same address twice.
+    let body = format!(
+        r#"{{"format_version": {}, "lineage": "l", "serial": 3, "stack": "milvus-demo",
+        "resources": [
+          {{"addr": "s3_bucket.data", "kind": "s3_bucket", "mode": "managed", "physical_id": "a"}},
+          {{"addr": "s3_bucket.data", "kind": "s3_bucket", "mode": "managed", "physical_id": "b"}}
+        ]}}"#,
+        stackplan_core::STATE_FORMAT_VERSION
+    );
+    let get = mock!(Client::get_object)
+        .match_requests(|r| r.key() == Some(KEY))
+        .then_output(move || {
+            GetObjectOutput::builder()
+                .e_tag("\"v3\"")
+                .body(ByteStream::from(body.clone().into_bytes()))
+                .build()
+        });
+    let s = store(&[&get]);
+    let err = s.read().await.unwrap_err();
+    assert!(
+        matches!(&err, StateError::DuplicateResource { addr } if addr == "s3_bucket.data"),
+        "{err}"
+    );
 }

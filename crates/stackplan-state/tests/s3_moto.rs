@@ -1,22 +1,35 @@
 //! The S3 backend against moto (started by the shared emulator harness,
 //! `just emulators-install`): the lock object and the conditional writes
-//! behave on a real S3 API as they do against the mocks in `s3.rs`.
+//! behave on a real S3 API as they do against the mocks in `s3.rs`, and so
+//! do the encryption, the public access check and the heartbeat.
+
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+    ServerSideEncryption,
+};
 use stackplan_core::{LockInfo, StateError, StateStore};
-use stackplan_state::{S3StateStore, new_document, new_lock_info};
+use stackplan_state::{
+    Encryption, LOCK_STALE_AFTER, S3Options, S3StateStore, heartbeat_age, new_document,
+    new_lock_info, parse_rfc3339_utc, release_lock, rfc3339_utc,
+};
 use stackplan_testkit::{Emulators, REGION, unique_name};
 
-async fn client_with_bucket() -> (Client, String) {
+async fn client() -> Client {
     let emulators = Emulators::shared().expect("the emulators start (just emulators-install)");
     let config = emulators.aws_config().await;
-    let client = Client::from_conf(
+    Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(true)
             .build(),
-    );
+    )
+}
+
+/// A new bucket, with no public access block yet.
+async fn bare_bucket(client: &Client) -> String {
     let bucket = unique_name("state");
     client
         .create_bucket()
@@ -29,6 +42,31 @@ async fn client_with_bucket() -> (Client, String) {
         .send()
         .await
         .expect("create the state bucket");
+    bucket
+}
+
+async fn block_public_access(client: &Client, bucket: &str, restrict_public_buckets: bool) {
+    client
+        .put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(restrict_public_buckets)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("put the public access block");
+}
+
+/// A state bucket as the backend requires it: all public access blocked.
+async fn client_with_bucket() -> (Client, String) {
+    let client = client().await;
+    let bucket = bare_bucket(&client).await;
+    block_public_access(&client, &bucket, true).await;
     (client, bucket)
 }
 
@@ -86,4 +124,222 @@ async fn lock_serial_and_concurrent_writer_against_moto() {
         theirs.lock_holder().await.unwrap().map(|h| h.who),
         Some("ci@runner".to_string())
     );
+}
+
+async fn lock_record(client: &Client, bucket: &str, key: &str) -> Option<LockInfo> {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .ok()?;
+    let bytes = out.body.collect().await.unwrap().into_bytes();
+    Some(serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn state_and_lock_objects_are_encrypted_at_rest() {
+    let (client, bucket) = client_with_bucket().await;
+
+    // No key configured: SSE-S3.
+    let store = S3StateStore::new(client.clone(), &bucket, "sse-s3.json");
+    store.lock(&new_lock_info("apply")).await.unwrap();
+    store.read().await.unwrap();
+    store.write(&new_document("demo")).await.unwrap();
+    for key in ["sse-s3.json", "sse-s3.json.lock"] {
+        let head = client
+            .head_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            head.server_side_encryption(),
+            Some(&ServerSideEncryption::Aes256),
+            "{key}"
+        );
+    }
+    store.unlock().await.unwrap();
+
+    // A KMS key configured: SSE-KMS under that key.
+    let emulators = Emulators::shared().unwrap();
+    let kms = aws_sdk_kms::Client::new(&emulators.aws_config().await);
+    let key_id = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_string();
+    let options = S3Options {
+        encryption: Encryption::Kms {
+            key_id: key_id.clone(),
+        },
+        ..S3Options::default()
+    };
+    let store = S3StateStore::with_options(client.clone(), &bucket, "sse-kms.json", options);
+    store.lock(&new_lock_info("apply")).await.unwrap();
+    store.read().await.unwrap();
+    store.write(&new_document("demo")).await.unwrap();
+    for key in ["sse-kms.json", "sse-kms.json.lock"] {
+        let head = client
+            .head_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            head.server_side_encryption(),
+            Some(&ServerSideEncryption::AwsKms),
+            "{key}"
+        );
+        assert!(
+            head.ssekms_key_id().is_some_and(|k| k.ends_with(&key_id)),
+            "{key}: {:?}",
+            head.ssekms_key_id()
+        );
+    }
+    store.unlock().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bucket_that_does_not_block_all_public_access_is_refused() {
+    let client = client().await;
+    let bucket = bare_bucket(&client).await;
+
+    let store = S3StateStore::new(client.clone(), &bucket, "demo.json");
+    let err = store.lock(&new_lock_info("apply")).await.unwrap_err();
+    assert!(matches!(err, StateError::PublicBucket { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&format!(
+            "has no public access block: state must not be readable by the public. Block all public access on it, then run again:\n  aws s3api put-public-access-block \\\n    --bucket {bucket} \\\n"
+        )),
+        "{err}"
+    );
+
+    block_public_access(&client, &bucket, false).await;
+    let store = S3StateStore::new(client.clone(), &bucket, "demo.json");
+    let err = store.read().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not block all public access (RestrictPublicBuckets off)"),
+        "{err}"
+    );
+    let objects = client
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(objects.key_count(), Some(0), "nothing was written");
+
+    // Fixed as the message says: accepted.
+    block_public_access(&client, &bucket, true).await;
+    let store = S3StateStore::new(client.clone(), &bucket, "demo.json");
+    store.lock(&new_lock_info("apply")).await.unwrap();
+    store.unlock().await.unwrap();
+}
+
+fn fast_heartbeat() -> S3Options {
+    S3Options {
+        heartbeat_interval: Duration::from_millis(250),
+        ..S3Options::default()
+    }
+}
+
+#[tokio::test]
+async fn the_heartbeat_is_renewed_while_the_lock_is_held() {
+    let (client, bucket) = client_with_bucket().await;
+    let store = S3StateStore::with_options(client.clone(), &bucket, "demo.json", fast_heartbeat());
+    store.lock(&new_lock_info("apply")).await.unwrap();
+    let beat = |h: Option<LockInfo>| parse_rfc3339_utc(&h.unwrap().heartbeat.unwrap()).unwrap();
+    let first = beat(lock_record(&client, &bucket, "demo.json.lock").await);
+    // Heartbeats have one-second resolution: wait past the next second.
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let later = lock_record(&client, &bucket, "demo.json.lock").await;
+    assert!(beat(later.clone()) > first, "{later:?}");
+    assert!(heartbeat_age(&later.unwrap(), SystemTime::now()).unwrap() < Duration::from_secs(2));
+
+    // A state write under the renewed lock still works (its own ETag).
+    store.read().await.unwrap();
+    store.write(&new_document("demo")).await.unwrap();
+    store.unlock().await.unwrap();
+    assert_eq!(lock_record(&client, &bucket, "demo.json.lock").await, None);
+}
+
+#[tokio::test]
+async fn a_lock_taken_away_is_not_renewed_over_the_new_holder() {
+    let (client, bucket) = client_with_bucket().await;
+    let ours = S3StateStore::with_options(client.clone(), &bucket, "demo.json", fast_heartbeat());
+    let theirs = S3StateStore::new(client.clone(), &bucket, "demo.json");
+    ours.lock(&holder("ops@laptop")).await.unwrap();
+    ours.read().await.unwrap();
+
+    theirs.force_unlock().await.unwrap();
+    theirs.lock(&holder("ci@runner")).await.unwrap();
+    let taken = lock_record(&client, &bucket, "demo.json.lock").await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    // Our heartbeat found the lock replaced: it left the new record alone
+    // and our writes are refused.
+    assert_eq!(lock_record(&client, &bucket, "demo.json.lock").await, taken);
+    let err = ours.write(&new_document("demo")).await.unwrap_err();
+    assert!(matches!(err, StateError::LockLost { .. }), "{err}");
+    ours.unlock().await.unwrap();
+    assert_eq!(
+        theirs.lock_holder().await.unwrap().map(|h| h.who),
+        Some("ci@runner".to_string())
+    );
+}
+
+#[tokio::test]
+async fn unlock_refuses_a_live_holder_unless_forced_and_releases_a_stale_one() {
+    let (client, bucket) = client_with_bucket().await;
+    let running =
+        S3StateStore::with_options(client.clone(), &bucket, "demo.json", fast_heartbeat());
+    let other = S3StateStore::new(client.clone(), &bucket, "demo.json");
+    running.lock(&holder("ops@laptop")).await.unwrap();
+
+    let err = release_lock(&other, false, LOCK_STALE_AFTER)
+        .await
+        .unwrap_err();
+    match &err {
+        StateError::LockAlive { holder, .. } => {
+            assert_eq!(holder.who, "ops@laptop");
+            assert!(holder.heartbeat.is_some());
+        }
+        other => panic!("{other}"),
+    }
+    assert!(
+        lock_record(&client, &bucket, "demo.json.lock")
+            .await
+            .is_some()
+    );
+    let released = release_lock(&other, true, LOCK_STALE_AFTER).await.unwrap();
+    assert_eq!(released.map(|h| h.who), Some("ops@laptop".to_string()));
+    assert_eq!(lock_record(&client, &bucket, "demo.json.lock").await, None);
+    drop(running);
+
+    // A run that died ten minutes ago: its heartbeat is stale, no --force
+    // needed.
+    let dead = LockInfo {
+        heartbeat: Some(rfc3339_utc(SystemTime::now() - Duration::from_secs(600))),
+        ..holder("ci@runner")
+    };
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key("demo.json.lock")
+        .body(ByteStream::from(serde_json::to_vec(&dead).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let released = release_lock(&other, false, LOCK_STALE_AFTER).await.unwrap();
+    assert_eq!(released, Some(dead));
+    assert_eq!(lock_record(&client, &bucket, "demo.json.lock").await, None);
 }
