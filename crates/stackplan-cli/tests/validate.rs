@@ -16,7 +16,7 @@ fn check(name: &str, edits: &[(&str, &str)]) {
 fn reference_stack_is_valid() {
     let run = Scratch::with_stack(&reference_stack()).run(&["validate", "stack.toml"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    insta::assert_snapshot!(run.stdout, @"stack.toml is valid: stack `milvus-demo`, 34 resources (30 managed, 4 looked up), 69 dependencies");
+    insta::assert_snapshot!(run.stdout, @"stack.toml is valid: stack `milvus-demo`, 35 resources (31 managed, 4 looked up), 74 dependencies");
 }
 
 #[test]
