@@ -173,7 +173,15 @@ pub(crate) fn diff_existing(
                 // A secret source against a digest cannot be compared:
                 // no drift can be shown for it.
                 if same(applied, &base) == Some(false) {
-                    diff_value(k, applied, &base, recurses(how), &mut result.drift);
+                    let mut drift = Vec::new();
+                    diff_value(k, applied, &base, recurses(how), &mut drift);
+                    // A sensitive leaf state kept no content of (`data.password`
+                    // inside a Secret's map) cannot be said to have drifted.
+                    result.drift.extend(
+                        drift
+                            .into_iter()
+                            .filter(|d| same(&d.before, &d.after).is_some()),
+                    );
                 }
             }
         }
