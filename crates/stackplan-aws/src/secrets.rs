@@ -80,9 +80,9 @@ fn millis(d: Duration) -> String {
 }
 
 /// The stored credentials; `Debug` never shows the password.
-struct Credentials {
-    username: String,
-    password: String,
+pub(crate) struct Credentials {
+    pub(crate) username: String,
+    pub(crate) password: String,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -101,7 +101,7 @@ impl Credentials {
 
     /// MSK's JSON shape; a secret that is not JSON is taken as a bare
     /// password (what `secretsmanager:ARN` sources often hold).
-    fn parse(text: &str) -> Credentials {
+    pub(crate) fn parse(text: &str) -> Credentials {
         match serde_json::from_str::<serde_json::Value>(text) {
             Ok(serde_json::Value::Object(m)) => Credentials {
                 username: m

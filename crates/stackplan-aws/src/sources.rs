@@ -10,20 +10,7 @@
 use stackplan_core::{BoxFuture, SecretSource, SecretSources};
 
 use crate::AwsProvider;
-
-/// The password a secret's text gives: MSK's `{"username", "password"}`
-/// JSON, or the whole text when it is not JSON (what `secretsmanager:ARN`
-/// sources often hold).
-pub(crate) fn password_of(text: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(m)) => m
-            .get("password")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string(),
-        _ => text.to_string(),
-    }
-}
+use crate::secrets::Credentials;
 
 impl AwsProvider {
     /// What `source` gives now; `Err` says why it cannot be read, never
@@ -52,7 +39,7 @@ impl AwsProvider {
                 let text = out
                     .secret_string()
                     .ok_or_else(|| "the secret holds no string".to_string())?;
-                let password = password_of(text);
+                let password = Credentials::parse(text).password;
                 if password.is_empty() {
                     Err("the secret holds an empty password".to_string())
                 } else {
@@ -97,7 +84,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_password_is_read_from_mskss_json_or_is_the_whole_text() {
+    fn the_password_is_read_from_msks_json_or_is_the_whole_text() {
+        let password_of = |text: &str| Credentials::parse(text).password;
         assert_eq!(password_of(r#"{"username":"u","password":"p"}"#), "p");
         assert_eq!(password_of("bare-password"), "bare-password");
         assert_eq!(password_of(r#"{"username":"u"}"#), "");

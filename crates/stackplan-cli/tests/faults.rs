@@ -27,12 +27,13 @@ use std::time::{Duration, Instant};
 
 use stackplan_testkit::Emulators;
 
+mod common;
+
+use common::repo_root;
+use common::workspace::text;
+
 const BIN: &str = env!("CARGO_BIN_EXE_stackplan");
 const STACK_NAME: &str = "milvus-local";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// The fault proxy, in front of one emulator set's moto; killed on drop.
 struct Proxy {
@@ -112,38 +113,7 @@ struct Workspace {
 impl Workspace {
     fn new(emulators: &Emulators) -> Workspace {
         let dir = tempfile::tempdir().expect("tempdir");
-        let text = std::fs::read_to_string(repo_root().join("stacks/milvus-local.toml"))
-            .expect("stacks/milvus-local.toml");
-        let charts = repo_root().join("tests/fixtures/charts");
-        let charts = charts.canonicalize().expect("fixture charts");
-        let milvus = stackplan_testkit::shared_chart("milvus-5.0.19.tgz");
-        let state = dir.path().join("state.json");
-        let kubeconfig = emulators.kubeconfig().canonicalize().expect("kubeconfig");
-        let mut edited = String::new();
-        for line in text.lines() {
-            let line = if line.starts_with("path = ") {
-                format!("path = {:?}", state.display().to_string())
-            } else if line.starts_with("kubeconfig = ") {
-                format!("kubeconfig = {:?}", kubeconfig.display().to_string())
-            } else {
-                line.replace("../tests/fixtures/charts", &charts.display().to_string())
-                    .replace(
-                        "../../shared/charts/milvus-5.0.19.tgz",
-                        &milvus.display().to_string(),
-                    )
-            };
-            edited.push_str(&line);
-            edited.push('\n');
-        }
-        assert!(
-            edited.contains(&state.display().to_string()),
-            "state path not replaced"
-        );
-        assert!(
-            !edited.contains("../"),
-            "a relative path is left:\n{edited}"
-        );
-        std::fs::write(dir.path().join("stack.toml"), edited).expect("writing the stack");
+        common::workspace::write_local_stack(emulators, dir.path());
         Workspace { dir }
     }
 
@@ -224,15 +194,6 @@ impl Workspace {
         }
         ids
     }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The AWS kinds whose every instance in moto `inventory` lists.

@@ -55,14 +55,11 @@ enum Adoption {
     Foreign(String),
 }
 
-fn adoption(
-    addr: &ResourceAddr,
-    observed: &stackplan_core::Observed,
-    stack: &str,
-    state: Option<&StateDocument>,
-) -> Adoption {
-    let owner = observed
-        .attrs
+/// Whether the live resource `c` describes (state has no record of it)
+/// may be adopted by `stack`.
+fn adoption(c: &Change, live: &Attrs, stack: &str, state: Option<&StateDocument>) -> Adoption {
+    let addr = &c.addr;
+    let owner = live
         .get("tags")
         .and_then(|t| t.get_path(OWNER_TAG))
         .and_then(Value::as_str);
@@ -71,7 +68,7 @@ fn adoption(
         // StorageClass (EKS's gp2), which the stack only un-defaults.
         return Adoption::Recovered;
     }
-    let id = observed.physical_id.as_deref().unwrap_or("(no id)");
+    let id = c.physical_id.as_deref().unwrap_or("(no id)");
     // No state document at all: lost, or another stack's copy. (An apply
     // writes its state before its first create, so one stopped at any
     // point leaves a document to recover by.)
@@ -228,15 +225,11 @@ impl<'r> Planner<'r> {
                 continue;
             }
             let in_state = req.state.is_some_and(|s| s.get(&c.addr).is_some());
-            let Some(observed) = c.before.as_ref().filter(|_| !in_state) else {
+            // `before` is what refresh saw live, normalised.
+            let Some(live) = c.before.as_ref().filter(|_| !in_state) else {
                 continue;
             };
-            let seen = stackplan_core::Observed {
-                physical_id: c.physical_id.clone(),
-                attrs: observed.clone(),
-                outputs: Attrs::new(),
-            };
-            match adoption(&c.addr, &seen, req.stack, req.state) {
+            match adoption(c, live, req.stack, req.state) {
                 Adoption::Recovered => {}
                 Adoption::NeedsConsent(why) => consent.push(why),
                 Adoption::Foreign(why) => foreign.push(why),

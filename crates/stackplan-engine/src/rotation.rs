@@ -53,12 +53,10 @@ impl CurrentSecrets {
     /// `value` with every source this run could read replaced by what it
     /// gives now (sealed): the form compared with what is live.
     pub fn substitute(&self, value: &Value) -> Value {
+        if let Some(s) = source_of(value) {
+            return self.values.get(s).cloned().unwrap_or_else(|| value.clone());
+        }
         match value {
-            Value::Secret(s) => self.values.get(s).cloned().unwrap_or_else(|| value.clone()),
-            Value::Sensitive(inner) => match inner.as_ref() {
-                Value::Secret(s) => self.values.get(s).cloned().unwrap_or_else(|| value.clone()),
-                _ => value.clone(),
-            },
             Value::List(items) => Value::List(items.iter().map(|v| self.substitute(v)).collect()),
             Value::Map(m) => Value::Map(
                 m.iter()

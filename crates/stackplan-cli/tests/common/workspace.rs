@@ -2,7 +2,7 @@
 //! there and the kubeconfig and charts as absolute paths, and the real
 //! `stackplan` binary run on it against one emulator set.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use stackplan_testkit::Emulators;
@@ -21,38 +21,7 @@ pub struct Workspace {
 impl Workspace {
     pub fn new(emulators: &Emulators) -> Workspace {
         let dir = tempfile::tempdir().expect("tempdir");
-        let text = std::fs::read_to_string(repo_root().join("stacks/milvus-local.toml"))
-            .expect("stacks/milvus-local.toml");
-        let charts = repo_root().join("tests/fixtures/charts");
-        let charts = charts.canonicalize().expect("fixture charts");
-        let milvus = stackplan_testkit::shared_chart("milvus-5.0.19.tgz");
-        let state = dir.path().join("state.json");
-        let kubeconfig = emulators.kubeconfig().canonicalize().expect("kubeconfig");
-        let mut edited = String::new();
-        for line in text.lines() {
-            let line = if line.starts_with("path = ") {
-                format!("path = {:?}", state.display().to_string())
-            } else if line.starts_with("kubeconfig = ") {
-                format!("kubeconfig = {:?}", kubeconfig.display().to_string())
-            } else {
-                line.replace("../tests/fixtures/charts", &charts.display().to_string())
-                    .replace(
-                        "../../shared/charts/milvus-5.0.19.tgz",
-                        &milvus.display().to_string(),
-                    )
-            };
-            edited.push_str(&line);
-            edited.push('\n');
-        }
-        assert!(
-            edited.contains(&state.display().to_string()),
-            "state path not replaced"
-        );
-        assert!(
-            !edited.contains("../"),
-            "a relative path is left:\n{edited}"
-        );
-        std::fs::write(dir.path().join("stack.toml"), edited).expect("writing the stack");
+        write_local_stack(emulators, dir.path());
         Workspace { dir }
     }
 
@@ -93,6 +62,43 @@ impl Workspace {
             .output()
             .expect("running stackplan")
     }
+}
+
+/// Writes `stacks/milvus-local.toml` into `dir` as `stack.toml`, with its
+/// state file in `dir` and the kubeconfig and charts as absolute paths.
+pub fn write_local_stack(emulators: &Emulators, dir: &Path) {
+    let text = std::fs::read_to_string(repo_root().join("stacks/milvus-local.toml"))
+        .expect("stacks/milvus-local.toml");
+    let charts = repo_root().join("tests/fixtures/charts");
+    let charts = charts.canonicalize().expect("fixture charts");
+    let milvus = stackplan_testkit::shared_chart("milvus-5.0.19.tgz");
+    let state = dir.join("state.json");
+    let kubeconfig = emulators.kubeconfig().canonicalize().expect("kubeconfig");
+    let mut edited = String::new();
+    for line in text.lines() {
+        let line = if line.starts_with("path = ") {
+            format!("path = {:?}", state.display().to_string())
+        } else if line.starts_with("kubeconfig = ") {
+            format!("kubeconfig = {:?}", kubeconfig.display().to_string())
+        } else {
+            line.replace("../tests/fixtures/charts", &charts.display().to_string())
+                .replace(
+                    "../../shared/charts/milvus-5.0.19.tgz",
+                    &milvus.display().to_string(),
+                )
+        };
+        edited.push_str(&line);
+        edited.push('\n');
+    }
+    assert!(
+        edited.contains(&state.display().to_string()),
+        "state path not replaced"
+    );
+    assert!(
+        !edited.contains("../"),
+        "a relative path is left:\n{edited}"
+    );
+    std::fs::write(dir.join("stack.toml"), edited).expect("writing the stack");
 }
 
 pub fn text(output: &Output) -> String {
