@@ -417,16 +417,7 @@ impl AwsProvider {
                 .map_err(|e| AwsError::api(d.addr, "DeleteBucketTagging", e))?;
             return Ok(());
         }
-        let set = tags
-            .iter()
-            .map(|(k, v)| {
-                Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(|e| build_err(d.addr, "tags", e))
-            })
-            .collect::<AwsResult<Vec<_>>>()?;
+        let set = tag_set(d)?;
         self.s3
             .put_bucket_tagging()
             .bucket(bucket)
@@ -448,15 +439,23 @@ impl AwsProvider {
         progress(req.events, req.addr, Phase::Creating, "CreateBucket");
         // us-east-1 is the one region that refuses its own name as a
         // location constraint.
-        let location = (self.region != "us-east-1").then(|| {
+        let location = (self.region != "us-east-1")
+            .then(|| BucketLocationConstraint::from(self.region.as_str()));
+        // The tags go with CreateBucket (CreateBucketConfiguration.Tags in
+        // the S3 model), so the bucket never exists without its
+        // `stackplan:stack` tag: an apply killed right after the create
+        // leaves a bucket the next plan knows as this stack's.
+        let tags = tag_set(&d)?;
+        let config = (location.is_some() || !tags.is_empty()).then(|| {
             CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
+                .set_location_constraint(location)
+                .set_tags((!tags.is_empty()).then_some(tags))
                 .build()
         });
         self.s3
             .create_bucket()
             .bucket(bucket)
-            .set_create_bucket_configuration(location)
+            .set_create_bucket_configuration(config)
             .send()
             .await
             .map_err(|e| AwsError::api(req.addr, "CreateBucket", e))?;
@@ -495,9 +494,6 @@ impl AwsProvider {
             && days > 0
         {
             self.bucket_put_lifecycle(req.addr, bucket, days).await?;
-        }
-        if d.get("tags").is_some() {
-            self.bucket_put_tags(&d, bucket).await?;
         }
         self.bucket_observe(req.addr, bucket)
             .await?
@@ -654,4 +650,21 @@ impl AwsProvider {
         )?;
         Ok(())
     }
+}
+
+/// The stack's tags for the bucket as S3's tag set (empty when none).
+fn tag_set(d: &Desired<'_>) -> AwsResult<Vec<Tag>> {
+    let tags = match d.get("tags") {
+        Some(_) => d.str_map("tags")?,
+        None => Default::default(),
+    };
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| build_err(d.addr, "tags", e))
+        })
+        .collect()
 }
