@@ -251,6 +251,7 @@ impl From<AwsError> for ProviderError {
                 message,
                 retryable: false,
                 source: Some(source),
+                partial: None,
             },
             _ => ProviderError::new(message),
         };

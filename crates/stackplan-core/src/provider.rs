@@ -203,6 +203,10 @@ pub struct ProviderError {
     pub retryable: bool,
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// What a create made before it failed (a key whose alias call
+    /// failed, a cluster past its wait limit): apply records it in state,
+    /// marked tainted, so it is neither leaked nor created twice.
+    pub partial: Option<Box<Observed>>,
 }
 
 impl ProviderError {
@@ -211,6 +215,7 @@ impl ProviderError {
             message: message.into(),
             retryable: false,
             source: None,
+            partial: None,
         }
     }
 
@@ -222,11 +227,18 @@ impl ProviderError {
             message: message.into(),
             retryable: false,
             source: Some(Box::new(source)),
+            partial: None,
         }
     }
 
     pub fn retryable(mut self) -> Self {
         self.retryable = true;
+        self
+    }
+
+    /// Says that the failed create left `made` behind.
+    pub fn with_partial(mut self, made: Observed) -> Self {
+        self.partial = Some(Box::new(made));
         self
     }
 }

@@ -129,6 +129,16 @@ pub struct KindSchema {
     /// Outputs other resources may reference; all computed.
     pub outputs: &'static [&'static str],
     pub replace: ReplaceOrder,
+    /// The attribute that names the resource uniquely in its API (a
+    /// role's `name`, a bucket's `bucket`), when it has one. Renaming
+    /// frees the old name, so such a replacement can create the new copy
+    /// first; adoption looks the resource up by it.
+    pub unique_name: Option<&'static str>,
+    /// Outputs an in-place update gives a new value, each with the
+    /// attributes whose change does it (none listed: any update). An MSK
+    /// configuration's revision, an IAM policy's default version, the
+    /// brokers of an MSK cluster that grew.
+    pub outputs_on_update: &'static [(&'static str, &'static [&'static str])],
 }
 
 /// What an attribute the schema does not list is treated as: plain,
@@ -136,20 +146,21 @@ pub struct KindSchema {
 const UNLISTED: AttrSchema = AttrSchema::new("");
 
 impl KindSchema {
-    /// Outputs whose value an in-place update replaces: a changed MSK
-    /// configuration gets a new revision, a changed IAM policy a new
-    /// default version, a rewritten Kubernetes Secret a new resource
-    /// version. While their producer is updated, consumers see them as
-    /// unknown, so the consumer's change lands in the same apply (the
-    /// Milvus pods carry the Secret's resource version in an annotation,
-    /// and roll when a rotated password is written to it).
-    pub fn output_changes_on_update(&self, output: &str) -> bool {
-        matches!(
-            (self.kind, output),
-            (ResourceKind::MskConfiguration, "latest_revision")
-                | (ResourceKind::IamPolicy, "default_version_id")
-                | (ResourceKind::K8sSecret, "resource_version")
-        )
+    /// True when an in-place update that changes `changed` (attribute
+    /// names) gives `output` a new value. While their producer is updated,
+    /// consumers see such outputs as unknown, so the consumer's change
+    /// lands in the same apply (the Milvus pods carry the Secret's
+    /// resource version in an annotation, and roll when a rotated password
+    /// is written to it).
+    pub fn output_changes_on_update<'a>(
+        &self,
+        output: &str,
+        mut changed: impl Iterator<Item = &'a str>,
+    ) -> bool {
+        self.outputs_on_update
+            .iter()
+            .find(|(name, _)| *name == output)
+            .is_some_and(|(_, when)| when.is_empty() || changed.any(|c| when.contains(&c)))
     }
 
     /// The schema for `kind`; every kind has one.
@@ -195,24 +206,6 @@ impl KindSchema {
             .iter()
             .find(|a| a.name == name)
             .unwrap_or(&UNLISTED)
-    }
-
-    /// The attribute that names the resource uniquely in its API (a role's
-    /// `name`, a bucket's `bucket`), when the kind has one that cannot
-    /// change in place. Renaming frees the old name, so such a replacement
-    /// can create the new copy first.
-    pub fn unique_name(&self) -> Option<&'static str> {
-        const NAMES: [&str; 5] = [
-            "name",
-            "bucket",
-            "cluster_name",
-            "nodegroup_name",
-            "addon_name",
-        ];
-        self.attrs
-            .iter()
-            .find(|a| a.force_new && NAMES.contains(&a.name))
-            .map(|a| a.name)
     }
 
     pub fn is_computed(&self, name: &str) -> bool {
@@ -457,6 +450,38 @@ mod tests {
 
     fn check_equal(how: Normalize, a: Value, b: Value) {
         assert_eq!(normalize(how, &a), normalize(how, &b), "{a:?} vs {b:?}");
+    }
+
+    #[test]
+    fn every_unique_name_is_a_force_new_attribute_of_its_kind() {
+        for kind in ResourceKind::ALL {
+            let schema = KindSchema::for_kind(*kind);
+            if let Some(name) = schema.unique_name {
+                let attr = schema.attrs.iter().find(|a| a.name == name);
+                assert!(
+                    attr.is_some_and(|a| a.force_new),
+                    "{kind}: unique name `{name}` is not a force-new attribute"
+                );
+            }
+            for (output, _) in schema.outputs_on_update {
+                assert!(schema.outputs.contains(output), "{kind}: `{output}`");
+            }
+        }
+        // The node group's parent cluster is not its name (the old guess
+        // took the first name-like attribute, `cluster_name`).
+        assert_eq!(
+            KindSchema::for_kind(ResourceKind::EksNodegroup).unique_name,
+            Some("nodegroup_name")
+        );
+    }
+
+    #[test]
+    fn the_broker_list_changes_only_when_brokers_are_added() {
+        let msk = KindSchema::for_kind(ResourceKind::MskCluster);
+        let brokers = "bootstrap_brokers_sasl_scram";
+        assert!(msk.output_changes_on_update(brokers, ["number_of_broker_nodes"].into_iter()));
+        assert!(!msk.output_changes_on_update(brokers, ["enhanced_monitoring"].into_iter()));
+        assert!(msk.output_changes_on_update("current_version", ["tags"].into_iter()));
     }
 
     #[test]

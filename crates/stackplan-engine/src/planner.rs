@@ -135,9 +135,10 @@ impl std::fmt::Debug for Planner<'_> {
 struct Planned {
     /// Its desired attributes, resolved.
     after: Attrs,
-    /// Being changed in place: outputs an update replaces (a new MSK
-    /// configuration revision) are unknown until apply.
-    updating: bool,
+    /// The attributes an in-place update changes: outputs such an update
+    /// replaces (a new MSK configuration revision) are unknown until
+    /// apply. Empty when it is not updated.
+    updating: BTreeSet<String>,
     /// A new object (create, replace, deferred lookup): outputs not in
     /// `after` are unknown until apply.
     fresh: bool,
@@ -336,8 +337,11 @@ impl<'r> Planner<'r> {
                 if producer.fresh {
                     return None;
                 }
-                if producer.updating
-                    && KindSchema::for_kind(r.addr.kind).output_changes_on_update(&r.attr)
+                if !producer.updating.is_empty()
+                    && KindSchema::for_kind(r.addr.kind).output_changes_on_update(
+                        &r.attr,
+                        producer.updating.iter().map(String::as_str),
+                    )
                 {
                     // Its consumers must be planned against the value the
                     // update makes, so they change in the same apply.
@@ -379,7 +383,15 @@ impl<'r> Planner<'r> {
                 addr.clone(),
                 Planned {
                     after: desired,
-                    updating: change.action == Action::Update,
+                    updating: if change.action == Action::Update {
+                        change
+                            .field_diffs
+                            .iter()
+                            .map(|d| d.attr().to_string())
+                            .collect()
+                    } else {
+                        BTreeSet::new()
+                    },
                     fresh,
                 },
             );
@@ -636,7 +648,7 @@ fn reclassify(change: &mut Change) {
     // A unique name that changes frees the old name's slot: the new copy
     // can be created first even for kinds that are otherwise
     // destroy-before-create.
-    let renamed = schema.unique_name().is_some_and(|n| forcing.contains(n));
+    let renamed = schema.unique_name.is_some_and(|n| forcing.contains(n));
     let order = if renamed {
         ReplaceOrder::CreateBeforeDestroy
     } else {

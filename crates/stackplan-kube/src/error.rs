@@ -145,6 +145,7 @@ impl From<KubeError> for ProviderError {
             message,
             retryable,
             source,
+            partial: None,
         }
     }
 }

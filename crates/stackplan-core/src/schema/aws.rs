@@ -36,6 +36,8 @@ pub static EC2_AVAILABILITY_ZONES: KindSchema = KindSchema {
         "zone_id_5",
     ],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static EC2_VPC: KindSchema = KindSchema {
@@ -51,6 +53,8 @@ pub static EC2_VPC: KindSchema = KindSchema {
     // count as computed and a changed block would never show.
     outputs: &["id", "arn"],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static EC2_SUBNET: KindSchema = KindSchema {
@@ -66,6 +70,8 @@ pub static EC2_SUBNET: KindSchema = KindSchema {
     // availability_zone likewise is an attribute, not an output.
     outputs: &["id", "arn"],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static EC2_SECURITY_GROUP: KindSchema = KindSchema {
@@ -80,6 +86,8 @@ pub static EC2_SECURITY_GROUP: KindSchema = KindSchema {
     ],
     outputs: &["id", "arn"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("name"),
+    outputs_on_update: &[],
 };
 
 pub static EC2_SECURITY_GROUP_RULE: KindSchema = KindSchema {
@@ -100,6 +108,8 @@ pub static EC2_SECURITY_GROUP_RULE: KindSchema = KindSchema {
     outputs: &["id"],
     // EC2 refuses a duplicate rule, so the old one has to go first.
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 /// Created and attached to `vpc_id` in one step, as Terraform's
@@ -109,6 +119,8 @@ pub static EC2_INTERNET_GATEWAY: KindSchema = KindSchema {
     attrs: &[A::new("vpc_id").force_new(), TAGS],
     outputs: &["id", "arn"],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static EC2_EIP: KindSchema = KindSchema {
@@ -116,6 +128,8 @@ pub static EC2_EIP: KindSchema = KindSchema {
     attrs: &[A::new("domain").force_new().default(Str("vpc")), TAGS],
     outputs: &["id", "public_ip"],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static EC2_NAT_GATEWAY: KindSchema = KindSchema {
@@ -130,6 +144,8 @@ pub static EC2_NAT_GATEWAY: KindSchema = KindSchema {
     ],
     outputs: &["id", "state"],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 /// `routes` maps a destination CIDR to its target (an internet gateway or
@@ -143,6 +159,8 @@ pub static EC2_ROUTE_TABLE: KindSchema = KindSchema {
     ],
     outputs: &["id", "arn"],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static EC2_ROUTE_TABLE_ASSOCIATION: KindSchema = KindSchema {
@@ -153,6 +171,8 @@ pub static EC2_ROUTE_TABLE_ASSOCIATION: KindSchema = KindSchema {
     ],
     outputs: &["id"],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static EC2_VPC_ENDPOINT: KindSchema = KindSchema {
@@ -177,6 +197,8 @@ pub static EC2_VPC_ENDPOINT: KindSchema = KindSchema {
     ],
     outputs: &["id", "state"],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static IAM_ROLE: KindSchema = KindSchema {
@@ -194,6 +216,8 @@ pub static IAM_ROLE: KindSchema = KindSchema {
     ],
     outputs: &["arn", "unique_id"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("name"),
+    outputs_on_update: &[],
 };
 
 pub static IAM_POLICY: KindSchema = KindSchema {
@@ -210,6 +234,8 @@ pub static IAM_POLICY: KindSchema = KindSchema {
     ],
     outputs: &["arn", "policy_id", "default_version_id"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("name"),
+    outputs_on_update: &[("default_version_id", &[])],
 };
 
 pub static IAM_OIDC_PROVIDER: KindSchema = KindSchema {
@@ -225,6 +251,8 @@ pub static IAM_OIDC_PROVIDER: KindSchema = KindSchema {
     ],
     outputs: &["arn", "issuer_host"],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static EKS_CLUSTER: KindSchema = KindSchema {
@@ -263,6 +291,8 @@ pub static EKS_CLUSTER: KindSchema = KindSchema {
         "status",
     ],
     replace: DestroyBeforeCreate,
+    unique_name: Some("name"),
+    outputs_on_update: &[],
 };
 
 pub static EKS_NODEGROUP: KindSchema = KindSchema {
@@ -290,7 +320,12 @@ pub static EKS_NODEGROUP: KindSchema = KindSchema {
         TAGS,
     ],
     outputs: &["arn", "status"],
-    replace: DestroyBeforeCreate,
+    // Blue/green: a node group that cannot change in place is replaced
+    // by a new one next to it (the provider suffixes the name while the
+    // old one holds it), which takes the pods before the old one goes.
+    replace: CreateBeforeDestroy,
+    unique_name: Some("nodegroup_name"),
+    outputs_on_update: &[],
 };
 
 pub static EKS_ADDON: KindSchema = KindSchema {
@@ -308,6 +343,8 @@ pub static EKS_ADDON: KindSchema = KindSchema {
     ],
     outputs: &["arn", "status", "installed_version"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("addon_name"),
+    outputs_on_update: &[],
 };
 
 /// An access entry and its associated access policies: `access_policies`
@@ -328,6 +365,8 @@ pub static EKS_ACCESS_ENTRY: KindSchema = KindSchema {
     ],
     outputs: &["arn", "username"],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static S3_BUCKET: KindSchema = KindSchema {
@@ -349,6 +388,8 @@ pub static S3_BUCKET: KindSchema = KindSchema {
     ],
     outputs: &["arn", "region", "bucket_regional_domain_name"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("bucket"),
+    outputs_on_update: &[],
 };
 
 pub static KMS_KEY: KindSchema = KindSchema {
@@ -371,6 +412,8 @@ pub static KMS_KEY: KindSchema = KindSchema {
     outputs: &["arn", "key_id"],
     // Key ids are generated: a new key can exist next to the old one.
     replace: CreateBeforeDestroy,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static SECRETSMANAGER_SECRET: KindSchema = KindSchema {
@@ -387,6 +430,8 @@ pub static SECRETSMANAGER_SECRET: KindSchema = KindSchema {
     ],
     outputs: &["arn", "version_id"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("name"),
+    outputs_on_update: &[],
 };
 
 pub static MSK_CONFIGURATION: KindSchema = KindSchema {
@@ -402,6 +447,8 @@ pub static MSK_CONFIGURATION: KindSchema = KindSchema {
     ],
     outputs: &["arn", "latest_revision"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("name"),
+    outputs_on_update: &[("latest_revision", &[])],
 };
 
 pub static MSK_CLUSTER: KindSchema = KindSchema {
@@ -438,6 +485,14 @@ pub static MSK_CLUSTER: KindSchema = KindSchema {
         "state",
     ],
     replace: DestroyBeforeCreate,
+    unique_name: Some("cluster_name"),
+    outputs_on_update: &[
+        // New brokers join the bootstrap list (botocore `kafka` model,
+        // GetBootstrapBrokers: a list of the cluster's brokers).
+        ("bootstrap_brokers_sasl_scram", &["number_of_broker_nodes"]),
+        // Every cluster operation moves the cluster to a new version.
+        ("current_version", &[]),
+    ],
 };
 
 pub static MSK_SCRAM_ASSOCIATION: KindSchema = KindSchema {
@@ -448,4 +503,6 @@ pub static MSK_SCRAM_ASSOCIATION: KindSchema = KindSchema {
     ],
     outputs: &[],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };

@@ -16,6 +16,8 @@ pub static K8S_NAMESPACE: KindSchema = KindSchema {
     attrs: &[A::new("name").force_new(), LABELS, ANNOTATIONS],
     outputs: &["uid"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("name"),
+    outputs_on_update: &[],
 };
 
 pub static K8S_SERVICE_ACCOUNT: KindSchema = KindSchema {
@@ -28,6 +30,8 @@ pub static K8S_SERVICE_ACCOUNT: KindSchema = KindSchema {
     ],
     outputs: &["uid"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("name"),
+    outputs_on_update: &[],
 };
 
 pub static K8S_STORAGE_CLASS: KindSchema = KindSchema {
@@ -50,6 +54,8 @@ pub static K8S_STORAGE_CLASS: KindSchema = KindSchema {
     ],
     outputs: &["uid"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("name"),
+    outputs_on_update: &[],
 };
 
 pub static K8S_DEFAULT_CLASS: KindSchema = KindSchema {
@@ -63,6 +69,8 @@ pub static K8S_DEFAULT_CLASS: KindSchema = KindSchema {
     // The annotation before stackplan changed it, restored on destroy.
     outputs: &["previous_default"],
     replace: DestroyBeforeCreate,
+    unique_name: None,
+    outputs_on_update: &[],
 };
 
 pub static K8S_SECRET: KindSchema = KindSchema {
@@ -82,6 +90,8 @@ pub static K8S_SECRET: KindSchema = KindSchema {
     // being a digest of what it holds.
     outputs: &["uid", "resource_version"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("name"),
+    outputs_on_update: &[("resource_version", &[])],
 };
 
 pub static HELM_RELEASE: KindSchema = KindSchema {
@@ -99,4 +109,6 @@ pub static HELM_RELEASE: KindSchema = KindSchema {
     ],
     outputs: &["revision", "status", "app_version"],
     replace: DestroyBeforeCreate,
+    unique_name: Some("name"),
+    outputs_on_update: &[],
 };
