@@ -10,14 +10,26 @@ that stackplan's retries are exercised as they would be against AWS.
 Faulted requests never reach moto: a retried create must not find a
 half-made resource, exactly as when AWS throttles before acting.
 
+`--lose-rate R` injects the other half of real failures, the lost answer:
+the request is forwarded and moto acts on it, then for a share R of
+requests the answer never reaches the client. Half of those get a retryable
+5xx in the protocol's shape instead (the shapes `--fail-rate` uses, never
+a throttle: a service that acted does not throttle), the other half see the
+connection reset (`SO_LINGER` 0, an RST) before any byte of the answer.
+This is how duplicates (an SDK retry of a create that had succeeded) and
+conflicts (a retry that finds its own resource, `EntityAlreadyExists`,
+HTTP 412) happen against AWS. A request drawn for `--fail-rate` is never
+also drawn for `--lose-rate`; both draw from the one seeded generator.
+
     python3 fault_proxy.py --upstream http://127.0.0.1:5000 --port 0 \
         --delay-ms 50 --fail-rate 0.1 --seed 7 --port-file /tmp/proxy.port
 
 `--route-delay 'POST /clusters=900'` delays REST calls (EKS, Kafka, S3),
 whose operation names are masked paths, by their real method and path.
 
-Counts of requests, faults and total injected delay per operation are
-written as JSON to `--stats-file` on every request (for benchmarks).
+Counts of requests, faults, lost answers (`lost`: `lost_5xx` plus
+`lost_reset`) and total injected delay per operation are written as JSON
+to `--stats-file` on every request (for benchmarks and tests).
 Only loopback upstreams are accepted.
 """
 
@@ -28,7 +40,9 @@ import json
 import os
 import random
 import re
+import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -59,11 +73,12 @@ def signed_service(handler):
     return m.group(1) if m else None
 
 
-def fault_response(handler, op, rng):
+def fault_response(handler, op, rng, server_error=False):
     """An error the SDK classifies as retryable, in the request's protocol:
-    (status, headers, body)."""
+    (status, headers, body). `server_error`: always the 5xx, never a
+    throttle (a service that acted and then failed does not throttle)."""
     ctype = handler.headers.get("Content-Type", "")
-    throttle = rng.random() < 0.5
+    throttle = not server_error and rng.random() < 0.5
     if handler.headers.get("X-Amz-Target"):
         kind = "ThrottlingException" if throttle else "InternalFailure"
         body = json.dumps({"__type": kind, "message": f"injected fault for {op}"})
@@ -106,12 +121,19 @@ class Stats:
         self.lock = threading.Lock()
         self.ops = {}
 
-    def record(self, op, delay_ms, faulted):
+    def record(self, op, delay_ms, faulted, lost=None):
+        """`lost`: None, "5xx" or "reset" (the answer dropped after moto acted)."""
         with self.lock:
-            s = self.ops.setdefault(op, {"requests": 0, "faults": 0, "delay_ms": 0})
+            s = self.ops.setdefault(op, {
+                "requests": 0, "faults": 0, "delay_ms": 0,
+                "lost": 0, "lost_5xx": 0, "lost_reset": 0,
+            })
             s["requests"] += 1
             s["faults"] += int(faulted)
             s["delay_ms"] += delay_ms
+            if lost:
+                s["lost"] += 1
+                s["lost_" + lost] += 1
             if self.path:
                 with open(self.path + ".tmp", "w") as f:
                     json.dump(self.ops, f, sort_keys=True, indent=1)
@@ -155,27 +177,36 @@ def make_handler(args, stats, rng, rng_lock):
             body = self.rfile.read(length) if length else b""
             op = operation(self, body)
             delay = delay_for(self, op)
+            lost = None
             with rng_lock:
                 faulted = rng.random() < args.fail_rate
                 fault = fault_response(self, op, rng) if faulted else None
+                if not faulted and args.lose_rate and rng.random() < args.lose_rate:
+                    if rng.random() < 0.5:
+                        lost = "5xx"
+                        fault = fault_response(self, op, rng, server_error=True)
+                    else:
+                        lost = "reset"
             if delay:
                 time.sleep(delay / 1000.0)
-            stats.record(op, delay, faulted)
-            if fault:
-                status, headers, text = fault
-                data = text.encode()
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+            if fault and not lost:
+                stats.record(op, delay, faulted)
+                self._answer(fault)
                 return
             conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=120)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             conn.request(self.command, self.path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
+            conn.close()
+            # moto has acted; only now is the answer lost.
+            stats.record(op, delay, faulted, lost)
+            if lost == "5xx":
+                self._answer(fault)
+                return
+            if lost == "reset":
+                self._reset()
+                return
             self.send_response(resp.status, resp.reason)
             for k, v in resp.getheaders():
                 if k.lower() not in HOP_BY_HOP and k.lower() != "content-length":
@@ -183,7 +214,33 @@ def make_handler(args, stats, rng, rng_lock):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
-            conn.close()
+
+        def _answer(self, fault):
+            status, headers, text = fault
+            data = text.encode()
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _reset(self):
+            """Closes the connection with an RST and no answer: linger on,
+            timeout 0, as a load balancer dropping it does."""
+            self.close_connection = True
+            try:
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+            except OSError:
+                pass
+
+        def finish(self):
+            try:
+                super().finish()
+            except (OSError, ValueError):
+                pass  # the connection was reset on purpose
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _proxy
 
@@ -209,6 +266,10 @@ def main():
         "--route-delay", action="append",
         help="'METHOD PATH-REGEX=MS' for REST calls, e.g. 'POST /clusters=900' (EKS CreateCluster)")
     p.add_argument("--fail-rate", type=float, default=0.0)
+    p.add_argument(
+        "--lose-rate", type=float, default=0.0,
+        help="share of requests forwarded to moto whose answer is then lost "
+             "(half a retryable 5xx, half a connection reset)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--port-file")
     p.add_argument("--stats-file")
