@@ -6,7 +6,10 @@
 //!   access (`GetPublicAccessBlock`), or nothing is read or written;
 //! - read: `GetObject`, remembering the object's ETag (or its absence);
 //! - write: `PutObject` with `If-Match: <ETag>` (or `If-None-Match: *` when
-//!   there was no state), so S3 answers 412 if anyone wrote in between;
+//!   there was no state), so S3 answers 412 if anyone wrote in between.
+//!   A 412 (or 409) may also answer the SDK's retry of our own write
+//!   whose first answer was lost: the object is read back, and a write
+//!   whose lineage, serial and bytes are there succeeded;
 //! - lock: `PutObject <key>.lock` with `If-None-Match: *`: exactly one
 //!   creator wins; the loser reads the object to name the holder. While
 //!   held, a background task rewrites the lock every heartbeat interval
@@ -441,7 +444,7 @@ impl S3StateStore {
         let serial = last_serial.max(doc.serial) + 1;
         let mut stored = doc.clone();
         stored.serial = serial;
-        self.put_conditional(stored.to_bytes()).await?;
+        self.put_conditional(&stored).await?;
         let mut inner = self.inner();
         inner.lineage = Some(doc.lineage.clone());
         inner.serial = serial;
@@ -450,9 +453,10 @@ impl S3StateStore {
 
     /// Writes the state object only if it is still what this store last
     /// saw; remembers the new ETag for the next write.
-    async fn put_conditional(&self, bytes: Vec<u8>) -> Result<(), StateError> {
+    async fn put_conditional(&self, stored: &StateDocument) -> Result<(), StateError> {
+        let bytes = stored.to_bytes();
         let seen = self.inner().seen.clone();
-        let mut put = self.objects.put(&self.objects.key, bytes);
+        let mut put = self.objects.put(&self.objects.key, bytes.clone());
         put = match &seen {
             Seen::ETag(etag) => put.if_match(etag),
             Seen::Absent => put.if_none_match("*"),
@@ -472,16 +476,99 @@ impl S3StateStore {
                     .unwrap_or(Seen::NotRead);
                 Ok(())
             }
-            // 412: the condition failed; 409: a conditional write raced ours.
-            Err(e) if matches!(status(&e), Some(412 | 409)) => Err(StateError::Conflict {
-                location: self.location(),
-                detail: match seen {
-                    Seen::ETag(etag) => format!("its ETag is no longer {etag}"),
-                    _ => "it was created by someone else".to_string(),
-                },
-            }),
+            Err(e) if matches!(status(&e), Some(412 | 409)) => {
+                let code = status(&e).unwrap_or_default();
+                self.settle_failed_condition(stored, &bytes, &seen, code, e)
+                    .await
+            }
             Err(e) => Err(self.backend(&format!("PutObject {}", self.location()), e)),
         }
+    }
+
+    /// A conditional `PutObject` of `stored` (its canonical `bytes`) failed
+    /// with `code`: tells a write of ours that landed from another
+    /// writer's, by reading the object back.
+    ///
+    /// The rules (S3 User Guide, "How to prevent object overwrites with
+    /// conditional writes", `userguide/conditional-writes.html`; botocore
+    /// `data/s3/2006-03-01/service-2.json`, `PutObjectRequest` members
+    /// `IfMatch` and `IfNoneMatch`): with `If-Match: <ETag>` S3 writes only
+    /// if the object's ETag is that one, with `If-None-Match: *` only if
+    /// there is no object, and otherwise answers `412 Precondition Failed`
+    /// without writing; a conflicting concurrent operation gets `409
+    /// ConditionalRequestConflict`, after which the guide says to fetch
+    /// the ETag and retry.
+    ///
+    /// Neither answer proves that someone else wrote. The SDK retries a
+    /// request whose answer was lost (a timeout, a reset connection) with
+    /// the same headers: when the first attempt reached S3 and wrote, the
+    /// retry's condition names the ETag before our own write (or no
+    /// object), and fails. So the object is read again (S3 reads are
+    /// strongly consistent after a write): if it holds this write's
+    /// lineage and serial and exactly its bytes, it is ours and the write
+    /// succeeded; anything else is another writer, reported as a conflict
+    /// and never retried over (retrying with the new ETag, as the guide
+    /// suggests for a 409, would overwrite that writer's state).
+    async fn settle_failed_condition<E>(
+        &self,
+        stored: &StateDocument,
+        bytes: &[u8],
+        seen: &Seen,
+        code: u16,
+        put_error: SdkError<E>,
+    ) -> Result<(), StateError>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let now = match self.get(&self.objects.key).await {
+            Ok(now) => now,
+            Err(read_error) => {
+                // Whether our write landed is unknown: neither a success
+                // nor a conflict may be claimed.
+                return Err(StateError::Backend {
+                    location: self.location(),
+                    message: format!(
+                        "PutObject answered {code} and the object could not be read back to tell whether an earlier attempt of this write (serial {}) landed ({})",
+                        stored.serial,
+                        DisplayErrorContext(&put_error)
+                    ),
+                    source: Some(Box::new(read_error)),
+                });
+            }
+        };
+        let found = now
+            .as_ref()
+            .map(|(b, _)| StateDocument::from_bytes(b).map(|d| (d.lineage, d.serial)));
+        if let Some((now_bytes, etag)) = &now
+            && let Some(Ok((lineage, serial))) = &found
+            && *lineage == stored.lineage
+            && *serial == stored.serial
+            && now_bytes.as_slice() == bytes
+        {
+            // Our own write, whose answer was lost: the next write is
+            // conditional on its ETag.
+            self.inner().seen = etag.clone().map(Seen::ETag).unwrap_or(Seen::NotRead);
+            return Ok(());
+        }
+        let before = match seen {
+            Seen::ETag(etag) => format!("its ETag is no longer {etag}"),
+            _ => "it was created by someone else".to_string(),
+        };
+        let holds = match &found {
+            None => "it is now deleted".to_string(),
+            Some(Err(_)) => "it now holds no readable state document".to_string(),
+            Some(Ok((lineage, serial))) if *lineage != stored.lineage => {
+                format!("it now holds lineage {lineage}, serial {serial}")
+            }
+            Some(Ok((_, serial))) if *serial == stored.serial => {
+                format!("it now holds serial {serial} with other content than this write's")
+            }
+            Some(Ok((_, serial))) => format!("it now holds serial {serial}"),
+        };
+        Err(StateError::Conflict {
+            location: self.location(),
+            detail: format!("{before}; {holds}"),
+        })
     }
 
     fn parse_holder(&self, bytes: &[u8]) -> LockInfo {

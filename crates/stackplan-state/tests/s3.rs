@@ -184,7 +184,134 @@ async fn a_concurrent_writer_is_detected_not_overwritten() {
     assert!(matches!(err, StateError::Conflict { .. }), "{err}");
     assert_eq!(
         err.to_string(),
-        "state s3://acme-stackplan-state/milvus-demo.json was changed by another writer since it was read (its ETag is no longer \"v1\")"
+        "state s3://acme-stackplan-state/milvus-demo.json was changed by another writer since it was read (its ETag is no longer \"v1\"; it now holds serial 0)"
+    );
+}
+
+/// The state object's bytes at `serial`, with its ETag, as `GetObject`
+/// answers.
+fn state_at(doc: &stackplan_core::StateDocument, serial: u64, etag: &str) -> GetObjectOutput {
+    let mut d = doc.clone();
+    d.serial = serial;
+    GetObjectOutput::builder()
+        .e_tag(etag)
+        .body(ByteStream::from(d.to_bytes()))
+        .build()
+}
+
+/// The PUT reached S3 and wrote, its answer was lost, and the SDK's retry
+/// (same `If-Match`) got 412: the object read back holds this write's
+/// lineage, serial and bytes, so the write succeeded, and the next one is
+/// conditional on the ETag read back.
+#[tokio::test]
+async fn a_412_answering_the_retry_of_our_own_landed_write_is_a_success() {
+    let doc = new_document("milvus-demo");
+    let (v4, v5) = (doc.clone(), doc.clone());
+    let get = mock!(Client::get_object)
+        .match_requests(|r| r.key() == Some(KEY))
+        .sequence()
+        .output(move || state_at(&v4, 4, "\"v4\""))
+        .output(move || state_at(&v5, 5, "\"v5\""))
+        .build();
+    let retried = mock!(Client::put_object)
+        .match_requests(|r| r.key() == Some(KEY) && r.if_match() == Some("\"v4\""))
+        .then_http_response(|| status(412, "PreconditionFailed"));
+    let next = mock!(Client::put_object)
+        .match_requests(|r| r.key() == Some(KEY) && r.if_match() == Some("\"v5\""))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"v6\"").build());
+    let lock = lock_created();
+    let s = store(&[&lock, &get, &retried, &next]);
+    s.lock(&holder()).await.unwrap();
+    let mut read = s.read().await.unwrap().unwrap();
+    read.serial = s.write(&read).await.unwrap();
+    assert_eq!(read.serial, 5);
+    assert_eq!(s.write(&read).await.unwrap(), 6);
+    assert_eq!(
+        (get.num_calls(), retried.num_calls(), next.num_calls()),
+        (2, 1, 1)
+    );
+}
+
+/// Another writer wrote the very serial this write was writing, with
+/// other content: lineage and serial match, the bytes do not, and that is
+/// a conflict.
+#[tokio::test]
+async fn a_412_over_the_same_serial_with_other_content_is_a_conflict() {
+    let doc = new_document("milvus-demo");
+    let v4 = doc.clone();
+    let mut theirs = doc.clone();
+    theirs.region = Some("eu-west-1".into());
+    let get = mock!(Client::get_object)
+        .match_requests(|r| r.key() == Some(KEY))
+        .sequence()
+        .output(move || state_at(&v4, 4, "\"v4\""))
+        .output(move || state_at(&theirs, 5, "\"v5-theirs\""))
+        .build();
+    let put = mock!(Client::put_object)
+        .match_requests(|r| r.key() == Some(KEY) && r.if_match() == Some("\"v4\""))
+        .then_http_response(|| status(412, "PreconditionFailed"));
+    let lock = lock_created();
+    let s = store(&[&lock, &get, &put]);
+    s.lock(&holder()).await.unwrap();
+    let read = s.read().await.unwrap().unwrap();
+    let err = s.write(&read).await.unwrap_err();
+    assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+    assert!(
+        err.to_string().contains(
+            "its ETag is no longer \"v4\"; it now holds serial 5 with other content than this write's"
+        ),
+        "{err}"
+    );
+}
+
+/// A 409 (a conditional write raced ours) is settled the same way: a
+/// success when the object read back is this write, and never retried
+/// over when it is not.
+#[tokio::test]
+async fn a_409_over_our_own_first_write_is_a_success() {
+    let doc = new_document("milvus-demo");
+    let ours = doc.clone();
+    let get = mock!(Client::get_object)
+        .match_requests(|r| r.key() == Some(KEY))
+        .sequence()
+        .error(|| GetObjectError::NoSuchKey(NoSuchKey::builder().build()))
+        .output(move || state_at(&ours, 1, "\"v1\""))
+        .build();
+    let put = mock!(Client::put_object)
+        .match_requests(|r| r.key() == Some(KEY) && r.if_none_match() == Some("*"))
+        .then_http_response(|| status(409, "ConditionalRequestConflict"));
+    let lock = lock_created();
+    let s = store(&[&lock, &get, &put]);
+    s.lock(&holder()).await.unwrap();
+    assert_eq!(s.read().await.unwrap(), None);
+    assert_eq!(s.write(&doc).await.unwrap(), 1);
+    assert_eq!((get.num_calls(), put.num_calls()), (2, 1));
+}
+
+/// When the object cannot be read back, whether the write landed is
+/// unknown: neither a success nor a conflict is claimed.
+#[tokio::test]
+async fn a_412_that_cannot_be_settled_is_a_backend_error() {
+    let doc = new_document("milvus-demo");
+    let get = mock!(Client::get_object)
+        .match_requests(|r| r.key() == Some(KEY))
+        .sequence()
+        .output(move || state_at(&doc, 4, "\"v4\""))
+        .http_status(503, None)
+        .build();
+    let put = mock!(Client::put_object)
+        .match_requests(|r| r.key() == Some(KEY) && r.if_match() == Some("\"v4\""))
+        .then_http_response(|| status(412, "PreconditionFailed"));
+    let lock = lock_created();
+    let s = store(&[&lock, &get, &put]);
+    s.lock(&holder()).await.unwrap();
+    let read = s.read().await.unwrap().unwrap();
+    let err = s.write(&read).await.unwrap_err();
+    assert!(matches!(err, StateError::Backend { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("could not be read back to tell whether an earlier attempt of this write (serial 5) landed"),
+        "{err}"
     );
 }
 

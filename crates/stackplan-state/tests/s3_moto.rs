@@ -343,3 +343,142 @@ async fn unlock_refuses_a_live_holder_unless_forced_and_releases_a_stale_one() {
     assert_eq!(released, Some(dead));
     assert_eq!(lock_record(&client, &bucket, "demo.json.lock").await, None);
 }
+
+/// What the store's next write of `doc` puts: `doc` at `serial`, in the
+/// canonical encoding every backend writes.
+fn bytes_at(doc: &stackplan_core::StateDocument, serial: u64) -> Vec<u8> {
+    let mut d = doc.clone();
+    d.serial = serial;
+    d.to_bytes()
+}
+
+/// A PUT that reached S3 and wrote, whose answer was lost, and which the
+/// SDK sent again with the same condition: the test makes the first
+/// attempt itself (the store's bytes, the store's condition), and the
+/// store's own request is the retry. Moto answers it 412; the object read
+/// back is this write, so the write succeeded, both for the first write
+/// (`If-None-Match: *`) and for a later one (`If-Match`), and the write
+/// after it is conditional on the ETag read back.
+#[tokio::test]
+async fn a_write_whose_answer_was_lost_is_recognised_as_ours_against_moto() {
+    let (client, bucket) = client_with_bucket().await;
+    let key = "milvus-demo.json";
+    let store = S3StateStore::new(client.clone(), &bucket, key);
+    store.lock(&holder("ops@laptop")).await.unwrap();
+    assert_eq!(store.read().await.unwrap(), None);
+    let mut doc = new_document("milvus-demo");
+
+    // First write: the lost attempt created the object.
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key(key)
+        .if_none_match("*")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(ByteStream::from(bytes_at(&doc, 1)))
+        .send()
+        .await
+        .expect("the first attempt lands");
+    doc.serial = store
+        .write(&doc)
+        .await
+        .expect("our own write, not a conflict");
+    assert_eq!(doc.serial, 1);
+
+    // A later write: the lost attempt replaced the ETag the store holds.
+    let etag = client
+        .head_object()
+        .bucket(&bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_string();
+    doc.region = Some("us-west-2".into());
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key(key)
+        .if_match(&etag)
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(ByteStream::from(bytes_at(&doc, 2)))
+        .send()
+        .await
+        .expect("the first attempt lands");
+    doc.serial = store
+        .write(&doc)
+        .await
+        .expect("our own write, not a conflict");
+    assert_eq!(doc.serial, 2);
+
+    // The store carries on from the ETag it read back.
+    doc.serial = store.write(&doc).await.unwrap();
+    assert_eq!(doc.serial, 3);
+    let stored = stackplan_core::StateDocument::from_bytes(
+        &client
+            .get_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes(),
+    )
+    .unwrap();
+    assert_eq!(stored, doc);
+    store.unlock().await.unwrap();
+}
+
+/// Another writer (one that went around the lock, as after `unlock
+/// --force`) wrote the very serial this write is writing, with other
+/// content: a conflict, reported as before, and the other write is kept.
+#[tokio::test]
+async fn another_writer_at_the_same_serial_is_a_conflict_against_moto() {
+    let (client, bucket) = client_with_bucket().await;
+    let key = "milvus-demo.json";
+    let store = S3StateStore::new(client.clone(), &bucket, key);
+    store.lock(&holder("ops@laptop")).await.unwrap();
+    assert_eq!(store.read().await.unwrap(), None);
+    let mut doc = new_document("milvus-demo");
+    doc.serial = store.write(&doc).await.unwrap();
+
+    let mut theirs = doc.clone();
+    theirs.region = Some("eu-west-1".into());
+    let theirs_bytes = bytes_at(&theirs, 2);
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(ByteStream::from(theirs_bytes.clone()))
+        .send()
+        .await
+        .unwrap();
+
+    let err = store.write(&doc).await.unwrap_err();
+    assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("it now holds serial 2 with other content than this write's"),
+        "{err}"
+    );
+    let kept = client
+        .get_object()
+        .bucket(&bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(kept.as_ref(), theirs_bytes.as_slice());
+    store.unlock().await.unwrap();
+}
