@@ -18,7 +18,9 @@ use stackplan_core::{
     Value,
 };
 use stackplan_engine::testing::MemoryStateStore;
-use stackplan_engine::{ApplySettings, NoApplyEvents, PlanSettings, Planner, StopFlag};
+use stackplan_engine::{
+    ApplyContext, ApplySettings, NoApplyEvents, PlanSettings, Planner, StopFlag,
+};
 
 #[tokio::test]
 async fn key_with_alias_round_trips_updates_description_in_place_and_reads_absent_once_scheduled_for_deletion()
@@ -353,18 +355,17 @@ impl Run {
             expect.name()
         );
         let events = Events::default();
-        let report = stackplan_engine::apply(
-            &plan,
-            &self.registry,
-            &mut self.state,
-            &self.store,
-            &ApplySettings::default(),
-            &NoApplyEvents,
-            &events,
-            &StopFlag::new(),
-        )
-        .await
-        .expect("apply runs");
+        let cx = ApplyContext {
+            registry: &self.registry,
+            store: &self.store,
+            settings: &ApplySettings::default(),
+            sink: &NoApplyEvents,
+            events: &events,
+            stop: &StopFlag::new(),
+        };
+        let report = stackplan_engine::apply(&plan, &mut self.state, &cx)
+            .await
+            .expect("apply runs");
         assert!(report.succeeded(), "{report:#?}");
         events.messages()
     }

@@ -17,7 +17,9 @@ use crate::{ResourceAddr, ResourceMode, Value};
 
 /// The version of the saved plan document (`-o PLAN`). Bumped on any
 /// change a reader of an older version would misread.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+///
+/// Version 2 adds deposed old copies and the inputs each change resolved.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// How a replacement is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -165,6 +167,12 @@ pub struct Change {
     /// unresolved: apply resolves them against what it has just created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<Attrs>,
+    /// Each reference in `config` (`kind.name.attr`) the plan could
+    /// resolve, with the value it resolved it to: apply uses these, the
+    /// values the user reviewed, and reads again only what was unknown at
+    /// plan time or is sensitive (never written here).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, Value>,
 }
 
 impl Change {
@@ -246,6 +254,11 @@ pub struct Plan {
     #[serde(default)]
     pub options: PlanOptions,
     pub changes: Vec<Change>,
+    /// Deletes of the old copies state keeps from earlier replacements
+    /// (see `StateDocument::deposed`), one per copy, its id in
+    /// `physical_id`; sorted by address then id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<Change>,
     /// The providers' preflight warnings, each `addr (attr): message`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -254,7 +267,7 @@ pub struct Plan {
 impl Plan {
     pub fn summary(&self) -> PlanSummary {
         let mut s = PlanSummary::default();
-        for c in &self.changes {
+        for c in self.changes.iter().chain(&self.deposed) {
             match c.action {
                 Action::Create => s.create += 1,
                 Action::Update => s.update += 1,
@@ -272,7 +285,7 @@ impl Plan {
 
     /// True when apply would change anything live (reads do not count).
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action.is_change())
+        !self.deposed.is_empty() || self.changes.iter().any(|c| c.action.is_change())
     }
 
     pub fn has_drift(&self) -> bool {

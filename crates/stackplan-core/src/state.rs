@@ -24,7 +24,10 @@ use crate::{ResourceAddr, ResourceKind, ResourceMode, Value};
 /// Version 2 holds no digest of a sensitive value. Version 1 held a
 /// SHA-256 salted per stack name, an offline verifier of the password:
 /// it is still read, its digests dropped, and the next apply writes 2.
-pub const STATE_FORMAT_VERSION: u32 = 2;
+///
+/// Version 3 adds tainted resources and deposed old copies, which an
+/// older build would silently drop on its next write.
+pub const STATE_FORMAT_VERSION: u32 = 3;
 
 /// The oldest version this build reads (and upgrades on its next write).
 const OLDEST_READABLE_VERSION: u32 = 1;
@@ -167,6 +170,11 @@ pub struct ResourceState {
     pub outputs: Attrs,
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub dependencies: BTreeSet<ResourceAddr>,
+    /// Its create did not finish (the wait failed or timed out, or a
+    /// follow-up call after the create failed): the next plan waits for
+    /// it again or replaces it, and `destroy` deletes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tainted: bool,
 }
 
 impl ResourceState {
@@ -179,6 +187,7 @@ impl ResourceState {
             attributes: Attrs::new(),
             outputs: Attrs::new(),
             dependencies: BTreeSet::new(),
+            tainted: false,
         }
     }
 }
@@ -202,6 +211,13 @@ pub struct StateDocument {
     pub region: Option<String>,
     /// Sorted by address.
     pub resources: Vec<ResourceState>,
+    /// Old copies of replaced resources whose delete has not succeeded
+    /// yet (create-before-destroy made the new copy first), sorted by
+    /// address then id. Kept until deleted, so a failed or interrupted
+    /// delete never leaks one: every plan shows them and the next apply
+    /// (or `destroy`) deletes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<ResourceState>,
 }
 
 impl StateDocument {
@@ -214,6 +230,7 @@ impl StateDocument {
             account: None,
             region: None,
             resources: Vec::new(),
+            deposed: Vec::new(),
         }
     }
 
@@ -240,6 +257,40 @@ impl StateDocument {
         Some(self.resources.remove(i))
     }
 
+    /// Moves the current object at `addr` to the deposed list: the old
+    /// copy of a create-before-destroy replacement, kept until deleted.
+    /// Returns its id. An object with no id made nothing to delete.
+    pub fn depose(&mut self, addr: &ResourceAddr) -> Option<String> {
+        let old = self.remove(addr)?;
+        let id = old.physical_id.clone()?;
+        if !self
+            .deposed
+            .iter()
+            .any(|d| deposed_key(d) == (addr, Some(&id)))
+        {
+            self.deposed.push(old);
+            self.deposed
+                .sort_by(|a, b| deposed_key(a).cmp(&deposed_key(b)));
+        }
+        Some(id)
+    }
+
+    /// The deposed copy of `addr` with id `id`.
+    pub fn deposed(&self, addr: &ResourceAddr, id: &str) -> Option<&ResourceState> {
+        self.deposed
+            .iter()
+            .find(|d| deposed_key(d) == (addr, Some(&id.to_string())))
+    }
+
+    /// Forgets a deposed copy once it is deleted.
+    pub fn remove_deposed(&mut self, addr: &ResourceAddr, id: &str) -> Option<ResourceState> {
+        let i = self
+            .deposed
+            .iter()
+            .position(|d| deposed_key(d) == (addr, Some(&id.to_string())))?;
+        Some(self.deposed.remove(i))
+    }
+
     /// The canonical bytes every backend writes: pretty JSON, a trailing
     /// newline, resources sorted, no secret (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -247,6 +298,9 @@ impl StateDocument {
         // Whatever version was read, what is written is this build's.
         sorted.format_version = STATE_FORMAT_VERSION;
         sorted.resources.sort_by(|a, b| a.addr.cmp(&b.addr));
+        sorted
+            .deposed
+            .sort_by(|a, b| deposed_key(a).cmp(&deposed_key(b)));
         let mut out = serde_json::to_vec_pretty(&sorted).expect("state always serializes");
         out.push(b'\n');
         out
@@ -282,6 +336,11 @@ impl StateDocument {
         }
         Ok(doc)
     }
+}
+
+/// How a deposed copy is told apart from the others of its address.
+fn deposed_key(d: &ResourceState) -> (&ResourceAddr, Option<&String>) {
+    (&d.addr, d.physical_id.as_ref())
 }
 
 /// Who holds a state lock, written into the lock so `stackplan unlock` can

@@ -1,8 +1,7 @@
 //! Apply: carries out a plan, and nothing but the plan.
 //!
-//! The plan's changes become operations on a graph of their own (creates
-//! and updates follow the dependencies, deletes run in reverse, a replace is
-//! a create and a delete ordered as the plan says). Every operation starts
+//! The plan's changes become operations on a graph of their own, ordered
+//! by the scheduler (`schedule.rs`). Every operation starts
 //! as soon as the operations it waits for are done, at most `parallelism`
 //! at a time, so an EKS cluster and an MSK cluster create together.
 //!
@@ -11,9 +10,13 @@
 //! killed at any moment loses at most the operation in flight, which the
 //! next refresh finds by name. A stop request (the first Ctrl-C) starts
 //! nothing new and lets the operations in flight finish.
+//!
+//! Nothing made is ever dropped from state: the old copy of a
+//! create-before-destroy replacement is deposed (kept, marked for delete)
+//! before the new copy is made, and a create that made something but did
+//! not finish records it tainted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -21,38 +24,15 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use stackplan_core::{
-    Action, ApplyRequest, Attrs, DeleteRequest, EventSink, Observed, OutputRef, Plan,
+    Action, ApplyRequest, Attrs, Change, DeleteRequest, EventSink, Observed, OutputRef, Plan,
     ProviderRegistry, ReadRequest, ReplaceOrder, ResourceAddr, ResourceState, StateDocument,
     StateStore, Value, sealed_digest,
 };
 
 use crate::EngineError;
 use crate::refresh::provider_for;
+use crate::schedule::{Node, Op, schedule};
 use crate::seal::seal_attrs;
-
-/// One step of apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Op {
-    Create,
-    Update,
-    /// A lookup read again so its outputs reach state.
-    Read,
-    Delete,
-    /// The old copy of a replaced resource.
-    DeleteReplaced,
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Op::Create => "create",
-            Op::Update => "update",
-            Op::Read => "read",
-            Op::Delete => "delete",
-            Op::DeleteReplaced => "delete (replaced)",
-        })
-    }
-}
 
 /// What apply reports as it goes; the CLI shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,27 +79,94 @@ impl ApplySink for NoApplyEvents {
 pub struct ApplySettings {
     /// At most this many operations in flight.
     pub parallelism: usize,
+    /// How often a failed state write is tried again once the operations
+    /// in flight are drained, and the first pause between tries (doubled
+    /// each time).
+    pub state_write_retries: u32,
+    pub state_write_backoff: Duration,
 }
 
 impl Default for ApplySettings {
     fn default() -> Self {
-        ApplySettings { parallelism: 16 }
+        ApplySettings {
+            parallelism: 16,
+            state_write_retries: 4,
+            state_write_backoff: Duration::from_secs(1),
+        }
     }
 }
 
+/// Everything apply works with besides the plan and the state it updates.
+#[derive(Clone, Copy)]
+pub struct ApplyContext<'a> {
+    pub registry: &'a ProviderRegistry,
+    /// Where state is written after every operation. The caller holds the
+    /// state lock.
+    pub store: &'a dyn StateStore,
+    pub settings: &'a ApplySettings,
+    pub sink: &'a dyn ApplySink,
+    pub events: &'a dyn EventSink,
+    pub stop: &'a StopFlag,
+}
+
+impl std::fmt::Debug for ApplyContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplyContext")
+            .field("settings", self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureCause {
+    /// The provider's API refused or failed; `retryable` when the same
+    /// call may succeed later (throttling, a transient network error).
+    Provider { retryable: bool },
+    /// A value the change needs is still unknown, or the plan lacks it.
+    Unresolved,
+    /// The resource was made but did not become ready in time.
+    Timeout,
+}
+
+/// One failed operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpFailure {
+    pub addr: ResourceAddr,
+    pub op: Op,
+    pub cause: FailureCause,
+    /// The error with its causes, on one line.
+    pub message: String,
+    /// What the failed create left behind is in state, tainted: the next
+    /// plan waits for it again or replaces it.
+    pub tainted: bool,
+}
+
+/// State could not be written even after the retries: the document as
+/// apply left it, for the caller to save elsewhere.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateWriteFailure {
+    pub error: String,
+    pub document: StateDocument,
+}
+
 /// How an apply ended, operation by operation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApplyReport {
     pub done: Vec<(ResourceAddr, Op)>,
-    pub failed: Vec<(ResourceAddr, Op, String)>,
+    pub failed: Vec<OpFailure>,
     pub skipped: Vec<(ResourceAddr, Op, String)>,
     /// True when a stop request ended the run early.
     pub interrupted: bool,
+    /// Failed writes of state that a retry then saved.
+    pub state_write_retries: u32,
+    /// Set when state could not be saved at all.
+    pub state_write: Option<StateWriteFailure>,
 }
 
 impl ApplyReport {
     pub fn succeeded(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty()
+        self.failed.is_empty() && self.skipped.is_empty() && self.state_write.is_none()
     }
 }
 
@@ -141,289 +188,45 @@ impl StopFlag {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Node {
-    addr: ResourceAddr,
-    op: Op,
-    waits_for: BTreeSet<usize>,
-}
-
-/// The operations of a plan and their order.
-fn schedule(plan: &Plan, state: &StateDocument) -> Vec<Node> {
-    let mut nodes: Vec<Node> = Vec::new();
-    // Per address: the node that makes it exist as desired, and the node
-    // that removes (the old copy of) it.
-    let mut ready_at: BTreeMap<&ResourceAddr, usize> = BTreeMap::new();
-    let mut gone_at: BTreeMap<&ResourceAddr, usize> = BTreeMap::new();
-    let mut push = |addr: &ResourceAddr, op: Op| {
-        nodes.push(Node {
-            addr: addr.clone(),
-            op,
-            waits_for: BTreeSet::new(),
-        });
-        nodes.len() - 1
-    };
-    for c in &plan.changes {
-        match &c.action {
-            Action::Create => {
-                ready_at.insert(&c.addr, push(&c.addr, Op::Create));
-            }
-            Action::Update => {
-                ready_at.insert(&c.addr, push(&c.addr, Op::Update));
-            }
-            Action::Read => {
-                ready_at.insert(&c.addr, push(&c.addr, Op::Read));
-            }
-            Action::Delete => {
-                gone_at.insert(&c.addr, push(&c.addr, Op::Delete));
-            }
-            Action::Replace { .. } => {
-                let create = push(&c.addr, Op::Create);
-                let delete = push(&c.addr, Op::DeleteReplaced);
-                ready_at.insert(&c.addr, create);
-                gone_at.insert(&c.addr, delete);
-            }
-            // Found live, equal to the stack, but not in state: an apply
-            // killed between the API call and the state write made it.
-            // Adopt it (an update that changes nothing) so it reaches state
-            // and its outputs reach what references it.
-            Action::NoOp
-                if c.mode == stackplan_core::ResourceMode::Managed
-                    && c.physical_id.is_some()
-                    && state.get(&c.addr).is_none() =>
-            {
-                ready_at.insert(&c.addr, push(&c.addr, Op::Update));
-            }
-            Action::NoOp => {}
-        }
-    }
-
-    // What depended on each address when it was last applied: those must
-    // let go of it before it is deleted.
-    let mut state_dependents: BTreeMap<&ResourceAddr, Vec<&ResourceAddr>> = BTreeMap::new();
-    for r in &state.resources {
-        for d in &r.dependencies {
-            state_dependents.entry(d).or_default().push(&r.addr);
-        }
-    }
-
-    let mut edges: Vec<(usize, usize)> = Vec::new();
-    for c in &plan.changes {
-        let Some(&node) = ready_at.get(&c.addr) else {
-            continue;
-        };
-        // Creates and updates wait for what they consume.
-        for dep in &c.dependencies {
-            if let Some(&d) = ready_at.get(dep) {
-                edges.push((node, d));
-            }
-        }
-        if let (Action::Replace { order, .. }, Some(&old)) = (&c.action, gone_at.get(&c.addr)) {
-            match order {
-                ReplaceOrder::CreateBeforeDestroy => edges.push((old, node)),
-                ReplaceOrder::DestroyBeforeCreate => edges.push((node, old)),
-            }
-        }
-    }
-    for (addr, &gone) in &gone_at {
-        // Deletes run in reverse: everything that used this resource is
-        // deleted, replaced or updated away from it first.
-        for dependent in state_dependents.get(addr).into_iter().flatten() {
-            for map in [&gone_at, &ready_at] {
-                if let Some(&d) = map.get(dependent)
-                    && d != gone
-                {
-                    edges.push((gone, d));
-                }
-            }
-        }
-    }
-    for (from, to) in edges {
-        nodes[from].waits_for.insert(to);
-    }
-    // A destroy-before-create replacement deletes the old copy before its
-    // dependents are updated; never let an edge make that a cycle.
-    break_cycles(&mut nodes);
-    nodes
-}
-
-/// Drops the edges that close a cycle (only possible through a
-/// destroy-before-create replacement of something its dependents still
-/// use), keeping the order of everything else.
-fn break_cycles(nodes: &mut [Node]) {
-    let n = nodes.len();
-    let mut state = vec![0u8; n];
-    fn visit(i: usize, nodes: &mut [Node], state: &mut [u8]) {
-        state[i] = 1;
-        let deps: Vec<usize> = nodes[i].waits_for.iter().copied().collect();
-        for d in deps {
-            match state[d] {
-                0 => visit(d, nodes, state),
-                1 => {
-                    nodes[i].waits_for.remove(&d);
-                }
-                _ => {}
-            }
-        }
-        state[i] = 2;
-    }
-    for i in 0..n {
-        if state[i] == 0 {
-            visit(i, nodes, &mut state);
-        }
-    }
-}
-
+/// What an operation came back with.
 struct Outcome {
     index: usize,
     /// The resolved attributes a create or update applied.
     applied: Option<Attrs>,
-    result: Result<Option<Observed>, String>,
+    result: Result<Option<Observed>, Failure>,
 }
 
-/// Applies `plan` against `registry`, writing `state` to `store` after
-/// every operation. The caller holds the state lock.
-#[allow(clippy::too_many_arguments)]
-pub async fn apply(
-    plan: &Plan,
-    registry: &ProviderRegistry,
-    state: &mut StateDocument,
-    store: &dyn StateStore,
-    settings: &ApplySettings,
-    sink: &dyn ApplySink,
-    events: &dyn EventSink,
-    stop: &StopFlag,
-) -> Result<ApplyReport, EngineError> {
-    let nodes = schedule(plan, state);
-    // Deletes act on what state held before this run: a create-before-
-    // destroy replacement overwrites the address before its old copy goes.
-    let before = state.clone();
-    // Check every provider before touching anything.
-    for n in &nodes {
-        provider_for(registry, &n.addr)?;
-    }
-    let changes: BTreeMap<&ResourceAddr, &stackplan_core::Change> =
-        plan.changes.iter().map(|c| (&c.addr, c)).collect();
+/// A failed operation, with what it made before failing, if anything.
+struct Failure {
+    cause: FailureCause,
+    message: String,
+    made: Option<Observed>,
+}
 
-    // Outputs learnt during this run, in memory only: they may hold
-    // sensitive values that state keeps sealed.
-    let mut fresh: BTreeMap<ResourceAddr, Observed> = BTreeMap::new();
-    let mut report = ApplyReport::default();
-    let mut remaining: Vec<BTreeSet<usize>> = nodes.iter().map(|n| n.waits_for.clone()).collect();
-    let mut status = vec![Status::Waiting; nodes.len()];
-    let mut in_flight = FuturesUnordered::new();
-    let parallelism = settings.parallelism.max(1);
-
-    loop {
-        // Start everything that is ready, in address order.
-        if !stop.requested() {
-            let mut ready: Vec<usize> = (0..nodes.len())
-                .filter(|&i| status[i] == Status::Waiting && remaining[i].is_empty())
-                .collect();
-            ready.sort_by(|a, b| {
-                (&nodes[*a].addr, nodes[*a].op).cmp(&(&nodes[*b].addr, nodes[*b].op))
-            });
-            for i in ready {
-                if in_flight.len() >= parallelism {
-                    break;
-                }
-                let node = &nodes[i];
-                let change = changes[&node.addr];
-                let desired = match node.op {
-                    Op::Create | Op::Update => {
-                        match resolve_config(change, state, &fresh, registry, events).await {
-                            Ok(d) => Some(d),
-                            Err(e) => {
-                                status[i] = Status::Failed;
-                                report.failed.push((node.addr.clone(), node.op, e.clone()));
-                                sink.event(ApplyEvent::Failed {
-                                    addr: node.addr.clone(),
-                                    op: node.op,
-                                    error: e,
-                                });
-                                continue;
-                            }
-                        }
-                    }
-                    _ => None,
-                };
-                status[i] = Status::Running;
-                sink.event(ApplyEvent::Started {
-                    addr: node.addr.clone(),
-                    op: node.op,
-                });
-                let prior = match node.op {
-                    Op::Delete | Op::DeleteReplaced => before.get(&node.addr).cloned(),
-                    _ => state
-                        .get(&node.addr)
-                        .cloned()
-                        .or_else(|| adopted_prior(change)),
-                };
-                in_flight.push(run_op(
-                    i,
-                    node.clone(),
-                    change,
-                    desired,
-                    prior,
-                    registry,
-                    events,
-                ));
-            }
-        }
-        skip_unreachable(
-            &nodes,
-            &mut status,
-            &remaining,
-            &mut report,
-            sink,
-            stop.requested(),
-        );
-
-        let Some(outcome) = in_flight.next().await else {
-            break;
-        };
-        let node = &nodes[outcome.index];
-        match outcome.result {
-            Ok(observed) => {
-                record(
-                    state,
-                    plan,
-                    node,
-                    outcome.applied.as_ref(),
-                    observed.as_ref(),
-                );
-                if let Some(o) = observed {
-                    fresh.insert(node.addr.clone(), o);
-                } else {
-                    fresh.remove(&node.addr);
-                }
-                let serial = store.write(state).await.map_err(EngineError::State)?;
-                state.serial = serial;
-                sink.event(ApplyEvent::StateSaved { serial });
-                status[outcome.index] = Status::Done;
-                report.done.push((node.addr.clone(), node.op));
-                sink.event(ApplyEvent::Done {
-                    addr: node.addr.clone(),
-                    op: node.op,
-                });
-                for r in remaining.iter_mut() {
-                    r.remove(&outcome.index);
-                }
-            }
-            Err(e) => {
-                status[outcome.index] = Status::Failed;
-                report.failed.push((node.addr.clone(), node.op, e.clone()));
-                sink.event(ApplyEvent::Failed {
-                    addr: node.addr.clone(),
-                    op: node.op,
-                    error: e,
-                });
-            }
+impl Failure {
+    fn unresolved(message: String) -> Self {
+        Failure {
+            cause: FailureCause::Unresolved,
+            message,
+            made: None,
         }
     }
-    report.interrupted = stop.requested();
-    skip_unreachable(&nodes, &mut status, &remaining, &mut report, sink, true);
-    Ok(report)
+
+    fn provider(e: stackplan_core::ProviderError) -> Self {
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        Failure {
+            cause: FailureCause::Provider {
+                retryable: e.retryable,
+            },
+            message,
+            made: e.partial.map(|p| *p),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -435,67 +238,374 @@ enum Status {
     Skipped,
 }
 
-/// Marks as skipped every waiting operation that can no longer run: it
-/// waits for a failure (named as the reason), for something skipped (whose
-/// reason it inherits, so a chain names its root cause), or, at the end,
-/// for anything that did not happen.
-fn skip_unreachable(
-    nodes: &[Node],
-    status: &mut [Status],
-    remaining: &[BTreeSet<usize>],
-    report: &mut ApplyReport,
-    sink: &dyn ApplySink,
-    finishing: bool,
-) {
-    let mut reasons: BTreeMap<usize, String> = report
-        .skipped
-        .iter()
-        .filter_map(|(a, op, why)| {
-            nodes
-                .iter()
-                .position(|n| &n.addr == a && n.op == *op)
-                .map(|i| (i, why.clone()))
-        })
-        .collect();
-    loop {
-        let mut changed = false;
-        for i in 0..nodes.len() {
-            if status[i] != Status::Waiting {
-                continue;
-            }
-            let failed = remaining[i].iter().find(|d| status[**d] == Status::Failed);
-            let skipped = remaining[i].iter().find(|d| status[**d] == Status::Skipped);
-            let reason = match (failed, skipped, finishing) {
-                (Some(d), _, _) => {
-                    format!("`{}` ({}) did not succeed", nodes[*d].addr, nodes[*d].op)
-                }
-                (None, Some(d), _) => reasons.get(d).cloned().unwrap_or_default(),
-                (None, None, true) => "stopped before it started".to_string(),
-                (None, None, false) => continue,
-            };
-            status[i] = Status::Skipped;
-            reasons.insert(i, reason.clone());
-            report
-                .skipped
-                .push((nodes[i].addr.clone(), nodes[i].op, reason.clone()));
-            sink.event(ApplyEvent::Skipped {
-                addr: nodes[i].addr.clone(),
-                op: nodes[i].op,
-                reason,
-            });
-            changed = true;
+/// The bookkeeping of one apply: which operation is where, and what the
+/// report says so far.
+struct Run<'a> {
+    nodes: Vec<Node>,
+    status: Vec<Status>,
+    remaining: Vec<BTreeSet<usize>>,
+    reasons: BTreeMap<usize, String>,
+    report: ApplyReport,
+    sink: &'a dyn ApplySink,
+}
+
+impl<'a> Run<'a> {
+    fn new(nodes: Vec<Node>, sink: &'a dyn ApplySink) -> Self {
+        Run {
+            status: vec![Status::Waiting; nodes.len()],
+            remaining: nodes.iter().map(|n| n.waits_for.clone()).collect(),
+            nodes,
+            reasons: BTreeMap::new(),
+            report: ApplyReport::default(),
+            sink,
         }
-        if !changed {
-            break;
+    }
+
+    /// The waiting operations that can start, in address order.
+    fn ready(&self) -> Vec<usize> {
+        let mut ready: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.status[i] == Status::Waiting && self.remaining[i].is_empty())
+            .collect();
+        ready.sort_by(|a, b| {
+            let (a, b) = (&self.nodes[*a], &self.nodes[*b]);
+            (&a.addr, a.op, &a.deposed).cmp(&(&b.addr, b.op, &b.deposed))
+        });
+        ready
+    }
+
+    fn started(&mut self, i: usize) {
+        self.status[i] = Status::Running;
+        self.sink.event(ApplyEvent::Started {
+            addr: self.nodes[i].addr.clone(),
+            op: self.nodes[i].op,
+        });
+    }
+
+    fn done(&mut self, i: usize) {
+        self.status[i] = Status::Done;
+        let node = &self.nodes[i];
+        self.report.done.push((node.addr.clone(), node.op));
+        self.sink.event(ApplyEvent::Done {
+            addr: node.addr.clone(),
+            op: node.op,
+        });
+        for r in self.remaining.iter_mut() {
+            r.remove(&i);
+        }
+    }
+
+    fn failed(&mut self, i: usize, failure: &Failure, tainted: bool) {
+        self.status[i] = Status::Failed;
+        let node = &self.nodes[i];
+        let mut message = failure.message.clone();
+        if tainted {
+            message.push_str(" (what it made is kept in state as tainted)");
+        }
+        self.report.failed.push(OpFailure {
+            addr: node.addr.clone(),
+            op: node.op,
+            cause: failure.cause.clone(),
+            message: message.clone(),
+            tainted,
+        });
+        self.sink.event(ApplyEvent::Failed {
+            addr: node.addr.clone(),
+            op: node.op,
+            error: message,
+        });
+    }
+
+    /// Marks as skipped every waiting operation that can no longer run: it
+    /// waits for a failure (named as the reason), for something skipped
+    /// (whose reason it inherits, so a chain names its root cause), or,
+    /// when `finishing`, for anything that did not happen (`why`).
+    fn skip_unreachable(&mut self, finishing: Option<&str>) {
+        loop {
+            let mut changed = false;
+            for i in 0..self.nodes.len() {
+                if self.status[i] != Status::Waiting {
+                    continue;
+                }
+                let waits = &self.remaining[i];
+                let failed = waits.iter().find(|d| self.status[**d] == Status::Failed);
+                let skipped = waits.iter().find(|d| self.status[**d] == Status::Skipped);
+                let reason = match (failed, skipped, finishing) {
+                    (Some(d), _, _) => format!(
+                        "`{}` ({}) did not succeed",
+                        self.nodes[*d].addr, self.nodes[*d].op
+                    ),
+                    (None, Some(d), _) => self.reasons.get(d).cloned().unwrap_or_default(),
+                    (None, None, Some(why)) => why.to_string(),
+                    (None, None, None) => continue,
+                };
+                self.status[i] = Status::Skipped;
+                self.reasons.insert(i, reason.clone());
+                let node = &self.nodes[i];
+                self.report
+                    .skipped
+                    .push((node.addr.clone(), node.op, reason.clone()));
+                self.sink.event(ApplyEvent::Skipped {
+                    addr: node.addr.clone(),
+                    op: node.op,
+                    reason,
+                });
+                changed = true;
+            }
+            if !changed {
+                break;
+            }
         }
     }
 }
 
+/// Writes `state`, and says whether it worked; a failure is kept for the
+/// report and retried once nothing is in flight.
+async fn save(
+    state: &mut StateDocument,
+    cx: &ApplyContext<'_>,
+    write_error: &mut Option<String>,
+) -> bool {
+    match cx.store.write(state).await {
+        Ok(serial) => {
+            state.serial = serial;
+            cx.sink.event(ApplyEvent::StateSaved { serial });
+            true
+        }
+        Err(e) => {
+            let mut msg = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                msg.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            *write_error = Some(msg);
+            false
+        }
+    }
+}
+
+/// Applies `plan`, writing `state` through `cx.store` after every
+/// operation.
+///
+/// A failed state write starts nothing new: the operations in flight are
+/// drained into `state`, and the write is tried again with backoff. If it
+/// never succeeds, the report carries the document
+/// ([`ApplyReport::state_write`]) for the caller to save elsewhere.
+pub async fn apply(
+    plan: &Plan,
+    state: &mut StateDocument,
+    cx: &ApplyContext<'_>,
+) -> Result<ApplyReport, EngineError> {
+    let nodes = schedule(plan, state)?;
+    // Check every provider before touching anything.
+    for n in &nodes {
+        provider_for(cx.registry, &n.addr)?;
+    }
+    let changes: BTreeMap<&ResourceAddr, &Change> =
+        plan.changes.iter().map(|c| (&c.addr, c)).collect();
+    let deposed: BTreeMap<(&ResourceAddr, Option<&String>), &Change> = plan
+        .deposed
+        .iter()
+        .map(|c| ((&c.addr, c.physical_id.as_ref()), c))
+        .collect();
+
+    // Outputs learnt during this run, in memory only: they may hold
+    // sensitive values that state keeps sealed.
+    let mut fresh: BTreeMap<ResourceAddr, Observed> = BTreeMap::new();
+    let mut run = Run::new(nodes, cx.sink);
+    let mut in_flight = FuturesUnordered::new();
+    let parallelism = cx.settings.parallelism.max(1);
+    let mut write_error: Option<String> = None;
+
+    loop {
+        if !cx.stop.requested() && write_error.is_none() {
+            for i in run.ready() {
+                if in_flight.len() >= parallelism {
+                    break;
+                }
+                let node = run.nodes[i].clone();
+                let change = match node.op {
+                    Op::DeleteDeposed => deposed[&(&node.addr, node.deposed.as_ref())],
+                    _ => changes[&node.addr],
+                };
+                let desired = match node.op {
+                    Op::Create | Op::Update => {
+                        match resolve_config(change, state, &fresh, cx.registry, cx.events).await {
+                            Ok(d) => Some(d),
+                            Err(e) => {
+                                run.failed(i, &Failure::unresolved(e), false);
+                                continue;
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                let prior = match node.op {
+                    Op::Create if creates_first(change) => {
+                        // The old copy stays in state, deposed, until its
+                        // delete succeeds: written before the create, so
+                        // no moment loses it.
+                        if state.depose(&node.addr).is_some()
+                            && !save(state, cx, &mut write_error).await
+                        {
+                            undepose(state, change);
+                            break;
+                        }
+                        None
+                    }
+                    Op::Create => None,
+                    Op::DeleteReplaced if creates_first(change) => change
+                        .physical_id
+                        .as_deref()
+                        .and_then(|id| state.deposed(&node.addr, id))
+                        .cloned(),
+                    Op::DeleteDeposed => node
+                        .deposed
+                        .as_deref()
+                        .and_then(|id| state.deposed(&node.addr, id))
+                        .cloned(),
+                    Op::Delete | Op::DeleteReplaced => state.get(&node.addr).cloned(),
+                    Op::Update | Op::Read => state
+                        .get(&node.addr)
+                        .cloned()
+                        .or_else(|| adopted_prior(change)),
+                };
+                run.started(i);
+                in_flight.push(run_op(OpInputs {
+                    index: i,
+                    node,
+                    change,
+                    desired,
+                    prior,
+                    registry: cx.registry,
+                    events: cx.events,
+                }));
+            }
+        }
+        run.skip_unreachable(None);
+
+        let Some(outcome) = in_flight.next().await else {
+            break;
+        };
+        let i = outcome.index;
+        let node = run.nodes[i].clone();
+        let change = match node.op {
+            Op::DeleteDeposed => deposed[&(&node.addr, node.deposed.as_ref())],
+            _ => changes[&node.addr],
+        };
+        match outcome.result {
+            Ok(observed) => {
+                record(
+                    state,
+                    &node,
+                    change,
+                    outcome.applied.as_ref(),
+                    observed.as_ref(),
+                );
+                match observed {
+                    Some(o) => fresh.insert(node.addr.clone(), o),
+                    None => fresh.remove(&node.addr),
+                };
+                if write_error.is_none() {
+                    save(state, cx, &mut write_error).await;
+                }
+                run.done(i);
+            }
+            Err(failure) => {
+                let state_changed = match (&failure.made, node.op) {
+                    (Some(made), Op::Create) => {
+                        let mut s = resource_state(change, outcome.applied.as_ref(), made);
+                        s.tainted = true;
+                        state.upsert(s);
+                        true
+                    }
+                    (None, Op::Create) => {
+                        // Nothing was made: the old copy is still the one.
+                        undepose(state, change)
+                    }
+                    _ => false,
+                };
+                if state_changed {
+                    if write_error.is_none() {
+                        save(state, cx, &mut write_error).await;
+                    }
+                    if let Some(made) = failure.made.clone() {
+                        fresh.insert(node.addr.clone(), made);
+                    }
+                }
+                let tainted = state_changed && failure.made.is_some();
+                run.failed(i, &failure, tainted);
+            }
+        }
+    }
+    run.report.interrupted = cx.stop.requested();
+    if let Some(first) = write_error {
+        // Nothing is in flight any more: try again, with backoff.
+        let mut pause = cx.settings.state_write_backoff;
+        let mut last = Some(first);
+        for _ in 0..cx.settings.state_write_retries {
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+            run.report.state_write_retries += 1;
+            let mut err = None;
+            if save(state, cx, &mut err).await {
+                last = None;
+                break;
+            }
+            last = err;
+        }
+        if let Some(error) = last {
+            run.report.state_write = Some(StateWriteFailure {
+                error,
+                document: state.clone(),
+            });
+        }
+        run.skip_unreachable(Some("not started: state could not be written"));
+    }
+    let why = if run.report.interrupted {
+        "stopped before it started"
+    } else {
+        "not started"
+    };
+    run.skip_unreachable(Some(why));
+    Ok(run.report)
+}
+
+/// True for a create-before-destroy replacement: the new copy is made
+/// while the old one, deposed, waits for its delete.
+fn creates_first(change: &Change) -> bool {
+    matches!(
+        change.action,
+        Action::Replace {
+            order: ReplaceOrder::CreateBeforeDestroy,
+            ..
+        }
+    )
+}
+
+/// Puts back the old copy a create-before-destroy create deposed, when
+/// that create made nothing. True when there was one.
+fn undepose(state: &mut StateDocument, change: &Change) -> bool {
+    if !creates_first(change) || state.get(&change.addr).is_some() {
+        return false;
+    }
+    let Some(old) = change
+        .physical_id
+        .as_deref()
+        .and_then(|id| state.remove_deposed(&change.addr, id))
+    else {
+        return false;
+    };
+    state.upsert(old);
+    true
+}
+
 /// The change's configuration with every reference resolved: from what
-/// this run created, else from state. A sensitive output is read live
-/// again, since state never holds the value itself.
+/// this run made or read, else as the plan resolved it (the values the
+/// user reviewed), else read live again (what was unknown at plan time,
+/// or sensitive: neither plan nor state holds a secret), else from state.
 async fn resolve_config(
-    change: &stackplan_core::Change,
+    change: &Change,
     state: &StateDocument,
     fresh: &BTreeMap<ResourceAddr, Observed>,
     registry: &ProviderRegistry,
@@ -508,7 +618,10 @@ async fn resolve_config(
     let mut reread: BTreeMap<ResourceAddr, Observed> = BTreeMap::new();
     let refs: BTreeSet<OutputRef> = config.values().flat_map(Value::refs).collect();
     for r in &refs {
-        if fresh.contains_key(&r.addr) || reread.contains_key(&r.addr) {
+        if fresh.contains_key(&r.addr)
+            || reread.contains_key(&r.addr)
+            || change.inputs.contains_key(&r.to_string())
+        {
             continue;
         }
         let from_state = state
@@ -538,8 +651,17 @@ async fn resolve_config(
         }
     }
     let lookup = |r: &OutputRef| -> Option<Value> {
-        let live = fresh.get(&r.addr).or_else(|| reread.get(&r.addr));
-        if let Some(o) = live {
+        if let Some(o) = fresh.get(&r.addr) {
+            return o
+                .outputs
+                .get(&r.attr)
+                .or_else(|| o.attrs.get(&r.attr))
+                .cloned();
+        }
+        if let Some(v) = change.inputs.get(&r.to_string()) {
+            return Some(v.clone());
+        }
+        if let Some(o) = reread.get(&r.addr) {
             return o
                 .outputs
                 .get(&r.attr)
@@ -597,29 +719,34 @@ fn has_unknown(v: &Value) -> bool {
     }
 }
 
-async fn run_op<'a>(
+/// What one operation runs with.
+struct OpInputs<'a> {
     index: usize,
     node: Node,
-    change: &'a stackplan_core::Change,
+    change: &'a Change,
+    /// For a create or update: the configuration, resolved.
     desired: Option<Attrs>,
+    /// What state holds of the object the operation acts on.
     prior: Option<ResourceState>,
     registry: &'a ProviderRegistry,
     events: &'a dyn EventSink,
-) -> Outcome {
+}
+
+async fn run_op(inputs: OpInputs<'_>) -> Outcome {
+    let OpInputs {
+        index,
+        node,
+        change,
+        desired,
+        prior,
+        registry,
+        events,
+    } = inputs;
     let applied = desired.clone();
     let result = async {
         let provider = registry
             .get(node.addr.kind)
-            .ok_or_else(|| format!("no provider for `{}`", node.addr.kind))?;
-        let err = |e: stackplan_core::ProviderError| {
-            let mut msg = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            msg
-        };
+            .ok_or_else(|| Failure::unresolved(format!("no provider for `{}`", node.addr.kind)))?;
         match node.op {
             Op::Create | Op::Update => {
                 let desired = desired.expect("resolved before starting");
@@ -634,16 +761,33 @@ async fn run_op<'a>(
                     field_diffs: &change.field_diffs,
                     events,
                 };
-                let observed = if node.op == Op::Create {
-                    provider.create(req).await.map_err(err)?
-                } else {
-                    provider.update(req).await.map_err(err)?
+                let observed = match (node.op, &prior) {
+                    // A create that did not finish, planned to be waited
+                    // for again: nothing to call, only the wait.
+                    (Op::Update, Some(p)) if p.tainted && change.field_diffs.is_empty() => {
+                        Observed {
+                            physical_id: p.physical_id.clone(),
+                            attrs: p.attributes.clone(),
+                            outputs: p.outputs.clone(),
+                        }
+                    }
+                    (Op::Create, _) => provider.create(req).await.map_err(Failure::provider)?,
+                    _ => provider.update(req).await.map_err(Failure::provider)?,
                 };
                 let timeout = provider.wait_timeout(node.addr.kind);
-                let waited = with_timeout(timeout, provider.wait(req, observed)).await;
-                match waited {
-                    Some(r) => r.map(Some).map_err(err),
-                    None => Err(format!("not ready after {}s", timeout.as_secs())),
+                let made = observed.clone();
+                match tokio::time::timeout(timeout, provider.wait(req, observed)).await {
+                    Ok(Ok(o)) => Ok(Some(o)),
+                    Ok(Err(e)) => {
+                        let mut f = Failure::provider(e);
+                        f.made.get_or_insert(made);
+                        Err(f)
+                    }
+                    Err(_) => Err(Failure {
+                        cause: FailureCause::Timeout,
+                        message: format!("not ready after {}s", timeout.as_secs()),
+                        made: Some(made),
+                    }),
                 }
             }
             Op::Read => provider
@@ -655,10 +799,10 @@ async fn run_op<'a>(
                     events,
                 })
                 .await
-                .map_err(err)?
-                .ok_or_else(|| format!("`{}` does not exist", node.addr))
+                .map_err(Failure::provider)?
+                .ok_or_else(|| Failure::unresolved(format!("`{}` does not exist", node.addr)))
                 .map(Some),
-            Op::Delete | Op::DeleteReplaced => {
+            Op::Delete | Op::DeleteReplaced | Op::DeleteDeposed => {
                 let Some(prior) = prior.as_ref() else {
                     return Ok(None);
                 };
@@ -669,7 +813,7 @@ async fn run_op<'a>(
                         events,
                     })
                     .await
-                    .map_err(err)?;
+                    .map_err(Failure::provider)?;
                 Ok(None)
             }
         }
@@ -682,17 +826,14 @@ async fn run_op<'a>(
     }
 }
 
-/// What an update of a resource found live but not in state works on: the
-/// id the plan saw, and nothing stackplan applied before.
-fn adopted_prior(change: &stackplan_core::Change) -> Option<ResourceState> {
-    let id = change.physical_id.clone()?;
-    let mut prior = ResourceState::new(change.addr.clone(), change.mode);
-    prior.physical_id = Some(id);
-    Some(prior)
-}
-
-async fn with_timeout<T>(d: Duration, f: impl Future<Output = T>) -> Option<T> {
-    tokio::time::timeout(d, f).await.ok()
+/// The state entry of what a create or update made.
+fn resource_state(change: &Change, applied: Option<&Attrs>, o: &Observed) -> ResourceState {
+    let mut s = ResourceState::new(change.addr.clone(), change.mode);
+    s.physical_id = o.physical_id.clone();
+    s.attributes = seal_attrs(applied.unwrap_or(&o.attrs));
+    s.outputs = seal_attrs(&o.outputs);
+    s.dependencies = change.dependencies.iter().cloned().collect();
+    s
 }
 
 /// Writes what an operation did into the state document: the attributes
@@ -700,42 +841,39 @@ async fn with_timeout<T>(d: Duration, f: impl Future<Output = T>) -> Option<T> {
 /// are sealed; secret sources are kept as sources.
 fn record(
     state: &mut StateDocument,
-    plan: &Plan,
     node: &Node,
+    change: &Change,
     applied: Option<&Attrs>,
     observed: Option<&Observed>,
 ) {
-    let change = plan.change(&node.addr);
     match (node.op, observed) {
         (Op::Delete, _) => {
             state.remove(&node.addr);
         }
-        (Op::DeleteReplaced, _) => {
-            // The new copy, if already created, keeps the address; only a
-            // destroy-before-create leaves nothing behind for a moment.
-            if matches!(
-                change.map(|c| &c.action),
-                Some(Action::Replace {
-                    order: ReplaceOrder::DestroyBeforeCreate,
-                    ..
-                })
-            ) {
-                state.remove(&node.addr);
+        (Op::DeleteReplaced, _) if creates_first(change) => {
+            if let Some(id) = change.physical_id.as_deref() {
+                state.remove_deposed(&node.addr, id);
             }
         }
-        (_, Some(o)) => {
-            let mode = change
-                .map(|c| c.mode)
-                .unwrap_or(stackplan_core::ResourceMode::Managed);
-            let mut s = ResourceState::new(node.addr.clone(), mode);
-            s.physical_id = o.physical_id.clone();
-            s.attributes = seal_attrs(applied.unwrap_or(&o.attrs));
-            s.outputs = seal_attrs(&o.outputs);
-            s.dependencies = change
-                .map(|c| c.dependencies.iter().cloned().collect())
-                .unwrap_or_default();
-            state.upsert(s);
+        (Op::DeleteReplaced, _) => {
+            // Destroy before create: the address is empty until the new
+            // copy is made.
+            state.remove(&node.addr);
         }
+        (Op::DeleteDeposed, _) => {
+            if let Some(id) = node.deposed.as_deref() {
+                state.remove_deposed(&node.addr, id);
+            }
+        }
+        (_, Some(o)) => state.upsert(resource_state(change, applied, o)),
         (_, None) => {}
     }
+}
+/// What an update of a resource found live but not in state works on: the
+/// id the plan saw, and nothing stackplan applied before.
+fn adopted_prior(change: &Change) -> Option<ResourceState> {
+    let id = change.physical_id.clone()?;
+    let mut prior = ResourceState::new(change.addr.clone(), change.mode);
+    prior.physical_id = Some(id);
+    Some(prior)
 }

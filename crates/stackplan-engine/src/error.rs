@@ -91,4 +91,8 @@ pub enum EngineError {
     AdoptionNeedsConsent { adoptions: Vec<String> },
     #[error("cannot save state")]
     State(#[source] stackplan_core::StateError),
+    /// The plan's operations wait for each other in a loop; no edge is
+    /// ever dropped to break one.
+    #[error("the changes cannot be ordered: {} waits for itself; apply a part of the change first (a rename, then the rest)", .cycle.join(" -> "))]
+    ScheduleCycle { cycle: Vec<String> },
 }

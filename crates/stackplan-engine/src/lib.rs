@@ -7,16 +7,19 @@ mod graph;
 mod planner;
 mod refresh;
 mod rotation;
+mod schedule;
 pub mod seal;
 pub mod testing;
 
 pub use apply::{
-    ApplyEvent, ApplyReport, ApplySettings, ApplySink, NoApplyEvents, Op, StopFlag, apply,
+    ApplyContext, ApplyEvent, ApplyReport, ApplySettings, ApplySink, NoApplyEvents, OpFailure,
+    StateWriteFailure, StopFlag, apply,
 };
 pub use error::EngineError;
 pub use graph::ResourceGraph;
 pub use planner::{
     PlanRequest, PlanSettings, Planner, check_guards, check_saved_changes, check_saved_plan,
-    deletion_order, sha256_hex,
+    sha256_hex,
 };
 pub use refresh::LiveView;
+pub use schedule::{Node, Op, schedule, settle_replace_orders};

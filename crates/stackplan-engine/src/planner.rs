@@ -14,6 +14,7 @@ use stackplan_core::{
 use crate::diff::{diff_create, diff_delete, diff_existing, normalized};
 use crate::refresh::{LiveView, known_output, refresh, resolve_attrs};
 use crate::rotation::{CurrentSecrets, source_of, sources_at};
+use crate::schedule::{schedule, settle_replace_orders};
 use crate::seal::sensitive_eq;
 use crate::{EngineError, ResourceGraph};
 
@@ -350,6 +351,17 @@ impl<'r> Planner<'r> {
                 known_output(r, &live, req.state)
             };
             let desired = resolve_attrs(&resource.attrs, &lookup);
+            // What each reference resolved to, as the user reviews it:
+            // apply uses these. Secrets are never written into a plan.
+            let inputs: BTreeMap<String, Value> = resource
+                .attrs
+                .values()
+                .flat_map(Value::refs)
+                .filter_map(|r| {
+                    let v = lookup(&r)?;
+                    (v.is_known() && !holds_secret(&v)).then(|| (r.to_string(), v))
+                })
+                .collect();
             let prior = req.state.and_then(|s| s.get(&addr));
             let observed = live.get(&addr).and_then(Option::as_ref);
             let provider = self
@@ -376,7 +388,11 @@ impl<'r> Planner<'r> {
                     })?;
                 reclassify(&mut change);
             }
+            if prior.is_some_and(|p| p.tainted) && resource.mode == ResourceMode::Managed {
+                plan_tainted(&mut change, observed);
+            }
             change.dependencies = graph.dependencies(&addr).into_iter().collect();
+            change.inputs = inputs;
             let fresh = matches!(change.action, Action::Create | Action::Replace { .. })
                 || (change.action == Action::Read && observed.is_none());
             planned.insert(
@@ -430,12 +446,18 @@ impl<'r> Planner<'r> {
                         .or_else(|| prior.physical_id.clone()),
                     dependencies: prior.dependencies.iter().cloned().collect(),
                     config: None,
+                    inputs: BTreeMap::new(),
                 });
             }
         }
         changes.sort_by(|a, b| a.addr.cmp(&b.addr));
+        settle_replace_orders(&mut changes);
+        let deposed = req
+            .state
+            .map(|s| deposed_changes(s, &live))
+            .unwrap_or_default();
 
-        Ok(Plan {
+        let plan = Plan {
             format_version: PLAN_FORMAT_VERSION,
             stack: req.stack.to_string(),
             basis: basis(req, &live),
@@ -444,9 +466,64 @@ impl<'r> Planner<'r> {
                 adopt: self.settings.adopt,
             },
             changes,
+            deposed,
             warnings: current.unreadable,
-        })
+        };
+        // The same order apply will run: a loop is refused now, not then.
+        let empty = StateDocument::new(req.stack, "");
+        schedule(&plan, req.state.unwrap_or(&empty))?;
+        Ok(plan)
     }
+}
+
+/// True when `v` is, or holds, a sensitive value or a secret source.
+fn holds_secret(v: &Value) -> bool {
+    match v {
+        Value::Sensitive(_) | Value::Secret(_) => true,
+        Value::List(items) => items.iter().any(holds_secret),
+        Value::Map(m) => m.values().any(holds_secret),
+        _ => false,
+    }
+}
+
+/// The deletes of the old copies state keeps (deposed by a replacement
+/// whose delete did not succeed). A copy whose id is the one the address
+/// now has live is not old: a refresh took it back, and it is not
+/// deleted.
+fn deposed_changes(state: &StateDocument, live: &LiveView) -> Vec<Change> {
+    state
+        .deposed
+        .iter()
+        .filter(|d| {
+            let current = live
+                .get(&d.addr)
+                .and_then(Option::as_ref)
+                .and_then(|o| o.physical_id.as_ref())
+                .or_else(|| state.get(&d.addr).and_then(|s| s.physical_id.as_ref()));
+            current != d.physical_id.as_ref()
+        })
+        .map(|d| {
+            let schema = KindSchema::for_kind(d.addr.kind);
+            let before = normalized(schema, &d.attributes);
+            Change {
+                addr: d.addr.clone(),
+                mode: d.mode,
+                action: Action::Delete,
+                reason: Some(format!(
+                    "old copy `{}` of a replacement, left when its delete did not finish",
+                    d.physical_id.as_deref().unwrap_or("?")
+                )),
+                field_diffs: diff_delete(schema, &before),
+                before: Some(before),
+                after: None,
+                drift: None,
+                physical_id: d.physical_id.clone(),
+                dependencies: d.dependencies.iter().cloned().collect(),
+                config: None,
+                inputs: BTreeMap::new(),
+            }
+        })
+        .collect()
 }
 
 fn quoted(attrs: &BTreeSet<String>) -> String {
@@ -498,6 +575,7 @@ fn plan_resource(inputs: ResourceInputs<'_>) -> Result<Change, EngineError> {
             .or_else(|| prior.and_then(|p| p.physical_id.clone())),
         dependencies: Vec::new(),
         config: Some(resource.attrs.clone()),
+        inputs: BTreeMap::new(),
     };
 
     if resource.mode == ResourceMode::Lookup {
@@ -663,6 +741,36 @@ fn reclassify(change: &mut Change) {
     change.action = Action::Replace { reason, order };
 }
 
+/// A tainted resource (its create did not finish): waited for again
+/// while its API still says it is being created, else replaced. One gone
+/// live is already planned as a create.
+fn plan_tainted(change: &mut Change, observed: Option<&stackplan_core::Observed>) {
+    let Some(o) = observed else {
+        return;
+    };
+    let creating = ["status", "state"].iter().any(|k| {
+        o.outputs
+            .get(*k)
+            .or_else(|| o.attrs.get(*k))
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("CREATING"))
+    });
+    if creating {
+        change.action = Action::Update;
+        change.field_diffs.clear();
+        change.reason = Some(
+            "its create did not finish and it is still being created: waiting for it again".into(),
+        );
+    } else {
+        let reason = "its create did not finish (tainted)".to_string();
+        change.reason = Some(format!("{reason}: replacing it"));
+        change.action = Action::Replace {
+            reason,
+            order: KindSchema::for_kind(change.addr.kind).replace,
+        };
+    }
+}
+
 /// The attributes of a new resource: desired, then outputs as unknown.
 fn after_create(schema: &KindSchema, desired: &Attrs) -> Attrs {
     let mut after = normalized(schema, desired);
@@ -685,7 +793,7 @@ pub fn check_guards(
         .map(|r| &r.addr)
         .collect();
     let mut refusals = Vec::new();
-    for c in &plan.changes {
+    for c in plan.changes.iter().chain(&plan.deposed) {
         if !c.action.destroys() {
             continue;
         }
@@ -887,42 +995,4 @@ fn differing_fields(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String>
         .filter(|k| a.get(*k) != b.get(*k))
         .map(|k| format!("`{k}`"))
         .collect()
-}
-
-/// The order deletes run in: dependents before what they depend on, ties
-/// by address. Replacements that destroy first are included.
-pub fn deletion_order(plan: &Plan) -> Vec<ResourceAddr> {
-    let deleting: BTreeMap<&ResourceAddr, &Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action.destroys())
-        .map(|c| (&c.addr, c))
-        .collect();
-    // dependents[x] = deleting resources that depend on x.
-    let mut blockers: BTreeMap<&ResourceAddr, usize> = deleting.keys().map(|a| (*a, 0)).collect();
-    for c in deleting.values() {
-        for d in &c.dependencies {
-            if let Some(n) = blockers.get_mut(d) {
-                *n += 1;
-            }
-        }
-    }
-    let mut ready: BTreeSet<&ResourceAddr> = blockers
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(a, _)| *a)
-        .collect();
-    let mut order = Vec::with_capacity(deleting.len());
-    while let Some(a) = ready.pop_first() {
-        order.push(a.clone());
-        for d in &deleting[a].dependencies {
-            if let Some(n) = blockers.get_mut(d) {
-                *n -= 1;
-                if *n == 0 {
-                    ready.insert(d);
-                }
-            }
-        }
-    }
-    order
 }

@@ -440,18 +440,15 @@ pub async fn apply_ok(
     state: &mut StateDocument,
     store: &MemoryStateStore,
 ) -> crate::ApplyReport {
-    let report = crate::apply(
-        plan,
+    let cx = crate::ApplyContext {
         registry,
-        state,
         store,
-        &crate::ApplySettings::default(),
-        &crate::NoApplyEvents,
-        &stackplan_core::NoEvents,
-        &crate::StopFlag::new(),
-    )
-    .await
-    .expect("apply runs");
+        settings: &crate::ApplySettings::default(),
+        sink: &crate::NoApplyEvents,
+        events: &stackplan_core::NoEvents,
+        stop: &crate::StopFlag::new(),
+    };
+    let report = crate::apply(plan, state, &cx).await.expect("apply runs");
     assert!(report.succeeded(), "{report:#?}");
     report
 }

@@ -13,7 +13,8 @@ use stackplan_core::{
 };
 use stackplan_engine::testing::{FakeCloud, MemoryStateStore};
 use stackplan_engine::{
-    ApplyEvent, ApplySettings, ApplySink, Op, PlanRequest, PlanSettings, Planner, StopFlag, apply,
+    ApplyContext, ApplyEvent, ApplySettings, ApplySink, Op, PlanRequest, PlanSettings, Planner,
+    StopFlag, apply,
 };
 
 /// Records apply events in order.
@@ -206,18 +207,19 @@ async fn run(
     stop: &StopFlag,
 ) -> (stackplan_engine::ApplyReport, Recorder) {
     let rec = Recorder::default();
-    let report = apply(
-        plan,
-        &w.registry,
-        state,
+    let settings = ApplySettings {
+        parallelism,
+        ..ApplySettings::default()
+    };
+    let cx = ApplyContext {
+        registry: &w.registry,
         store,
-        &ApplySettings { parallelism },
-        &rec,
-        &NoEvents,
+        settings: &settings,
+        sink: &rec,
+        events: &NoEvents,
         stop,
-    )
-    .await
-    .expect("apply");
+    };
+    let report = apply(plan, state, &cx).await.expect("apply");
     (report, rec)
 }
 
@@ -327,9 +329,9 @@ async fn failure_skips_dependents_and_lets_independent_branches_finish() {
     let done: Vec<String> = report.done.iter().map(|(a, _)| a.to_string()).collect();
     assert_eq!(done, ["ec2_vpc.main", "eks_cluster.main"]);
     assert_eq!(report.failed.len(), 1);
-    assert_eq!(report.failed[0].0.to_string(), "msk_cluster.milvus");
+    assert_eq!(report.failed[0].addr.to_string(), "msk_cluster.milvus");
     assert!(
-        report.failed[0].2.contains("AccessDeniedException"),
+        report.failed[0].message.contains("AccessDeniedException"),
         "{:?}",
         report.failed
     );
@@ -532,18 +534,15 @@ async fn consumer_of_a_secret_plans_clean_after_apply() {
     let plan = plan_for(&registry, &resources, None).await;
     let (mut state, store) = (empty_state(), MemoryStateStore::new());
     let rec = Recorder::default();
-    let report = apply(
-        &plan,
-        &registry,
-        &mut state,
-        &store,
-        &ApplySettings::default(),
-        &rec,
-        &NoEvents,
-        &StopFlag::new(),
-    )
-    .await
-    .unwrap();
+    let cx = ApplyContext {
+        registry: &registry,
+        store: &store,
+        settings: &ApplySettings::default(),
+        sink: &rec,
+        events: &NoEvents,
+        stop: &StopFlag::new(),
+    };
+    let report = apply(&plan, &mut state, &cx).await.unwrap();
     assert!(report.succeeded(), "{report:?}");
     let release = cloud
         .get(&addr(ResourceKind::HelmRelease, "milvus"))

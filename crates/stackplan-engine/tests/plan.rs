@@ -12,8 +12,8 @@ use stackplan_core::{
 };
 use stackplan_engine::testing::{FakeCloud, FakeProvider};
 use stackplan_engine::{
-    EngineError, PlanRequest, PlanSettings, Planner, check_saved_changes, check_saved_plan,
-    deletion_order,
+    EngineError, Op, PlanRequest, PlanSettings, Planner, check_saved_changes, check_saved_plan,
+    schedule,
 };
 
 const STACK: &str = "demo";
@@ -364,16 +364,24 @@ async fn resource_removed_from_the_stack_is_deleted_in_reverse_dependency_order(
         assert_eq!(c.action, Action::Delete, "{a}");
         assert_eq!(c.reason.as_deref(), Some("no longer in the stack"));
     }
-    let order: Vec<String> = deletion_order(&p).iter().map(ToString::to_string).collect();
-    // The release goes before the cluster, the cluster before its role.
-    let pos = |s: &str| order.iter().position(|o| o == s).unwrap();
+    // The release goes before the cluster, the cluster before its role:
+    // each delete waits for the delete of what used it.
+    let nodes = schedule(&p, &state).unwrap();
+    let delete_of = |a: &ResourceAddr| {
+        nodes
+            .iter()
+            .position(|n| &n.addr == a && n.op == Op::Delete)
+            .unwrap()
+    };
     assert!(
-        pos("helm_release.milvus") < pos("eks_cluster.main"),
-        "{order:?}"
+        nodes[delete_of(&cluster())]
+            .waits_for
+            .contains(&delete_of(&release()))
     );
     assert!(
-        pos("eks_cluster.main") < pos("iam_role.eks_cluster"),
-        "{order:?}"
+        nodes[delete_of(&role())]
+            .waits_for
+            .contains(&delete_of(&cluster()))
     );
 }
 

@@ -9,8 +9,8 @@ use clap::Args;
 use miette::{IntoDiagnostic, miette};
 use stackplan_core::{Plan, ProviderRegistry, STATE_FORMAT_VERSION, StateStore};
 use stackplan_engine::{
-    ApplyReport, ApplySettings, PlanRequest, PlanSettings, Planner, StopFlag, check_guards,
-    check_saved_changes, sha256_hex,
+    ApplyContext, ApplyReport, ApplySettings, PlanRequest, PlanSettings, Planner, StopFlag,
+    check_guards, check_saved_changes, sha256_hex,
 };
 use stackplan_render::plan_text::{self, TextOptions};
 use stackplan_state::{new_document, new_lock_info};
@@ -368,20 +368,21 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
     }
     let stop = StopFlag::new();
     let signals = tokio::spawn(watch_interrupts(stop.clone()));
-    let report = stackplan_engine::apply(
-        &plan,
+    let apply_settings = ApplySettings {
+        parallelism: settings.parallelism,
+        ..ApplySettings::default()
+    };
+    let cx = ApplyContext {
         registry,
-        &mut doc,
         store,
-        &ApplySettings {
-            parallelism: settings.parallelism,
-        },
-        &progress,
-        &progress,
-        &stop,
-    )
-    .await
-    .map_err(engine_error);
+        settings: &apply_settings,
+        sink: &progress,
+        events: &progress,
+        stop: &stop,
+    };
+    let report = stackplan_engine::apply(&plan, &mut doc, &cx)
+        .await
+        .map_err(engine_error);
     signals.abort();
     let report = report?;
     if mode == Mode::Destroy && report.succeeded() {
@@ -446,8 +447,8 @@ fn summarize(progress: &Progress, report: &ApplyReport) {
         report.failed.len(),
         report.skipped.len()
     ));
-    for (addr, op, error) in &report.failed {
-        progress.line(&format!("  failed:  {op} {addr}: {error}"));
+    for f in &report.failed {
+        progress.line(&format!("  failed:  {} {}: {}", f.op, f.addr, f.message));
     }
     for (addr, op, reason) in &report.skipped {
         progress.line(&format!("  skipped: {op} {addr}: {reason}"));
