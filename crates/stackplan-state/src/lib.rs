@@ -5,10 +5,15 @@
 //! Errors are [`stackplan_core::StateError`]: the trait's error is this
 //! crate's error, so a caller handles state failures one way whatever the
 //! backend.
+//!
+//! When a backend cannot be written, [`write_recovery_file`] keeps the
+//! state a run could not save in a local, owner-only recovery file, which
+//! `stackplan state push` writes back once the backend is reachable.
 
 mod local;
 mod lockinfo;
 mod private_file;
+mod recovery;
 mod s3;
 
 use std::time::{Duration, SystemTime};
@@ -21,6 +26,7 @@ pub use lockinfo::{
 pub use private_file::{
     PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, create_private_dir_all, write_private_file,
 };
+pub use recovery::{recovery_file_name, write_recovery_file};
 pub use s3::{Encryption, S3Options, S3StateStore};
 pub use stackplan_core::StateError;
 
