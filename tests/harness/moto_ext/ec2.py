@@ -50,6 +50,12 @@ other path through moto is untouched):
   enableDnsHostnames on the VPC.
 - DeleteVpcEndpoints: unknown ids are returned in `Unsuccessful`.
 - DeleteSecurityGroup: refused while an interface endpoint uses the group.
+- CreateNatGateway, CreateRouteTable, CreateVpcEndpoint: a ClientToken makes
+  the request idempotent, as the EC2 guide documents ("Ensuring idempotency
+  in Amazon EC2 API requests"): a repeat with the same token and the same
+  parameters answers what the first request made, and makes nothing; with
+  other parameters it is IdempotentParameterMismatch. moto ignored the
+  token (CreateVpcEndpoint stored it and made a second endpoint anyway).
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ from moto.ec2.models.route_tables import Route, RouteBackend
 from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.ec2.models.subnets import SubnetBackend
 from moto.ec2.models.vpcs import VPCBackend
+from moto.ec2.responses.nat_gateways import NatGateways
 from moto.ec2.responses.route_tables import RouteTables
 from moto.ec2.responses.vpcs import VPCs
 
@@ -674,7 +681,52 @@ def delete_security_group(
     return _orig_delete_security_group(self, name=name, group_id=group_id)
 
 
+# --- Client tokens -------------------------------------------------------------
+
+
+def _idempotent(action: str, original: Any) -> Any:
+    """Wraps a create of moto's EC2 responses so that its ClientToken works
+    as the EC2 guide says ("Ensuring idempotency in Amazon EC2 API
+    requests", https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html):
+    "If you repeat the request with the same client token and the same
+    parameters, the API returns the same response as the original request
+    ... If you repeat the request with the same client token but change
+    one or more of the parameters, the API returns an
+    IdempotentParameterMismatch error." The botocore model (1.44.8) gives
+    CreateNatGateway, CreateRouteTable and CreateVpcEndpoint a ClientToken
+    member. Tokens are per account and region, as moto's backend is; only
+    a request that succeeded is remembered (a failed one made nothing)."""
+
+    def create(self: Any) -> ActionResult:
+        token = self._get_param("ClientToken")
+        if not token:
+            return original(self)
+        params = sorted(
+            (k, tuple(v) if isinstance(v, list) else v)
+            for k, v in self.querystring.items()
+            if k not in ("ClientToken", "Action", "Version")
+        )
+        seen = self.ec2_backend.__dict__.setdefault("stackplan_client_tokens", {})
+        known = seen.get((action, token))
+        if known is not None:
+            if known[0] != params:
+                raise EC2ClientError(
+                    "IdempotentParameterMismatch",
+                    f"Client token {token} was already used for a {action} request "
+                    "with different parameters.",
+                )
+            return known[1]
+        result = original(self)
+        seen[(action, token)] = (params, result)
+        return result
+
+    return create
+
+
 def install() -> None:
+    NatGateways.create_nat_gateway = _idempotent("CreateNatGateway", NatGateways.create_nat_gateway)
+    RouteTables.create_route_table = _idempotent("CreateRouteTable", RouteTables.create_route_table)
+    VPCs.create_vpc_endpoint = _idempotent("CreateVpcEndpoint", VPCs.create_vpc_endpoint)
     NatGatewayBackend.create_nat_gateway = create_nat_gateway
     NatGatewayBackend.describe_nat_gateways = describe_nat_gateways
     NatGatewayBackend.delete_nat_gateway = delete_nat_gateway
