@@ -9,7 +9,7 @@
 //! ```text
 //!   stackplan-cli ──registers──▶ Arc<AwsProvider> as dyn stackplan_core::Provider
 //!                                   │
-//!        ec2.rs  network.rs  iam.rs  eks.rs  eks_access.rs  s3.rs  kms.rs  secrets.rs  msk.rs
+//!        ec2.rs  network.rs  iam.rs  eks/  s3.rs  kms.rs  secrets.rs  msk.rs
 //!        (one module per service: read, create, update, delete, wait)
 //! ```
 //!
@@ -35,7 +35,6 @@
 mod attrs;
 mod ec2;
 mod eks;
-mod eks_access;
 mod error;
 mod iam;
 mod kms;

@@ -255,7 +255,7 @@ impl AwsProvider {
             .principal_arn(principal)
             .r#type(d.opt_str("type")?.unwrap_or("STANDARD"))
             .set_kubernetes_groups((!groups.is_empty()).then_some(groups))
-            .set_tags(crate::eks::hash_tags(d.str_map("tags")?));
+            .set_tags(super::hash_tags(d.str_map("tags")?));
         // A role created moments ago can be unknown to EKS for a while, as
         // to IAM's other consumers.
         retry_while_iam_propagates(&self.wait, req.addr, req.events, || {

@@ -1,0 +1,157 @@
+//! EKS: the cluster (version upgrades in place, one minor at a time), its
+//! managed node groups (scaling and labels in place) and add-ons (`latest`
+//! resolved to a concrete version through DescribeAddonVersions), and the
+//! access entries that admit IAM principals to a cluster. One module per
+//! kind; this one holds what they share: tags, the `<cluster>:<name>` ids,
+//! and the wait for an EKS update.
+//!
+//! Every create and update carries a `ClientRequestToken`, so a request the
+//! SDK retries after a lost answer is not carried out twice.
+
+mod access;
+mod addon;
+mod cluster;
+mod nodegroup;
+
+use std::collections::{BTreeMap, HashMap};
+
+use stackplan_core::{ApplyRequest, ResourceAddr, Value};
+
+use crate::AwsProvider;
+use crate::attrs::{Desired, str_list_value, tags_value};
+use crate::error::{AwsError, AwsResult};
+use crate::wait::{Poll, poll_until};
+
+pub(crate) use addon::show_latest_addon_version;
+pub(crate) use cluster::check_version_change;
+
+pub(crate) fn hash_tags(map: BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+    (!map.is_empty()).then(|| map.into_iter().collect())
+}
+
+fn tags_of(tags: Option<&HashMap<String, String>>) -> Value {
+    tags_value(
+        tags.into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
+
+fn sorted(items: &[String]) -> Value {
+    let mut v: Vec<&str> = items.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    str_list_value(v)
+}
+
+/// What an EKS update belongs to: DescribeUpdate needs to be told.
+#[derive(Debug, Clone, Copy)]
+struct UpdateOf<'a> {
+    cluster: &'a str,
+    nodegroup: Option<&'a str>,
+    addon: Option<&'a str>,
+}
+
+impl<'a> UpdateOf<'a> {
+    fn cluster(cluster: &'a str) -> Self {
+        UpdateOf {
+            cluster,
+            nodegroup: None,
+            addon: None,
+        }
+    }
+}
+
+fn split_id(id: &str) -> Option<(&str, &str)> {
+    id.split_once(':')
+}
+
+impl AwsProvider {
+    /// Waits for one EKS update (`UpdateClusterVersion`, ...) to finish:
+    /// EKS refuses the next update while one is in progress.
+    async fn eks_update_wait(
+        &self,
+        addr: &ResourceAddr,
+        events: &dyn stackplan_core::EventSink,
+        on: UpdateOf<'_>,
+        update_id: Option<&str>,
+        what: &str,
+    ) -> AwsResult<()> {
+        let Some(id) = update_id else { return Ok(()) };
+        let UpdateOf {
+            cluster,
+            nodegroup,
+            addon,
+        } = on;
+        poll_until(&self.wait, addr, events, what, || async move {
+            let out = self
+                .eks
+                .describe_update()
+                .name(cluster)
+                .update_id(id)
+                .set_nodegroup_name(nodegroup.map(str::to_string))
+                .set_addon_name(addon.map(str::to_string))
+                .send()
+                .await
+                .map_err(|e| AwsError::api(addr, "DescribeUpdate", e))?;
+            let update = out.update();
+            let status = update
+                .and_then(|u| u.status())
+                .map(|s| s.as_str())
+                .unwrap_or("InProgress");
+            match status {
+                "Successful" => Ok(Poll::Ready(())),
+                "Failed" | "Cancelled" => {
+                    let errors: Vec<String> = update
+                        .map(|u| u.errors())
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{}: {}",
+                                e.error_code().map(|c| c.as_str()).unwrap_or("Error"),
+                                e.error_message().unwrap_or_default()
+                            )
+                        })
+                        .collect();
+                    Err(AwsError::Failed {
+                        addr: addr.clone(),
+                        what: format!("{what}: update {id} {status}: {}", errors.join("; ")),
+                    })
+                }
+                other => Ok(Poll::Pending(other.to_string())),
+            }
+        })
+        .await
+    }
+
+    /// Makes an EKS resource's tags equal the desired ones.
+    pub(crate) async fn eks_retag(
+        &self,
+        req: &ApplyRequest<'_>,
+        arn: &str,
+        live: &stackplan_core::Attrs,
+    ) -> AwsResult<()> {
+        let Some((set, remove)) = Desired::new(req.addr, req.desired).tag_delta(live)? else {
+            return Ok(());
+        };
+        if !remove.is_empty() {
+            self.eks
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| AwsError::api(req.addr, "UntagResource", e))?;
+        }
+        if !set.is_empty() {
+            self.eks
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(hash_tags(set))
+                .send()
+                .await
+                .map_err(|e| AwsError::api(req.addr, "TagResource", e))?;
+        }
+        Ok(())
+    }
+}
