@@ -13,7 +13,9 @@ use stackplan_core::{
 
 use crate::attrs::{Desired, differs, tags_value};
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::{Poll, poll_until, progress, until_found};
+use crate::wait::{
+    Poll, after_create, create_or_find, poll_until, progress, same_stack, until_found,
+};
 use crate::{AwsProvider, prior_id, unsupported};
 
 pub(crate) fn ec2_tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -275,38 +277,67 @@ impl AwsProvider {
     pub(crate) async fn vpc_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let d = Desired::new(req.addr, req.desired);
         let tags = d.str_map("tags")?;
+        let cidr = d.str("cidr_block")?;
+        let spec = tag_spec(ResourceType::Vpc, &tags);
         progress(req.events, req.addr, Phase::Creating, "CreateVpc");
-        let out = self
-            .ec2
-            .create_vpc()
-            .cidr_block(d.str("cidr_block")?)
-            .set_tag_specifications(tag_spec(ResourceType::Vpc, &tags).map(|t| vec![t]))
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateVpc", e))?;
-        let id = out
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .unwrap_or_default()
-            .to_string();
-        // EC2 is eventually consistent: a VPC made a moment ago can answer
-        // InvalidVpcID.NotFound to the calls that follow (terraform-provider-
-        // aws waits for a new VPC to be found before configuring it).
-        until_found(&self.wait, req.addr, req.events, "the new VPC", || {
-            self.vpc_observe(req.addr, &id)
-        })
+        // CreateVpc takes no client token (botocore EC2 model 1.44.8,
+        // CreateVpcRequest has no ClientToken member; the EC2 guide's
+        // "Ensuring idempotency" lists the actions that do): an SDK retry
+        // after a lost answer would make a second VPC. Sent once; the VPC
+        // is looked for by its block and the stack's tags before any retry.
+        let (ec2, spec) = (&self.ec2_once(), &spec);
+        let id = create_or_find(
+            req.addr,
+            req.events,
+            "CreateVpc",
+            &[],
+            || async move {
+                let out = ec2
+                    .create_vpc()
+                    .cidr_block(cidr)
+                    .set_tag_specifications(spec.clone().map(|t| vec![t]))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreateVpc", e))?;
+                Ok(out
+                    .vpc()
+                    .and_then(|v| v.vpc_id())
+                    .unwrap_or_default()
+                    .to_string())
+            },
+            || async move {
+                let found = self.vpc_adopt(req.addr, req.desired).await?;
+                Ok(found.and_then(|o| o.physical_id))
+            },
+        )
         .await?;
-        // Hostnames need DNS support on, so support goes first.
-        if let Some(v) = d.opt_bool("enable_dns_support")? {
-            self.vpc_set_dns(&req, &id, "enable_dns_support", v).await?;
-        }
-        if let Some(v) = d.opt_bool("enable_dns_hostnames")? {
-            self.vpc_set_dns(&req, &id, "enable_dns_hostnames", v)
+        let id = &id;
+        after_create(
+            id,
+            || async move {
+                // EC2 is eventually consistent: a VPC made a moment ago can
+                // answer InvalidVpcID.NotFound to the calls that follow
+                // (terraform-provider-aws waits for a new VPC to be found
+                // before configuring it).
+                until_found(&self.wait, req.addr, req.events, "the new VPC", || {
+                    self.vpc_observe(req.addr, id)
+                })
                 .await?;
-        }
-        self.vpc_observe(req.addr, &id)
-            .await?
-            .ok_or_else(|| vanished(req.addr, "DescribeVpcs", &id))
+                // Hostnames need DNS support on, so support goes first.
+                if let Some(v) = d.opt_bool("enable_dns_support")? {
+                    self.vpc_set_dns(&req, id, "enable_dns_support", v).await?;
+                }
+                if let Some(v) = d.opt_bool("enable_dns_hostnames")? {
+                    self.vpc_set_dns(&req, id, "enable_dns_hostnames", v)
+                        .await?;
+                }
+                self.vpc_observe(req.addr, id)
+                    .await?
+                    .ok_or_else(|| vanished(req.addr, "DescribeVpcs", id))
+            },
+            || self.vpc_observe(req.addr, id),
+        )
+        .await
     }
 
     pub(crate) async fn vpc_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
@@ -479,34 +510,61 @@ impl AwsProvider {
     pub(crate) async fn subnet_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let d = Desired::new(req.addr, req.desired);
         let tags = d.str_map("tags")?;
+        let (vpc, cidr) = (d.str("vpc_id")?, d.str("cidr_block")?);
+        let zone = d.opt_str("availability_zone")?;
+        let spec = tag_spec(ResourceType::Subnet, &tags);
         progress(req.events, req.addr, Phase::Creating, "CreateSubnet");
-        let out = self
-            .ec2
-            .create_subnet()
-            .vpc_id(d.str("vpc_id")?)
-            .cidr_block(d.str("cidr_block")?)
-            .set_availability_zone(d.opt_str("availability_zone")?.map(str::to_string))
-            .set_tag_specifications(tag_spec(ResourceType::Subnet, &tags).map(|t| vec![t]))
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateSubnet", e))?;
-        let id = out
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .unwrap_or_default()
-            .to_string();
-        let found = until_found(&self.wait, req.addr, req.events, "the new subnet", || {
-            self.subnet_observe(req.addr, &id)
-        })
+        // No client token (botocore CreateSubnetRequest): sent once, and
+        // before a retry the block in the VPC is looked for (a retry of a
+        // subnet that was made answers InvalidSubnet.Conflict).
+        let (ec2, spec) = (&self.ec2_once(), &spec);
+        let id = create_or_find(
+            req.addr,
+            req.events,
+            "CreateSubnet",
+            &[],
+            || async move {
+                let out = ec2
+                    .create_subnet()
+                    .vpc_id(vpc)
+                    .cidr_block(cidr)
+                    .set_availability_zone(zone.map(str::to_string))
+                    .set_tag_specifications(spec.clone().map(|t| vec![t]))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreateSubnet", e))?;
+                Ok(out
+                    .subnet()
+                    .and_then(|s| s.subnet_id())
+                    .unwrap_or_default()
+                    .to_string())
+            },
+            || async move {
+                let found = self.subnet_adopt(req.addr, req.desired).await?;
+                Ok(found.and_then(|o| o.physical_id))
+            },
+        )
         .await?;
-        if !crate::network::wants_public_ip(req.desired) {
-            return Ok(found);
-        }
-        self.subnet_set_public_ip(req.addr, req.events, &id, true)
-            .await?;
-        self.subnet_observe(req.addr, &id)
-            .await?
-            .ok_or_else(|| vanished(req.addr, "DescribeSubnets", &id))
+        let id = &id;
+        after_create(
+            id,
+            || async move {
+                let found = until_found(&self.wait, req.addr, req.events, "the new subnet", || {
+                    self.subnet_observe(req.addr, id)
+                })
+                .await?;
+                if !crate::network::wants_public_ip(req.desired) {
+                    return Ok(found);
+                }
+                self.subnet_set_public_ip(req.addr, req.events, id, true)
+                    .await?;
+                self.subnet_observe(req.addr, id)
+                    .await?
+                    .ok_or_else(|| vanished(req.addr, "DescribeSubnets", id))
+            },
+            || self.subnet_observe(req.addr, id),
+        )
+        .await
     }
 
     pub(crate) async fn subnet_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
@@ -620,18 +678,48 @@ impl AwsProvider {
     pub(crate) async fn sg_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let d = Desired::new(req.addr, req.desired);
         let tags = d.str_map("tags")?;
+        let (name, vpc) = (d.str("name")?, d.str("vpc_id")?);
+        let description = d.opt_str("description")?.unwrap_or("Managed by stackplan");
+        let spec = tag_spec(ResourceType::SecurityGroup, &tags);
         progress(req.events, req.addr, Phase::Creating, "CreateSecurityGroup");
-        let out = self
-            .ec2
-            .create_security_group()
-            .group_name(d.str("name")?)
-            .description(d.opt_str("description")?.unwrap_or("Managed by stackplan"))
-            .vpc_id(d.str("vpc_id")?)
-            .set_tag_specifications(tag_spec(ResourceType::SecurityGroup, &tags).map(|t| vec![t]))
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateSecurityGroup", e))?;
-        let id = out.group_id().unwrap_or_default().to_string();
+        // No client token (botocore CreateSecurityGroupRequest); a name is
+        // unique per VPC, so a retry of one that was made answers
+        // InvalidGroup.Duplicate. Sent once; before a retry, or on that
+        // answer, the group is looked for by name in the stack's VPC.
+        let (ec2, spec, tags) = (&self.ec2_once(), &spec, &tags);
+        let id = create_or_find(
+            req.addr,
+            req.events,
+            "CreateSecurityGroup",
+            &["InvalidGroup.Duplicate"],
+            || async move {
+                let out = ec2
+                    .create_security_group()
+                    .group_name(name)
+                    .description(description)
+                    .vpc_id(vpc)
+                    .set_tag_specifications(spec.clone().map(|t| vec![t]))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreateSecurityGroup", e))?;
+                Ok(out.group_id().unwrap_or_default().to_string())
+            },
+            || async move {
+                let found = self
+                    .sg_read(ReadRequest {
+                        addr: req.addr,
+                        mode: ResourceMode::Managed,
+                        desired: Some(req.desired),
+                        prior: None,
+                        events: req.events,
+                    })
+                    .await?;
+                Ok(found
+                    .filter(|o| same_stack(o.attrs.get("tags"), tags))
+                    .and_then(|o| o.physical_id))
+            },
+        )
+        .await?;
         let g = until_found(
             &self.wait,
             req.addr,
@@ -722,13 +810,31 @@ impl AwsProvider {
             Phase::Creating,
             "AuthorizeSecurityGroupIngress",
         );
-        self.ec2
+        let authorized = self
+            .ec2
             .authorize_security_group_ingress()
             .group_id(&spec.group)
             .ip_permissions(spec.permission(d.opt_str("description")?))
             .send()
             .await
-            .map_err(|e| AwsError::api(req.addr, "AuthorizeSecurityGroupIngress", e))?;
+            .map_err(|e| AwsError::api(req.addr, "AuthorizeSecurityGroupIngress", e));
+        match authorized {
+            Ok(_) => {}
+            // An SDK retry of an authorization whose answer was lost finds
+            // its own rule: EC2 answers InvalidPermission.Duplicate (EC2 API
+            // reference, error codes; terraform-provider-aws's
+            // aws_security_group_rule treats it as the rule existing). The
+            // rule is identified by what it allows, so it is this one.
+            Err(e) if e.code() == Some("InvalidPermission.Duplicate") => {
+                progress(
+                    req.events,
+                    req.addr,
+                    Phase::Creating,
+                    "AuthorizeSecurityGroupIngress: the rule exists; taking it over",
+                );
+            }
+            Err(e) => return Err(e),
+        }
         self.sg_rule_observe(req.addr, &spec)
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeSecurityGroups", &spec.id()))

@@ -10,7 +10,7 @@ use std::error::Error as StdError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use stackplan_core::{ProviderError, ResourceAddr};
+use stackplan_core::{Observed, ProviderError, ResourceAddr};
 
 type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -67,6 +67,14 @@ pub enum AwsError {
     /// This kind is not served by the AWS provider, or this mode of it.
     #[error("{addr}: {problem}")]
     Unsupported { addr: ResourceAddr, problem: String },
+    /// A create made `made` and then failed (a key whose alias call
+    /// failed, a gateway whose attach failed): the engine records `made`
+    /// as tainted rather than leak it or create it twice.
+    #[error("{error}")]
+    Partial {
+        made: Box<Observed>,
+        error: Box<AwsError>,
+    },
 }
 
 /// AWS error codes that mean "slow down", whatever the service.
@@ -175,6 +183,7 @@ impl AwsError {
     pub fn code(&self) -> Option<&str> {
         match self {
             AwsError::Api { code, .. } => Some(code),
+            AwsError::Partial { error, .. } => error.code(),
             _ => None,
         }
     }
@@ -183,7 +192,28 @@ impl AwsError {
     pub fn message(&self) -> Option<&str> {
         match self {
             AwsError::Api { message, .. } => Some(message),
+            AwsError::Partial { error, .. } => error.message(),
             _ => None,
+        }
+    }
+
+    /// What a failed create left behind, if it got that far.
+    pub fn partial(&self) -> Option<&Observed> {
+        match self {
+            AwsError::Partial { made, .. } => Some(made),
+            _ => None,
+        }
+    }
+
+    /// Says that the create failing with `self` had made `made`.
+    pub(crate) fn after_making(self, made: Observed) -> Self {
+        match self {
+            // The first thing made is what the create made.
+            partial @ AwsError::Partial { .. } => partial,
+            error => AwsError::Partial {
+                made: Box::new(made),
+                error: Box::new(error),
+            },
         }
     }
 
@@ -213,13 +243,11 @@ impl AwsError {
 
     /// True when trying again later may succeed (throttling, 5xx, network).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            AwsError::Api {
-                retryable: true,
-                ..
-            }
-        )
+        match self {
+            AwsError::Api { retryable, .. } => *retryable,
+            AwsError::Partial { error, .. } => error.is_retryable(),
+            _ => false,
+        }
     }
 }
 
@@ -244,6 +272,9 @@ impl From<AwsError> for ProviderError {
     /// SDK error is kept as the source for `--debug`-style chains, not
     /// repeated in the message.
     fn from(err: AwsError) -> Self {
+        if let AwsError::Partial { made, error } = err {
+            return ProviderError::from(*error).with_partial(*made);
+        }
         let retryable = err.is_retryable();
         let message = err.to_string();
         let e = match err {

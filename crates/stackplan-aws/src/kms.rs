@@ -17,7 +17,7 @@ use stackplan_core::{
 use crate::attrs::{Desired, as_int, differs, tags_value};
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::progress;
+use crate::wait::{after_create, create_or_find, progress};
 use crate::{AwsProvider, prior_id};
 
 /// The shortest window KMS allows, used unless the stack sets one: a key
@@ -304,35 +304,70 @@ impl AwsProvider {
             }
             None => {
                 progress(req.events, req.addr, Phase::Creating, "CreateKey");
-                let out = self
-                    .kms
-                    .create_key()
-                    .set_description(d.opt_str("description")?.map(str::to_string))
-                    .set_policy(match d.get("policy") {
-                        Some(_) => Some(d.document("policy")?),
-                        None => None,
-                    })
-                    .set_tags(Some(tags).filter(|t| !t.is_empty()))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::api(req.addr, "CreateKey", e))?;
-                out.key_metadata()
-                    .map(|m| m.key_id().to_string())
-                    .unwrap_or_default()
+                let policy = match d.get("policy") {
+                    Some(_) => Some(d.document("policy")?),
+                    None => None,
+                };
+                let description = d.opt_str("description")?;
+                // CreateKey takes no idempotency token (botocore KMS model
+                // 1.44.8, CreateKeyRequest), and a key has no name to
+                // conflict on: an SDK retry after a lost answer would make
+                // a second key. Sent once; before a retry the key is looked
+                // for by its tags, as an orphan (made, not yet aliased).
+                // terraform-provider-aws reads a new key back by its id
+                // (`findKeyByID`) rather than calling CreateKey again.
+                let (kms, tags, tag_map, policy) = (&self.kms_once(), &tags, &tag_map, &policy);
+                create_or_find(
+                    req.addr,
+                    req.events,
+                    "CreateKey",
+                    &[],
+                    || async move {
+                        let out = kms
+                            .create_key()
+                            .set_description(description.map(str::to_string))
+                            .set_policy(policy.clone())
+                            .set_tags(Some(tags.clone()).filter(|t| !t.is_empty()))
+                            .send()
+                            .await
+                            .map_err(|e| AwsError::api(req.addr, "CreateKey", e))?;
+                        Ok(out
+                            .key_metadata()
+                            .map(|m| m.key_id().to_string())
+                            .unwrap_or_default())
+                    },
+                    || async move {
+                        Ok(match self.own_key(req.addr, tag_map).await? {
+                            Some(TaggedKey::Orphan(id)) => Some(id),
+                            _ => None,
+                        })
+                    },
+                )
+                .await?
             }
         };
         // A new key has its description and tags; an adopted or restored
-        // one is brought to them. Either gets its alias here.
-        let observed = self.key_converge(&req, &id).await?;
-        if d.opt_bool("enable_key_rotation")? == Some(true) {
-            self.kms
-                .enable_key_rotation()
-                .key_id(&id)
-                .send()
-                .await
-                .map_err(|e| AwsError::api(req.addr, "EnableKeyRotation", e))?;
-        }
-        Ok(observed)
+        // one is brought to them. Either gets its alias here. A failure
+        // from here on leaves a key made (or restored) and unaliased: the
+        // error says which (`AwsError::Partial`), for the engine to record.
+        let id = &id;
+        after_create(
+            id,
+            || async move {
+                let observed = self.key_converge(&req, id).await?;
+                if d.opt_bool("enable_key_rotation")? == Some(true) {
+                    self.kms
+                        .enable_key_rotation()
+                        .key_id(id)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::api(req.addr, "EnableKeyRotation", e))?;
+                }
+                Ok(observed)
+            },
+            || self.key_observe(req.addr, id),
+        )
+        .await
     }
 
     pub(crate) async fn key_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
@@ -482,5 +517,65 @@ impl AwsProvider {
             Err(e) if e.code() == Some("KMSInvalidStateException") => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stackplan_core::{Attrs, NoEvents, Provider, ResourceKind};
+    use stackplan_testkit::{Emulators, unique_name};
+
+    use super::*;
+
+    /// A key made whose alias call failed is not lost: the create's error
+    /// carries it (its id), for apply to record it tainted.
+    #[tokio::test]
+    async fn a_key_whose_alias_fails_is_returned_with_the_error_as_partial() {
+        let emulators = Emulators::shared().expect("the emulators start");
+        let config = emulators.aws_config().await;
+        let p = AwsProvider::from_sdk_config(&config).with_wait(crate::WaitConfig::quick());
+        let name = unique_name("partial");
+        let tags: std::collections::BTreeMap<String, Value> = [
+            ("Name", Value::string(&name)),
+            ("stackplan:stack", Value::string(&name)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        // KMS refuses an alias with a `:` (botocore CreateAlias AliasName
+        // pattern); the key is made first.
+        let desired: Attrs = [
+            ("description", Value::string("partial create")),
+            ("alias", Value::string(format!("alias/{name}:bad"))),
+            ("tags", Value::Map(tags)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let err = p
+            .create(ApplyRequest {
+                addr: &ResourceAddr::new(ResourceKind::KmsKey, "partial"),
+                desired: &desired,
+                prior: None,
+                field_diffs: &[],
+                events: &NoEvents,
+            })
+            .await
+            .expect_err("CreateAlias refuses the alias");
+        assert!(err.message.contains("CreateAlias"), "{}", err.message);
+        let made = err.partial.expect("the key made is in the error");
+        let id = made.physical_id.expect("its id");
+        let key = p
+            .kms
+            .describe_key()
+            .key_id(&id)
+            .send()
+            .await
+            .expect("the key exists");
+        assert_eq!(key.key_metadata().map(|m| m.key_id()), Some(id.as_str()));
+        assert_eq!(
+            key.key_metadata().and_then(|m| m.key_state()),
+            Some(&KeyState::Enabled)
+        );
     }
 }

@@ -20,7 +20,9 @@ use stackplan_core::{
 use crate::attrs::{Desired, differs, str_list_value, str_map_value};
 use crate::ec2::{tag_spec, tags_of, the_only, vanished};
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::{Poll, poll_until, poll_until_gone, progress, until_found};
+use crate::wait::{
+    Poll, after_create, create_or_find, poll_until, poll_until_gone, progress, until_found,
+};
 use crate::{AwsProvider, client_token, prior_id};
 
 /// The filters that find a tagged resource of this stack without state:
@@ -41,6 +43,19 @@ fn stack_filters(d: &Desired<'_>) -> AwsResult<Option<Vec<Filter>>> {
         filters.push(Filter::builder().name("tag:Name").values(name).build());
     }
     Ok(Some(filters))
+}
+
+/// A read of the resource `req` creates, as if state had lost it: what
+/// finds it by its identity (the stack's tags, its name) after a create
+/// whose answer was lost.
+pub(crate) fn adopt_read<'a>(req: &ApplyRequest<'a>) -> ReadRequest<'a> {
+    ReadRequest {
+        addr: req.addr,
+        mode: stackplan_core::ResourceMode::Managed,
+        desired: Some(req.desired),
+        prior: None,
+        events: req.events,
+    }
 }
 
 fn filter(name: &str, value: &str) -> Filter {
@@ -139,30 +154,61 @@ impl AwsProvider {
             Phase::Creating,
             "CreateInternetGateway",
         );
-        let out = self
-            .ec2
-            .create_internet_gateway()
-            .set_tag_specifications(tag_spec(ResourceType::InternetGateway, &tags).map(|t| vec![t]))
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateInternetGateway", e))?;
-        let id = out
-            .internet_gateway()
-            .and_then(|g| g.internet_gateway_id())
-            .unwrap_or_default()
-            .to_string();
-        until_found(
-            &self.wait,
+        // No client token (botocore CreateInternetGatewayRequest): an SDK
+        // retry after a lost answer would make a second gateway. Sent
+        // once; before a retry the gateway is looked for by the stack's
+        // tags, as a read of it not in state does.
+        let spec = tag_spec(ResourceType::InternetGateway, &tags);
+        let (ec2, spec) = (&self.ec2_once(), &spec);
+        let id = create_or_find(
             req.addr,
             req.events,
-            "the new internet gateway",
-            || self.igw_observe(req.addr, &id),
+            "CreateInternetGateway",
+            &[],
+            || async move {
+                let out = ec2
+                    .create_internet_gateway()
+                    .set_tag_specifications(spec.clone().map(|t| vec![t]))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreateInternetGateway", e))?;
+                Ok(out
+                    .internet_gateway()
+                    .and_then(|g| g.internet_gateway_id())
+                    .unwrap_or_default()
+                    .to_string())
+            },
+            || async move {
+                Ok(self
+                    .igw_read(adopt_read(&req))
+                    .await?
+                    .and_then(|o| o.physical_id))
+            },
         )
         .await?;
-        self.igw_attach(&req, &id, vpc).await?;
-        self.igw_observe(req.addr, &id)
-            .await?
-            .ok_or_else(|| vanished(req.addr, "DescribeInternetGateways", &id))
+        let id = &id;
+        after_create(
+            id,
+            || async move {
+                let found = until_found(
+                    &self.wait,
+                    req.addr,
+                    req.events,
+                    "the new internet gateway",
+                    || self.igw_observe(req.addr, id),
+                )
+                .await?;
+                // Found by its tags, it may be attached already.
+                if found.attrs.get("vpc_id").and_then(Value::as_str) != Some(vpc) {
+                    self.igw_attach(&req, id, vpc).await?;
+                }
+                self.igw_observe(req.addr, id)
+                    .await?
+                    .ok_or_else(|| vanished(req.addr, "DescribeInternetGateways", id))
+            },
+            || self.igw_observe(req.addr, id),
+        )
+        .await
     }
 
     async fn igw_attach(&self, req: &ApplyRequest<'_>, id: &str, vpc: &str) -> AwsResult<()> {
@@ -172,14 +218,29 @@ impl AwsProvider {
             Phase::Creating,
             format!("AttachInternetGateway {vpc}"),
         );
-        self.ec2
+        let attached = self
+            .ec2
             .attach_internet_gateway()
             .internet_gateway_id(id)
             .vpc_id(vpc)
             .send()
             .await
-            .map_err(|e| AwsError::api(req.addr, "AttachInternetGateway", e))?;
-        Ok(())
+            .map_err(|e| AwsError::api(req.addr, "AttachInternetGateway", e));
+        match attached {
+            Ok(_) => Ok(()),
+            // An SDK retry of an attach whose answer was lost is refused
+            // (Resource.AlreadyAssociated, EC2 error codes; or "already has
+            // an internet gateway attached"): it is done if this gateway is
+            // the one attached to the VPC.
+            Err(e) => {
+                let live = self.igw_observe(req.addr, id).await?;
+                let on_vpc = live
+                    .as_ref()
+                    .and_then(|o| o.attrs.get("vpc_id"))
+                    .and_then(Value::as_str);
+                if on_vpc == Some(vpc) { Ok(()) } else { Err(e) }
+            }
+        }
     }
 
     pub(crate) async fn igw_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
@@ -304,16 +365,36 @@ impl AwsProvider {
     pub(crate) async fn eip_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let d = Desired::new(req.addr, req.desired);
         let tags = d.str_map("tags")?;
+        let domain = d.opt_str("domain")?.unwrap_or("vpc");
         progress(req.events, req.addr, Phase::Creating, "AllocateAddress");
-        let out = self
-            .ec2
-            .allocate_address()
-            .domain(DomainType::from(d.opt_str("domain")?.unwrap_or("vpc")))
-            .set_tag_specifications(tag_spec(ResourceType::ElasticIp, &tags).map(|t| vec![t]))
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "AllocateAddress", e))?;
-        let id = out.allocation_id().unwrap_or_default().to_string();
+        // No client token (botocore AllocateAddressRequest): an SDK retry
+        // after a lost answer would allocate a second address. Sent once;
+        // before a retry the address is looked for by the stack's tags.
+        let spec = tag_spec(ResourceType::ElasticIp, &tags);
+        let (ec2, spec) = (&self.ec2_once(), &spec);
+        let id = create_or_find(
+            req.addr,
+            req.events,
+            "AllocateAddress",
+            &[],
+            || async move {
+                let out = ec2
+                    .allocate_address()
+                    .domain(DomainType::from(domain))
+                    .set_tag_specifications(spec.clone().map(|t| vec![t]))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "AllocateAddress", e))?;
+                Ok(out.allocation_id().unwrap_or_default().to_string())
+            },
+            || async move {
+                Ok(self
+                    .eip_read(adopt_read(&req))
+                    .await?
+                    .and_then(|o| o.physical_id))
+            },
+        )
+        .await?;
         until_found(
             &self.wait,
             req.addr,
@@ -455,6 +536,10 @@ impl AwsProvider {
             .connectivity_type(ConnectivityType::from(
                 d.opt_str("connectivity_type")?.unwrap_or("public"),
             ))
+            // One token per create, reused by the SDK's retries: EC2 answers
+            // a retry of a gateway it made with that gateway (botocore
+            // CreateNatGatewayRequest.ClientToken; EC2 guide, "Ensuring
+            // idempotency in Amazon EC2 API requests").
             .client_token(client_token())
             .set_tag_specifications(tag_spec(ResourceType::Natgateway, &tags).map(|t| vec![t]))
             .send()
@@ -699,7 +784,8 @@ impl AwsProvider {
                     Phase::Updating,
                     format!("CreateRoute {dest} -> {t}"),
                 );
-                self.ec2
+                let created = self
+                    .ec2
                     .create_route()
                     .route_table_id(table)
                     .destination_cidr_block(dest)
@@ -707,7 +793,17 @@ impl AwsProvider {
                     .set_nat_gateway_id(nat)
                     .send()
                     .await
-                    .map_err(|e| AwsError::api(req.addr, "CreateRoute", e))?;
+                    .map_err(|e| AwsError::api(req.addr, "CreateRoute", e));
+                if let Err(e) = created {
+                    // An SDK retry of a route whose answer was lost finds it:
+                    // RouteAlreadyExists (EC2 error codes). Done if the
+                    // route there is this one.
+                    if e.code() != Some("RouteAlreadyExists")
+                        || !self.route_is(req.addr, table, dest, t).await?
+                    {
+                        return Err(e);
+                    }
+                }
             }
             (Some(t), true) => {
                 progress(
@@ -756,6 +852,23 @@ impl AwsProvider {
         Ok(())
     }
 
+    /// Whether `table` routes `dest` to `target`.
+    async fn route_is(
+        &self,
+        addr: &ResourceAddr,
+        table: &str,
+        dest: &str,
+        target: &str,
+    ) -> AwsResult<bool> {
+        let live = self.route_table_observe(addr, table).await?;
+        let routes = live.as_ref().and_then(|o| o.attrs.get("routes"));
+        let to = routes
+            .and_then(Value::as_map)
+            .and_then(|m| m.get(dest))
+            .and_then(Value::as_str);
+        Ok(to == Some(target))
+    }
+
     pub(crate) async fn route_table_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let d = Desired::new(req.addr, req.desired);
         let tags = d.str_map("tags")?;
@@ -764,6 +877,9 @@ impl AwsProvider {
             .ec2
             .create_route_table()
             .vpc_id(d.str("vpc_id")?)
+            // Reused by the SDK's retries, so a retry after a lost answer
+            // gets the table it made (botocore CreateRouteTableRequest.
+            // ClientToken, an idempotency token).
             .client_token(client_token())
             .set_tag_specifications(tag_spec(ResourceType::RouteTable, &tags).map(|t| vec![t]))
             .send()
@@ -774,18 +890,26 @@ impl AwsProvider {
             .and_then(|t| t.route_table_id())
             .unwrap_or_default()
             .to_string();
-        until_found(
-            &self.wait,
-            req.addr,
-            req.events,
-            "the new route table",
-            || self.route_table_observe(req.addr, &id),
+        let id = &id;
+        after_create(
+            id,
+            || async move {
+                until_found(
+                    &self.wait,
+                    req.addr,
+                    req.events,
+                    "the new route table",
+                    || self.route_table_observe(req.addr, id),
+                )
+                .await?;
+                self.sync_routes(&req, id, &BTreeMap::new()).await?;
+                self.route_table_observe(req.addr, id)
+                    .await?
+                    .ok_or_else(|| vanished(req.addr, "DescribeRouteTables", id))
+            },
+            || self.route_table_observe(req.addr, id),
         )
-        .await?;
-        self.sync_routes(&req, &id, &BTreeMap::new()).await?;
-        self.route_table_observe(req.addr, &id)
-            .await?
-            .ok_or_else(|| vanished(req.addr, "DescribeRouteTables", &id))
+        .await
     }
 
     pub(crate) async fn route_table_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
@@ -878,16 +1002,38 @@ impl AwsProvider {
 
     pub(crate) async fn association_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let d = Desired::new(req.addr, req.desired);
+        let (table, subnet) = (d.str("route_table_id")?, d.str("subnet_id")?);
         progress(req.events, req.addr, Phase::Creating, "AssociateRouteTable");
-        let out = self
+        let associated = self
             .ec2
             .associate_route_table()
-            .route_table_id(d.str("route_table_id")?)
-            .subnet_id(d.str("subnet_id")?)
+            .route_table_id(table)
+            .subnet_id(subnet)
             .send()
             .await
-            .map_err(|e| AwsError::api(req.addr, "AssociateRouteTable", e))?;
-        let id = out.association_id().unwrap_or_default().to_string();
+            .map_err(|e| AwsError::api(req.addr, "AssociateRouteTable", e));
+        let id = match associated {
+            Ok(out) => out.association_id().unwrap_or_default().to_string(),
+            Err(e) => {
+                // An SDK retry of an association whose answer was lost is
+                // refused, the subnet being associated already
+                // (Resource.AlreadyAssociated; terraform-provider-aws's
+                // aws_route_table_association docs). Taken over if it is
+                // with this table: a subnet has one explicit association.
+                let found = self.association_find(req.addr, None, Some(subnet)).await?;
+                let same_table = found
+                    .as_ref()
+                    .and_then(|o| o.attrs.get("route_table_id"))
+                    .and_then(Value::as_str)
+                    == Some(table);
+                match found {
+                    Some(o) if same_table && e.code() == Some("Resource.AlreadyAssociated") => {
+                        return Ok(o);
+                    }
+                    _ => return Err(e),
+                }
+            }
+        };
         until_found(
             &self.wait,
             req.addr,
@@ -1034,6 +1180,9 @@ impl AwsProvider {
             .set_route_table_ids(strings(&d.str_list("route_table_ids")?))
             .set_subnet_ids(strings(&d.str_list("subnet_ids")?))
             .set_security_group_ids(strings(&d.str_list("security_group_ids")?))
+            // Reused by the SDK's retries: a retry after a lost answer gets
+            // the endpoint it made (botocore CreateVpcEndpointRequest.
+            // ClientToken: "to ensure the idempotency of the request").
             .client_token(client_token())
             .set_tag_specifications(tag_spec(ResourceType::VpcEndpoint, &tags).map(|t| vec![t]));
         // Private DNS is an interface endpoint's setting only.

@@ -217,6 +217,153 @@ where
     }
 }
 
+/// How many times a create is tried before its error is returned.
+const CREATE_ATTEMPTS: u32 = 6;
+
+/// The pause before looking for what a failed create attempt made, then
+/// trying again: 0.5 s, doubling, at most 8 s. Also what lets an
+/// eventually consistent describe catch up with a create that did happen.
+fn create_backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500 * 2u64.pow(attempt.saturating_sub(1).min(4)))
+}
+
+/// Runs a create whose answer may be lost after AWS acted, without ever
+/// making two.
+///
+/// `create` is a call AWS makes no idempotency promise for (no client
+/// token: CreateVpc, AllocateAddress, CreateKey, ...). It must be sent
+/// with the SDK's retries off (`AwsProvider::*_once`), since an SDK retry
+/// after a lost answer would make a second resource; or it has a name AWS
+/// keeps unique (IAM, S3, MSK), so that a retry answers one of `conflicts`
+/// (`EntityAlreadyExists`) rather than duplicating. After a retryable
+/// failure, or one of `conflicts`, `find` looks for the resource; it must
+/// answer only one that is this stack's (its tags say so, or it lives in
+/// this stack's VPC under this stack's name). Found: that is the result.
+/// Not found: a conflict is returned as it is (another owner's), a
+/// retryable failure is tried again, at most `CREATE_ATTEMPTS` times.
+///
+/// terraform-provider-aws does the same for its creates without a token:
+/// it retries only errors that prove nothing was made, and on a timeout
+/// reads the resource back before trying again (`tfresource.RetryWhen`
+/// wrapping `CreateVpc`, `CreateInternetGateway`; `aws_kms_key`'s
+/// `findKeyByID` after `CreateKey`).
+pub(crate) async fn create_or_find<T, C, CF, F, FF>(
+    addr: &ResourceAddr,
+    events: &dyn EventSink,
+    operation: &str,
+    conflicts: &[&str],
+    mut create: C,
+    mut find: F,
+) -> AwsResult<T>
+where
+    C: FnMut() -> CF,
+    CF: Future<Output = AwsResult<T>>,
+    F: FnMut() -> FF,
+    FF: Future<Output = AwsResult<Option<T>>>,
+{
+    let mut attempt = 1;
+    loop {
+        let err = match create().await {
+            Ok(made) => return Ok(made),
+            Err(e) => e,
+        };
+        let conflict = err.code().is_some_and(|c| conflicts.contains(&c));
+        if !(conflict || err.is_retryable() && attempt < CREATE_ATTEMPTS) {
+            return Err(err);
+        }
+        events.emit(ProgressEvent {
+            addr: addr.clone(),
+            phase: Phase::Creating,
+            message: format!(
+                "{operation} failed ({}); looking for what it may have made",
+                err.code().unwrap_or("error")
+            ),
+        });
+        if !conflict {
+            tokio::time::sleep(create_backoff(attempt)).await;
+        }
+        if let Some(found) = find().await? {
+            events.emit(ProgressEvent {
+                addr: addr.clone(),
+                phase: Phase::Creating,
+                message: format!("{operation} had made it: taking it over"),
+            });
+            return Ok(found);
+        }
+        if conflict {
+            return Err(err);
+        }
+        attempt += 1;
+    }
+}
+
+/// Whether `live` tags (an observed `tags` map) name the same stack as
+/// the desired ones: a resource found under a conflicting name is taken
+/// over only then.
+pub(crate) fn same_stack(
+    live: Option<&stackplan_core::Value>,
+    desired: &BTreeMap<String, String>,
+) -> bool {
+    let Some(stack) = desired.get(OWNER_TAG) else {
+        return false;
+    };
+    live.and_then(stackplan_core::Value::as_map)
+        .and_then(|t| t.get(OWNER_TAG))
+        .and_then(stackplan_core::Value::as_str)
+        == Some(stack.as_str())
+}
+
+/// The tag that says which stack a resource is (core's ownership tag).
+pub(crate) const OWNER_TAG: &str = "stackplan:stack";
+
+/// Runs what a create does after the resource exists (attach, alias,
+/// configure): a failure there returns the error with what was made
+/// (`AwsError::Partial`), read with `observe` or, if that fails too,
+/// its id alone.
+pub(crate) async fn after_create<T, R, RF, O, OF>(id: &str, rest: R, observe: O) -> AwsResult<T>
+where
+    R: FnOnce() -> RF,
+    RF: Future<Output = AwsResult<T>>,
+    O: FnOnce() -> OF,
+    OF: Future<Output = AwsResult<Option<stackplan_core::Observed>>>,
+{
+    match rest().await {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let made = match observe().await {
+                Ok(Some(o)) => o,
+                _ => stackplan_core::Observed::new(id),
+            };
+            Err(e.after_making(made))
+        }
+    }
+}
+
+impl crate::AwsProvider {
+    /// The EC2 client with the SDK's retries off, for creates without a
+    /// client token (`create_or_find` retries them after a lookup).
+    pub(crate) fn ec2_once(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::from_conf(
+            self.ec2
+                .config()
+                .to_builder()
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .build(),
+        )
+    }
+
+    /// The KMS client with the SDK's retries off (CreateKey has no token).
+    pub(crate) fn kms_once(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::from_conf(
+            self.kms
+                .config()
+                .to_builder()
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .build(),
+        )
+    }
+}
+
 fn human(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 60 {
