@@ -384,12 +384,36 @@ async fn save(
     }
 }
 
+/// Tries a failed state write again, pausing longer each time; the last
+/// error when every try failed.
+async fn retry_save(
+    state: &mut StateDocument,
+    cx: &ApplyContext<'_>,
+    report: &mut ApplyReport,
+    first: String,
+) -> Result<(), String> {
+    let mut pause = cx.settings.state_write_backoff;
+    let mut last = first;
+    for _ in 0..cx.settings.state_write_retries {
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+        report.state_write_retries += 1;
+        let mut error = None;
+        if save(state, cx, &mut error).await {
+            return Ok(());
+        }
+        last = error.unwrap_or(last);
+    }
+    Err(last)
+}
+
 /// Applies `plan`, writing `state` through `cx.store` after every
 /// operation.
 ///
 /// A failed state write starts nothing new: the operations in flight are
-/// drained into `state`, and the write is tried again with backoff. If it
-/// never succeeds, the report carries the document
+/// drained into `state`, and the write is tried again with backoff; once
+/// it works, apply goes on. If it never does, the report carries the
+/// document
 /// ([`ApplyReport::state_write`]) for the caller to save elsewhere.
 pub async fn apply(
     plan: &Plan,
@@ -485,6 +509,20 @@ pub async fn apply(
         run.skip_unreachable(None);
 
         let Some(outcome) = in_flight.next().await else {
+            // Nothing in flight. After a failed write, try again with
+            // backoff, and go on if it works.
+            if let Some(error) = write_error.take() {
+                match retry_save(state, cx, &mut run.report, error).await {
+                    Ok(()) => continue,
+                    Err(error) => {
+                        run.report.state_write = Some(StateWriteFailure {
+                            error,
+                            document: state.clone(),
+                        });
+                        run.skip_unreachable(Some("not started: state could not be written"));
+                    }
+                }
+            }
             break;
         };
         let i = outcome.index;
@@ -539,29 +577,6 @@ pub async fn apply(
         }
     }
     run.report.interrupted = cx.stop.requested();
-    if let Some(first) = write_error {
-        // Nothing is in flight any more: try again, with backoff.
-        let mut pause = cx.settings.state_write_backoff;
-        let mut last = Some(first);
-        for _ in 0..cx.settings.state_write_retries {
-            tokio::time::sleep(pause).await;
-            pause *= 2;
-            run.report.state_write_retries += 1;
-            let mut err = None;
-            if save(state, cx, &mut err).await {
-                last = None;
-                break;
-            }
-            last = err;
-        }
-        if let Some(error) = last {
-            run.report.state_write = Some(StateWriteFailure {
-                error,
-                document: state.clone(),
-            });
-        }
-        run.skip_unreachable(Some("not started: state could not be written"));
-    }
     let why = if run.report.interrupted {
         "stopped before it started"
     } else {

@@ -169,7 +169,11 @@ pub(crate) fn diff_existing(
                     .filter(|d| d.after.is_known() || d.after.is_sensitive())
                     .map(|d| d.path),
             );
-            if live.contains_key(k) {
+            // Drift is a change from what was applied: a key the last
+            // apply never set (an attribute the stack has just started to
+            // set) has no applied value to drift from; the change below
+            // still shows it.
+            if live.contains_key(k) && last.is_some_and(|l| l.contains_key(k)) {
                 // A secret source against a digest cannot be compared:
                 // no drift can be shown for it.
                 if same(applied, &base) == Some(false) {
@@ -222,6 +226,24 @@ mod tests {
         let d = diff_existing(s3, &desired, &desired, Some(&desired), &live);
         assert!(d.changes.is_empty(), "{:?}", d.changes);
         assert!(d.drift.is_empty());
+    }
+
+    #[test]
+    fn an_attribute_the_last_apply_never_set_is_a_change_not_drift() {
+        let schema = KindSchema::for_kind(ResourceKind::S3Bucket);
+        let last = attrs(&[("bucket", Value::string("b"))]);
+        let desired = attrs(&[
+            ("bucket", Value::string("b")),
+            ("versioning", Value::Bool(true)),
+        ]);
+        let live = attrs(&[
+            ("bucket", Value::string("b")),
+            ("versioning", Value::Bool(false)),
+        ]);
+        let d = diff_existing(schema, &desired, &desired, Some(&last), &live);
+        assert!(d.drift.is_empty(), "{:?}", d.drift);
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.changes[0].path, "versioning");
     }
 
     #[test]

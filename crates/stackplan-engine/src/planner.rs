@@ -143,6 +143,8 @@ struct Planned {
     /// A new object (create, replace, deferred lookup): outputs not in
     /// `after` are unknown until apply.
     fresh: bool,
+    /// An existing object replaced by a new copy.
+    replaced: bool,
 }
 
 impl<'r> Planner<'r> {
@@ -391,6 +393,7 @@ impl<'r> Planner<'r> {
             if prior.is_some_and(|p| p.tainted) && resource.mode == ResourceMode::Managed {
                 plan_tainted(&mut change, observed);
             }
+            follow_replaced_parent(&mut change, resource, &planned);
             change.dependencies = graph.dependencies(&addr).into_iter().collect();
             change.inputs = inputs;
             let fresh = matches!(change.action, Action::Create | Action::Replace { .. })
@@ -409,6 +412,7 @@ impl<'r> Planner<'r> {
                         BTreeSet::new()
                     },
                     fresh,
+                    replaced: matches!(change.action, Action::Replace { .. }),
                 },
             );
             changes.push(change);
@@ -739,6 +743,50 @@ fn reclassify(change: &mut Change) {
         _ => reason.clone(),
     });
     change.action = Action::Replace { reason, order };
+}
+
+/// Replaces a live resource whose force-new attribute refers to
+/// something being replaced, even when the value it reads stays the same
+/// (a node group names its cluster, and the cluster is replaced under the
+/// same name): it belongs to the old copy and goes with it.
+fn follow_replaced_parent(
+    change: &mut Change,
+    resource: &Resource,
+    planned: &BTreeMap<ResourceAddr, Planned>,
+) {
+    if resource.mode != ResourceMode::Managed
+        || !matches!(change.action, Action::NoOp | Action::Update)
+        || change.before.is_none()
+    {
+        return;
+    }
+    let schema = KindSchema::for_kind(resource.addr.kind);
+    let mut parents = BTreeSet::new();
+    for (name, value) in &resource.attrs {
+        if !schema.attr(name).force_new {
+            continue;
+        }
+        for r in value.refs() {
+            if planned.get(&r.addr).is_some_and(|p| p.replaced) {
+                parents.insert(format!("`{name}` refers to `{}`", r.addr));
+            }
+        }
+    }
+    if parents.is_empty() {
+        return;
+    }
+    let reason = format!(
+        "{}, which is replaced",
+        parents.into_iter().collect::<Vec<_>>().join(", ")
+    );
+    change.reason = Some(match change.reason.take() {
+        Some(r) if !r.is_empty() => format!("{reason}; {r}"),
+        _ => reason.clone(),
+    });
+    change.action = Action::Replace {
+        reason,
+        order: schema.replace,
+    };
 }
 
 /// A tainted resource (its create did not finish): waited for again

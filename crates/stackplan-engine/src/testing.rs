@@ -26,6 +26,8 @@ pub type ReadFn = Arc<
         + Sync,
 >;
 pub type ApplyFn = Arc<dyn Fn(ApplyRequest<'_>) -> ProviderResult<Observed> + Send + Sync>;
+/// A wait: given the request and what the create or update returned.
+pub type WaitFn = Arc<dyn Fn(ApplyRequest<'_>, Observed) -> ProviderResult<Observed> + Send + Sync>;
 pub type DeleteFn = Arc<dyn Fn(DeleteRequest<'_>) -> ProviderResult<()> + Send + Sync>;
 pub type PlanChangeFn =
     Arc<dyn Fn(&ResourceAddr, &mut Vec<FieldDiff>) -> ProviderResult<()> + Send + Sync>;
@@ -41,7 +43,7 @@ pub struct FakeProvider {
     pub create_f: Option<ApplyFn>,
     pub update_f: Option<ApplyFn>,
     pub delete_f: Option<DeleteFn>,
-    pub wait_f: Option<ApplyFn>,
+    pub wait_f: Option<WaitFn>,
     pub plan_change_f: Option<PlanChangeFn>,
     pub preflight_f: Option<PreflightFn>,
 }
@@ -110,6 +112,14 @@ impl FakeProvider {
         f: impl Fn(DeleteRequest<'_>) -> ProviderResult<()> + Send + Sync + 'static,
     ) -> Self {
         self.delete_f = Some(Arc::new(f));
+        self
+    }
+
+    pub fn wait(
+        mut self,
+        f: impl Fn(ApplyRequest<'_>, Observed) -> ProviderResult<Observed> + Send + Sync + 'static,
+    ) -> Self {
+        self.wait_f = Some(Arc::new(f));
         self
     }
 
@@ -188,7 +198,7 @@ impl Provider for FakeProvider {
         observed: Observed,
     ) -> BoxFuture<'a, ProviderResult<Observed>> {
         let out = match &self.wait_f {
-            Some(f) => f(req),
+            Some(f) => f(req, observed),
             None => Ok(observed),
         };
         Box::pin(async move { out })
@@ -213,12 +223,37 @@ impl Provider for FakeProvider {
     }
 }
 
-/// An in-memory world of live resources, keyed by address, with a
-/// [`FakeProvider`] over it. Tests change it behind stackplan's back to
-/// make drift.
+/// An in-memory world of live resources, with a [`FakeProvider`] over it.
+/// Tests change it behind stackplan's back to make drift.
+///
+/// Every create makes a new copy with the next generation of its
+/// address, in its id and in every output (`id-of-s3_bucket.b@2`), and
+/// reads, updates and deletes act on the copy whose id they are given:
+/// the old and the new copy of a replacement are told apart, as they are
+/// live.
 #[derive(Debug, Clone, Default)]
 pub struct FakeCloud {
-    live: Arc<Mutex<BTreeMap<ResourceAddr, Observed>>>,
+    live: Arc<Mutex<World>>,
+}
+
+#[derive(Debug, Default)]
+struct World {
+    /// Per address, its copies, oldest first.
+    copies: BTreeMap<ResourceAddr, Vec<Observed>>,
+    generations: BTreeMap<ResourceAddr, u64>,
+}
+
+impl World {
+    /// The copy with `id`, or the newest copy when no id is given.
+    fn find(&mut self, addr: &ResourceAddr, id: Option<&str>) -> Option<&mut Observed> {
+        let copies = self.copies.get_mut(addr)?;
+        match id {
+            Some(id) => copies
+                .iter_mut()
+                .find(|o| o.physical_id.as_deref() == Some(id)),
+            None => copies.last_mut(),
+        }
+    }
 }
 
 impl FakeCloud {
@@ -226,72 +261,118 @@ impl FakeCloud {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<ResourceAddr, Observed>> {
+    fn lock(&self) -> MutexGuard<'_, World> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The outputs a fake create reports: `<output>-of-<address>`.
-    pub fn outputs_for(addr: &ResourceAddr) -> Attrs {
+    /// The outputs a fake create of generation `generation` reports:
+    /// `<output>-of-<address>@<generation>`.
+    pub fn outputs_for(addr: &ResourceAddr, generation: u64) -> Attrs {
         KindSchema::for_kind(addr.kind)
             .outputs
             .iter()
-            .map(|o| (o.to_string(), Value::String(format!("{o}-of-{addr}"))))
+            .map(|o| {
+                (
+                    o.to_string(),
+                    Value::String(format!("{o}-of-{addr}@{generation}")),
+                )
+            })
             .collect()
     }
 
-    /// Puts a resource live as it is (a pre-existing VPC for a lookup).
+    /// The id of generation `generation` of `addr`.
+    pub fn id_for(addr: &ResourceAddr, generation: u64) -> String {
+        format!("id-of-{addr}@{generation}")
+    }
+
+    /// Makes a new copy of `addr` with the next generation.
+    fn make(&self, addr: &ResourceAddr, attrs: Attrs) -> Observed {
+        let mut world = self.lock();
+        let generation = world.generations.entry(addr.clone()).or_insert(0);
+        *generation += 1;
+        let obs = Observed {
+            physical_id: Some(Self::id_for(addr, *generation)),
+            attrs,
+            outputs: Self::outputs_for(addr, *generation),
+        };
+        world
+            .copies
+            .entry(addr.clone())
+            .or_default()
+            .push(obs.clone());
+        obs
+    }
+
+    /// Puts a resource live as it is (a pre-existing VPC for a lookup),
+    /// in place of the copy with the same id.
     pub fn insert(&self, addr: ResourceAddr, observed: Observed) {
-        self.lock().insert(addr, observed);
+        let mut world = self.lock();
+        let copies = world.copies.entry(addr).or_default();
+        copies.retain(|o| o.physical_id != observed.physical_id);
+        copies.push(observed);
     }
 
+    /// The newest copy of `addr`.
     pub fn get(&self, addr: &ResourceAddr) -> Option<Observed> {
-        self.lock().get(addr).cloned()
+        self.lock().find(addr, None).cloned()
     }
 
-    /// Changes one live attribute: drift.
+    /// Every live copy of `addr`, oldest first.
+    pub fn copies(&self, addr: &ResourceAddr) -> Vec<Observed> {
+        self.lock().copies.get(addr).cloned().unwrap_or_default()
+    }
+
+    /// Changes one live attribute of the newest copy: drift.
     pub fn set_attr(&self, addr: &ResourceAddr, attr: &str, value: Value) {
-        if let Some(o) = self.lock().get_mut(addr) {
+        if let Some(o) = self.lock().find(addr, None) {
             o.attrs.insert(attr.to_string(), value);
         }
     }
 
-    /// Deletes a resource behind stackplan's back.
+    /// Deletes every copy of a resource behind stackplan's back.
     pub fn remove(&self, addr: &ResourceAddr) -> Option<Observed> {
-        self.lock().remove(addr)
+        self.lock().copies.remove(addr)?.pop()
     }
 
+    /// Live copies, counting every copy of every address.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().copies.values().map(Vec::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.len() == 0
     }
 
     /// A provider for every kind over this world.
     pub fn provider(&self) -> FakeProvider {
         let (r, c, u, d) = (self.clone(), self.clone(), self.clone(), self.clone());
+        let id_of = |p: Option<&ResourceState>| p.and_then(|p| p.physical_id.clone());
         FakeProvider::new()
-            .read(move |req| Ok(r.get(req.addr)))
-            .create(move |req| {
-                let obs = Observed {
-                    physical_id: Some(format!("id-of-{}", req.addr)),
-                    attrs: req.desired.clone(),
-                    outputs: Self::outputs_for(req.addr),
-                };
-                c.insert(req.addr.clone(), obs.clone());
-                Ok(obs)
+            .read(move |req| {
+                let id = id_of(req.prior);
+                Ok(r.lock().find(req.addr, id.as_deref()).cloned())
             })
+            .create(move |req| Ok(c.make(req.addr, req.desired.clone())))
             .update(move |req| {
-                let mut live = u.lock();
-                let obs = live
-                    .get_mut(req.addr)
+                let id = id_of(req.prior);
+                let mut world = u.lock();
+                let obs = world
+                    .find(req.addr, id.as_deref())
                     .ok_or_else(|| ProviderError::new(format!("`{}` is gone", req.addr)))?;
                 obs.attrs = req.desired.clone();
                 Ok(obs.clone())
             })
             .delete(move |req| {
-                d.remove(req.addr);
+                // By the id state holds, as a real API deletes: never "the
+                // resource at this address", which may be the new copy.
+                let id = req.prior.physical_id.clone();
+                let mut world = d.lock();
+                if let Some(copies) = world.copies.get_mut(req.addr) {
+                    copies.retain(|o| o.physical_id != id);
+                    if copies.is_empty() {
+                        world.copies.remove(req.addr);
+                    }
+                }
                 Ok(())
             })
     }
@@ -327,7 +408,7 @@ impl FakeCloud {
                 .unwrap_or_else(|| format!("id-of-{addr}"));
             let mut obs = Observed::new(id.clone());
             obs.attrs = attrs;
-            obs.outputs = Self::outputs_for(&addr);
+            obs.outputs = Self::outputs_for(&addr, 1);
             obs.outputs.insert("id".into(), Value::String(id));
             self.insert(addr.clone(), obs);
         }
@@ -357,15 +438,7 @@ impl FakeCloud {
                 .collect();
             let obs = match r.mode {
                 ResourceMode::Lookup => self.get(&addr).expect("lookups are seeded live"),
-                ResourceMode::Managed => {
-                    let obs = Observed {
-                        physical_id: Some(format!("id-of-{addr}")),
-                        attrs: desired.clone(),
-                        outputs: Self::outputs_for(&addr),
-                    };
-                    self.insert(addr.clone(), obs.clone());
-                    obs
-                }
+                ResourceMode::Managed => self.make(&addr, desired.clone()),
             };
             let mut s = ResourceState::new(addr.clone(), r.mode);
             s.physical_id = obs.physical_id.clone();
@@ -384,11 +457,18 @@ impl FakeCloud {
 #[derive(Debug, Default)]
 pub struct MemoryStateStore {
     writes: Mutex<Vec<StateDocument>>,
+    /// Writes still to refuse (see [`MemoryStateStore::fail_writes`]).
+    failing: std::sync::atomic::AtomicUsize,
 }
 
 impl MemoryStateStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Refuses the next `n` writes, as a backend that is unreachable.
+    pub fn fail_writes(&self, n: usize) {
+        self.failing.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Every document written, oldest first.
@@ -409,6 +489,18 @@ impl StateStore for MemoryStateStore {
     }
     fn write<'a>(&'a self, doc: &'a StateDocument) -> BoxFuture<'a, Result<u64, StateError>> {
         Box::pin(async move {
+            use std::sync::atomic::Ordering::SeqCst;
+            if self
+                .failing
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return Err(StateError::Io {
+                    location: "memory".into(),
+                    action: "writing".into(),
+                    source: std::io::Error::other("the backend is unreachable (test)"),
+                });
+            }
             let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
             let mut d = doc.clone();
             d.serial = writes.last().map_or(doc.serial, |w| w.serial) + 1;

@@ -245,7 +245,7 @@ async fn clean_apply_then_plan_shows_no_change() {
     assert_eq!(
         release.attrs["values"].get_path("brokers"),
         Some(&Value::string(
-            "bootstrap_brokers_sasl_scram-of-msk_cluster.milvus"
+            "bootstrap_brokers_sasl_scram-of-msk_cluster.milvus@1"
         ))
     );
     let again = plan_for(&w.registry, &resources, Some(&state)).await;
@@ -437,7 +437,20 @@ async fn replacement_deletes_the_old_copy_by_its_old_id() {
     assert!(
         w.timed
             .order()
-            .contains(&"delete eks_cluster.main id-of-eks_cluster.main".to_string())
+            .contains(&"delete eks_cluster.main id-of-eks_cluster.main@1".to_string())
+    );
+    // Exactly the new copy is live, and state names it.
+    let eks_addr = addr(ResourceKind::EksCluster, "main");
+    let live: Vec<Option<String>> = w
+        .cloud
+        .copies(&eks_addr)
+        .into_iter()
+        .map(|o| o.physical_id)
+        .collect();
+    assert_eq!(live, [Some("id-of-eks_cluster.main@2".to_string())]);
+    assert_eq!(
+        state.get(&eks_addr).unwrap().physical_id.as_deref(),
+        Some("id-of-eks_cluster.main@2")
     );
     assert_eq!(
         state
@@ -684,7 +697,7 @@ async fn a_resource_created_but_never_recorded_is_adopted_and_feeds_its_dependen
         .unwrap_err()
         .to_string();
     assert!(
-        refused.contains("`ec2_vpc.main` (id-of-ec2_vpc.main)"),
+        refused.contains("`ec2_vpc.main` (id-of-ec2_vpc.main@1)"),
         "{refused}"
     );
     let plan = Planner::new(
@@ -708,7 +721,7 @@ async fn a_resource_created_but_never_recorded_is_adopted_and_feeds_its_dependen
     assert_eq!(w.cloud.len(), 4);
     assert_eq!(
         state.get(&vpc).and_then(|s| s.physical_id.as_deref()),
-        Some("id-of-ec2_vpc.main"),
+        Some("id-of-ec2_vpc.main@1"),
         "the adopted VPC is recorded"
     );
     let again = plan_for(&w.registry, &resources, Some(&state)).await;

@@ -457,7 +457,7 @@ async fn resource_found_live_but_not_in_state_is_adopted_only_with_adopt() {
     assert!(err.contains("would be adopted into this stack"), "{err}");
     assert!(
         err.contains(
-            "`s3_bucket.milvus` (id-of-s3_bucket.milvus), which carries no stackplan:stack tag"
+            "`s3_bucket.milvus` (id-of-s3_bucket.milvus@1), which carries no stackplan:stack tag"
         ),
         "{err}"
     );
@@ -490,7 +490,7 @@ async fn a_resource_tagged_as_another_stacks_is_never_adopted_even_with_adopt() 
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("`s3_bucket.milvus` (id-of-s3_bucket.milvus) is tagged stackplan:stack = milvus-prod: it belongs to stack `milvus-prod`"),
+        err.contains("`s3_bucket.milvus` (id-of-s3_bucket.milvus@1) is tagged stackplan:stack = milvus-prod: it belongs to stack `milvus-prod`"),
         "{err}"
     );
 }
@@ -908,7 +908,7 @@ async fn read_whose_identity_needs_a_new_output_waits_for_that_producer_and_uses
         .unwrap();
     assert_eq!(
         seen.lock().unwrap().clone(),
-        Some(Value::string("arn-of-iam_role.eks_cluster"))
+        Some(Value::string("arn-of-iam_role.eks_cluster@1"))
     );
 }
 
