@@ -57,6 +57,9 @@ enum Command {
     Show(commands::show::ShowArgs),
     /// Show who holds the state lock and release it.
     Unlock(commands::unlock::UnlockArgs),
+    /// Work on a stack's state directly: `state push` writes a recovery
+    /// file to the stack's backend.
+    State(commands::state::StateArgs),
     /// Apply a stack (after showing its plan and asking) or a saved plan.
     Apply(commands::apply::ApplyArgs),
     /// Delete every resource of a stack, in reverse dependency order.
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Command::Drift(args) => commands::drift::run(&args),
         Command::Show(args) => commands::show::run(&args),
         Command::Unlock(args) => commands::unlock::run(&args),
+        Command::State(args) => commands::state::run(&args),
         Command::Apply(args) => commands::apply::run(&args),
         Command::Destroy(args) => commands::apply::destroy(&args),
     };

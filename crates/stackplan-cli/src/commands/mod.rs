@@ -7,6 +7,7 @@ pub mod graph;
 pub mod plan;
 pub mod render;
 pub mod show;
+pub mod state;
 pub mod unlock;
 pub mod validate;
 
