@@ -12,8 +12,13 @@ use stackplan_core::{
 use crate::attrs::{Desired, differs, policy_document, str_list_value, tags_value};
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
+use crate::network::adopt_read;
 use crate::wait::progress;
-use crate::wait::retry_while_iam_propagates;
+use crate::wait::{after_create, create_or_find, retry_while_iam_propagates, same_stack};
+
+/// IAM's answer to a create of a name that exists (botocore IAM model,
+/// `EntityAlreadyExistsException`, error code `EntityAlreadyExists`).
+const ENTITY_ALREADY_EXISTS: &str = "EntityAlreadyExists";
 use crate::{AwsProvider, prior_id};
 
 /// IAM keeps at most five versions of a managed policy.
@@ -129,35 +134,69 @@ impl AwsProvider {
         let description = d.opt_str("description")?.map(str::to_string);
         let session = d.opt_int("max_session_duration")?.map(|i| i as i32);
         let tags = iam_tags(req.addr, &d)?;
-        // An IRSA trust policy names an OIDC provider made moments ago,
-        // which IAM may refuse for a while as "Invalid principal in policy"
-        // (MalformedPolicyDocument): tried again while IAM propagates.
-        retry_while_iam_propagates(&self.wait, req.addr, req.events, || async {
-            self.iam
-                .create_role()
-                .role_name(name)
-                .assume_role_policy_document(trust.clone())
-                .set_path(path.clone())
-                .set_description(description.clone())
-                .set_max_session_duration(session)
-                .set_tags(tags.clone())
-                .send()
+        let tag_map = d.str_map("tags")?;
+        let (trust, path, description, tags, tag_map) =
+            (&trust, &path, &description, &tags, &tag_map);
+        // Role names are unique per account, and CreateRole has no token
+        // (botocore IAM model 1.44.8): an SDK retry of a role made but
+        // whose answer was lost answers EntityAlreadyExists. The role
+        // found by its name is taken over when its tags name this stack
+        // (it was made with them, in the same call).
+        create_or_find(
+            req.addr,
+            req.events,
+            "CreateRole",
+            &[ENTITY_ALREADY_EXISTS],
+            || async move {
+                // An IRSA trust policy names an OIDC provider made moments
+                // ago, which IAM may refuse for a while as "Invalid
+                // principal in policy" (MalformedPolicyDocument): tried
+                // again while IAM propagates.
+                retry_while_iam_propagates(&self.wait, req.addr, req.events, || async {
+                    self.iam
+                        .create_role()
+                        .role_name(name)
+                        .assume_role_policy_document(trust.clone())
+                        .set_path(path.clone())
+                        .set_description(description.clone())
+                        .set_max_session_duration(session)
+                        .set_tags(tags.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::api(req.addr, "CreateRole", e))
+                })
                 .await
-                .map_err(|e| AwsError::api(req.addr, "CreateRole", e))
-        })
+                .map(drop)
+            },
+            || async move {
+                let found = self.role_read(adopt_read(&req)).await?;
+                Ok(found
+                    .filter(|o| same_stack(o.attrs.get("tags"), tag_map))
+                    .map(drop))
+            },
+        )
         .await?;
-        for arn in d.str_list("managed_policy_arns")? {
-            self.iam
-                .attach_role_policy()
-                .role_name(name)
-                .policy_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| AwsError::api(req.addr, "AttachRolePolicy", e))?;
-        }
-        self.role_observe(req.addr, name)
-            .await?
-            .ok_or_else(|| vanished(req.addr, "GetRole", name))
+        after_create(
+            name,
+            || async move {
+                // AttachRolePolicy of an attached policy is a no-op, so the
+                // SDK's retries cannot duplicate it.
+                for arn in d.str_list("managed_policy_arns")? {
+                    self.iam
+                        .attach_role_policy()
+                        .role_name(name)
+                        .policy_arn(&arn)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::api(req.addr, "AttachRolePolicy", e))?;
+                }
+                self.role_observe(req.addr, name)
+                    .await?
+                    .ok_or_else(|| vanished(req.addr, "GetRole", name))
+            },
+            || self.role_observe(req.addr, name),
+        )
+        .await
     }
 
     pub(crate) async fn role_update(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
@@ -439,22 +478,48 @@ impl AwsProvider {
     pub(crate) async fn policy_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {
         let d = Desired::new(req.addr, req.desired);
         progress(req.events, req.addr, Phase::Creating, "CreatePolicy");
-        let out = self
-            .iam
-            .create_policy()
-            .policy_name(d.str("name")?)
-            .policy_document(d.document("document")?)
-            .set_path(d.opt_str("path")?.map(str::to_string))
-            .set_description(d.opt_str("description")?.map(str::to_string))
-            .set_tags(iam_tags(req.addr, &d)?)
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreatePolicy", e))?;
-        let arn = out
-            .policy()
-            .and_then(|p| p.arn())
-            .unwrap_or_default()
-            .to_string();
+        let (name, document) = (d.str("name")?, d.document("document")?);
+        let path = d.opt_str("path")?.map(str::to_string);
+        let description = d.opt_str("description")?.map(str::to_string);
+        let tags = iam_tags(req.addr, &d)?;
+        let tag_map = d.str_map("tags")?;
+        let (document, path, description, tags, tag_map) =
+            (&document, &path, &description, &tags, &tag_map);
+        // Policy names are unique per account and path; CreatePolicy has
+        // no token (botocore IAM model): a retry of a policy made answers
+        // EntityAlreadyExists, and the policy of that name is taken over
+        // when its tags (given in the same call) name this stack.
+        let arn = create_or_find(
+            req.addr,
+            req.events,
+            "CreatePolicy",
+            &[ENTITY_ALREADY_EXISTS],
+            || async move {
+                let out = self
+                    .iam
+                    .create_policy()
+                    .policy_name(name)
+                    .policy_document(document.clone())
+                    .set_path(path.clone())
+                    .set_description(description.clone())
+                    .set_tags(tags.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreatePolicy", e))?;
+                Ok(out
+                    .policy()
+                    .and_then(|p| p.arn())
+                    .unwrap_or_default()
+                    .to_string())
+            },
+            || async move {
+                let found = self.policy_read(adopt_read(&req)).await?;
+                Ok(found
+                    .filter(|o| same_stack(o.attrs.get("tags"), tag_map))
+                    .and_then(|o| o.physical_id))
+            },
+        )
+        .await?;
         self.policy_observe(req.addr, &arn)
             .await?
             .ok_or_else(|| vanished(req.addr, "GetPolicy", &arn))
@@ -646,21 +711,43 @@ impl AwsProvider {
             "CreateOpenIDConnectProvider",
         );
         let thumbprints = d.str_list("thumbprint_list")?;
-        let out = self
-            .iam
-            .create_open_id_connect_provider()
-            .url(d.str("url")?)
-            .set_client_id_list(Some(d.str_list("client_ids")?))
-            // IAM finds the thumbprint of an EKS issuer itself.
-            .set_thumbprint_list((!thumbprints.is_empty()).then_some(thumbprints))
-            .set_tags(iam_tags(req.addr, &d)?)
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateOpenIDConnectProvider", e))?;
-        let arn = out
-            .open_id_connect_provider_arn()
-            .unwrap_or_default()
-            .to_string();
+        let (url, client_ids) = (d.str("url")?, d.str_list("client_ids")?);
+        let tags = iam_tags(req.addr, &d)?;
+        let tag_map = d.str_map("tags")?;
+        let (thumbprints, client_ids, tags, tag_map) = (&thumbprints, &client_ids, &tags, &tag_map);
+        // One provider per issuer URL and account; no token (botocore IAM
+        // model): a retry of one made answers EntityAlreadyExists, and the
+        // provider of that URL is taken over when its tags name this stack.
+        let arn = create_or_find(
+            req.addr,
+            req.events,
+            "CreateOpenIDConnectProvider",
+            &[ENTITY_ALREADY_EXISTS],
+            || async move {
+                let out = self
+                    .iam
+                    .create_open_id_connect_provider()
+                    .url(url)
+                    .set_client_id_list(Some(client_ids.clone()))
+                    // IAM finds the thumbprint of an EKS issuer itself.
+                    .set_thumbprint_list((!thumbprints.is_empty()).then(|| thumbprints.clone()))
+                    .set_tags(tags.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreateOpenIDConnectProvider", e))?;
+                Ok(out
+                    .open_id_connect_provider_arn()
+                    .unwrap_or_default()
+                    .to_string())
+            },
+            || async move {
+                let found = self.oidc_read(adopt_read(&req)).await?;
+                Ok(found
+                    .filter(|o| same_stack(o.attrs.get("tags"), tag_map))
+                    .and_then(|o| o.physical_id))
+            },
+        )
+        .await?;
         self.oidc_observe(req.addr, &arn)
             .await?
             .ok_or_else(|| vanished(req.addr, "GetOpenIDConnectProvider", &arn))

@@ -20,7 +20,12 @@ use stackplan_core::{
 use crate::attrs::{Desired, as_int, differs, str_list_value, str_map_value, tags_value};
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::{Poll, poll_until, poll_until_gone, progress};
+use crate::network::adopt_read;
+use crate::wait::{Poll, create_or_find, poll_until, poll_until_gone, progress, same_stack};
+
+/// MSK's answer to a create of a name that exists (botocore kafka model,
+/// `ConflictException`, HTTP 409).
+const CONFLICT: &str = "ConflictException";
 use crate::{AwsProvider, prior_id, waited_id};
 
 /// `server.properties` text as a map; comments and blank lines skipped.
@@ -197,17 +202,47 @@ impl AwsProvider {
         let d = Desired::new(req.addr, req.desired);
         let props = render_server_properties(&d.str_map("server_properties")?);
         progress(req.events, req.addr, Phase::Creating, "CreateConfiguration");
-        let out = self
-            .kafka
-            .create_configuration()
-            .name(d.str("name")?)
-            .set_description(d.opt_str("description")?.map(str::to_string))
-            .set_kafka_versions(Some(d.str_list("kafka_versions")?).filter(|v| !v.is_empty()))
-            .server_properties(Blob::new(props.into_bytes()))
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateConfiguration", e))?;
-        let arn = out.arn().unwrap_or_default().to_string();
+        let name = d.str("name")?;
+        let description = d.opt_str("description")?;
+        let versions = d.str_list("kafka_versions")?;
+        let (props, versions) = (&props, &versions);
+        // Configuration names are unique per account and region, and
+        // CreateConfiguration has no token (botocore kafka model 1.44.8;
+        // ConflictException is among its errors): a retry of one made but
+        // whose answer was lost answers ConflictException. Configurations
+        // carry no tags, so the one of that name is taken over only when it
+        // holds exactly the server properties and description this create
+        // sends (what the lost attempt made), never when they differ.
+        let arn = create_or_find(
+            req.addr,
+            req.events,
+            "CreateConfiguration",
+            &[CONFLICT],
+            || async move {
+                let out = self
+                    .kafka
+                    .create_configuration()
+                    .name(name)
+                    .set_description(description.map(str::to_string))
+                    .set_kafka_versions(Some(versions.clone()).filter(|v| !v.is_empty()))
+                    .server_properties(Blob::new(props.clone().into_bytes()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreateConfiguration", e))?;
+                Ok(out.arn().unwrap_or_default().to_string())
+            },
+            || async move {
+                let found = self.msk_config_read(adopt_read(&req)).await?;
+                let kind = req.addr.kind;
+                Ok(found
+                    .filter(|o| {
+                        !differs(kind, &o.attrs, req.desired, "server_properties")
+                            && !differs(kind, &o.attrs, req.desired, "description")
+                    })
+                    .and_then(|o| o.physical_id))
+            },
+        )
+        .await?;
         self.msk_config_observe(req.addr, &arn)
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeConfiguration", &arn))
@@ -440,7 +475,7 @@ impl AwsProvider {
             .set_storage_info(storage)
             .build();
         progress(req.events, req.addr, Phase::Creating, "CreateCluster");
-        let out = self
+        let call = self
             .kafka
             .create_cluster()
             .cluster_name(d.str("cluster_name")?)
@@ -450,11 +485,34 @@ impl AwsProvider {
             .set_configuration_info(configuration_info(&d)?)
             .client_authentication(client_authentication(&d)?)
             .encryption_info(encryption_info(&d)?)
-            .set_tags(hash_tags(d.str_map("tags")?))
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateCluster", e))?;
-        let arn = out.cluster_arn().unwrap_or_default().to_string();
+            .set_tags(hash_tags(d.str_map("tags")?));
+        let (call, tag_map) = (&call, &d.str_map("tags")?);
+        // Cluster names are unique per account and region; CreateCluster
+        // has no token (botocore kafka model 1.44.8, ConflictException
+        // among its errors): a retry of a cluster made but whose answer was
+        // lost answers ConflictException. The cluster of that name is taken
+        // over when its tags, given in the same call, name this stack.
+        let arn = create_or_find(
+            req.addr,
+            req.events,
+            "CreateCluster",
+            &[CONFLICT],
+            || async move {
+                let out = call
+                    .clone()
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::api(req.addr, "CreateCluster", e))?;
+                Ok(out.cluster_arn().unwrap_or_default().to_string())
+            },
+            || async move {
+                let found = self.msk_cluster_read(adopt_read(&req)).await?;
+                Ok(found
+                    .filter(|o| same_stack(o.attrs.get("tags"), tag_map))
+                    .and_then(|o| o.physical_id))
+            },
+        )
+        .await?;
         // Right after create MSK reports CREATING with no brokers yet; the
         // waiter fills in the bootstrap string.
         Ok(self

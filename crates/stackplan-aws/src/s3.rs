@@ -19,7 +19,8 @@ use stackplan_core::{
 use crate::attrs::{Desired, as_int, differs, tags_value};
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
-use crate::wait::{progress, until_found};
+use crate::network::adopt_read;
+use crate::wait::{after_create, create_or_find, progress, same_stack, until_found};
 use crate::{AwsProvider, prior_id};
 
 /// The ID of the one lifecycle rule stackplan owns on a bucket; rules
@@ -452,13 +453,53 @@ impl AwsProvider {
                 .set_tags((!tags.is_empty()).then_some(tags))
                 .build()
         });
-        self.s3
-            .create_bucket()
-            .bucket(bucket)
-            .set_create_bucket_configuration(config)
-            .send()
-            .await
-            .map_err(|e| AwsError::api(req.addr, "CreateBucket", e))?;
+        let (config, tag_map) = (&config, &d.str_map("tags")?);
+        // Bucket names are global and CreateBucket has no token: an SDK
+        // retry of a bucket made but whose answer was lost answers
+        // BucketAlreadyOwnedByYou (botocore S3 model 1.44.8: "The bucket
+        // you tried to create already exists, and you own it"; us-east-1
+        // answers 200 instead). It is taken over when its tags, given in
+        // the same call, name this stack; terraform-provider-aws's
+        // aws_s3_bucket retries CreateBucket only on errors that made
+        // nothing, and reads the bucket back after.
+        create_or_find(
+            req.addr,
+            req.events,
+            "CreateBucket",
+            &["BucketAlreadyOwnedByYou"],
+            || async move {
+                self.s3
+                    .create_bucket()
+                    .bucket(bucket)
+                    .set_create_bucket_configuration(config.clone())
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| AwsError::api(req.addr, "CreateBucket", e))
+            },
+            || async move {
+                let found = self.bucket_read(adopt_read(&req)).await?;
+                Ok(found
+                    .filter(|o| same_stack(o.attrs.get("tags"), tag_map))
+                    .map(drop))
+            },
+        )
+        .await?;
+        after_create(
+            bucket,
+            || self.bucket_configure_new(&req, &d, bucket),
+            || self.bucket_observe(req.addr, bucket),
+        )
+        .await
+    }
+
+    /// What a new bucket is given after CreateBucket.
+    async fn bucket_configure_new(
+        &self,
+        req: &ApplyRequest<'_>,
+        d: &Desired<'_>,
+        bucket: &str,
+    ) -> AwsResult<Observed> {
         // A new bucket can answer NoSuchBucket for a moment; the settings
         // below would fail on it, so first wait until HeadBucket sees it
         // (as terraform-provider-aws does after CreateBucket).
@@ -481,14 +522,14 @@ impl AwsProvider {
         .await?;
         // Public access first: the bucket is never open, not even briefly.
         if let Some(block) = d.opt_map("public_access_block")? {
-            self.bucket_put_public_access_block(&d, bucket, block)
+            self.bucket_put_public_access_block(d, bucket, block)
                 .await?;
         }
         if d.bool_or("versioning", false)? {
             self.bucket_put_versioning(req.addr, bucket, true).await?;
         }
         if d.get("sse_algorithm").is_some() || d.get("kms_key_id").is_some() {
-            self.bucket_put_encryption(&d, bucket).await?;
+            self.bucket_put_encryption(d, bucket).await?;
         }
         if let Some(days) = d.get("noncurrent_version_expiration_days").and_then(as_int)
             && days > 0

@@ -342,6 +342,13 @@ impl AwsProvider {
             .set_kms_key_id(d.opt_str("kms_key_id")?.map(str::to_string))
             .secret_string(creds.secret_string())
             .set_tags(sm_tags(&d.str_map("tags")?))
+            // One token per create, reused by the SDK's retries: a retry of
+            // a secret made but whose answer was lost is answered with that
+            // secret, not ResourceExistsException (botocore Secrets Manager
+            // model 1.44.8, CreateSecretRequest.ClientRequestToken: "If a
+            // version with this value already exists and the version
+            // SecretString and SecretBinary values are the same as those in
+            // the request, then the request is ignored"). moto does so.
             .client_request_token(client_token())
             .send()
             .await
@@ -616,6 +623,9 @@ impl AwsProvider {
                 .put_secret_value()
                 .secret_id(&arn)
                 .secret_string(want.secret_string())
+                // Reused by the SDK's retries: a retry of a version made but
+                // whose answer was lost adds no second version (botocore
+                // PutSecretValueRequest.ClientRequestToken, as CreateSecret).
                 .client_request_token(client_token())
                 .send()
                 .await
