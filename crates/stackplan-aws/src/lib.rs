@@ -515,6 +515,7 @@ impl Provider for AwsProvider {
     fn plan_change(&self, addr: &ResourceAddr, diffs: &mut Vec<FieldDiff>) -> ProviderResult<()> {
         match addr.kind {
             ResourceKind::EksCluster => eks::check_version_change(addr, diffs)?,
+            ResourceKind::EksNodegroup => eks::drop_suffixed_name_diff(diffs),
             ResourceKind::EksAddon => {
                 let latest = self
                     .latest_addon_versions

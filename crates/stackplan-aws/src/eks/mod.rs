@@ -24,6 +24,7 @@ use crate::wait::{Poll, poll_until};
 
 pub(crate) use addon::show_latest_addon_version;
 pub(crate) use cluster::check_version_change;
+pub(crate) use nodegroup::drop_suffixed_name_diff;
 
 pub(crate) fn hash_tags(map: BTreeMap<String, String>) -> Option<HashMap<String, String>> {
     (!map.is_empty()).then(|| map.into_iter().collect())
