@@ -431,6 +431,99 @@ mod tests {
         assert_eq!(events[0].phase, Phase::Waiting);
     }
 
+    fn api_error(code: &str, retryable: bool) -> AwsError {
+        AwsError::Api {
+            addr: ResourceAddr::new(ResourceKind::Ec2Vpc, "main"),
+            operation: "CreateVpc",
+            code: code.to_string(),
+            message: "injected".to_string(),
+            retryable,
+            source: "injected".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_create_whose_answer_was_lost_is_found_and_not_made_again() {
+        let addr = ResourceAddr::new(ResourceKind::Ec2Vpc, "main");
+        let creates = Mutex::new(0);
+        let made = create_or_find(
+            &addr,
+            &stackplan_core::NoEvents,
+            "CreateVpc",
+            &[],
+            || async {
+                *creates.lock().unwrap() += 1;
+                Err::<String, _>(api_error("InternalError", true))
+            },
+            || async { Ok(Some("vpc-1".to_string())) },
+        )
+        .await
+        .unwrap();
+        assert_eq!(made, "vpc-1");
+        assert_eq!(*creates.lock().unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_create_that_made_nothing_is_tried_again_after_the_lookup() {
+        let addr = ResourceAddr::new(ResourceKind::Ec2Vpc, "main");
+        let calls = Mutex::new(Vec::new());
+        let made = create_or_find(
+            &addr,
+            &stackplan_core::NoEvents,
+            "CreateVpc",
+            &[],
+            || async {
+                let mut calls = calls.lock().unwrap();
+                calls.push("create");
+                if calls.len() == 1 {
+                    Err(api_error("RequestLimitExceeded", true))
+                } else {
+                    Ok("vpc-2".to_string())
+                }
+            },
+            || async {
+                calls.lock().unwrap().push("find");
+                Ok(None)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(made, "vpc-2");
+        assert_eq!(*calls.lock().unwrap(), ["create", "find", "create"]);
+    }
+
+    #[tokio::test]
+    async fn a_name_conflict_with_nothing_of_this_stack_behind_it_stays_an_error() {
+        let addr = ResourceAddr::new(ResourceKind::IamRole, "nodes");
+        let err = create_or_find(
+            &addr,
+            &stackplan_core::NoEvents,
+            "CreateRole",
+            &["EntityAlreadyExists"],
+            || async { Err::<(), _>(api_error("EntityAlreadyExists", false)) },
+            || async { Ok(None) },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), Some("EntityAlreadyExists"));
+    }
+
+    #[test]
+    fn only_a_resource_tagged_with_the_same_stack_is_the_stacks() {
+        let desired = BTreeMap::from([(OWNER_TAG.to_string(), "a".to_string())]);
+        let live = |stack: &str| {
+            stackplan_core::Value::Map(
+                [(OWNER_TAG.to_string(), stackplan_core::Value::string(stack))]
+                    .into_iter()
+                    .collect(),
+            )
+        };
+        assert!(same_stack(Some(&live("a")), &desired));
+        assert!(!same_stack(Some(&live("b")), &desired));
+        assert!(!same_stack(None, &desired));
+        assert!(!same_stack(Some(&live("a")), &BTreeMap::new()));
+    }
+
     #[tokio::test]
     async fn waiter_times_out_with_the_last_status() {
         let addr = ResourceAddr::new(ResourceKind::MskCluster, "milvus");
