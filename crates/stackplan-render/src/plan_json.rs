@@ -91,7 +91,9 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
         resource_changes: plan
             .changes
             .iter()
-            .map(|c| ResourceChange {
+            .map(|c| (c, false))
+            .chain(plan.deposed.iter().map(|c| (c, true)))
+            .map(|(c, deposed)| ResourceChange {
                 address: c.addr.to_string(),
                 kind: c.addr.kind.as_str(),
                 name: &c.addr.name,
@@ -110,6 +112,7 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
                 },
                 reason: c.reason.as_deref(),
                 physical_id: c.physical_id.as_deref(),
+                deposed,
                 depends_on: c.dependencies.iter().map(ToString::to_string).collect(),
                 changes: fields(&c.field_diffs),
                 drift: c.drift.as_ref().map(|d| Drift {

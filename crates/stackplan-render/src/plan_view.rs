@@ -211,6 +211,16 @@ fn change_view(c: &Change) -> ResourceView {
     }
 }
 
+/// The delete of an old copy an earlier replacement left in state.
+fn deposed_view(c: &Change) -> ResourceView {
+    let mut view = change_view(c);
+    view.headline = format!(
+        "(old copy `{}`) will be destroyed",
+        c.physical_id.as_deref().unwrap_or("?")
+    );
+    view
+}
+
 fn drift_view(c: &Change) -> Option<ResourceView> {
     let drift = c.drift.as_ref()?;
     if drift.deleted {
@@ -251,6 +261,7 @@ impl PlanView {
                 .iter()
                 .filter(|c| c.action != Action::NoOp)
                 .map(change_view)
+                .chain(plan.deposed.iter().map(deposed_view))
                 .collect(),
         }
     }

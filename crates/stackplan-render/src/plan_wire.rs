@@ -57,6 +57,9 @@ pub struct ResourceChange<'a> {
     pub replace_order: Option<&'static str>,
     pub reason: Option<&'a str>,
     pub physical_id: Option<&'a str>,
+    /// True for the delete of an old copy an earlier replacement left.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deposed: bool,
     pub depends_on: Vec<String>,
     pub changes: Vec<Field<'a>>,
     pub drift: Option<Drift<'a>>,

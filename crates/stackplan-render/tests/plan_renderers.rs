@@ -151,7 +151,11 @@ fn seeded() -> FakeCloud {
 fn busy_plan() -> Plan {
     let mut resources = base();
     let cloud = seeded();
-    let state = cloud.apply_all(STACK, &resources);
+    let mut state = cloud.apply_all(STACK, &resources);
+    // An old copy an earlier replacement could not delete: deposed.
+    let mut old = state.get(&a(K::S3Bucket, "milvus")).unwrap().clone();
+    old.physical_id = Some("acme-milvus-demo-old".into());
+    state.deposed.push(old);
 
     // Removed from the stack: delete.
     resources.retain(|r| r.addr != a(K::IamRole, "legacy"));
