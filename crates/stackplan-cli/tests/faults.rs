@@ -6,6 +6,9 @@
 //!   names the holder;
 //! - 10% injected throttling and 5xx: apply still succeeds, with exactly one
 //!   of each resource in moto and a clean plan afterwards;
+//! - 10% of answers lost after moto acted (a 5xx or a reset connection):
+//!   apply, applied again until it succeeds, leaves exactly one of each
+//!   resource, matching state, and a clean plan;
 //! - `kill -9` of apply at random moments, then apply again: the state
 //!   parses, has the addresses of a clean apply, moto holds exactly what the
 //!   state names, and plan is clean. Five kills by default; twenty in the
@@ -90,6 +93,23 @@ impl Proxy {
             }
         }
         totals
+    }
+
+    /// Answers lost after moto acted, summed over every operation, with
+    /// the operations that lost any (`CreateVpc: 1`, ...).
+    fn lost(&self) -> (u64, BTreeMap<String, u64>) {
+        let text = std::fs::read_to_string(&self.stats_file).unwrap_or_default();
+        let stats: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let mut by_op = BTreeMap::new();
+        if let Some(ops) = stats.as_object() {
+            for (name, op) in ops {
+                let lost = op["lost"].as_u64().unwrap_or(0);
+                if lost > 0 {
+                    by_op.insert(name.clone(), lost);
+                }
+            }
+        }
+        (by_op.values().sum(), by_op)
     }
 }
 
@@ -561,6 +581,68 @@ fn apply_under_ten_percent_injected_throttling_and_5xx_converges_with_no_duplica
         workspace.physical_ids()
     );
     assert_plan_is_clean(&emulators, &workspace, "after the faulty apply");
+}
+
+/// Applies through a proxy that loses a tenth of the answers after moto
+/// acted (half as a retryable 5xx, half as a connection reset), applying
+/// again until one apply succeeds: a create whose answer was lost must be
+/// found and taken over (by its client token, or by name and the stack's
+/// tags), never made twice.
+#[test]
+fn apply_under_lost_answers_converges_with_no_duplicates() {
+    const MAX_APPLIES: usize = 8;
+    let emulators = Emulators::start().expect("emulators");
+    let workspace = Workspace::new(&emulators);
+    let seed = seed();
+    // STACKPLAN_FAULT_LOSE_RATE tries another share (a harsher one finds
+    // what is still not idempotent sooner).
+    let rate = std::env::var("STACKPLAN_FAULT_LOSE_RATE").unwrap_or_else(|_| "0.1".into());
+    eprintln!("lost-answer seed: {seed}, rate {rate} (STACKPLAN_FAULT_SEED={seed} replays it)");
+    let lossy = Proxy::start(
+        &emulators,
+        workspace.dir.path(),
+        &["--lose-rate", &rate, "--seed", &seed.to_string()],
+    );
+    let mut applies = 0;
+    let mut failures = Vec::new();
+    loop {
+        applies += 1;
+        let apply = workspace.run(&emulators, &lossy.url, &["apply", "--yes"]);
+        if apply.status.code() == Some(0) {
+            break;
+        }
+        let out = text(&apply);
+        eprintln!("apply {applies} failed:\n{out}");
+        failures.push(out);
+        assert!(
+            applies < MAX_APPLIES,
+            "no apply succeeded in {MAX_APPLIES} (seed {seed}); the failures:\n{}",
+            failures.join("\n---\n")
+        );
+    }
+    let (requests, _) = lossy.totals();
+    let (lost, by_op) = lossy.lost();
+    eprintln!(
+        "{requests} requests through the proxy, {lost} answers lost, {applies} applies \
+         to converge (seed {seed}); lost per operation: {by_op:?}"
+    );
+    assert!(
+        lost > 0,
+        "no answer was lost in {requests} requests; the test proved nothing"
+    );
+    let context = format!("after applies under lost answers (seed {seed})");
+    assert_moto_matches_state(&emulators, &workspace, &context);
+    assert_eq!(
+        workspace
+            .physical_ids()
+            .values()
+            .map(Vec::len)
+            .sum::<usize>(),
+        INVENTORIED_IN_REFERENCE,
+        "{context}: {:#?}",
+        workspace.physical_ids()
+    );
+    assert_plan_is_clean(&emulators, &workspace, &context);
 }
 
 /// Instances of the inventoried kinds in the reference stack: a VPC, six
