@@ -482,3 +482,140 @@ async fn another_writer_at_the_same_serial_is_a_conflict_against_moto() {
     assert_eq!(kept.as_ref(), theirs_bytes.as_slice());
     store.unlock().await.unwrap();
 }
+
+/// Loses the answer of the next `armed` state-object PUTs that S3 took:
+/// the PUT reaches moto and writes, and the SDK is told the attempt timed
+/// out, so its own retry sends the same request, with the same condition.
+#[derive(Debug)]
+struct LoseStateAnswers {
+    /// `/<bucket>/<key>`: the state object, not its lock.
+    path: String,
+    armed: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    lost: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+/// Whether the current attempt is a PUT of the state object.
+#[derive(Debug, Clone)]
+struct StatePut(bool);
+
+impl aws_smithy_types::config_bag::Storable for StatePut {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl aws_sdk_s3::config::Intercept for LoseStateAnswers {
+    fn name(&self) -> &'static str {
+        "LoseStateAnswers"
+    }
+
+    /// The request is gone once sent: note here whether it is a PUT of
+    /// the state object.
+    fn read_before_transmit(
+        &self,
+        ctx: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_s3::config::RuntimeComponents,
+        cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let r = ctx.request();
+        let state_put = r.method() == "PUT"
+            && r.uri()
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .ends_with(&self.path);
+        cfg.interceptor_state().store_put(StatePut(state_put));
+        Ok(())
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        ctx: &mut aws_sdk_s3::config::interceptors::FinalizerInterceptorContextMut<'_>,
+        _components: &aws_sdk_s3::config::RuntimeComponents,
+        cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        use std::sync::atomic::Ordering;
+        let state_put = cfg.load::<StatePut>().is_some_and(|p| p.0);
+        let taken = ctx.response().is_some_and(|r| r.status().is_success());
+        if state_put
+            && taken
+            && self
+                .armed
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            && let Some(result) = ctx.output_or_error_mut()
+        {
+            *result = Err(
+                aws_smithy_runtime_api::client::orchestrator::OrchestratorError::timeout(
+                    "the answer was lost on its way back (test)".into(),
+                ),
+            );
+            self.lost.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// The lost answer as it happens: the SDK itself retries a PUT that S3
+/// took, with the condition of the first attempt, and S3 answers 412. The
+/// store reads its own write back and carries on, for the first write
+/// (`If-None-Match: *`) and for a later one (`If-Match`).
+#[tokio::test]
+async fn the_sdks_retry_of_a_write_s3_took_is_a_success_against_moto() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let (plain, bucket) = client_with_bucket().await;
+    let key = "milvus-demo.json";
+    let armed = Arc::new(AtomicU32::new(0));
+    let lost = Arc::new(AtomicU32::new(0));
+    let emulators = Emulators::shared().expect("the emulators start");
+    let config = emulators.aws_config().await;
+    let client = Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .interceptor(LoseStateAnswers {
+                path: format!("/{bucket}/{key}"),
+                armed: armed.clone(),
+                lost: lost.clone(),
+            })
+            .build(),
+    );
+    let store = S3StateStore::new(client, &bucket, key);
+    store.lock(&holder("ops@laptop")).await.unwrap();
+    assert_eq!(store.read().await.unwrap(), None);
+    let mut doc = new_document("milvus-demo");
+
+    armed.store(1, Ordering::SeqCst);
+    doc.serial = store
+        .write(&doc)
+        .await
+        .expect("our own write, not a conflict");
+    assert_eq!((doc.serial, lost.load(Ordering::SeqCst)), (1, 1));
+
+    armed.store(1, Ordering::SeqCst);
+    doc.region = Some("us-west-2".into());
+    doc.serial = store
+        .write(&doc)
+        .await
+        .expect("our own write, not a conflict");
+    assert_eq!((doc.serial, lost.load(Ordering::SeqCst)), (2, 2));
+
+    doc.serial = store.write(&doc).await.unwrap();
+    assert_eq!(doc.serial, 3);
+    let stored = plain
+        .get_object()
+        .bucket(&bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(
+        stackplan_core::StateDocument::from_bytes(&stored).unwrap(),
+        doc
+    );
+    store.unlock().await.unwrap();
+}
