@@ -14,7 +14,10 @@ AssociateAccessPolicy, DisassociateAccessPolicy, ListAssociatedAccessPolicies,
 ListAccessPolicies.
 Changed: CreateCluster (per-cluster OIDC issuer, cluster security group, VPC
 id, subnet validation, the creator's admin access entry), CreateNodegroup
-(version defaults to the cluster's, scaling validation), UpdateClusterConfig
+(version defaults to the cluster's, scaling validation), CreateCluster,
+CreateNodegroup and CreateAddon (a repeat with the same clientRequestToken
+and parameters answers what the first made), UpdateClusterVersion (refused
+while a node group's version differs from the cluster's), UpdateClusterConfig
 (returns an `update` as AWS does, and merges a partial resourcesVpcConfig),
 UpdateNodegroupConfig (update recorded for DescribeUpdate), DeleteCluster
 (deletes add-ons, access entries and the cluster security group),
@@ -25,6 +28,7 @@ add-ons too; every `tagKeys` is removed).
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
@@ -568,8 +572,33 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(d) for d in digits if d.isdigit())
 
 
+# UpdateClusterVersion with node groups behind. botocore eks model (1.44.8),
+# UpdateClusterVersion: "If your cluster has managed node groups attached to
+# it, all of your node groups' Kubernetes versions must match the cluster's
+# Kubernetes version in order to update the cluster to a new Kubernetes
+# version." AWS's message as quoted in hashicorp/terraform-provider-aws#19478
+# (HTTP 400, with the cluster name) and in awsdocs/amazon-eks-user-guide#475:
+# "Nodegroups X must be updated to match cluster version 1.16 before updating
+# cluster version". The exception type is not confirmed; botocore's
+# InvalidRequestException is "The request is invalid given the state of the
+# cluster".
+NODEGROUPS_BEHIND_MSG = (
+    "Nodegroups {names} must be updated to match cluster version {version} "
+    "before updating cluster version"
+)
+
+
 def update_cluster_version(self: EKSBackend, name: str, version: str) -> dict[str, Any]:
     cluster = _cluster_or_404(self, name)
+    behind = sorted(
+        ng_name
+        for ng_name, ng in cluster.nodegroups.items()
+        if _minor(getattr(ng, "version", None)) != _minor(cluster.version)
+    )
+    if behind:
+        raise InvalidRequestException(
+            message=NODEGROUPS_BEHIND_MSG.format(names=",".join(behind), version=cluster.version)
+        )
     current, target = _minor(cluster.version), _minor(version)
     if target is None or current is None or target != current + 1:
         raise _invalid(
@@ -660,10 +689,58 @@ def list_updates(
     return paginate(ids, max_results, next_token)
 
 
+# --- Client request tokens ------------------------------------------------
+#
+# botocore eks model (1.44.8), clientRequestToken of CreateCluster,
+# CreateNodegroup and CreateAddon (and of every update): "A unique,
+# case-sensitive identifier that you provide to ensure the idempotency of
+# the request." (idempotencyToken: true; the SDKs fill one in and re-send it
+# when they retry). As AWS's idempotency works ("Ensuring idempotency", EC2
+# API reference, which EKS follows): a repeat of a create with the same
+# token and the same parameters succeeds and answers the resource the first
+# one made; another token for a name in use is ResourceInUseException, as
+# before. A repeat with the same token and other parameters is treated as a
+# new request (EKS's model has no IdempotentParameterMismatch error, so it
+# gets ResourceInUseException too). moto stored the token and ignored it.
+
+
+def _create_request(response: EKSResponse) -> tuple[str, str] | None:
+    """The token and a fingerprint of everything else the create asked for
+    (its path, which names the cluster, and its body), or None without a
+    token."""
+    try:
+        body = json.loads(response.body or "{}")
+    except ValueError:
+        body = {}
+    token = body.pop("clientRequestToken", None)
+    if not token:
+        return None
+    return token, json.dumps({"path": response.path, "body": body}, sort_keys=True)
+
+
+def _repeated_create(response: EKSResponse, existing: Any) -> bool:
+    """True when `existing` was made by this very request (a retry)."""
+    request = _create_request(response)
+    return (
+        existing is not None
+        and request is not None
+        and getattr(existing, "stackplan_create_request", None) == request
+    )
+
+
+def _remember_create(response: EKSResponse, created: Any) -> None:
+    if created is not None:
+        created.stackplan_create_request = _create_request(response)
+
+
 # --- Response handlers ----------------------------------------------------
 
 
 def _r_create_addon(self: EKSResponse) -> ActionResult:
+    cluster = self.eks_backend.clusters.get(self._get_param("name"))
+    existing = _addons(cluster).get(self._get_param("addonName")) if cluster else None
+    if _repeated_create(self, existing):
+        return ActionResult({"addon": existing.to_dict()})
     addon = self.eks_backend.create_addon(
         cluster_name=self._get_param("name"),
         addon_name=self._get_param("addonName"),
@@ -672,6 +749,8 @@ def _r_create_addon(self: EKSResponse) -> ActionResult:
         configuration_values=self._get_param("configurationValues"),
         tags=self._get_param("tags"),
     )
+    cluster = self.eks_backend.clusters[self._get_param("name")]
+    _remember_create(self, _addons(cluster).get(self._get_param("addonName")))
     return ActionResult({"addon": addon})
 
 
@@ -810,6 +889,9 @@ _orig_r_create_cluster = EKSResponse.create_cluster
 
 
 def _r_create_cluster(self: EKSResponse) -> ActionResult:
+    existing = self.eks_backend.clusters.get(self._get_param("name"))
+    if _repeated_create(self, existing):
+        return ActionResult({"cluster": existing})
     access = self._get_param("accessConfig") or {}
     mode = access.get("authenticationMode") or "CONFIG_MAP"
     if mode not in AUTHENTICATION_MODES:
@@ -833,6 +915,7 @@ def _r_create_cluster(self: EKSResponse) -> ActionResult:
     }
     if bootstrap:
         _bootstrap_creator_entry(self, cluster)
+    _remember_create(self, cluster)
     return result
 
 
@@ -878,6 +961,24 @@ def _r_update_nodegroup_config(self: EKSResponse) -> ActionResult:
     )
     update = _record_update(cluster, "ConfigUpdate", done["params"], nodegroup_name=nodegroup_name)
     return ActionResult({"update": update})
+
+
+_orig_r_create_nodegroup = EKSResponse.create_nodegroup
+
+
+def _r_create_nodegroup(self: EKSResponse) -> ActionResult:
+    """A retry of a create answers the node group it made; any other
+    request for a name the cluster has is ResourceInUseException (moto's
+    own check, NODEGROUP_EXISTS_MSG: EKS refuses a second node group of a
+    name in a cluster, botocore eks model CreateNodegroup errors)."""
+    cluster = self.eks_backend.clusters.get(self._get_param("name"))
+    nodegroup_name = self._get_param("nodegroupName")
+    existing = cluster.nodegroups.get(nodegroup_name) if cluster else None
+    if _repeated_create(self, existing):
+        return ActionResult({"nodegroup": existing})
+    result = _orig_r_create_nodegroup(self)
+    _remember_create(self, cluster.nodegroups.get(nodegroup_name) if cluster else None)
+    return result
 
 
 # --- Access entries ----------------------------------------------------------
@@ -1657,6 +1758,7 @@ def install() -> None:
     EKSResponse.update_cluster_config = _r_update_cluster_config
     EKSResponse.create_cluster = _r_create_cluster
     EKSResponse.update_nodegroup_config = _r_update_nodegroup_config
+    EKSResponse.create_nodegroup = _r_create_nodegroup
 
     EKSBackend.create_access_entry = create_access_entry
     EKSBackend.describe_access_entry = describe_access_entry
