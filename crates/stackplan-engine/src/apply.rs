@@ -90,7 +90,7 @@ impl Default for ApplySettings {
     fn default() -> Self {
         ApplySettings {
             parallelism: 16,
-            state_write_retries: 4,
+            state_write_retries: 3,
             state_write_backoff: Duration::from_secs(1),
         }
     }

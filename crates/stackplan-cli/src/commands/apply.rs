@@ -385,6 +385,13 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
         .map_err(engine_error);
     signals.abort();
     let report = report?;
+    if let Some(failure) = &report.state_write {
+        summarize(&progress, &report);
+        let stack_path = match source {
+            Source::Stack(p) | Source::Saved { stack: p, .. } => p,
+        };
+        return Err(unsaved_state(failure, &store.location(), stack_path));
+    }
     if mode == Mode::Destroy && report.succeeded() {
         // Lookups were only read, never owned: forget them.
         let before = doc.resources.len();
@@ -404,6 +411,45 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
             report.failed.len(),
             report.skipped.len()
         ))
+    }
+}
+
+/// State the backend would not take even after retries: kept in a local
+/// recovery file beside the stack file (no secret is in state), with how
+/// to push it back.
+fn unsaved_state(
+    failure: &stackplan_engine::StateWriteFailure,
+    location: &str,
+    stack_path: &Path,
+) -> miette::Report {
+    // Beside the stack file: where the user works and looks first.
+    let dir = match stack_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    // The serial the failed write would have had: it continues the
+    // stored state, which `state push` requires.
+    let mut document = failure.document.clone();
+    document.serial += 1;
+    match stackplan_state::write_recovery_file(&dir, &document) {
+        Ok(file) => miette!(
+            help = format!(
+                "once the backend is reachable again, run `stackplan state push {} --stack {}`, \
+                 then plan: nothing this apply made is lost",
+                file.display(),
+                stack_path.display()
+            ),
+            "state could not be written to {location}: {}\nthe state this apply reached is saved in {}",
+            failure.error,
+            file.display()
+        ),
+        Err(e) => miette!(
+            help = "do not run apply again before the state is restored: it would not know what \
+                    this run made; the resources it made carry this stack's stackplan tags",
+            "state could not be written to {location}: {}; nor could a recovery file be written in {}: {e}",
+            failure.error,
+            dir.display()
+        ),
     }
 }
 
@@ -542,6 +588,92 @@ mod tests {
                 .filter(|c| c.action.is_change())
                 .collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn state_the_backend_refuses_is_kept_in_a_recovery_file_that_state_push_takes_back() {
+        let (dir, path, cloud, _) = setup();
+        // Halfway through, the state file's place is taken by a directory:
+        // every later write (a rename onto it) fails, as a backend that
+        // went away.
+        let stack = crate::commands::load(&path).unwrap().stack.name;
+        let state_file = dir
+            .path()
+            .join(".stackplan")
+            .join(format!("{stack}.state.json"));
+        let base = cloud.provider();
+        let create = base.create_f.clone().unwrap();
+        let blocker = state_file.clone();
+        let backup = dir.path().join("last-good-state.json");
+        let kept = backup.clone();
+        let provider = stackplan_engine::testing::FakeProvider {
+            create_f: Some(std::sync::Arc::new(move |req| {
+                if req.addr.kind == stackplan_core::ResourceKind::S3Bucket {
+                    std::fs::rename(&blocker, &kept).unwrap();
+                    std::fs::create_dir_all(&blocker).unwrap();
+                }
+                create(req)
+            })),
+            ..base
+        };
+        let registry = ProviderRegistry::new().with(provider.into_arc());
+        let err = go(Source::Stack(path.clone()), Mode::Apply, false, &registry).unwrap_err();
+        let msg = format!("{err:?}");
+        assert!(msg.contains("state could not be written"), "{msg}");
+        assert!(msg.contains("stackplan state push"), "{msg}");
+        let recovery: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("stackplan-recovery-")
+            })
+            .collect();
+        assert_eq!(recovery.len(), 1, "{msg}");
+        let doc = stackplan_core::StateDocument::from_bytes(&std::fs::read(&recovery[0]).unwrap())
+            .unwrap();
+        // Everything made is in it, the bucket included.
+        assert!(
+            doc.resources
+                .iter()
+                .any(|r| r.addr.kind == stackplan_core::ResourceKind::S3Bucket),
+            "{:?}",
+            doc.resources
+                .iter()
+                .map(|r| r.addr.to_string())
+                .collect::<Vec<_>>()
+        );
+        for r in &doc.resources {
+            if r.mode == stackplan_core::ResourceMode::Managed {
+                assert!(cloud.get(&r.addr).is_some(), "{} is not live", r.addr);
+            }
+        }
+        assert!(state_file.is_dir());
+
+        // The backend is back: the recovery file is pushed, and the next
+        // apply finds everything made in state and makes nothing twice.
+        std::fs::remove_dir(&state_file).unwrap();
+        std::fs::rename(&backup, &state_file).unwrap();
+        crate::commands::state::run(&crate::commands::state::StateArgs {
+            command: crate::commands::state::StateCommand::Push(crate::commands::state::PushArgs {
+                file: recovery[0].clone(),
+                stack: path.clone(),
+                force: false,
+            }),
+        })
+        .unwrap();
+        let live_before = cloud.len();
+        assert_eq!(
+            go(Source::Stack(path.clone()), Mode::Apply, false, &registry).unwrap(),
+            Outcome::Clean
+        );
+        let managed = crate::commands::charts::load_for_test(&path)
+            .resources
+            .len();
+        assert_eq!(cloud.len(), managed, "one of each resource");
+        assert!(cloud.len() >= live_before);
     }
 
     #[test]
