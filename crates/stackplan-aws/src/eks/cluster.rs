@@ -224,8 +224,9 @@ impl AwsProvider {
             .resources_vpc_config(vpc)
             .access_config(access)
             .set_tags(hash_tags(d.str_map("tags")?));
-        // A fresh token per attempt: only a retry of the same request
-        // (the SDK's, after a lost answer) may reuse one.
+        // One token per attempt (see the module `eks`): the SDK's own
+        // retries of an attempt re-send it; a refusal IAM propagation
+        // explains made nothing, so the next attempt is a new request.
         retry_while_iam_propagates(&self.wait, req.addr, req.events, || {
             let call = call.clone().client_request_token(client_token());
             async move {

@@ -5,8 +5,22 @@
 //! kind; this one holds what they share: tags, the `<cluster>:<name>` ids,
 //! and the wait for an EKS update.
 //!
-//! Every create and update carries a `ClientRequestToken`, so a request the
-//! SDK retries after a lost answer is not carried out twice.
+//! Every create and update carries a `clientRequestToken`: CreateCluster,
+//! CreateNodegroup, CreateAddon, CreateAccessEntry, UpdateClusterVersion,
+//! UpdateClusterConfig, UpdateNodegroupConfig and UpdateAddon (and
+//! UpdateNodegroupVersion, not called yet) take one, documented in the
+//! botocore `eks` model (`data/eks/2017-11-01/service-2.json`, botocore
+//! 1.44.8) as "A unique, case-sensitive identifier that you provide to
+//! ensure the idempotency of the request." (`idempotencyToken: true`).
+//! One token per logical call: the SDK serializes a request once and
+//! re-sends it, token included, on each of its own retries
+//! (aws-smithy-runtime's orchestrator, `try_op`: one `serialize_input`,
+//! then a checkpoint it rewinds to before every attempt), so a retry
+//! after a lost answer is the same request to EKS, which answers what the
+//! first one made rather than ResourceInUseException. A call tried again
+//! by the provider after EKS refused it (a role IAM has not propagated
+//! yet, `retry_while_iam_propagates`) is a new call with a new token: the
+//! refusal made nothing.
 
 mod access;
 mod addon;

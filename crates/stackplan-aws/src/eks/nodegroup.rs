@@ -426,8 +426,9 @@ impl AwsProvider {
             .scaling_config(Self::scaling_config(&d)?)
             .set_labels(hash_tags(d.str_map("labels")?))
             .set_tags(hash_tags(d.str_map("tags")?));
-        // One token per attempt: the SDK's own retries of an attempt
-        // re-send it, and a refusal IAM propagation explains made nothing.
+        // One token per attempt (see the module `eks`): the SDK's own
+        // retries of an attempt re-send it; a refusal IAM propagation
+        // explains made nothing, so the next attempt is a new request.
         retry_while_iam_propagates(&self.wait, req.addr, req.events, || {
             let call = call.clone().client_request_token(client_token());
             async move {
