@@ -353,7 +353,16 @@ impl AwsProvider {
         let copy = suffixed_name(name, &replacement_digest(d.attrs));
         match self.describe_nodegroup(d.addr, cluster, &copy).await? {
             None => Ok(CreateAs::New(copy)),
-            Some(ng) if owned_by_stack(&ng, d)? => Ok(CreateAs::TakeOver(copy)),
+            Some(ng) if owned_by_stack(&ng, d)? && healthy(&ng) => Ok(CreateAs::TakeOver(copy)),
+            Some(ng) if owned_by_stack(&ng, d)? => Err(AwsError::Failed {
+                addr: d.addr.clone(),
+                what: format!(
+                    "node group {copy} of cluster {cluster}, this stack's copy made as the \
+                     stack asks, is {}: {name} is held by another node group, so the \
+                     replacement needs {copy}; delete it, then apply again",
+                    ng.status().map_or("in an unknown state", |s| s.as_str())
+                ),
+            }),
             // Someone else's: CreateNodegroup gets EKS's own refusal.
             Some(_) => Ok(CreateAs::New(copy)),
         }
@@ -970,6 +979,35 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("ResourceInUseException"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_copy_of_this_stack_under_the_suffixed_name_is_reported_not_taken_over() {
+        let wanted = stack_desired("m6i.2xlarge");
+        let copy = format!("workers-{}", replacement_digest(&wanted));
+        let mut failed = node_group(&copy, "m6i.2xlarge", tags(STACK, "workers"));
+        failed.status = Some(NodegroupStatus::CreateFailed);
+        let eks = FakeEks::with([
+            node_group("workers", "m6i.xlarge", tags(STACK, "workers")),
+            failed,
+        ]);
+        let err = eks
+            .provider
+            .create(ApplyRequest {
+                addr: &ResourceAddr::new(ResourceKind::EksNodegroup, "workers"),
+                desired: &wanted,
+                prior: None,
+                field_diffs: &[],
+                events: &NoEvents,
+            })
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&copy) && text.contains("CREATE_FAILED"),
+            "{text}"
+        );
+        assert_eq!(eks.creates.num_calls(), 0);
     }
 
     #[tokio::test]
