@@ -318,3 +318,20 @@ async fn update_cluster_version_is_refused_while_a_node_group_runs_an_older_vers
         .await
         .expect("1.31 -> 1.32 once it caught up");
 }
+
+/// A read of a node group without state lists the cluster's node groups
+/// (for a replacement copy); before the cluster exists EKS answers
+/// ResourceNotFoundException ([model] ListNodegroups errors), which the
+/// read takes as nothing there (moto answered HTTP 500).
+#[tokio::test]
+async fn list_nodegroups_of_a_cluster_that_does_not_exist_is_not_found() {
+    let sdk = emulators().aws_config().await;
+    let eks = aws_sdk_eks::Client::new(&sdk);
+    let (code, _) = error(
+        eks.list_nodegroups()
+            .cluster_name(unique_name("absent"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ResourceNotFoundException");
+}

@@ -14,7 +14,8 @@ AssociateAccessPolicy, DisassociateAccessPolicy, ListAssociatedAccessPolicies,
 ListAccessPolicies.
 Changed: CreateCluster (per-cluster OIDC issuer, cluster security group, VPC
 id, subnet validation, the creator's admin access entry), CreateNodegroup
-(version defaults to the cluster's, scaling validation), CreateCluster,
+(version defaults to the cluster's, scaling validation), ListNodegroups
+(an unknown cluster is ResourceNotFoundException), CreateCluster,
 CreateNodegroup and CreateAddon (a repeat with the same clientRequestToken
 and parameters answers what the first made), UpdateClusterVersion (refused
 while a node group's version differs from the cluster's), UpdateClusterConfig
@@ -315,6 +316,7 @@ def _validate_scaling(scaling: dict[str, Any] | None, nodegroup: str | None) -> 
 _orig_create_cluster = EKSBackend.create_cluster
 _orig_delete_cluster = EKSBackend.delete_cluster
 _orig_create_nodegroup = EKSBackend.create_nodegroup
+_orig_list_nodegroups = EKSBackend.list_nodegroups
 
 
 def _subnets_vpc(backend: EKSBackend, subnet_ids: list[str], **names: Any) -> str | None:
@@ -419,6 +421,15 @@ def create_nodegroup(
     if kwargs.get("scaling_config"):
         kwargs["scaling_config"] = dict(kwargs["scaling_config"])
     return _orig_create_nodegroup(self, cluster_name, node_role, nodegroup_name, subnets, **kwargs)
+
+
+def list_nodegroups(
+    self: EKSBackend, cluster_name: str, max_results: int, next_token: str | None
+) -> tuple[list[str], str | None]:
+    """An unknown cluster is ResourceNotFoundException, as EKS answers
+    (botocore eks model, ListNodegroups errors); moto failed with HTTP 500."""
+    _cluster_or_404(self, cluster_name)
+    return _orig_list_nodegroups(self, cluster_name, max_results, next_token)
 
 
 def create_addon(
@@ -1734,6 +1745,7 @@ def install() -> None:
     EKSBackend.create_cluster = create_cluster
     EKSBackend.delete_cluster = delete_cluster
     EKSBackend.create_nodegroup = create_nodegroup
+    EKSBackend.list_nodegroups = list_nodegroups
     EKSBackend.create_addon = create_addon
     EKSBackend.describe_addon = describe_addon
     EKSBackend.update_addon = update_addon
