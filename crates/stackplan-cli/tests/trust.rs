@@ -26,11 +26,11 @@ fn an_applied_stack_resists_tampering_takeover_and_misplacement_and_rotates_its_
     let apply = w.run(&emulators, &["apply", "--yes", &stack]);
     assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
 
-    // State: format 2, owner-only, pinned to moto's account and the
+    // State: format 3, owner-only, pinned to moto's account and the
     // region, and nothing derived from the password.
     let state_text = std::fs::read_to_string(w.state()).unwrap();
     let state: serde_json::Value = serde_json::from_str(&state_text).unwrap();
-    assert_eq!(state["format_version"], 2);
+    assert_eq!(state["format_version"], 3);
     assert_eq!(state["region"], "us-west-2");
     assert!(
         state["account"].as_str().is_some_and(|a| a.len() == 12),
