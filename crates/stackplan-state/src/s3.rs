@@ -11,10 +11,14 @@
 //!   whose first answer was lost: the object is read back, and a write
 //!   whose lineage, serial and bytes are there succeeded;
 //! - lock: `PutObject <key>.lock` with `If-None-Match: *`: exactly one
-//!   creator wins; the loser reads the object to name the holder. While
-//!   held, a background task rewrites the lock every heartbeat interval
-//!   with a fresh `heartbeat`, `If-Match` on the lock's last ETag, so a
-//!   renewal never recreates or overwrites a lock that was taken away;
+//!   creator wins; the loser reads the object to name the holder (and a
+//!   caller that finds its own record there, written by an attempt whose
+//!   answer was lost, holds the lock). While held, a background task
+//!   rewrites the lock every heartbeat interval with a fresh `heartbeat`,
+//!   `If-Match` on the lock's last ETag, so a renewal never recreates or
+//!   overwrites a lock that was taken away; a renewal answered 412 reads
+//!   the lock back, and only a record other than the one it wrote means
+//!   the lock was lost;
 //! - unlock: deletes the lock object, `If-Match` on the ETag of the record
 //!   it just read and found to be its own; `force_unlock` (`stackplan
 //!   unlock`) deletes it whoever holds it, again only the record it read.
@@ -196,34 +200,100 @@ impl Objects {
         };
         let bytes = serde_json::to_vec_pretty(&record).expect("lock info serializes");
         let put = self.put(&self.lock_key, bytes).if_match(&etag).send().await;
+        let outcome = match put {
+            Ok(out) => Renewal::Renewed(out.e_tag().map(str::to_string)),
+            // 412: the lock object is not the one we last wrote. Either
+            // someone replaced it, or it is this very renewal, taken by S3
+            // on an attempt whose answer was lost and retried by the SDK
+            // with the old ETag (see `settle_failed_condition`): read it.
+            Err(e) if status(&e) == Some(412) => match self.read_lock().await {
+                Ok(Some((now, etag))) if now == record => Renewal::Renewed(etag),
+                Ok(_) => Renewal::Lost,
+                // Unknown: the next beat's request settles it.
+                Err(_) => Renewal::TryLater,
+            },
+            // 404: it is gone (an `If-Match` write on a missing key fails
+            // with 404, per botocore's `PutObjectRequest` `IfMatch`
+            // documentation and the S3 conditional-requests guide).
+            Err(e) if status(&e) == Some(404) => Renewal::Lost,
+            // A network failure, throttling, or a 409 (a concurrent
+            // conditional write): try again at the next beat. The lock
+            // looks stale only after several beats are missed.
+            Err(_) => Renewal::TryLater,
+        };
         let mut held = self.held();
         let Some(h) = held.as_mut().filter(|h| h.record.id == record.id) else {
             return false;
         };
-        match put {
-            Ok(out) => {
-                h.etag = out.e_tag().map(str::to_string);
+        match outcome {
+            Renewal::Renewed(etag) => {
+                h.etag = etag;
                 h.record = record;
                 true
             }
-            // 412: the lock object is not the one we wrote; 404: it is
-            // gone (an `If-Match` write on a missing key fails with 404,
-            // per botocore's `PutObjectRequest` `IfMatch` documentation
-            // and the S3 conditional-requests guide). Either way someone
-            // released it: stop, and refuse further writes.
-            Err(e) if matches!(status(&e), Some(412 | 404)) => {
+            // Someone released it, as `stackplan unlock --force` does:
+            // stop, and refuse further writes.
+            Renewal::Lost => {
                 h.lost = Some(format!(
                     "the lock object {} was removed or replaced by someone else, as `stackplan unlock --force` does",
                     self.lock_location()
                 ));
                 false
             }
-            // A network failure, throttling, or a 409 (a concurrent
-            // conditional write): try again at the next beat. The lock
-            // looks stale only after several beats are missed.
-            Err(_) => true,
+            Renewal::TryLater => true,
         }
     }
+
+    /// The lock record and its ETag, if there is a lock object.
+    async fn read_lock(&self) -> Result<Option<(LockInfo, Option<String>)>, String> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.lock_key)
+            .send()
+            .await;
+        match out {
+            Ok(o) => {
+                let etag = o.e_tag().map(str::to_string);
+                let bytes = o.body.collect().await.map_err(|e| e.to_string())?;
+                Ok(Some((
+                    parse_holder(&self.lock_location(), &bytes.into_bytes()),
+                    etag,
+                )))
+            }
+            Err(e)
+                if e.as_service_error().is_some_and(|s| s.is_no_such_key())
+                    || status(&e) == Some(404) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(DisplayErrorContext(&e).to_string()),
+        }
+    }
+}
+
+/// What one heartbeat renewal came to.
+enum Renewal {
+    /// Written (or found written by an earlier attempt): the new ETag.
+    Renewed(Option<String>),
+    /// The lock object is someone else's, or gone.
+    Lost,
+    /// Not known yet: try again at the next beat.
+    TryLater,
+}
+
+/// A lock record, or a placeholder naming `lock_location` when the object
+/// is not one.
+fn parse_holder(lock_location: &str, bytes: &[u8]) -> LockInfo {
+    serde_json::from_slice(bytes).unwrap_or_else(|_| LockInfo {
+        id: "unreadable".into(),
+        operation: "unknown".into(),
+        who: format!("unknown ({lock_location} is not a lock record)"),
+        pid: 0,
+        created: "unknown".into(),
+        heartbeat: None,
+    })
 }
 
 impl S3StateStore {
@@ -571,27 +641,13 @@ impl S3StateStore {
         })
     }
 
-    fn parse_holder(&self, bytes: &[u8]) -> LockInfo {
-        serde_json::from_slice(bytes).unwrap_or_else(|_| LockInfo {
-            id: "unreadable".into(),
-            operation: "unknown".into(),
-            who: format!(
-                "unknown ({} is not a lock record)",
-                self.objects.lock_location()
-            ),
-            pid: 0,
-            created: "unknown".into(),
-            heartbeat: None,
-        })
-    }
-
     /// The lock record and its ETag, if there is a lock.
     async fn lock_record(&self) -> Result<Option<(LockInfo, Option<String>)>, StateError> {
         self.ensure_private_bucket().await?;
         Ok(self
             .get(&self.objects.lock_key)
             .await?
-            .map(|(bytes, etag)| (self.parse_holder(&bytes), etag)))
+            .map(|(bytes, etag)| (parse_holder(&self.objects.lock_location(), &bytes), etag)))
     }
 
     async fn holder_now(&self) -> Result<Option<LockInfo>, StateError> {
@@ -627,17 +683,31 @@ impl S3StateStore {
                 Ok(())
             }
             Err(e) if matches!(status(&e), Some(412 | 409)) => {
-                Err(match self.holder_now().await? {
-                    Some(holder) => StateError::Locked {
+                // The lock object exists. It may be this very record: S3
+                // took an attempt whose answer was lost, and the SDK's
+                // retry found the object there (see
+                // `settle_failed_condition`). The record holds a fresh
+                // lock id, so only this call can have written it.
+                match self.lock_record().await? {
+                    Some((holder, etag)) if holder == record => {
+                        *self.objects.held() = Some(Held {
+                            record,
+                            etag,
+                            lost: None,
+                        });
+                        self.start_heartbeat();
+                        Ok(())
+                    }
+                    Some((holder, _)) => Err(StateError::Locked {
                         location: self.location(),
                         holder: Box::new(holder),
-                    },
+                    }),
                     // Released between our attempt and our look: say so
                     // rather than retry behind the caller's back.
-                    None => StateError::LockedUnknown {
+                    None => Err(StateError::LockedUnknown {
                         location: self.location(),
-                    },
-                })
+                    }),
+                }
             }
             Err(e) => Err(self.backend(&format!("PutObject {}", self.objects.lock_location()), e)),
         }

@@ -516,7 +516,24 @@ async fn the_heartbeat_rewrites_the_lock_only_while_it_is_still_ours() {
                 && r.if_none_match().is_none()
         })
         .then_http_response(|| status(412, "PreconditionFailed"));
-    let s = store_with(&[&lock, &renew_1, &renew_2], fast_heartbeat());
+    // Read back after the 412: another holder's record.
+    let someone_else = mock!(Client::get_object)
+        .match_requests(|r| r.key() == Some(LOCK))
+        .then_output(|| {
+            let theirs = LockInfo {
+                id: "9a9a".into(),
+                who: "ci@runner".into(),
+                ..holder()
+            };
+            GetObjectOutput::builder()
+                .e_tag("\"lock-theirs\"")
+                .body(ByteStream::from(serde_json::to_vec(&theirs).unwrap()))
+                .build()
+        });
+    let s = store_with(
+        &[&lock, &renew_1, &renew_2, &someone_else],
+        fast_heartbeat(),
+    );
     s.lock(&holder()).await.unwrap();
     for _ in 0..100 {
         if renew_2.num_calls() > 0 {
@@ -531,6 +548,98 @@ async fn the_heartbeat_rewrites_the_lock_only_while_it_is_still_ours() {
     assert_eq!(renew_2.num_calls(), 1);
     let err = s.write(&new_document("milvus-demo")).await.unwrap_err();
     assert!(matches!(err, StateError::LockLost { .. }), "{err}");
+}
+
+/// The body of every lock PUT, newest last, and a `GetObject` of the lock
+/// answering with the newest under `etag`: S3 after it took a PUT whose
+/// answer was lost.
+fn lock_as_last_put(etag: &'static str) -> (std::sync::Arc<std::sync::Mutex<Vec<u8>>>, Rule) {
+    let last = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let read = last.clone();
+    let get = mock!(Client::get_object)
+        .match_requests(|r| r.key() == Some(LOCK))
+        .then_output(move || {
+            GetObjectOutput::builder()
+                .e_tag(etag)
+                .body(ByteStream::from(read.lock().unwrap().clone()))
+                .build()
+        });
+    (last, get)
+}
+
+fn remember(
+    last: &std::sync::Mutex<Vec<u8>>,
+    r: &aws_sdk_s3::operation::put_object::PutObjectInput,
+) {
+    *last.lock().unwrap() = r.body().bytes().expect("an in-memory body").to_vec();
+}
+
+/// The lock PUT reached S3 and created the lock, its answer was lost, and
+/// the SDK's retry got 412: the lock read back is this very record, so it
+/// is ours, not "locked by" ourselves.
+#[tokio::test]
+async fn a_412_answering_the_retry_of_our_own_lock_takes_the_lock() {
+    let (last, get) = lock_as_last_put("\"lock-1\"");
+    let put = mock!(Client::put_object)
+        .match_requests(move |r| {
+            let matched = r.key() == Some(LOCK) && r.if_none_match() == Some("*");
+            if matched {
+                remember(&last, r);
+            }
+            matched
+        })
+        .then_http_response(|| status(412, "PreconditionFailed"));
+    let state = state_absent();
+    let write = mock!(Client::put_object)
+        .match_requests(|r| r.key() == Some(KEY))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"v1\"").build());
+    let s = store(&[&put, &get, &state, &write]);
+    s.lock(&holder()).await.unwrap();
+    assert_eq!(s.read().await.unwrap(), None);
+    assert_eq!(s.write(&new_document("milvus-demo")).await.unwrap(), 1);
+}
+
+/// The same for a heartbeat renewal: its 412 answers the retry of a
+/// renewal S3 took, so the lock is still ours, and the next renewal is
+/// conditional on the ETag read back.
+#[tokio::test]
+async fn a_412_answering_the_retry_of_our_own_renewal_keeps_the_lock() {
+    let lock = lock_created();
+    let (last, get) = lock_as_last_put("\"lock-2\"");
+    let renew_1 = mock!(Client::put_object)
+        .match_requests(move |r| {
+            let matched = r.key() == Some(LOCK) && r.if_match() == Some("\"lock-1\"");
+            if matched {
+                remember(&last, r);
+            }
+            matched
+        })
+        .then_http_response(|| status(412, "PreconditionFailed"));
+    let renew_2 = mock!(Client::put_object)
+        .match_requests(|r| r.key() == Some(LOCK) && r.if_match() == Some("\"lock-2\""))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"lock-3\"").build());
+    let renew_more = mock!(Client::put_object)
+        .match_requests(|r| r.key() == Some(LOCK) && r.if_match() == Some("\"lock-3\""))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"lock-3\"").build());
+    let state = state_absent();
+    let write = mock!(Client::put_object)
+        .match_requests(|r| r.key() == Some(KEY))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"v1\"").build());
+    let s = store_with(
+        &[&lock, &get, &renew_1, &renew_2, &renew_more, &state, &write],
+        fast_heartbeat(),
+    );
+    s.lock(&holder()).await.unwrap();
+    for _ in 0..100 {
+        if renew_2.num_calls() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(renew_1.num_calls(), 1);
+    assert!(renew_2.num_calls() >= 1);
+    assert_eq!(s.read().await.unwrap(), None);
+    assert_eq!(s.write(&new_document("milvus-demo")).await.unwrap(), 1);
 }
 
 #[tokio::test]

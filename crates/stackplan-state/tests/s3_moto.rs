@@ -483,18 +483,19 @@ async fn another_writer_at_the_same_serial_is_a_conflict_against_moto() {
     store.unlock().await.unwrap();
 }
 
-/// Loses the answer of the next `armed` state-object PUTs that S3 took:
+/// Loses the answer of the next `armed` PUTs of one object that S3 took:
 /// the PUT reaches moto and writes, and the SDK is told the attempt timed
 /// out, so its own retry sends the same request, with the same condition.
 #[derive(Debug)]
 struct LoseStateAnswers {
-    /// `/<bucket>/<key>`: the state object, not its lock.
+    /// `/<bucket>/<key>` of that object (the state object, or its lock).
     path: String,
     armed: std::sync::Arc<std::sync::atomic::AtomicU32>,
     lost: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
 
-/// Whether the current attempt is a PUT of the state object.
+/// Whether the current attempt is a PUT of the object whose answers are
+/// lost.
 #[derive(Debug, Clone)]
 struct StatePut(bool);
 
@@ -508,7 +509,7 @@ impl aws_sdk_s3::config::Intercept for LoseStateAnswers {
     }
 
     /// The request is gone once sent: note here whether it is a PUT of
-    /// the state object.
+    /// that object.
     fn read_before_transmit(
         &self,
         ctx: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
@@ -618,4 +619,71 @@ async fn the_sdks_retry_of_a_write_s3_took_is_a_success_against_moto() {
         doc
     );
     store.unlock().await.unwrap();
+}
+
+/// The lock's lost answers, as the SDK retries them: the lock PUT that
+/// created the lock, and heartbeat renewals S3 took. The store finds its
+/// own record each time, so it holds the lock, renews it, and writes state
+/// under it, instead of reporting itself as the holder or the lock as lost.
+#[tokio::test]
+async fn the_sdks_retry_of_a_lock_write_s3_took_keeps_the_lock_against_moto() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let (_, bucket) = client_with_bucket().await;
+    let key = "milvus-demo.json";
+    let armed = Arc::new(AtomicU32::new(1));
+    let lost = Arc::new(AtomicU32::new(0));
+    let emulators = Emulators::shared().expect("the emulators start");
+    let config = emulators.aws_config().await;
+    let client = Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .interceptor(LoseStateAnswers {
+                path: format!("/{bucket}/{key}.lock"),
+                armed: armed.clone(),
+                lost: lost.clone(),
+            })
+            .build(),
+    );
+    // Over a second: heartbeats are to the second, and a renewal in the
+    // same second as the last writes the same bytes, the same ETag, so
+    // the retry's stale condition would still hold.
+    let options = S3Options {
+        heartbeat_interval: Duration::from_millis(1100),
+        ..S3Options::default()
+    };
+    let store = S3StateStore::with_options(client, &bucket, key, options);
+    let me = holder("ops@laptop");
+    store.lock(&me).await.expect("our own lock, not held by us");
+    assert_eq!(lost.load(Ordering::SeqCst), 1);
+    assert_eq!(store.lock_holder().await.unwrap().unwrap().id, me.id);
+
+    // Two renewals whose answers are lost, then one more that is not.
+    armed.store(2, Ordering::SeqCst);
+    let renewed_after = store.lock_holder().await.unwrap().unwrap().heartbeat;
+    for _ in 0..150 {
+        if lost.load(Ordering::SeqCst) == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(lost.load(Ordering::SeqCst), 3);
+    // Heartbeats are to the second: wait for one in a later second.
+    let mut now = store.lock_holder().await.unwrap().unwrap();
+    for _ in 0..50 {
+        if now.heartbeat != renewed_after {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        now = store.lock_holder().await.unwrap().unwrap();
+    }
+    assert_eq!(now.id, me.id);
+    assert_ne!(now.heartbeat, renewed_after, "the heartbeat stopped");
+
+    assert_eq!(store.read().await.unwrap(), None);
+    let doc = new_document("milvus-demo");
+    assert_eq!(store.write(&doc).await.expect("the lock is still ours"), 1);
+    store.unlock().await.unwrap();
+    assert_eq!(store.lock_holder().await.unwrap(), None);
 }
