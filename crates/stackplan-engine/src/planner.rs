@@ -736,7 +736,18 @@ fn reclassify(change: &mut Change) {
     } else {
         schema.replace
     };
-    let reason = format!("{} cannot be changed in place", quoted(&forcing));
+    let mut reason = format!("{} cannot be changed in place", quoted(&forcing));
+    if change.addr.kind == stackplan_core::ResourceKind::EksNodegroup
+        && order == ReplaceOrder::CreateBeforeDestroy
+        && !renamed
+    {
+        // EKS cannot change a node group's instances in place; the pods
+        // move to a new one before the old one drains.
+        reason.push_str(
+            ": blue/green, a new node group (its name suffixed) is created next to the old one, \
+             which is deleted once the new one is ready, so the workloads never have zero nodes",
+        );
+    }
     let context = change.reason.take();
     change.reason = Some(match context {
         Some(c) if !c.is_empty() => format!("{reason} ({c})"),

@@ -727,3 +727,44 @@ async fn a_resource_created_but_never_recorded_is_adopted_and_feeds_its_dependen
     let again = plan_for(&w.registry, &resources, Some(&state)).await;
     assert!(!again.has_changes(), "{:#?}", again.changes);
 }
+
+#[tokio::test]
+async fn apply_uses_the_values_the_plan_resolved_not_older_ones_from_state() {
+    // A producer's output changed outside stackplan (brokers moved, a
+    // configuration revised in the console): the plan resolves it from
+    // live and shows the consumer's update; apply must give the consumer
+    // that value, not the one state recorded, or it never converges.
+    let w = world(&[]);
+    let resources = stack();
+    let plan = plan_for(&w.registry, &resources, None).await;
+    let (mut state, store) = (empty_state(), MemoryStateStore::new());
+    run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
+    let msk = addr(ResourceKind::MskCluster, "milvus");
+    let mut live = w.cloud.get(&msk).unwrap();
+    live.outputs.insert(
+        "bootstrap_brokers_sasl_scram".into(),
+        Value::string("b-9.moved:9096"),
+    );
+    w.cloud.insert(msk.clone(), live);
+
+    let plan = plan_for(&w.registry, &resources, Some(&state)).await;
+    let release = addr(ResourceKind::HelmRelease, "milvus");
+    let change = plan.change(&release).unwrap();
+    assert_eq!(change.action, stackplan_core::Action::Update);
+    assert_eq!(
+        change.inputs["msk_cluster.milvus.bootstrap_brokers_sasl_scram"],
+        Value::string("b-9.moved:9096")
+    );
+    let (report, _) = run(&w, &plan, &mut state, &store, 16, &StopFlag::new()).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(
+        w.cloud.get(&release).unwrap().attrs["values"].get_path("brokers"),
+        Some(&Value::string("b-9.moved:9096"))
+    );
+    let again = plan_for(&w.registry, &resources, Some(&state)).await;
+    assert!(
+        again.change(&release).unwrap().action == stackplan_core::Action::NoOp,
+        "{:#?}",
+        again.change(&release)
+    );
+}

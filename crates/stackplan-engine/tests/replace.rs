@@ -533,3 +533,35 @@ async fn a_cluster_replaced_destroy_first_takes_its_blue_green_node_group_down_f
     assert_eq!(live_ids(&cloud, &eks()), ["id-of-eks_cluster.main@2"]);
     assert_eq!(live_ids(&cloud, &ng), ["id-of-eks_nodegroup.default@2"]);
 }
+
+#[tokio::test]
+async fn a_node_group_eks_cannot_change_in_place_is_replaced_blue_green_and_the_plan_says_so() {
+    let cloud = FakeCloud::new();
+    let registry = registry(&cloud, &Faults::default());
+    let (mut state, store) = (new_state(), MemoryStateStore::new());
+    let ng = addr(K::EksNodegroup, "default");
+    let stack = |instance: &str| {
+        vec![
+            Resource::managed(K::EksCluster, "main").attr("name", "demo"),
+            Resource::managed(K::EksNodegroup, "default")
+                .attr("cluster_name", Value::reference(&eks(), "name"))
+                .attr("nodegroup_name", "default")
+                .attr("instance_types", Value::list([Value::string(instance)])),
+        ]
+    };
+    let p = plan(&registry, &stack("m6i.2xlarge"), &state).await;
+    assert!(run(&registry, &p, &mut state, &store).await.succeeded());
+    let p = plan(&registry, &stack("m6i.4xlarge"), &state).await;
+    let change = p.change(&ng).unwrap();
+    match &change.action {
+        Action::Replace { order, reason } => {
+            assert_eq!(*order, ReplaceOrder::CreateBeforeDestroy);
+            assert!(reason.contains("blue/green"), "{reason}");
+            assert!(reason.contains("never have zero nodes"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let report = run(&registry, &p, &mut state, &store).await;
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(live_ids(&cloud, &ng), ["id-of-eks_nodegroup.default@2"]);
+}
