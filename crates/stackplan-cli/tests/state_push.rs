@@ -2,7 +2,8 @@
 //! binary: a recovery file written by `stackplan_state::write_recovery_file`
 //! reaches the stack's backend under the lock, and a file that is not a
 //! state document, of another lineage, or not newer than the stored state
-//! is refused, naming the file, with the stored state left as it was.
+//! is refused, naming the file, with the stored state left as it was; a
+//! file the backend already holds is reported, and nothing written.
 //! Local backend (the reference stack), and S3 on moto.
 
 mod common;
@@ -166,17 +167,34 @@ fn a_recovery_file_is_pushed_under_the_lock_and_printed_as_counts_only() {
     // The lock was taken and released.
     assert_eq!(rt.block_on(store.lock_holder()).unwrap(), None);
 
-    // Pushed once: the same file again is not newer than the stored state.
+    // Pushed once: the same file again finds itself stored, and writes
+    // nothing.
     let again = push(&scratch, &file, &[]);
+    assert_eq!(again.code, 0, "{}", show(&again));
+    assert_eq!(
+        again.stdout,
+        format!(
+            "{LOCATION} already holds {}, nothing pushed: serial {}, 2 resources\n",
+            file.display(),
+            state.serial + 1
+        )
+    );
+    assert_eq!(read(&rt, &store).unwrap().serial, state.serial + 1);
+
+    // Another document at the stored serial is not newer.
+    let mut other = state.clone();
+    other.upsert(bucket("logs"));
+    let other_file = write_recovery_file(&scratch.path().join("recovery"), &other).unwrap();
+    let refused = push(&scratch, &other_file, &[]);
     assert_refused(
-        &again,
-        &file,
+        &refused,
+        &other_file,
         &format!(
             "has serial {}, not greater than serial {}",
             state.serial + 1,
             state.serial + 1
         ),
-        "pushed already",
+        "was written since this file was saved",
     );
 }
 
@@ -337,7 +355,7 @@ fn a_recovery_file_is_pushed_to_s3_and_an_older_one_refused() {
     use stackplan_testkit::{Emulators, REGION, unique_name};
 
     let emulators = Emulators::shared().expect("the emulators start (just emulators-install)");
-    let bucket = unique_name("state");
+    let state_bucket = unique_name("state");
     let key = "milvus-demo.json";
     let rt = rt();
     let client = rt.block_on(async {
@@ -349,7 +367,7 @@ fn a_recovery_file_is_pushed_to_s3_and_an_older_one_refused() {
         );
         client
             .create_bucket()
-            .bucket(&bucket)
+            .bucket(&state_bucket)
             .create_bucket_configuration(
                 CreateBucketConfiguration::builder()
                     .location_constraint(BucketLocationConstraint::from(REGION))
@@ -360,7 +378,7 @@ fn a_recovery_file_is_pushed_to_s3_and_an_older_one_refused() {
             .expect("create the state bucket");
         client
             .put_public_access_block()
-            .bucket(&bucket)
+            .bucket(&state_bucket)
             .public_access_block_configuration(
                 PublicAccessBlockConfiguration::builder()
                     .block_public_acls(true)
@@ -374,19 +392,20 @@ fn a_recovery_file_is_pushed_to_s3_and_an_older_one_refused() {
             .expect("block public access");
         client
     });
-    let store = S3StateStore::new(client, &bucket, key);
+    let store = S3StateStore::new(client, &state_bucket, key);
     let scratch = Scratch::with_stack(&reference_with(&[(
         "backend = \"local\"",
-        &format!("backend = \"s3\"\nbucket = \"{bucket}\"\nkey = \"{key}\""),
+        &format!("backend = \"s3\"\nbucket = \"{state_bucket}\"\nkey = \"{key}\""),
     )]));
     let state = stored(&rt, &store, &new_document("milvus-demo"));
     let (recovered, file) = recovery_after(&state, &scratch.path().join("recovery"));
     let file_arg = file.display().to_string();
-    let run = |extra: &[&str]| {
+    let run = |file: &Path| {
         let mut command = emulators.command(env!("CARGO_BIN_EXE_stackplan"));
         command
-            .args(["state", "push", file_arg.as_str(), "--stack", "stack.toml"])
-            .args(extra)
+            .args(["state", "push"])
+            .arg(file)
+            .args(["--stack", "stack.toml"])
             .current_dir(scratch.path())
             .env("NO_COLOR", "1");
         let out = command.output().expect("run stackplan");
@@ -397,12 +416,12 @@ fn a_recovery_file_is_pushed_to_s3_and_an_older_one_refused() {
         }
     };
 
-    let pushed = run(&[]);
+    let pushed = run(&file);
     assert_eq!(pushed.code, 0, "{}", show(&pushed));
     assert_eq!(
         pushed.stdout,
         format!(
-            "pushed {file_arg} to s3://{bucket}/{key}: serial {}, 1 resource\n",
+            "pushed {file_arg} to s3://{state_bucket}/{key}: serial {}, 1 resource\n",
             state.serial + 1
         )
     );
@@ -410,7 +429,15 @@ fn a_recovery_file_is_pushed_to_s3_and_an_older_one_refused() {
     assert_eq!(read(&rt, &store), Some(recovered.clone()));
     assert_eq!(rt.block_on(store.lock_holder()).unwrap(), None);
 
-    let again = run(&[]);
-    assert_refused(&again, &file, "not greater than serial", "--force");
+    let again = run(&file);
+    assert_eq!(again.code, 0, "{}", show(&again));
+    assert!(again.stdout.contains("nothing pushed"), "{}", show(&again));
+
+    // An older file: refused.
+    let mut older = state.clone();
+    older.upsert(bucket("logs"));
+    let older_file = write_recovery_file(&scratch.path().join("older"), &older).unwrap();
+    let refused = run(&older_file);
+    assert_refused(&refused, &older_file, "not greater than serial", "--force");
     assert_eq!(read(&rt, &store), Some(recovered));
 }

@@ -5,7 +5,8 @@
 //! configured backend, under the state lock. It refuses a file that is
 //! not a state document, one of another lineage than the stored state,
 //! and one whose serial is not greater than the stored one (unless
-//! `--force`): pushing never silently replaces state written since.
+//! `--force`): pushing never silently replaces state written since. A
+//! file the backend already holds is reported as such, and not written.
 //! What it prints is counts, never an attribute value.
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,9 @@ struct Pushed {
     location: String,
     serial: u64,
     resources: usize,
+    /// The stored state was the file already (pushed before, or a write
+    /// that reported failure had landed): nothing was written.
+    already: bool,
 }
 
 fn push(args: &PushArgs) -> miette::Result<Outcome> {
@@ -75,16 +79,21 @@ fn push(args: &PushArgs) -> miette::Result<Outcome> {
         let unlocked = store.unlock().await;
         let pushed = pushed?;
         unlocked.map_err(state_error)?;
-        output::emit(
-            &format!(
-                "pushed {file} to {}: serial {}, {} resource{}\n",
-                pushed.location,
-                pushed.serial,
-                pushed.resources,
-                if pushed.resources == 1 { "" } else { "s" }
-            ),
-            None,
-        )?;
+        let what = format!(
+            "serial {}, {} resource{}",
+            pushed.serial,
+            pushed.resources,
+            if pushed.resources == 1 { "" } else { "s" }
+        );
+        let message = if pushed.already {
+            format!(
+                "{} already holds {file}, nothing pushed: {what}\n",
+                pushed.location
+            )
+        } else {
+            format!("pushed {file} to {}: {what}\n", pushed.location)
+        };
+        output::emit(&message, None)?;
         Ok(Outcome::Clean)
     })
 }
@@ -128,10 +137,20 @@ async fn push_locked(
                 stored.lineage
             ));
         }
+        // The file is what is stored: a second push, or a write whose
+        // failure was reported although it landed. Nothing to do.
+        Some(stored) if stored.to_bytes() == doc.to_bytes() => {
+            return Ok(Pushed {
+                location,
+                serial: stored.serial,
+                resources: stored.resources.len(),
+                already: true,
+            });
+        }
         Some(stored) if doc.serial <= stored.serial && !force => {
             return Err(miette!(
                 help = format!(
-                    "the state at {location} was written since this file was saved, or the file was pushed already; `stackplan plan` shows where things are. `--force` pushes it anyway, and what the stored state records that the file does not is lost"
+                    "the state at {location} was written since this file was saved; `stackplan plan` shows where things are. `--force` pushes it anyway, and what the stored state records that the file does not is lost"
                 ),
                 "{file} has serial {}, not greater than serial {} at {location}: it is not pushed",
                 doc.serial,
@@ -161,5 +180,6 @@ async fn push_locked(
         location,
         serial,
         resources: doc.resources.len(),
+        already: false,
     })
 }
