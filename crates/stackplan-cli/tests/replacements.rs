@@ -52,6 +52,15 @@ fn assert_clean(emulators: &Emulators, w: &Workspace, what: &str) {
         "{what}: the next plan is not clean\n{}",
         text(&plan)
     );
+    // Nor does the scheduled drift check see anything (a suffixed node
+    // group is not drift from the name last applied).
+    let drift = w.run(emulators, &["drift", &stack]);
+    assert_eq!(
+        drift.status.code(),
+        Some(0),
+        "{what}: drift after apply\n{}",
+        text(&drift)
+    );
 }
 
 /// `apply --yes --allow-destroy`.

@@ -381,6 +381,7 @@ impl<'r> Planner<'r> {
                 observed,
                 rotated_from: &rotated_from.borrow(),
             })?;
+            drop_ignored_drift(provider.as_ref(), &mut change)?;
             if matches!(change.action, Action::Update | Action::Replace { .. }) {
                 provider
                     .plan_change(&addr, &mut change.field_diffs)
@@ -754,6 +755,40 @@ fn reclassify(change: &mut Change) {
         _ => reason.clone(),
     });
     change.action = Action::Replace { reason, order };
+}
+
+/// Drops the drift a provider says its API ignores, as it drops such
+/// changes (a node group replaced blue/green lives under its name with a
+/// suffix: not drift from the name last applied). The provider sees each
+/// drift field as a change would show it: live before, applied after.
+fn drop_ignored_drift(
+    provider: &dyn stackplan_core::Provider,
+    change: &mut Change,
+) -> Result<(), EngineError> {
+    let Some(drift) = change.drift.as_mut().filter(|d| !d.fields.is_empty()) else {
+        return Ok(());
+    };
+    let mut as_changes: Vec<stackplan_core::FieldDiff> = drift
+        .fields
+        .iter()
+        .map(|d| stackplan_core::FieldDiff {
+            before: d.after.clone(),
+            after: d.before.clone(),
+            ..d.clone()
+        })
+        .collect();
+    provider
+        .plan_change(&change.addr, &mut as_changes)
+        .map_err(|source| EngineError::Provider {
+            addr: change.addr.clone(),
+            source,
+        })?;
+    let kept: BTreeSet<&str> = as_changes.iter().map(|d| d.path.as_str()).collect();
+    drift.fields.retain(|d| kept.contains(d.path.as_str()));
+    if !drift.deleted && drift.fields.is_empty() {
+        change.drift = None;
+    }
+    Ok(())
 }
 
 /// Replaces a live resource whose force-new attribute refers to
