@@ -80,18 +80,14 @@ fn read(rt: &tokio::runtime::Runtime, store: &dyn StateStore) -> Option<StateDoc
 }
 
 /// A run that applied one more resource after `state` and could not
-/// write it: its recovery file, in `dir`.
+/// write it: its recovery file, in `dir`, with the serial its write would
+/// have stored, as apply saves it.
 fn recovery_after(state: &StateDocument, dir: &Path) -> (StateDocument, PathBuf) {
     let mut next = state.clone();
     next.upsert(vpc());
+    next.serial = state.serial + 1;
     let path = write_recovery_file(dir, &next).unwrap();
-    (
-        StateDocument {
-            serial: state.serial + 1,
-            ..next
-        },
-        path,
-    )
+    (next, path)
 }
 
 fn push(scratch: &Scratch, file: &Path, extra: &[&str]) -> Run {
@@ -184,6 +180,7 @@ fn a_recovery_file_is_pushed_under_the_lock_and_printed_as_counts_only() {
     // Another document at the stored serial is not newer.
     let mut other = state.clone();
     other.upsert(bucket("logs"));
+    other.serial = state.serial + 1;
     let other_file = write_recovery_file(&scratch.path().join("recovery"), &other).unwrap();
     let refused = push(&scratch, &other_file, &[]);
     assert_refused(

@@ -51,11 +51,12 @@ fn lineage_prefix(lineage: &str) -> String {
 /// of `doc` failed, and returns the file's path (for the user: `stackplan
 /// state push PATH --stack STACK`).
 ///
-/// `doc` is the document as given to the failed [`StateStore::write`]
-/// (its `serial` the last one stored). Like that write, the file holds it
-/// with the next serial, `doc.serial + 1`, which is in the file's name
-/// ([`recovery_file_name`]): a push then continues the stored state, and
-/// anything written to the backend since is detected.
+/// `doc` is written as given, its serial in the file's name
+/// ([`recovery_file_name`]). Give it the serial the failed
+/// [`StateStore::write`] would have stored (the last one stored plus
+/// one): `stackplan state push` takes a file only when its serial is
+/// greater than the stored one, so the file continues the stored state
+/// and anything written to the backend since is detected.
 ///
 /// `dir` and its missing parents are created 0700; the file is created
 /// 0600 in one step and synced (the crate's private-file rules), in the
@@ -67,16 +68,14 @@ fn lineage_prefix(lineage: &str) -> String {
 ///
 /// [`StateStore::write`]: stackplan_core::StateStore::write
 pub fn write_recovery_file(dir: &Path, doc: &StateDocument) -> Result<PathBuf, StateError> {
-    let mut stored = doc.clone();
-    stored.serial = doc.serial + 1;
-    let bytes = stored.to_bytes();
+    let bytes = doc.to_bytes();
     let io = |path: &Path, action: &str, source: std::io::Error| StateError::Io {
         location: path.display().to_string(),
         action: action.to_string(),
         source,
     };
     create_private_dir_all(dir).map_err(|e| io(dir, "creating the recovery directory", e))?;
-    let first = recovery_file_name(&stored);
+    let first = recovery_file_name(doc);
     for n in 1..=MAX_VARIANTS {
         let name = if n == 1 {
             first.clone()
@@ -125,18 +124,16 @@ mod tests {
     }
 
     #[test]
-    fn the_file_holds_the_next_serial_owner_only_named_after_lineage_and_serial() {
+    fn the_file_holds_the_document_owner_only_named_after_lineage_and_serial() {
         let dir = tempfile::tempdir().unwrap();
         let nested = dir.path().join("recovery");
-        let d = doc("3f2a9c1e-0b7d-4c55-9e2f-1a2b3c4d5e6f", 41);
+        let d = doc("3f2a9c1e-0b7d-4c55-9e2f-1a2b3c4d5e6f", 42);
         let path = write_recovery_file(&nested, &d).unwrap();
         assert_eq!(path, nested.join("stackplan-recovery-3f2a9c1e-42.json"));
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&nested), 0o700);
         let back = StateDocument::from_bytes(&fs::read(&path).unwrap()).unwrap();
-        assert_eq!(back.serial, 42);
-        assert_eq!(back.lineage, d.lineage);
-        assert_eq!(back.resources, d.resources);
+        assert_eq!(back, d);
     }
 
     #[test]
@@ -150,7 +147,7 @@ mod tests {
         let second = write_recovery_file(dir.path(), &other).unwrap();
         assert_eq!(
             second,
-            dir.path().join("stackplan-recovery-3f2a9c1e-5-2.json")
+            dir.path().join("stackplan-recovery-3f2a9c1e-4-2.json")
         );
         // Neither replaced the other.
         let read = |p: &Path| StateDocument::from_bytes(&fs::read(p).unwrap()).unwrap();
@@ -175,12 +172,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("elsewhere");
         fs::write(&target, b"keep").unwrap();
-        let d = doc("3f2a9c1e", 0);
-        std::os::unix::fs::symlink(
-            &target,
-            dir.path().join(recovery_file_name(&doc("3f2a9c1e", 1))),
-        )
-        .unwrap();
+        let d = doc("3f2a9c1e", 1);
+        std::os::unix::fs::symlink(&target, dir.path().join(recovery_file_name(&d))).unwrap();
         let path = write_recovery_file(dir.path(), &d).unwrap();
         assert_eq!(
             path,
