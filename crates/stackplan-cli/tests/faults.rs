@@ -605,13 +605,21 @@ fn apply_under_lost_answers_converges_with_no_duplicates() {
     );
     let mut applies = 0;
     let mut failures = Vec::new();
+    // What the provider reports when a create it retried had been made
+    // (`create_or_find`): the lost answers that mattered.
+    let mut taken_over = Vec::new();
     loop {
         applies += 1;
         let apply = workspace.run(&emulators, &lossy.url, &["apply", "--yes"]);
+        let out = text(&apply);
+        taken_over.extend(
+            out.lines()
+                .filter(|l| l.contains("had made it: taking it over"))
+                .map(str::to_owned),
+        );
         if apply.status.code() == Some(0) {
             break;
         }
-        let out = text(&apply);
         eprintln!("apply {applies} failed:\n{out}");
         failures.push(out);
         assert!(
@@ -625,6 +633,11 @@ fn apply_under_lost_answers_converges_with_no_duplicates() {
     eprintln!(
         "{requests} requests through the proxy, {lost} answers lost, {applies} applies \
          to converge (seed {seed}); lost per operation: {by_op:?}"
+    );
+    eprintln!(
+        "{} creates found made after a lost answer and taken over:\n{}",
+        taken_over.len(),
+        taken_over.join("\n")
     );
     assert!(
         lost > 0,
