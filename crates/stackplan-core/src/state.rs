@@ -531,7 +531,7 @@ mod tests {
     }
 
     #[test]
-    fn a_format_1_state_loses_its_password_digests_and_is_written_as_format_2() {
+    fn a_format_1_state_loses_its_password_digests_and_is_written_in_the_current_format() {
         let v1 = br#"{"format_version": 1, "lineage": "l", "serial": 3, "stack": "demo",
             "resources": [{"addr": "secretsmanager_secret.scram", "kind": "secretsmanager_secret",
               "mode": "managed", "physical_id": "arn",
@@ -546,8 +546,39 @@ mod tests {
             Value::Sensitive(Box::new(Value::Unknown))
         );
         let written = String::from_utf8(doc.to_bytes()).unwrap();
-        assert!(written.contains("\"format_version\": 2"), "{written}");
+        assert!(
+            written.contains(&format!("\"format_version\": {STATE_FORMAT_VERSION}")),
+            "{written}"
+        );
         assert!(!written.contains("d1ge57"), "{written}");
+    }
+
+    #[test]
+    fn a_deposed_copy_and_a_tainted_resource_survive_a_round_trip_and_an_older_build_refuses_them()
+    {
+        let mut doc = StateDocument::new("demo", "l");
+        let addr = ResourceAddr::new(ResourceKind::S3Bucket, "data");
+        let mut old = ResourceState::new(addr.clone(), ResourceMode::Managed);
+        old.physical_id = Some("bucket-old".into());
+        doc.upsert(old);
+        assert_eq!(doc.depose(&addr).as_deref(), Some("bucket-old"));
+        let mut new = ResourceState::new(addr.clone(), ResourceMode::Managed);
+        new.physical_id = Some("bucket-new".into());
+        new.tainted = true;
+        doc.upsert(new);
+        let back = StateDocument::from_bytes(&doc.to_bytes()).unwrap();
+        assert_eq!(back, doc);
+        assert!(back.get(&addr).unwrap().tainted);
+        assert!(back.deposed(&addr, "bucket-old").is_some());
+        // Written as format 3: a format-2 build refuses it rather than
+        // dropping the deposed copy on its next write.
+        assert_eq!(STATE_FORMAT_VERSION, 3);
+        let mut json: Json = serde_json::from_slice(&doc.to_bytes()).unwrap();
+        json["format_version"] = Json::from(4);
+        assert!(matches!(
+            StateDocument::from_bytes(&serde_json::to_vec(&json).unwrap()),
+            Err(StateError::UnsupportedVersion { found: 4 })
+        ));
     }
 
     #[test]
