@@ -63,7 +63,7 @@ fn show_refuses_a_file_that_is_not_a_plan() {
     assert_eq!(run.code, 1);
     assert!(
         run.stderr
-            .contains("`plan.json` has plan format_version 9, this build reads 1"),
+            .contains("`plan.json` has plan format_version 9, this build reads 2"),
         "{}",
         run.stderr
     );
