@@ -555,24 +555,49 @@ impl AwsProvider {
                         Phase::Updating,
                         format!("DeletePolicyVersion {oldest}"),
                     );
-                    self.iam
-                        .delete_policy_version()
-                        .policy_arn(&arn)
-                        .version_id(oldest)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::api(req.addr, "DeletePolicyVersion", e))?;
+                    // An SDK retry of a deletion whose answer was lost
+                    // finds the version gone (NoSuchEntity): done.
+                    absent_if_not_found(
+                        self.iam
+                            .delete_policy_version()
+                            .policy_arn(&arn)
+                            .version_id(oldest)
+                            .send()
+                            .await
+                            .map_err(|e| AwsError::api(req.addr, "DeletePolicyVersion", e)),
+                    )?;
                 }
             }
             progress(req.events, req.addr, Phase::Updating, "CreatePolicyVersion");
-            self.iam
-                .create_policy_version()
-                .policy_arn(&arn)
-                .policy_document(d.document("document")?)
-                .set_as_default(true)
-                .send()
-                .await
-                .map_err(|e| AwsError::api(req.addr, "CreatePolicyVersion", e))?;
+            // CreatePolicyVersion has no token (botocore IAM model 1.44.8)
+            // and versions have no name: an SDK retry after a lost answer
+            // would add a second version (and use up one of the five IAM
+            // keeps). Sent once; before a retry, the default version is
+            // read: holding the wanted document, the lost attempt made it.
+            let (iam, document, arn) = (&self.iam_once(), &d.document("document")?, &arn);
+            create_or_find(
+                req.addr,
+                req.events,
+                "CreatePolicyVersion",
+                &[],
+                || async move {
+                    iam.create_policy_version()
+                        .policy_arn(arn)
+                        .policy_document(document.clone())
+                        .set_as_default(true)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| AwsError::api(req.addr, "CreatePolicyVersion", e))
+                },
+                || async move {
+                    let live = self.policy_observe(req.addr, arn).await?;
+                    Ok(live
+                        .filter(|o| !differs(req.addr.kind, &o.attrs, req.desired, "document"))
+                        .map(drop))
+                },
+            )
+            .await?;
         }
         if let Some((set, remove)) = d.tag_delta(&live.attrs)? {
             if !remove.is_empty() {

@@ -352,6 +352,18 @@ impl crate::AwsProvider {
         )
     }
 
+    /// The IAM client with the SDK's retries off (CreatePolicyVersion:
+    /// no token, and no name to conflict on).
+    pub(crate) fn iam_once(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::from_conf(
+            self.iam
+                .config()
+                .to_builder()
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .build(),
+        )
+    }
+
     /// The KMS client with the SDK's retries off (CreateKey has no token).
     pub(crate) fn kms_once(&self) -> aws_sdk_kms::Client {
         aws_sdk_kms::Client::from_conf(
