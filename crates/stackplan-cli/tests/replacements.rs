@@ -208,6 +208,46 @@ fn the_reviewed_plan_runbook_applies_each_kind_of_change() {
     runbook(&emulators, &w, "msk configuration", &[]);
     w.edit("aws-ebs-csi-driver = {}\n", "");
     runbook(&emulators, &w, "add-on", &[]);
+
+    // A reviewed partial plan: only the node group, though the MSK
+    // configuration changed too. It says so, applies only that, and the
+    // next full plan still has the MSK change.
+    w.edit("desired       = 4", "desired       = 5");
+    w.edit(
+        "\"message.max.bytes\"         = \"10485900\"",
+        "\"message.max.bytes\"         = \"10485920\"",
+    );
+    let plan_path = w.dir.path().join("partial.plan").display().to_string();
+    let plan = w.run(
+        &emulators,
+        &[
+            "plan",
+            "-o",
+            &plan_path,
+            "--target",
+            "eks_nodegroup.ng-1-milvus",
+            &stack,
+        ],
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let shown = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        shown.contains("Partial plan: only `eks_nodegroup.ng-1-milvus`"),
+        "{shown}"
+    );
+    assert!(!shown.contains("msk_configuration."), "{shown}");
+    let refused = w.run(
+        &emulators,
+        &["apply", &plan_path, "--target", "msk_cluster.milvus"],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let apply = w.run(&emulators, &["apply", &plan_path]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
+    let rest = w.run(&emulators, &["plan", "--detailed-exitcode", &stack]);
+    assert_eq!(rest.status.code(), Some(2), "{}", text(&rest));
+    let rest = String::from_utf8_lossy(&rest.stdout);
+    assert!(rest.contains("msk_configuration."), "{rest}");
+    assert!(!rest.contains("eks_nodegroup.ng-1-milvus will"), "{rest}");
 }
 
 #[test]

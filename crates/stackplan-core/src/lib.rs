@@ -13,7 +13,7 @@ pub use addr::{ProviderFamily, ResourceAddr, ResourceKind};
 pub use error::CoreError;
 pub use plan::{
     Action, Change, Drift, FieldDiff, PLAN_FORMAT_VERSION, Plan, PlanBasis, PlanOptions,
-    PlanSummary, ReplaceOrder,
+    PlanSummary, ReplaceOrder, Selection,
 };
 pub use provider::{
     ApplyRequest, Attrs, BoxFuture, DeleteRequest, EventSink, Finding, NoEvents, Observed, Phase,

@@ -234,7 +234,7 @@ pub struct PlanBasis {
 }
 
 /// Options the plan was made with; apply honours the same.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanOptions {
     /// `--allow-destroy`: stateful resources may be deleted or replaced.
     #[serde(default)]
@@ -242,6 +242,65 @@ pub struct PlanOptions {
     /// `--adopt`: live resources state does not know may be taken over.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopt: bool,
+    /// `--target`, `--exclude` and `--replace`: a partial plan.
+    #[serde(default, skip_serializing_if = "Selection::is_empty")]
+    pub selection: Selection,
+}
+
+/// The part of a stack a plan is limited to, and what it must replace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    /// Only these, and what they depend on (`--target`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<ResourceAddr>,
+    /// Not these, nor what depends on them (`--exclude`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<ResourceAddr>,
+    /// Replaced even though nothing forces it (`--replace`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace: Vec<ResourceAddr>,
+}
+
+impl Selection {
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty() && self.excludes.is_empty() && self.replace.is_empty()
+    }
+
+    /// True when the plan covers only part of the stack.
+    pub fn is_partial(&self) -> bool {
+        !self.targets.is_empty() || !self.excludes.is_empty()
+    }
+
+    /// What a reviewer is told about a partial plan, or `None`.
+    pub fn describe(&self) -> Option<String> {
+        if !self.is_partial() {
+            return None;
+        }
+        let list = |addrs: &[ResourceAddr]| {
+            addrs
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = Vec::new();
+        if !self.targets.is_empty() {
+            parts.push(format!(
+                "only {} and what they depend on",
+                list(&self.targets)
+            ));
+        }
+        if !self.excludes.is_empty() {
+            parts.push(format!(
+                "without {} and what depends on them",
+                list(&self.excludes)
+            ));
+        }
+        Some(format!(
+            "Partial plan: {}. Changes to the rest of the stack are not shown and not applied.",
+            parts.join("; ")
+        ))
+    }
 }
 
 /// A whole plan: every resource of the stack and of state, sorted by

@@ -91,6 +91,12 @@ pub enum EngineError {
     AdoptionNeedsConsent { adoptions: Vec<String> },
     #[error("cannot save state")]
     State(#[source] stackplan_core::StateError),
+    #[error("{flag} `{addr}` names nothing in the stack or its state{}", .hint.as_ref().map(|h| format!("; did you mean `{h}`?")).unwrap_or_default())]
+    UnknownSelection {
+        flag: &'static str,
+        addr: String,
+        hint: Option<String>,
+    },
     /// The plan's operations wait for each other in a loop; no edge is
     /// ever dropped to break one.
     #[error("the changes cannot be ordered: {} waits for itself; apply a part of the change first (a rename, then the rest)", .cycle.join(" -> "))]

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use stackplan_core::{
     Action, Attrs, Change, Drift, EventSink, KindSchema, NoEvents, OutputRef, PLAN_FORMAT_VERSION,
     Plan, PlanBasis, PlanOptions, ProviderRegistry, ReplaceOrder, Resource, ResourceAddr,
-    ResourceMode, StateDocument, Value, encode_state_value,
+    ResourceMode, Selection, StateDocument, Value, encode_state_value,
 };
 
 use crate::diff::{diff_create, diff_delete, diff_existing, normalized};
@@ -19,7 +19,7 @@ use crate::seal::sensitive_eq;
 use crate::{EngineError, ResourceGraph};
 
 /// How a plan is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanSettings {
     /// At most this many reads at once (`--parallelism`, default 16).
     pub parallelism: usize,
@@ -29,6 +29,8 @@ pub struct PlanSettings {
     /// no ownership tag of this stack (or all of them, when there is no
     /// state) may be taken over.
     pub adopt: bool,
+    /// `--target`, `--exclude`, `--replace`.
+    pub selection: Selection,
 }
 
 impl Default for PlanSettings {
@@ -37,6 +39,7 @@ impl Default for PlanSettings {
             parallelism: 16,
             allow_destroy: false,
             adopt: false,
+            selection: Selection::default(),
         }
     }
 }
@@ -165,6 +168,7 @@ impl<'r> Planner<'r> {
     /// The plan, refused when it would destroy what the guards protect,
     /// or when a provider finds the stack asks what its API refuses.
     pub async fn plan(&self, req: PlanRequest<'_>) -> Result<Plan, EngineError> {
+        check_selection(&self.settings.selection, req.resources, req.state)?;
         let warnings = self.preflight(req.resources).await?;
         let mut plan = self.compute(req).await?;
         self.check_adoptions(&plan, req)?;
@@ -395,6 +399,9 @@ impl<'r> Planner<'r> {
                 plan_tainted(&mut change, observed);
             }
             follow_replaced_parent(&mut change, resource, &planned);
+            if self.settings.selection.replace.contains(&addr) {
+                force_replace(&mut change);
+            }
             change.dependencies = graph.dependencies(&addr).into_iter().collect();
             change.inputs = inputs;
             let fresh = matches!(change.action, Action::Create | Action::Replace { .. })
@@ -456,11 +463,12 @@ impl<'r> Planner<'r> {
             }
         }
         changes.sort_by(|a, b| a.addr.cmp(&b.addr));
-        settle_replace_orders(&mut changes);
-        let deposed = req
+        let mut deposed = req
             .state
             .map(|s| deposed_changes(s, &live))
             .unwrap_or_default();
+        select(&self.settings.selection, &mut changes, &mut deposed);
+        settle_replace_orders(&mut changes);
 
         let plan = Plan {
             format_version: PLAN_FORMAT_VERSION,
@@ -469,6 +477,7 @@ impl<'r> Planner<'r> {
             options: PlanOptions {
                 allow_destroy: self.settings.allow_destroy,
                 adopt: self.settings.adopt,
+                selection: self.settings.selection.clone(),
             },
             changes,
             deposed,
@@ -755,6 +764,115 @@ fn reclassify(change: &mut Change) {
         _ => reason.clone(),
     });
     change.action = Action::Replace { reason, order };
+}
+
+/// A replacement asked for with `--replace`: of what exists, in the
+/// kind's own order.
+fn force_replace(change: &mut Change) {
+    if change.before.is_none() || change.mode != ResourceMode::Managed {
+        return;
+    }
+    let reason = "replacement asked for with --replace".to_string();
+    change.reason = Some(match change.reason.take() {
+        Some(r) if !r.is_empty() && change.action != Action::NoOp => format!("{reason}; {r}"),
+        _ => reason.clone(),
+    });
+    change.action = Action::Replace {
+        reason,
+        order: KindSchema::for_kind(change.addr.kind).replace,
+    };
+}
+
+/// Limits a plan to `--target`s and what they depend on, less
+/// `--exclude`s and what depends on them. Deposed copies follow their
+/// address.
+fn select(selection: &Selection, changes: &mut Vec<Change>, deposed: &mut Vec<Change>) {
+    if !selection.is_partial() {
+        return;
+    }
+    let deps: BTreeMap<&ResourceAddr, &Vec<ResourceAddr>> =
+        changes.iter().map(|c| (&c.addr, &c.dependencies)).collect();
+    let closure = |start: &[ResourceAddr], next: &dyn Fn(&ResourceAddr) -> Vec<ResourceAddr>| {
+        let mut seen: BTreeSet<ResourceAddr> = BTreeSet::new();
+        let mut todo: Vec<ResourceAddr> = start.to_vec();
+        while let Some(a) = todo.pop() {
+            if seen.insert(a.clone()) {
+                todo.extend(next(&a));
+            }
+        }
+        seen
+    };
+    let dependencies = |a: &ResourceAddr| deps.get(a).map(|d| d.to_vec()).unwrap_or_default();
+    let dependents = |a: &ResourceAddr| {
+        deps.iter()
+            .filter(|(_, d)| d.contains(a))
+            .map(|(c, _)| (*c).clone())
+            .collect()
+    };
+    let kept: Option<BTreeSet<ResourceAddr>> =
+        (!selection.targets.is_empty()).then(|| closure(&selection.targets, &dependencies));
+    let dropped = closure(&selection.excludes, &dependents);
+    let keep =
+        |a: &ResourceAddr| kept.as_ref().is_none_or(|k| k.contains(a)) && !dropped.contains(a);
+    changes.retain(|c| keep(&c.addr));
+    deposed.retain(|c| keep(&c.addr));
+}
+
+/// Refuses a `--target`, `--exclude` or `--replace` that names nothing in
+/// the stack or its state, with the closest address as a hint.
+fn check_selection(
+    selection: &Selection,
+    resources: &[Resource],
+    state: Option<&StateDocument>,
+) -> Result<(), EngineError> {
+    let known: BTreeSet<&ResourceAddr> = resources
+        .iter()
+        .map(|r| &r.addr)
+        .chain(
+            state
+                .into_iter()
+                .flat_map(|s| s.resources.iter().map(|r| &r.addr)),
+        )
+        .collect();
+    for (flag, addrs) in [
+        ("--target", &selection.targets),
+        ("--exclude", &selection.excludes),
+        ("--replace", &selection.replace),
+    ] {
+        for a in addrs {
+            if known.contains(a) {
+                continue;
+            }
+            let wanted = a.to_string();
+            let closest = known
+                .iter()
+                .map(|k| k.to_string())
+                .min_by_key(|k| strsim_distance(k, &wanted))
+                .filter(|k| strsim_distance(k, &wanted) <= wanted.len() / 3 + 2);
+            return Err(EngineError::UnknownSelection {
+                flag,
+                addr: wanted,
+                hint: closest,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The edit distance of two short strings (Levenshtein).
+fn strsim_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Drops the drift a provider says its API ignores, as it drops such

@@ -100,11 +100,11 @@ pub fn render(plan: &Plan, opts: MarkdownOptions) -> String {
     let view = PlanView::new(plan);
     let total = view.changes.len() + view.drift.len();
     let mut pieces: Vec<String> = Vec::new();
-    pieces.push(format!(
-        "## stackplan plan: `{}`\n\n**Plan:** {}.",
-        view.stack,
-        summary_line(&view.summary)
-    ));
+    pieces.push(format!("## stackplan plan: `{}`\n\n", view.stack));
+    if let Some(partial) = &view.partial {
+        pieces.push(format!("> **{}**\n\n", html(partial)));
+    }
+    pieces.push(format!("**Plan:** {}.", summary_line(&view.summary)));
     if view.drift.is_empty() {
         pieces.push("\n\n".into());
     } else {

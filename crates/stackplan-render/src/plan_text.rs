@@ -124,6 +124,9 @@ pub fn render(plan: &Plan, opts: TextOptions) -> String {
     let view = PlanView::new(plan);
     let mut out = String::new();
     let _ = writeln!(out, "stackplan plan for stack `{}`\n", view.stack);
+    if let Some(partial) = &view.partial {
+        let _ = writeln!(out, "{}\n", p.bold(partial));
+    }
     if !view.drift.is_empty() {
         write_drift(&mut out, &p, &view);
     }

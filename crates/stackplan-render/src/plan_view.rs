@@ -88,6 +88,9 @@ pub struct ResourceView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanView {
     pub stack: String,
+    /// Said first when the plan covers only part of the stack
+    /// (`--target`, `--exclude`).
+    pub partial: Option<String>,
     pub summary: PlanSummary,
     pub drift: Vec<ResourceView>,
     pub changes: Vec<ResourceView>,
@@ -254,6 +257,7 @@ impl PlanView {
     pub fn new(plan: &Plan) -> PlanView {
         PlanView {
             stack: plan.stack.clone(),
+            partial: plan.options.selection.describe(),
             summary: plan.summary(),
             drift: plan.changes.iter().filter_map(drift_view).collect(),
             changes: plan

@@ -354,3 +354,27 @@ fn markdown_of_a_large_plan_stays_under_githubs_limit() {
         &md[md.len() - 400..]
     );
 }
+
+#[test]
+fn a_partial_plan_says_so_first_in_text_and_markdown() {
+    let mut plan = busy_plan();
+    plan.options.selection.targets = vec![a(K::EksCluster, "main")];
+    plan.options.selection.excludes = vec![a(K::HelmRelease, "milvus")];
+    let said = "Partial plan: only `eks_cluster.main` and what they depend on; without \
+                `helm_release.milvus` and what depends on them. Changes to the rest of the \
+                stack are not shown and not applied.";
+    let text = plan_text::render(&plan, TextOptions::default());
+    assert!(
+        text.starts_with(&format!(
+            "stackplan plan for stack `milvus-demo`\n\n{said}\n"
+        )),
+        "{text}"
+    );
+    let markdown = plan_markdown::render(&plan, MarkdownOptions::default());
+    assert!(markdown.contains(&format!("> **{said}**")), "{markdown}");
+    // A --replace alone covers the whole stack: nothing partial is said.
+    plan.options.selection.targets.clear();
+    plan.options.selection.excludes.clear();
+    plan.options.selection.replace = vec![a(K::EksCluster, "main")];
+    assert!(!plan_text::render(&plan, TextOptions::default()).contains("Partial"));
+}

@@ -46,6 +46,10 @@ pub struct ApplyArgs {
     /// --adopt`). A saved plan adopts what it was made to adopt.
     #[arg(long)]
     pub adopt: bool,
+    /// With a stack file: apply only part of it (see `plan --target`). A
+    /// saved plan applies the part it was made for.
+    #[command(flatten)]
+    pub selection: super::plan::SelectionArgs,
 }
 
 #[derive(Debug, Args)]
@@ -124,10 +128,18 @@ pub fn run(args: &ApplyArgs) -> miette::Result<Outcome> {
     } else {
         Source::Stack(args.target.clone())
     };
+    let selection = args.selection.selection()?;
+    if matches!(source, Source::Saved { .. }) && !selection.is_empty() {
+        return Err(miette!(
+            help = "make the plan with the flags (`stackplan plan --target ADDR -o PLAN STACK`); a saved plan applies the part it was made for",
+            "--target, --exclude and --replace cannot be given with a saved plan"
+        ));
+    }
     let settings = PlanSettings {
         parallelism: usize::from(args.parallelism),
         allow_destroy: args.allow_destroy,
         adopt: args.adopt,
+        selection,
     };
     let charts = ChartAccess::from_env();
     runtime()?.block_on(execute(
@@ -147,6 +159,7 @@ pub fn destroy(args: &DestroyArgs) -> miette::Result<Outcome> {
         parallelism: usize::from(args.parallelism),
         allow_destroy: args.allow_destroy,
         adopt: false,
+        selection: Default::default(),
     };
     let charts = ChartAccess::from_env();
     runtime()?.block_on(execute(
@@ -162,7 +175,7 @@ pub fn destroy(args: &DestroyArgs) -> miette::Result<Outcome> {
 }
 
 /// How one apply or destroy runs, and what it reaches.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Run<'a> {
     settings: PlanSettings,
     yes: bool,
@@ -267,7 +280,7 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
     if let Some(t) = target {
         check_state_target(state.as_ref(), t)?;
     }
-    let planner = Planner::new(registry, settings);
+    let planner = Planner::new(registry, settings.clone());
     let stack_sha = sha256_hex(bytes);
     let req = PlanRequest {
         stack: &loaded.stack.name,
@@ -286,7 +299,8 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
             let strict = PlanSettings {
                 allow_destroy: settings.allow_destroy && saved.options.allow_destroy,
                 adopt: saved.options.adopt,
-                ..settings
+                selection: saved.options.selection.clone(),
+                ..settings.clone()
             };
             let mut fresh = Planner::new(registry, strict)
                 .plan(req)
@@ -529,6 +543,7 @@ mod tests {
             parallelism: 8,
             allow_destroy,
             adopt: false,
+            selection: Default::default(),
         }
     }
 

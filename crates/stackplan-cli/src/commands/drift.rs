@@ -50,6 +50,7 @@ pub fn run_with(
             parallelism: usize::from(args.parallelism),
             allow_destroy: false,
             adopt: false,
+            selection: Default::default(),
         },
         drift_only: true,
     };

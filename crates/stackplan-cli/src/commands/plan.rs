@@ -54,6 +54,61 @@ pub struct PlanArgs {
     /// lost. Never those another stack's tag names.
     #[arg(long)]
     pub adopt: bool,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+}
+
+/// `--target`, `--exclude` and `--replace`, on `plan` and `apply`.
+#[derive(Debug, Default, Args)]
+pub struct SelectionArgs {
+    /// Plan only this resource and what it depends on; repeatable. The
+    /// plan says it is partial.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Leave out this resource and everything that depends on it;
+    /// repeatable.
+    #[arg(long = "exclude", value_name = "ADDR")]
+    pub excludes: Vec<String>,
+    /// Replace this resource even though nothing in the stack forces it
+    /// (a node group whose instances are unhealthy); repeatable.
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+}
+
+impl SelectionArgs {
+    /// The addresses, parsed; a malformed one is an error naming the flag.
+    pub fn selection(&self) -> miette::Result<stackplan_core::Selection> {
+        let parse = |flag: &str,
+                     items: &[String]|
+         -> miette::Result<Vec<stackplan_core::ResourceAddr>> {
+            items
+                .iter()
+                .map(|s| {
+                    s.parse::<stackplan_core::ResourceAddr>().map_err(|e| {
+                        miette!(
+                            help = "an address is `kind.name`, as `stackplan graph` or a plan shows it (e.g. `eks_nodegroup.ng_1_milvus`)",
+                            "{flag} `{s}`: {e}"
+                        )
+                    })
+                })
+                .collect()
+        };
+        let mut selection = stackplan_core::Selection {
+            targets: parse("--target", &self.targets)?,
+            excludes: parse("--exclude", &self.excludes)?,
+            replace: parse("--replace", &self.replace)?,
+        };
+        // One order whatever the command line's: a saved plan records it.
+        for list in [
+            &mut selection.targets,
+            &mut selection.excludes,
+            &mut selection.replace,
+        ] {
+            list.sort();
+            list.dedup();
+        }
+        Ok(selection)
+    }
 }
 
 impl PlanArgs {
@@ -251,7 +306,7 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// What making a plan reaches beyond the stack file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PlanCtx<'a> {
     /// The providers; `None` builds the real ones for the stack.
     pub registry: Option<&'a ProviderRegistry>,
@@ -369,6 +424,7 @@ pub fn run_with(
         parallelism: usize::from(args.parallelism),
         allow_destroy: args.allow_destroy,
         adopt: args.adopt,
+        selection: args.selection.selection()?,
     };
     let ctx = PlanCtx {
         registry,
@@ -424,6 +480,7 @@ mod tests {
             parallelism: 16,
             allow_destroy: false,
             adopt: false,
+            selection: SelectionArgs::default(),
         }
     }
 
