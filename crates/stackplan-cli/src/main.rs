@@ -55,6 +55,9 @@ enum Command {
     Drift(commands::drift::DriftArgs),
     /// Show a plan saved with `plan -o`.
     Show(commands::show::ShowArgs),
+    /// Print where the deployment is: the Milvus endpoint, Attu's URL, the
+    /// bucket, the brokers, the EKS cluster (from state, and the cluster).
+    Output(commands::output::OutputArgs),
     /// Show who holds the state lock and release it.
     Unlock(commands::unlock::UnlockArgs),
     /// Work on a stack's state directly: `state push` writes a recovery
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(&args),
         Command::Drift(args) => commands::drift::run(&args),
         Command::Show(args) => commands::show::run(&args),
+        Command::Output(args) => commands::output::run(&args),
         Command::Unlock(args) => commands::unlock::run(&args),
         Command::State(args) => commands::state::run(&args),
         Command::Apply(args) => commands::apply::run(&args),

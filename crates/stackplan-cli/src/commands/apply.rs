@@ -417,6 +417,9 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
     }
     summarize(&progress, &report);
     if report.succeeded() {
+        if mode == Mode::Apply && target.is_some() {
+            super::output::show_after_apply(&loaded.stack, &doc).await;
+        }
         Ok(Outcome::Clean)
     } else {
         Err(miette!(
