@@ -4,6 +4,7 @@ mod apply;
 mod diff;
 mod error;
 mod graph;
+mod import;
 mod planner;
 mod refresh;
 mod rotation;
@@ -17,6 +18,7 @@ pub use apply::{
 };
 pub use error::EngineError;
 pub use graph::ResourceGraph;
+pub use import::{IMPORTABLE_KINDS, ImportError, ImportRequest, import_resource, nearest_addr};
 pub use planner::{
     PlanRequest, PlanSettings, Planner, check_guards, check_saved_changes, check_saved_plan,
     sha256_hex,

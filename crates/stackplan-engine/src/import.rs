@@ -1,0 +1,367 @@
+//! Import: a live resource made outside stackplan taken into state at an
+//! address of the stack, by its id, read through the same provider read
+//! refresh uses.
+//!
+//! The entry records what was read live (sealed: state keeps no secret)
+//! as its last applied attributes, and the stack's dependencies of the
+//! address; the next plan then shows, as changes made in the stack, what
+//! differs from the stack. Nothing is changed live.
+//!
+//! Refused, each with its reason: an address the stack does not have, or
+//! of a kind that is not imported; an address state already records; an
+//! id state records at another address; an id that is not found live; an
+//! id that names a resource of another kind; a resource tagged as another
+//! stack's.
+
+use std::collections::BTreeMap;
+
+use stackplan_core::{
+    KindSchema, NoEvents, Observed, OutputRef, ProviderError, ProviderRegistry, ReadRequest,
+    Resource, ResourceAddr, ResourceKind, ResourceMode, ResourceState, StateDocument, Value,
+};
+
+use crate::ResourceGraph;
+use crate::refresh::{LiveView, known_output, resolve_attrs};
+use crate::seal::seal_attrs;
+
+/// The kinds `import` adopts: the long-lived resources someone may have
+/// made by hand before using stackplan.
+pub const IMPORTABLE_KINDS: &[ResourceKind] = &[
+    ResourceKind::EksCluster,
+    ResourceKind::EksNodegroup,
+    ResourceKind::S3Bucket,
+    ResourceKind::MskCluster,
+    ResourceKind::IamRole,
+    ResourceKind::HelmRelease,
+];
+
+/// The tag every AWS resource of a stack carries with the stack's name
+/// (the planner's ownership check reads the same one).
+const OWNER_TAG: &str = "stackplan:stack";
+
+/// What one import is made from.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportRequest<'a> {
+    /// The stack's name (`[stack] name`).
+    pub stack: &'a str,
+    pub resources: &'a [Resource],
+    pub state: Option<&'a StateDocument>,
+    /// Where in the stack the resource goes.
+    pub addr: &'a ResourceAddr,
+    /// Its id or name, as its kind's provider reads it.
+    pub id: &'a str,
+}
+
+/// Why an import is refused. (Its own enum rather than variants of
+/// `EngineError`: an import refusal is a message to the user about their
+/// input, never a failure of planning.)
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("`{addr}` is not an address of this stack{}", suggestion(.nearest))]
+    NotInStack {
+        addr: String,
+        nearest: Option<ResourceAddr>,
+    },
+    #[error(
+        "`{addr}` is a {kind}, which import does not take: it imports {}",
+        importable()
+    )]
+    NotImportable {
+        addr: ResourceAddr,
+        kind: ResourceKind,
+    },
+    #[error("`{addr}` is looked up, not managed: there is nothing to import")]
+    LookedUp { addr: ResourceAddr },
+    #[error("`{addr}` is already in state{}", id.as_deref().map(|i| format!(", as `{i}`")).unwrap_or_default())]
+    AlreadyInState {
+        addr: ResourceAddr,
+        id: Option<String>,
+    },
+    #[error("`{id}` is already managed at `{at}`{}", if *.deposed { " (a deposed old copy)" } else { "" })]
+    ManagedElsewhere {
+        id: String,
+        at: ResourceAddr,
+        deposed: bool,
+    },
+    #[error("no {kind} `{id}` exists live")]
+    NotFound { kind: ResourceKind, id: String },
+    #[error("`{id}` is not a {wanted}: it is the id of a {found}")]
+    WrongKind {
+        id: String,
+        wanted: ResourceKind,
+        found: ResourceKind,
+    },
+    #[error("{kind} `{id}` is tagged {OWNER_TAG} = {owner}: it belongs to stack `{owner}`")]
+    OwnedByAnotherStack {
+        kind: ResourceKind,
+        id: String,
+        owner: String,
+    },
+    #[error("reading {kind} `{id}` failed")]
+    Read {
+        kind: ResourceKind,
+        id: String,
+        #[source]
+        source: ProviderError,
+    },
+    #[error("no provider serves resource kind `{kind}`")]
+    NoProvider { kind: ResourceKind },
+}
+
+fn suggestion(nearest: &Option<ResourceAddr>) -> String {
+    nearest
+        .as_ref()
+        .map(|n| format!("; did you mean `{n}`?"))
+        .unwrap_or_default()
+}
+
+fn importable() -> String {
+    IMPORTABLE_KINDS
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The address among `known` nearest to `wanted` as typed, when one is
+/// near enough to be what was meant.
+pub fn nearest_addr<'a>(
+    wanted: &str,
+    known: impl IntoIterator<Item = &'a ResourceAddr>,
+) -> Option<ResourceAddr> {
+    let wanted_lower = wanted.to_lowercase();
+    known
+        .into_iter()
+        .map(|a| (edit_distance(&a.to_string(), &wanted_lower), a))
+        .filter(|(d, _)| *d <= wanted.chars().count() / 3 + 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| a.clone())
+}
+
+/// Levenshtein distance by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(here)
+            };
+            prev = here;
+        }
+    }
+    row[b.len()]
+}
+
+/// Reads the resource `req.id` names live and returns its state entry for
+/// `req.addr`, or why it cannot be imported. Reads only; the caller
+/// writes the entry under the state lock.
+pub async fn import_resource(
+    registry: &ProviderRegistry,
+    req: ImportRequest<'_>,
+) -> Result<ResourceState, ImportError> {
+    let addr = req.addr;
+    let Some(resource) = req.resources.iter().find(|r| &r.addr == addr) else {
+        return Err(ImportError::NotInStack {
+            addr: addr.to_string(),
+            nearest: nearest_addr(&addr.to_string(), req.resources.iter().map(|r| &r.addr)),
+        });
+    };
+    if resource.mode != ResourceMode::Managed {
+        return Err(ImportError::LookedUp { addr: addr.clone() });
+    }
+    if !IMPORTABLE_KINDS.contains(&addr.kind) {
+        return Err(ImportError::NotImportable {
+            addr: addr.clone(),
+            kind: addr.kind,
+        });
+    }
+    if let Some(prior) = req.state.and_then(|s| s.get(addr)) {
+        return Err(ImportError::AlreadyInState {
+            addr: addr.clone(),
+            id: prior.physical_id.clone(),
+        });
+    }
+    managed_elsewhere(req.state, addr.kind, req.id)?;
+
+    // The stack's attributes, resolved from state as refresh would before
+    // anything is read: a provider reads some by the stack's shape (which
+    // Helm values are secret).
+    let empty = LiveView::new();
+    let desired = resolve_attrs(&resource.attrs, &|o: &OutputRef| {
+        known_output(o, &empty, req.state)
+    });
+    let read = read_by_id(registry, addr, req.id, Some(&desired)).await;
+    let observed = match read {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            return Err(match other_kind(registry, addr.kind, req.id).await {
+                Some(found) => ImportError::WrongKind {
+                    id: req.id.to_string(),
+                    wanted: addr.kind,
+                    found,
+                },
+                None => ImportError::NotFound {
+                    kind: addr.kind,
+                    id: req.id.to_string(),
+                },
+            });
+        }
+        Err(ReadFailure::NoProvider) => return Err(ImportError::NoProvider { kind: addr.kind }),
+        // An id of another kind's shape may fail the read outright (an
+        // MSK call given a bucket name): say what it is when it is
+        // something else.
+        Err(ReadFailure::Provider(source)) => {
+            return Err(match other_kind(registry, addr.kind, req.id).await {
+                Some(found) => ImportError::WrongKind {
+                    id: req.id.to_string(),
+                    wanted: addr.kind,
+                    found,
+                },
+                None => ImportError::Read {
+                    kind: addr.kind,
+                    id: req.id.to_string(),
+                    source,
+                },
+            });
+        }
+    };
+    let physical_id = observed
+        .physical_id
+        .clone()
+        .unwrap_or_else(|| req.id.to_string());
+    // The id the API answers with may be another spelling of the one
+    // given (a name for an ARN): it is checked too.
+    if physical_id != req.id {
+        managed_elsewhere(req.state, addr.kind, &physical_id)?;
+    }
+    if let Some(owner) = observed
+        .attrs
+        .get("tags")
+        .and_then(|t| t.get_path(OWNER_TAG))
+        .and_then(Value::as_str)
+        .filter(|o| *o != req.stack)
+    {
+        return Err(ImportError::OwnedByAnotherStack {
+            kind: addr.kind,
+            id: physical_id,
+            owner: owner.to_string(),
+        });
+    }
+
+    let graph = ResourceGraph::build(req.resources).ok();
+    let mut entry = ResourceState::new(addr.clone(), ResourceMode::Managed);
+    entry.physical_id = Some(physical_id);
+    entry.attributes = seal_attrs(&mark_sensitive(addr.kind, &observed.attrs));
+    entry.outputs = seal_attrs(&mark_sensitive(addr.kind, &observed.outputs));
+    entry.dependencies = graph
+        .map(|g| g.dependencies(addr))
+        .unwrap_or_else(|| resource.dependencies().into_iter().collect());
+    Ok(entry)
+}
+
+enum ReadFailure {
+    NoProvider,
+    Provider(ProviderError),
+}
+
+/// The provider's read of `kind` given `id` as the physical id state
+/// would hold.
+async fn read_by_id(
+    registry: &ProviderRegistry,
+    addr: &ResourceAddr,
+    id: &str,
+    desired: Option<&stackplan_core::Attrs>,
+) -> Result<Option<Observed>, ReadFailure> {
+    let provider = registry.get(addr.kind).ok_or(ReadFailure::NoProvider)?;
+    let mut prior = ResourceState::new(addr.clone(), ResourceMode::Managed);
+    prior.physical_id = Some(id.to_string());
+    provider
+        .read(ReadRequest {
+            addr,
+            mode: ResourceMode::Managed,
+            desired,
+            prior: Some(&prior),
+            events: &NoEvents,
+        })
+        .await
+        .map_err(ReadFailure::Provider)
+}
+
+/// The first other importable kind under which `id` is found live.
+async fn other_kind(
+    registry: &ProviderRegistry,
+    wanted: ResourceKind,
+    id: &str,
+) -> Option<ResourceKind> {
+    for kind in IMPORTABLE_KINDS.iter().copied().filter(|k| *k != wanted) {
+        let probe = ResourceAddr::new(kind, "import_probe");
+        if let Ok(Some(_)) = read_by_id(registry, &probe, id, None).await {
+            return Some(kind);
+        }
+    }
+    None
+}
+
+/// Refuses `id` when state records it, for `kind`, at any address.
+fn managed_elsewhere(
+    state: Option<&StateDocument>,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<(), ImportError> {
+    let Some(state) = state else { return Ok(()) };
+    let found = state
+        .resources
+        .iter()
+        .map(|r| (r, false))
+        .chain(state.deposed.iter().map(|r| (r, true)))
+        .find(|(r, _)| r.addr.kind == kind && r.physical_id.as_deref() == Some(id));
+    match found {
+        Some((r, deposed)) => Err(ImportError::ManagedElsewhere {
+            id: id.to_string(),
+            at: r.addr.clone(),
+            deposed,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Attributes the kind's schema calls sensitive, wrapped as such even when
+/// a read returned them plain: state never records a secret.
+fn mark_sensitive(kind: ResourceKind, attrs: &stackplan_core::Attrs) -> stackplan_core::Attrs {
+    let schema = KindSchema::for_kind(kind);
+    attrs
+        .iter()
+        .map(|(k, v)| {
+            let v = if schema.attr(k).sensitive && !v.is_sensitive() {
+                Value::Sensitive(Box::new(v.clone()))
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect::<BTreeMap<_, _>>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nearest_address_is_suggested_only_when_near() {
+        let known = [
+            ResourceAddr::new(ResourceKind::S3Bucket, "milvus"),
+            ResourceAddr::new(ResourceKind::MskCluster, "milvus"),
+        ];
+        assert_eq!(
+            nearest_addr("s3_bucket.milvs", &known),
+            Some(known[0].clone())
+        );
+        assert_eq!(nearest_addr("eks_cluster.main", &known), None);
+    }
+}
