@@ -8,12 +8,25 @@
 //! `--force`): pushing never silently replaces state written since. A
 //! file the backend already holds is reported as such, and not written.
 //! What it prints is counts, never an attribute value.
+//!
+//! `state list STACK` prints every address state records, sorted by kind and name, with its
+//! id and marks (`tainted`, `lookup`); a deposed old copy is listed as
+//! `ADDR (deposed ID)`. `state show STACK ADDR` prints one resource's
+//! attributes and outputs as the plan shows values: a sensitive value is
+//! `(sensitive)`, whatever state holds for it. Both read state without
+//! the lock, as `plan` does, and take `--json`.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use miette::miette;
-use stackplan_core::{StateDocument, StateError, StateStore};
+use miette::{IntoDiagnostic, miette};
+use serde_json::{Value as Json, json};
+use stackplan_core::{
+    Attrs, ResourceAddr, ResourceMode, ResourceState, StateDocument, StateError, StateStore,
+};
+use stackplan_engine::nearest_addr;
+use stackplan_render::plan_view::inline;
+use stackplan_render::values::display_json;
 use stackplan_state::new_lock_info;
 
 use super::plan::{runtime, state_error, state_store};
@@ -30,6 +43,32 @@ pub enum StateCommand {
     /// Write a state document (a recovery file) to the stack's backend,
     /// under the state lock, if it continues the stored state.
     Push(PushArgs),
+    /// List every resource the stack's state records, with its id.
+    List(ListArgs),
+    /// Show one resource as state records it; sensitive values are not
+    /// shown.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The stack file whose `[state]` is read.
+    pub stack: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The stack file whose `[state]` is read.
+    pub stack: PathBuf,
+    /// The resource's address, as `state list` prints it
+    /// (`s3_bucket.milvus`).
+    pub addr: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +89,8 @@ pub struct PushArgs {
 pub fn run(args: &StateArgs) -> miette::Result<Outcome> {
     match &args.command {
         StateCommand::Push(push_args) => push(push_args),
+        StateCommand::List(list_args) => list(list_args),
+        StateCommand::Show(show_args) => show(show_args),
     }
 }
 
@@ -182,4 +223,239 @@ async fn push_locked(
         resources: doc.resources.len(),
         already: false,
     })
+}
+
+/// The stack's stored state, or an error saying there is none.
+fn stored_state(path: &Path) -> miette::Result<StateDocument> {
+    let loaded = super::load(path)?;
+    let stack = &loaded.stack;
+    runtime()?.block_on(async {
+        let store = state_store(stack).await;
+        match store.read().await.map_err(state_error)? {
+            Some(doc) => Ok(doc),
+            None => Err(miette!(
+                help = "`stackplan apply` or `stackplan import` writes it",
+                "stack `{}` has no state at {}",
+                stack.name,
+                store.location()
+            )),
+        }
+    })
+}
+
+/// One object of state as listed: the current object of an address, or
+/// a deposed old copy.
+struct Listed<'a> {
+    resource: &'a ResourceState,
+    deposed: bool,
+}
+
+/// Every object of `doc`, sorted by address, each address's current
+/// object before its deposed copies.
+fn listed(doc: &StateDocument) -> Vec<Listed<'_>> {
+    let mut all: Vec<Listed<'_>> = doc
+        .resources
+        .iter()
+        .map(|resource| Listed {
+            resource,
+            deposed: false,
+        })
+        .chain(doc.deposed.iter().map(|resource| Listed {
+            resource,
+            deposed: true,
+        }))
+        .collect();
+    all.sort_by(|a, b| {
+        (
+            sort_key(&a.resource.addr),
+            a.deposed,
+            &a.resource.physical_id,
+        )
+            .cmp(&(
+                sort_key(&b.resource.addr),
+                b.deposed,
+                &b.resource.physical_id,
+            ))
+    });
+    all
+}
+
+/// Addresses in the order people read them: by kind and name as written,
+/// then index as a number (`nat[2]` before `nat[10]`).
+fn sort_key(addr: &ResourceAddr) -> (&str, &str, Option<u32>) {
+    (addr.kind.as_str(), &addr.name, addr.index)
+}
+
+fn marks(r: &ResourceState) -> Vec<&'static str> {
+    let mut marks = Vec::new();
+    if r.tainted {
+        marks.push("tainted");
+    }
+    if r.mode == ResourceMode::Lookup {
+        marks.push("lookup");
+    }
+    marks
+}
+
+const NO_ID: &str = "(no id)";
+
+fn list(args: &ListArgs) -> miette::Result<Outcome> {
+    let doc = stored_state(&args.stack)?;
+    let all = listed(&doc);
+    let text = if args.json {
+        let resources: Vec<Json> = all
+            .iter()
+            .map(|l| {
+                json!({
+                    "address": l.resource.addr.to_string(),
+                    "kind": l.resource.kind.as_str(),
+                    "mode": mode_name(l.resource.mode),
+                    "id": l.resource.physical_id,
+                    "tainted": l.resource.tainted,
+                    "deposed": l.deposed,
+                })
+            })
+            .collect();
+        json_text(&json!({
+            "stack": doc.stack,
+            "serial": doc.serial,
+            "resources": resources,
+        }))?
+    } else {
+        let width = all
+            .iter()
+            .filter(|l| !l.deposed)
+            .map(|l| l.resource.addr.to_string().len())
+            .max()
+            .unwrap_or(0);
+        let mut out = String::new();
+        for l in &all {
+            let addr = l.resource.addr.to_string();
+            let id = l.resource.physical_id.as_deref().unwrap_or(NO_ID);
+            let line = if l.deposed {
+                format!("{addr} (deposed {id})")
+            } else {
+                let mut line = format!("{addr:<width$}  {id}");
+                for m in marks(l.resource) {
+                    line.push_str("  ");
+                    line.push_str(m);
+                }
+                line
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    };
+    output::emit(&text, None)?;
+    Ok(Outcome::Clean)
+}
+
+fn show(args: &ShowArgs) -> miette::Result<Outcome> {
+    let doc = stored_state(&args.stack)?;
+    let all = listed(&doc);
+    let of_addr: Vec<&Listed<'_>> = all
+        .iter()
+        .filter(|l| l.resource.addr.to_string() == args.addr)
+        .collect();
+    if of_addr.is_empty() {
+        let nearest = nearest_addr(&args.addr, all.iter().map(|l| &l.resource.addr));
+        let help = match nearest {
+            Some(n) => format!("did you mean `{n}`? `stackplan state list` lists them all"),
+            None => "`stackplan state list` lists the addresses state records".to_string(),
+        };
+        return Err(miette!(
+            help = help,
+            "`{}` is not in the state of stack `{}`",
+            args.addr,
+            doc.stack
+        ));
+    }
+    let text = if args.json {
+        let current = of_addr
+            .iter()
+            .find(|l| !l.deposed)
+            .map(|l| object_json(l.resource));
+        let deposed: Vec<Json> = of_addr
+            .iter()
+            .filter(|l| l.deposed)
+            .map(|l| object_json(l.resource))
+            .collect();
+        json_text(&json!({
+            "address": args.addr,
+            "resource": current,
+            "deposed": deposed,
+        }))?
+    } else {
+        let blocks: Vec<String> = of_addr.iter().map(|l| object_text(l)).collect();
+        blocks.join("\n")
+    };
+    output::emit(&text, None)?;
+    Ok(Outcome::Clean)
+}
+
+fn mode_name(mode: ResourceMode) -> &'static str {
+    match mode {
+        ResourceMode::Managed => "managed",
+        ResourceMode::Lookup => "lookup",
+    }
+}
+
+fn json_text(value: &Json) -> miette::Result<String> {
+    let mut text = serde_json::to_string_pretty(value).into_diagnostic()?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// Values as the plan's JSON shows them: `(sensitive)` for a secret.
+fn attrs_json(attrs: &Attrs) -> Json {
+    Json::Object(
+        attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), display_json(v)))
+            .collect(),
+    )
+}
+
+fn object_json(r: &ResourceState) -> Json {
+    json!({
+        "address": r.addr.to_string(),
+        "kind": r.kind.as_str(),
+        "mode": mode_name(r.mode),
+        "id": r.physical_id,
+        "tainted": r.tainted,
+        "dependencies": r.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "attributes": attrs_json(&r.attributes),
+        "outputs": attrs_json(&r.outputs),
+    })
+}
+
+/// One object as text, values inline as the plan text shows them.
+fn object_text(l: &Listed<'_>) -> String {
+    let r = l.resource;
+    let id = r.physical_id.as_deref().unwrap_or(NO_ID);
+    let mut out = if l.deposed {
+        format!("# {} (deposed {id})\n", r.addr)
+    } else {
+        format!("# {}\n", r.addr)
+    };
+    out.push_str(&format!("id = {id}\n"));
+    out.push_str(&format!("mode = {}\n", mode_name(r.mode)));
+    if r.tainted {
+        out.push_str("tainted = true\n");
+    }
+    if !r.dependencies.is_empty() {
+        let deps: Vec<String> = r.dependencies.iter().map(ToString::to_string).collect();
+        out.push_str(&format!("dependencies = [{}]\n", deps.join(", ")));
+    }
+    for (title, attrs) in [("attributes", &r.attributes), ("outputs", &r.outputs)] {
+        out.push_str(&format!("{title}:\n"));
+        if attrs.is_empty() {
+            out.push_str("  (none)\n");
+        }
+        for (k, v) in attrs {
+            out.push_str(&format!("  {k} = {}\n", inline(v)));
+        }
+    }
+    out
 }
