@@ -14,11 +14,15 @@ AssociateAccessPolicy, DisassociateAccessPolicy, ListAssociatedAccessPolicies,
 ListAccessPolicies.
 Changed: CreateCluster (per-cluster OIDC issuer, cluster security group, VPC
 id, subnet validation, the creator's admin access entry), CreateNodegroup
-(version defaults to the cluster's, scaling validation), ListNodegroups
+(version defaults to the cluster's, refused newer than the cluster's;
+releaseVersion defaults to the version's latest AMI release and must be one
+of the version's; scaling validation), ListNodegroups
 (an unknown cluster is ResourceNotFoundException), CreateCluster,
 CreateNodegroup and CreateAddon (a repeat with the same clientRequestToken
-and parameters answers what the first made), UpdateClusterVersion (refused
-while a node group's version differs from the cluster's), UpdateClusterConfig
+and parameters answers what the first made), UpdateClusterVersion (one minor
+at a time; refused while a node group's version differs from the cluster's),
+UpdateNodegroupVersion (not beyond the cluster's version, never back; an AMI
+release of the target version), UpdateClusterConfig
 (returns an `update` as AWS does, and merges a partial resourcesVpcConfig),
 UpdateNodegroupConfig (update recorded for DescribeUpdate), DeleteCluster
 (deletes add-ons, access entries and the cluster security group),
@@ -417,7 +421,11 @@ def create_nodegroup(
     if not kwargs.get("version") and not kwargs.get("launch_template"):
         kwargs["version"] = cluster.version
     if not kwargs.get("release_version"):
-        kwargs["release_version"] = f"{kwargs.get('version') or cluster.version}.0-20250101"
+        kwargs["release_version"] = latest_release(kwargs.get("version") or cluster.version)
+    if nodegroup_name not in cluster.nodegroups and kwargs.get("version"):
+        _check_nodegroup_target(
+            cluster, kwargs["version"], kwargs.get("release_version"), nodegroup_name
+        )
     if kwargs.get("scaling_config"):
         kwargs["scaling_config"] = dict(kwargs["scaling_config"])
     return _orig_create_nodegroup(self, cluster_name, node_role, nodegroup_name, subnets, **kwargs)
@@ -625,6 +633,41 @@ def update_cluster_version(self: EKSBackend, name: str, version: str) -> dict[st
     )
 
 
+# The AMI releases of a Kubernetes version: `<version>.<patch>-<date>`, as
+# the EKS optimized AMI release versions are spelled (EKS user guide,
+# "Amazon EKS optimized Amazon Linux AMI versions"). Two per minor, so an
+# AMI refresh within a minor has somewhere to go; the newest is what EKS
+# picks when no releaseVersion is given (botocore eks model,
+# UpdateNodegroupVersionRequest.releaseVersion: "By default, the latest
+# available AMI version for the node group's Kubernetes version is used").
+def releases(kubernetes_version: str) -> list[str]:
+    """AMI releases of a Kubernetes version, newest first."""
+    return [f"{kubernetes_version}.0-20250301", f"{kubernetes_version}.0-20250101"]
+
+
+def latest_release(kubernetes_version: str) -> str:
+    return releases(kubernetes_version)[0]
+
+
+def _check_nodegroup_target(
+    cluster: eks_models.Cluster, target: str, release: str | None, nodegroup_name: str
+) -> None:
+    """What EKS refuses of a node group's version: newer than the cluster,
+    or an AMI release that is not one of the version's."""
+    if (_minor(target) or 0) > (_minor(cluster.version) or 0):
+        raise _invalid(
+            f"Requested Kubernetes version {target} is newer than the cluster version {cluster.version}",
+            clusterName=cluster.name,
+            nodegroupName=nodegroup_name,
+        )
+    if release is not None and release not in releases(target):
+        raise _invalid(
+            f"Requested release version {release} is not valid for kubernetes version {target}.",
+            clusterName=cluster.name,
+            nodegroupName=nodegroup_name,
+        )
+
+
 def update_nodegroup_version(
     self: EKSBackend,
     cluster_name: str,
@@ -642,15 +685,22 @@ def update_nodegroup_version(
             addonName=None,
             message=eks_models.NODEGROUP_NOT_FOUND_MSG.format(nodegroupName=nodegroup_name),
         )
-    target = version or cluster.version
-    if (_minor(target) or 0) > (_minor(cluster.version) or 0):
+    # No version: the node group's own when a release is asked for (an AMI
+    # refresh), else the cluster's (botocore eks model,
+    # UpdateNodegroupVersionRequest.version).
+    target = version or (nodegroup.version if release_version else cluster.version)
+    _check_nodegroup_target(cluster, target, release_version, nodegroup_name)
+    # "You cannot roll back a node group to an earlier Kubernetes version or
+    # AMI version." (botocore eks model, UpdateNodegroupVersion)
+    if (_minor(target) or 0) < (_minor(nodegroup.version) or 0):
         raise _invalid(
-            f"Requested Kubernetes version {target} is newer than the cluster version {cluster.version}",
+            f"Requested Kubernetes version {target} is older than the node group's "
+            f"version {nodegroup.version}",
             clusterName=cluster_name,
             nodegroupName=nodegroup_name,
         )
     nodegroup.version = target
-    nodegroup.release_version = release_version or f"{target}.0-20250101"
+    nodegroup.release_version = release_version or latest_release(target)
     nodegroup.modified_at = utcnow()
     return _record_update(
         cluster,
