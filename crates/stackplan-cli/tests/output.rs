@@ -94,7 +94,7 @@ fn output_before_apply_is_an_error_then_lists_every_key_pending_until_the_load_b
     assert_eq!(json.status.code(), Some(0), "{}", text(&json));
     let doc: serde_json::Value =
         serde_json::from_slice(&json.stdout).unwrap_or_else(|_| panic!("{}", text(&json)));
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["format_version"], "1.0");
     assert_eq!(doc["stack"], "milvus-local");
     let outputs = doc["outputs"].as_object().unwrap();
     let keys: BTreeSet<&str> = outputs.keys().map(String::as_str).collect();

@@ -122,20 +122,45 @@ impl ReleaseExposure {
             .iter()
             .find(|s| service_type(s).as_deref() == Some("LoadBalancer"))
             .or(candidates.first())?;
-        Some(LoadBalancerAddress {
+        Some(self.service_address(chosen, Some(port)))
+    }
+
+    /// The release's Service labelled `component = <component>` (a
+    /// `LoadBalancer` one first), with its first port.
+    pub fn service_of(&self, component: &str) -> Option<LoadBalancerAddress> {
+        let of_component: Vec<&Service> = self
+            .services
+            .iter()
+            .filter(|s| component_of(s) == Some(component))
+            .collect();
+        let chosen = of_component
+            .iter()
+            .find(|s| service_type(s).as_deref() == Some("LoadBalancer"))
+            .or(of_component.first())?;
+        let port = chosen
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.ports.as_ref())
+            .and_then(|ports| ports.first())
+            .map(|p| p.port);
+        Some(self.service_address(chosen, port))
+    }
+
+    fn service_address(&self, s: &Service, port: Option<i32>) -> LoadBalancerAddress {
+        LoadBalancerAddress {
             kind: "Service",
             namespace: self.namespace.clone(),
-            name: chosen.metadata.name.clone().unwrap_or_default(),
-            service_type: service_type(chosen),
-            port: Some(port),
-            addresses: chosen
+            name: s.metadata.name.clone().unwrap_or_default(),
+            service_type: service_type(s),
+            port,
+            addresses: s
                 .status
                 .as_ref()
                 .and_then(|s| s.load_balancer.as_ref())
                 .and_then(|lb| lb.ingress.as_ref())
                 .map(|i| i.iter().filter_map(service_ingress_address).collect())
                 .unwrap_or_default(),
-        })
+        }
     }
 
     /// The Ingress whose backend is a Service of the release labelled
@@ -144,13 +169,7 @@ impl ReleaseExposure {
         let targets: Vec<&str> = self
             .services
             .iter()
-            .filter(|s| {
-                s.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("component"))
-                    .is_some_and(|c| c == component)
-            })
+            .filter(|s| component_of(s) == Some(component))
             .filter_map(|s| s.metadata.name.as_deref())
             .collect();
         let ingress = self
@@ -172,6 +191,15 @@ impl ReleaseExposure {
                 .unwrap_or_default(),
         })
     }
+}
+
+/// The `component` label the Milvus charts put on each part's objects.
+fn component_of(s: &Service) -> Option<&str> {
+    s.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("component"))
+        .map(String::as_str)
 }
 
 fn service_type(s: &Service) -> Option<String> {
@@ -320,5 +348,28 @@ mod tests {
             Some("k8s-attu-1.us-west-2.elb.amazonaws.com")
         );
         assert_eq!(e.ingress_to("proxy"), None);
+    }
+
+    #[test]
+    fn a_components_service_is_found_by_its_label_with_its_first_port() {
+        let e = exposure(
+            vec![
+                service("demo-milvus", "proxy", "LoadBalancer", 19530, json!({})),
+                service(
+                    "demo-milvus-attu",
+                    "attu",
+                    "LoadBalancer",
+                    3000,
+                    json!({"loadBalancer": {"ingress": [{"hostname": "attu-nlb.elb.amazonaws.com"}]}}),
+                ),
+            ],
+            vec![],
+        );
+        let attu = e.service_of("attu").unwrap();
+        assert_eq!(attu.name, "demo-milvus-attu");
+        assert_eq!(attu.port, Some(3000));
+        assert_eq!(attu.address(), Some("attu-nlb.elb.amazonaws.com"));
+        assert_eq!(e.ingress_to("attu"), None);
+        assert_eq!(e.service_of("querynode"), None);
     }
 }

@@ -21,8 +21,9 @@ use crate::{Outcome, output};
 /// The port the Milvus proxy serves (the generated values set it).
 pub const MILVUS_PORT: i32 = 19530;
 
-/// The version of `output --json`'s document (docs/output-json.md).
-pub const OUTPUT_FORMAT_VERSION: u32 = 1;
+/// The version of `output --json`'s document (docs/output-json.md), as
+/// `plan --json` writes its own: `major.minor`.
+pub const OUTPUT_FORMAT_VERSION: &str = "1.0";
 
 /// Every output name, for the did-you-mean of an unknown one.
 pub const NAMES: [&str; 7] = [
@@ -241,7 +242,7 @@ pub async fn collect(stack: &Stack, state: &StateDocument) -> Outputs {
             match ReleaseExposure::read(&kube_target(stack).await, &m.namespace, &m.release).await {
                 Ok(exposure) => (
                     milvus_endpoint(exposure.service_serving(MILVUS_PORT), m),
-                    attu_url(exposure.ingress_to("attu"), m),
+                    attu_url(&exposure, m),
                 ),
                 Err(e) => {
                     let reason = format!(
@@ -313,27 +314,44 @@ fn milvus_endpoint(
     }
 }
 
-fn attu_url(ingress: Option<LoadBalancerAddress>, m: &stackplan_stack::Milvus) -> OutputValue {
-    let Some(ingress) = ingress else {
-        return OutputValue::Pending(format!(
-            "release `{}` in namespace `{}` has no Ingress routing to Attu yet",
-            m.release, m.namespace
-        ));
-    };
-    let Some(address) = ingress.address() else {
-        return OutputValue::Pending(format!(
-            "{} has no load-balancer address yet: the AWS Load Balancer Controller has not provisioned its ALB",
-            ingress.object()
-        ));
-    };
-    // With a host, the ALB routes that host and its certificate is for it.
-    let host = m.attu.host.as_deref().unwrap_or(address);
+/// Attu behind its Ingress (what stackplan makes), else behind its own
+/// Service when `[milvus.values]` made that a `LoadBalancer`.
+fn attu_url(exposure: &ReleaseExposure, m: &stackplan_stack::Milvus) -> OutputValue {
     let scheme = if m.attu.certificate_arn.is_some() {
         "https"
     } else {
         "http"
     };
-    OutputValue::Known(format!("{scheme}://{host}"))
+    if let Some(ingress) = exposure.ingress_to("attu") {
+        return match ingress.address() {
+            // With a host, the ALB routes that host and its certificate
+            // is for it.
+            Some(address) => OutputValue::Known(format!(
+                "{scheme}://{}",
+                m.attu.host.as_deref().unwrap_or(address)
+            )),
+            None => OutputValue::Pending(format!(
+                "{} has no load-balancer address yet: the AWS Load Balancer Controller has not provisioned its ALB",
+                ingress.object()
+            )),
+        };
+    }
+    match exposure
+        .service_of("attu")
+        .filter(|s| s.service_type.as_deref() == Some("LoadBalancer"))
+    {
+        Some(service) => match (service.address(), service.port) {
+            (Some(address), Some(port)) => OutputValue::Known(format!("http://{address}:{port}")),
+            _ => OutputValue::Pending(format!(
+                "{} has no load-balancer address yet: the AWS Load Balancer Controller has not provisioned its NLB",
+                service.object()
+            )),
+        },
+        None => OutputValue::Pending(format!(
+            "release `{}` in namespace `{}` has no Ingress routing to Attu yet",
+            m.release, m.namespace
+        )),
+    }
 }
 
 /// The cluster the stack's Kubernetes resources live on, as the providers
@@ -417,6 +435,101 @@ mod tests {
         assert!(err.contains("did you mean `milvus_endpoint`?"), "{err}");
         assert!(check_name(&stack, "s3_bucket").is_ok());
         assert!(check_name(&stack, "").is_err());
+    }
+
+    fn milvus_of(attu: &str) -> stackplan_stack::Milvus {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("stacks/milvus-eks.toml")).unwrap();
+        let from = "attu          = { enabled = true, scheme = \"internet-facing\" }";
+        assert!(text.contains(from));
+        let stack = stackplan_stack::parse("stack.toml", &text.replace(from, attu)).unwrap();
+        stack.milvus.unwrap()
+    }
+
+    fn exposure(services: serde_json::Value, ingresses: serde_json::Value) -> ReleaseExposure {
+        ReleaseExposure::from_objects(
+            "milvus",
+            serde_json::from_value(services).unwrap(),
+            serde_json::from_value(ingresses).unwrap(),
+        )
+    }
+
+    fn attu_ingress(hostname: Option<&str>) -> serde_json::Value {
+        let status = match hostname {
+            Some(h) => json!({"loadBalancer": {"ingress": [{"hostname": h}]}}),
+            None => json!({}),
+        };
+        json!([{
+            "metadata": {"name": "demo-milvus-attu"},
+            "spec": {"defaultBackend": {"service": {"name": "demo-milvus-attu", "port": {"number": 3000}}}},
+            "status": status,
+        }])
+    }
+
+    fn attu_service(kind: &str, hostname: Option<&str>) -> serde_json::Value {
+        let status = match hostname {
+            Some(h) => json!({"loadBalancer": {"ingress": [{"hostname": h}]}}),
+            None => json!({}),
+        };
+        json!([{
+            "metadata": {"name": "demo-milvus-attu", "labels": {"component": "attu"}},
+            "spec": {"type": kind, "ports": [{"port": 3000}]},
+            "status": status,
+        }])
+    }
+
+    #[test]
+    fn attu_is_https_on_its_host_with_a_certificate_and_http_on_the_alb_without() {
+        let plain = milvus_of("attu = { enabled = true, scheme = \"internet-facing\" }");
+        let alb = "k8s-attu-1.us-west-2.elb.amazonaws.com";
+        let e = exposure(attu_service("ClusterIP", None), attu_ingress(Some(alb)));
+        assert_eq!(
+            attu_url(&e, &plain),
+            OutputValue::Known(format!("http://{alb}"))
+        );
+        let tls = milvus_of(
+            "attu = { enabled = true, scheme = \"internet-facing\", host = \"attu.example.com\", certificate_arn = \"arn:aws:acm:us-west-2:123456789012:certificate/0f1e2d3c\" }",
+        );
+        assert_eq!(
+            attu_url(&e, &tls),
+            OutputValue::Known("https://attu.example.com".into())
+        );
+        let pending = exposure(attu_service("ClusterIP", None), attu_ingress(None));
+        let OutputValue::Pending(reason) = attu_url(&pending, &tls) else {
+            panic!("not pending")
+        };
+        assert!(
+            reason.starts_with("Ingress milvus/demo-milvus-attu has no load-balancer address"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn attu_without_an_ingress_is_reached_on_its_load_balancer_service() {
+        let m = milvus_of("attu = { enabled = true, scheme = \"internet-facing\" }");
+        let e = exposure(
+            attu_service("LoadBalancer", Some("attu-nlb.elb.amazonaws.com")),
+            json!([]),
+        );
+        assert_eq!(
+            attu_url(&e, &m),
+            OutputValue::Known("http://attu-nlb.elb.amazonaws.com:3000".into())
+        );
+        let none = exposure(attu_service("ClusterIP", None), json!([]));
+        assert!(matches!(attu_url(&none, &m), OutputValue::Pending(_)));
+    }
+
+    #[test]
+    fn a_cluster_ip_milvus_service_is_given_by_its_in_cluster_name() {
+        let m = milvus_of("attu = { enabled = true, scheme = \"internet-facing\" }");
+        let e = exposure(
+            json!([{"metadata": {"name": "demo-milvus"}, "spec": {"type": "ClusterIP", "ports": [{"port": 19530}]}}]),
+            json!([]),
+        );
+        assert_eq!(
+            milvus_endpoint(e.service_serving(MILVUS_PORT), &m),
+            OutputValue::Known("demo-milvus.milvus.svc.cluster.local:19530".into())
+        );
     }
 
     #[test]
