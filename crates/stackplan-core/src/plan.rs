@@ -318,6 +318,11 @@ pub struct Plan {
     /// `physical_id`; sorted by address then id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<Change>,
+    /// Fields the stack says something else owns (`ignore = [...]`,
+    /// `desired = "autoscaled"`), as `address: path`: never changed nor
+    /// reported as drift, and listed so a reviewer sees them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
     /// The providers' preflight warnings, each `addr (attr): message`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

@@ -32,6 +32,11 @@ pub struct Resource {
     /// The stack section it came from (`[msk]`), for messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// Attribute paths something else owns (`scaling.desired_size` under
+    /// an autoscaler), like Terraform's `ignore_changes`: never planned as
+    /// a change nor reported as drift, and apply keeps their live value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
 }
 
 impl Resource {
@@ -42,6 +47,7 @@ impl Resource {
             attrs: BTreeMap::new(),
             depends_on: BTreeSet::new(),
             prevent_destroy: false,
+            ignore: Vec::new(),
             origin: None,
         }
     }

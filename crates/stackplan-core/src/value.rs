@@ -273,6 +273,22 @@ impl Value {
             .try_fold(self, |v, key| v.as_map()?.get(key))
     }
 
+    /// Sets the value at a dotted path of maps, making the maps on the way
+    /// (a non-map on the way is replaced by one).
+    pub fn set_path(&mut self, path: &str, value: Value) {
+        let mut slot = self;
+        for key in path.split('.') {
+            if !matches!(slot, Value::Map(_)) {
+                *slot = Value::Map(BTreeMap::new());
+            }
+            let Value::Map(m) = slot else {
+                unreachable!("made a map above")
+            };
+            slot = m.entry(key.to_string()).or_insert(Value::Null);
+        }
+        *slot = value;
+    }
+
     /// The JSON form used by plans and state. Literals map to JSON as they
     /// are; everything apply has yet to know becomes a one-key object whose
     /// key starts with `$`. A sensitive value writes only `{"$sensitive": true}`.

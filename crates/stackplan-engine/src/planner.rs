@@ -470,8 +470,14 @@ impl<'r> Planner<'r> {
         select(&self.settings.selection, &mut changes, &mut deposed);
         settle_replace_orders(&mut changes);
 
+        let ignored: Vec<String> = req
+            .resources
+            .iter()
+            .flat_map(|r| r.ignore.iter().map(move |p| format!("{}: {p}", r.addr)))
+            .collect();
         let plan = Plan {
             format_version: PLAN_FORMAT_VERSION,
+            ignored,
             stack: req.stack.to_string(),
             basis: basis(req, &live),
             options: PlanOptions {
@@ -488,6 +494,14 @@ impl<'r> Planner<'r> {
         schedule(&plan, req.state.unwrap_or(&empty))?;
         Ok(plan)
     }
+}
+
+/// True when the ignored path `ignored` is `path` or a map around it.
+fn covers(ignored: &str, path: &str) -> bool {
+    path == ignored
+        || path
+            .strip_prefix(ignored)
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// True when `v` is, or holds, a sensitive value or a secret source.
@@ -639,6 +653,34 @@ fn plan_resource(inputs: ResourceInputs<'_>) -> Result<Change, EngineError> {
         prior.map(|p| &p.attributes),
         &observed.attrs,
     );
+    if !resource.ignore.is_empty() {
+        // Owned by something else: neither a change nor drift, and an
+        // update for another field sends the live value back as it is.
+        let ignored = |path: &str| resource.ignore.iter().any(|i| covers(i, path));
+        diff.changes.retain(|d| !ignored(&d.path));
+        diff.drift.retain(|d| !ignored(&d.path));
+        diff.config_changed.retain(|p| !ignored(p));
+        if let Some(config) = change.config.as_mut() {
+            for path in &resource.ignore {
+                let (attr, rest) = path.split_once('.').unwrap_or((path, ""));
+                let live = observed.attrs.get(attr).and_then(|v| {
+                    if rest.is_empty() {
+                        Some(v)
+                    } else {
+                        v.get_path(rest)
+                    }
+                });
+                let (Some(live), Some(slot)) = (live, config.get_mut(attr)) else {
+                    continue;
+                };
+                if rest.is_empty() {
+                    *slot = live.clone();
+                } else {
+                    slot.set_path(rest, live.clone());
+                }
+            }
+        }
+    }
     change.after = Some(normalized(schema, &desired));
     if !diff.drift.is_empty() {
         change.drift = Some(Drift {

@@ -377,6 +377,7 @@ mod tests {
             options: PlanOptions::default(),
             changes,
             deposed: Vec::new(),
+            ignored: Vec::new(),
             warnings: Vec::new(),
         }
     }

@@ -201,3 +201,63 @@ async fn an_address_in_neither_stack_nor_state_is_refused_with_the_closest_one()
         "--target `eks_cluster.mian` names nothing in the stack or its state; did you mean `eks_cluster.main`?"
     );
 }
+
+#[tokio::test]
+async fn an_ignored_field_is_never_changed_nor_drift_and_an_update_keeps_its_live_value() {
+    // desired_size under an autoscaler: it moves every hour; min and max
+    // stay the stack's.
+    let cloud = FakeCloud::new();
+    let registry = ProviderRegistry::new().with(cloud.provider().into_arc());
+    let ng = addr(K::EksNodegroup, "workers");
+    let stack = |min: i64| {
+        let mut r = Resource::managed(K::EksNodegroup, "workers")
+            .attr("nodegroup_name", "workers")
+            .attr(
+                "scaling",
+                Value::map([
+                    ("desired_size", Value::Int(2)),
+                    ("min_size", Value::Int(min)),
+                    ("max_size", Value::Int(10)),
+                ]),
+            );
+        r.ignore = vec!["scaling.desired_size".into()];
+        vec![r]
+    };
+    let p = plan(&registry, &stack(2), None, Selection::default())
+        .await
+        .unwrap();
+    assert_eq!(p.ignored, ["eks_nodegroup.workers: scaling.desired_size"]);
+    let (mut state, store) = (StateDocument::new("demo", "l"), MemoryStateStore::new());
+    apply_ok(&p, &registry, &mut state, &store).await;
+
+    let mut scaled = cloud.get(&ng).unwrap();
+    scaled
+        .attrs
+        .get_mut("scaling")
+        .unwrap()
+        .set_path("desired_size", Value::Int(7));
+    cloud.insert(ng.clone(), scaled);
+    let p = plan(&registry, &stack(2), Some(&state), Selection::default())
+        .await
+        .unwrap();
+    assert!(!p.has_changes(), "{:#?}", p.changes);
+    assert!(!p.has_drift(), "{:#?}", p.changes);
+
+    let p = plan(&registry, &stack(3), Some(&state), Selection::default())
+        .await
+        .unwrap();
+    let change = p.change(&ng).unwrap();
+    let paths: Vec<&str> = change.field_diffs.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(paths, ["scaling.min_size"]);
+    apply_ok(&p, &registry, &mut state, &store).await;
+    let live = cloud.get(&ng).unwrap();
+    assert_eq!(
+        live.attrs["scaling"].get_path("desired_size"),
+        Some(&Value::Int(7)),
+        "the autoscaler's count is kept"
+    );
+    assert_eq!(
+        live.attrs["scaling"].get_path("min_size"),
+        Some(&Value::Int(3))
+    );
+}

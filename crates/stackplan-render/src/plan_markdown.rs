@@ -104,6 +104,16 @@ pub fn render(plan: &Plan, opts: MarkdownOptions) -> String {
     if let Some(partial) = &view.partial {
         pieces.push(format!("> **{}**\n\n", html(partial)));
     }
+    if !view.ignored.is_empty() {
+        pieces.push(format!(
+            "Ignored (owned outside stackplan, never changed): {}\n\n",
+            view.ignored
+                .iter()
+                .map(|i| format!("`{}`", html(i)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     pieces.push(format!("**Plan:** {}.", summary_line(&view.summary)));
     if view.drift.is_empty() {
         pieces.push("\n\n".into());

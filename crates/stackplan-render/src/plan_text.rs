@@ -127,6 +127,13 @@ pub fn render(plan: &Plan, opts: TextOptions) -> String {
     if let Some(partial) = &view.partial {
         let _ = writeln!(out, "{}\n", p.bold(partial));
     }
+    if !view.ignored.is_empty() {
+        let _ = writeln!(
+            out,
+            "Ignored (owned outside stackplan, never changed): {}\n",
+            view.ignored.join(", ")
+        );
+    }
     if !view.drift.is_empty() {
         write_drift(&mut out, &p, &view);
     }

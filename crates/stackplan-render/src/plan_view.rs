@@ -91,6 +91,8 @@ pub struct PlanView {
     /// Said first when the plan covers only part of the stack
     /// (`--target`, `--exclude`).
     pub partial: Option<String>,
+    /// `address: path` of each field the stack says something else owns.
+    pub ignored: Vec<String>,
     pub summary: PlanSummary,
     pub drift: Vec<ResourceView>,
     pub changes: Vec<ResourceView>,
@@ -258,6 +260,7 @@ impl PlanView {
         PlanView {
             stack: plan.stack.clone(),
             partial: plan.options.selection.describe(),
+            ignored: plan.ignored.clone(),
             summary: plan.summary(),
             drift: plan.changes.iter().filter_map(drift_view).collect(),
             changes: plan

@@ -896,6 +896,56 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
             }
         }
     }
+    attach_ignores(stack, &a, &mut out);
     out.sort_by(|x, y| x.addr.cmp(&y.addr));
     out
+}
+
+/// Gives each section's main resource the paths its `ignore` names, and
+/// an autoscaled node group its count.
+fn attach_ignores(stack: &Stack, a: &Addrs, out: &mut [Resource]) {
+    let mut wanted: Vec<(ResourceAddr, Vec<String>)> = vec![
+        (a.cluster.clone(), stack.eks.ignore.clone()),
+        (
+            ResourceAddr::new(ResourceKind::HelmRelease, "milvus"),
+            stack
+                .milvus
+                .as_ref()
+                .map(|m| m.ignore.clone())
+                .unwrap_or_default(),
+        ),
+        (
+            a.bucket.clone(),
+            stack
+                .s3
+                .as_ref()
+                .map(|s| s.ignore.clone())
+                .unwrap_or_default(),
+        ),
+        (
+            a.msk_cluster.clone(),
+            stack
+                .msk
+                .as_ref()
+                .map(|m| m.ignore.clone())
+                .unwrap_or_default(),
+        ),
+    ];
+    for ng in &stack.eks.nodegroups {
+        let mut paths = ng.ignore.clone();
+        if ng.autoscaled {
+            paths.push("scaling.desired_size".to_string());
+        }
+        wanted.push((
+            ResourceAddr::new(ResourceKind::EksNodegroup, &ng.name),
+            paths,
+        ));
+    }
+    for (addr, mut paths) in wanted {
+        paths.sort();
+        paths.dedup();
+        if let Some(r) = out.iter_mut().find(|r| r.addr == addr) {
+            r.ignore = paths;
+        }
+    }
 }

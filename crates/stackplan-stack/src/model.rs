@@ -153,6 +153,9 @@ pub struct Eks {
     pub access: Vec<AccessGrant>,
     pub tags: BTreeMap<String, String>,
     pub prevent_destroy: bool,
+    /// `ignore = [...]`: attribute paths of the section's resource that
+    /// something else owns, never changed nor reported as drift.
+    pub ignore: Vec<String>,
 }
 
 /// One `[[eks.access]]` entry: an IAM principal's access entry with one
@@ -228,6 +231,12 @@ pub struct Nodegroup {
     pub disk_size: u32,
     pub labels: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// `desired = "autoscaled"`: an autoscaler owns the node count;
+    /// `desired` is then `min`, used at create only.
+    pub autoscaled: bool,
+    /// `ignore = [...]`: attribute paths of the section's resource that
+    /// something else owns, never changed nor reported as drift.
+    pub ignore: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,6 +259,9 @@ pub struct S3 {
     pub policy_arns: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub prevent_destroy: bool,
+    /// `ignore = [...]`: attribute paths of the section's resource that
+    /// something else owns, never changed nor reported as drift.
+    pub ignore: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -266,6 +278,9 @@ pub struct Msk {
     pub server_properties: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub prevent_destroy: bool,
+    /// `ignore = [...]`: attribute paths of the section's resource that
+    /// something else owns, never changed nor reported as drift.
+    pub ignore: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,6 +306,9 @@ pub struct Milvus {
     pub wait: bool,
     /// `[milvus.values]`, deep-merged over the generated values.
     pub values: Value,
+    /// `ignore = [...]`: attribute paths of the section's resource that
+    /// something else owns, never changed nor reported as drift.
+    pub ignore: Vec<String>,
 }
 
 /// Where a Helm chart comes from.

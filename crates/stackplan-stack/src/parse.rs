@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use miette::NamedSource;
-use stackplan_core::{SecretSource, Value};
+use stackplan_core::{KindSchema, ResourceKind, SecretSource, Value};
 use toml::de::{DeTable, DeValue};
 
 use crate::model::*;
@@ -657,6 +657,7 @@ fn read_eks(mut t: Table, p: &mut Problems) -> Option<Eks> {
         }
     }
     let access = read_access(&mut t, p);
+    let ignore = read_ignore(&mut t, p, ResourceKind::EksCluster);
     t.finish(p);
     Some(Eks {
         name: name?.into_inner(),
@@ -668,7 +669,57 @@ fn read_eks(mut t: Table, p: &mut Problems) -> Option<Eks> {
         access,
         tags,
         prevent_destroy,
+        ignore,
     })
+}
+
+/// `ignore = ["path", ...]`: attribute paths of the section's resource that
+/// something else owns (Terraform's `ignore_changes`). Each path starts
+/// with an attribute of the resource's kind, as a plan shows it
+/// (`scaling.desired_size`, `values.queryNode.replicas`).
+fn read_ignore(t: &mut Table, p: &mut Problems, kind: ResourceKind) -> Vec<String> {
+    let Some(items) = t.string_list(p, "ignore") else {
+        return Vec::new();
+    };
+    let field = t.field("ignore");
+    let schema = KindSchema::for_kind(kind);
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let path = item.get_ref();
+        let attr = path.split('.').next().unwrap_or_default();
+        if path.is_empty() || path.split('.').any(str::is_empty) {
+            p.at(
+                item.span(),
+                format!("`{field}[{i}]` is not an attribute path"),
+                "empty path segment",
+                "write dotted names, as a plan shows them: \"scaling.desired_size\"",
+            );
+            continue;
+        }
+        if !schema.attrs.iter().any(|a| a.name == attr) {
+            let names: Vec<&str> = schema.attrs.iter().map(|a| a.name).collect();
+            let nearest = names
+                .iter()
+                .map(|n| (strsim::jaro_winkler(attr, n), *n))
+                .filter(|(score, _)| *score > 0.7)
+                .max_by(|x, y| x.0.total_cmp(&y.0));
+            let hint = match nearest {
+                Some((_, n)) => format!("did you mean `{n}`? `{kind}` has: {}", names.join(", ")),
+                None => format!("`{kind}` has: {}", names.join(", ")),
+            };
+            p.at(
+                item.span(),
+                format!("`{field}[{i}]`: `{attr}` is not an attribute of `{kind}`"),
+                "unknown attribute",
+                &hint,
+            );
+            continue;
+        }
+        out.push(path.to_string());
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `[[eks.access]]`: one access entry per principal, each with one access
@@ -829,8 +880,20 @@ fn read_nodegroup(mut t: Table, p: &mut Problems) -> Option<(Nodegroup, Range<us
             "",
         );
     }
-    let desired = {
-        let v = t.req_integer(p, "desired", "set the node count: desired = 3");
+    // `desired = "autoscaled"`: an autoscaler (cluster-autoscaler,
+    // Karpenter) owns the count; min and max stay the stack's.
+    let autoscaled = t.raw("desired").and_then(|v| match v.get_ref() {
+        DeValue::String(s) if s.as_ref() == "autoscaled" => Some(v.span()),
+        _ => None,
+    });
+    let desired = if autoscaled.is_some() {
+        None
+    } else {
+        let v = t.req_integer(
+            p,
+            "desired",
+            "set the node count: desired = 3, or desired = \"autoscaled\" when an autoscaler owns it",
+        );
         positive(p, &format!("{path}.desired"), v, 1, 450)
     };
     let min = {
@@ -865,10 +928,27 @@ fn read_nodegroup(mut t: Table, p: &mut Problems) -> Option<(Nodegroup, Range<us
     }
     let tags = tags(&mut t, p);
     let span = t.span.clone();
+    let ignore = read_ignore(&mut t, p, ResourceKind::EksNodegroup);
     t.finish(p);
-    let desired = desired?;
-    let min = min.unwrap_or(desired);
-    let max = max.unwrap_or(desired);
+    let (desired, min, max) = match autoscaled.clone() {
+        Some(at) => {
+            // The count starts at min and is the autoscaler's from then on.
+            let (Some(min), Some(max)) = (min, max) else {
+                p.at(
+                    at,
+                    format!("`{path}.desired` is \"autoscaled\" but `min` or `max` is missing"),
+                    "autoscaled needs its bounds",
+                    "give the autoscaler its range: min = 2, max = 10",
+                );
+                return None;
+            };
+            (min.max(1), min, max)
+        }
+        None => {
+            let desired = desired?;
+            (desired, min.unwrap_or(desired), max.unwrap_or(desired))
+        }
+    };
     if !(min <= desired && desired <= max) {
         p.at(span, format!("`{path}` needs min <= desired <= max, but has min {min}, desired {desired}, max {max}"), "inconsistent scaling", "min and max default to desired when left out");
         return None;
@@ -882,6 +962,8 @@ fn read_nodegroup(mut t: Table, p: &mut Problems) -> Option<(Nodegroup, Range<us
             desired,
             min,
             max,
+            autoscaled: autoscaled.is_some(),
+            ignore,
             disk_size: disk.unwrap_or(80),
             labels: labels
                 .into_iter()
@@ -938,6 +1020,7 @@ fn read_s3(mut t: Table, p: &mut Problems) -> Option<S3> {
     }
     let prevent_destroy = t.flag(p, "prevent_destroy", false);
     let tags = tags(&mut t, p);
+    let ignore = read_ignore(&mut t, p, ResourceKind::S3Bucket);
     t.finish(p);
     Some(S3 {
         bucket: bucket?.into_inner(),
@@ -947,6 +1030,7 @@ fn read_s3(mut t: Table, p: &mut Problems) -> Option<S3> {
         policy_arns: policy_arns.into_iter().map(Sp::into_inner).collect(),
         tags,
         prevent_destroy,
+        ignore,
     })
 }
 
@@ -1102,6 +1186,7 @@ fn read_msk(mut t: Table, p: &mut Problems, client_subnets: Option<usize>) -> Op
     }
     let prevent_destroy = t.flag(p, "prevent_destroy", false);
     let tags = tags(&mut t, p);
+    let ignore = read_ignore(&mut t, p, ResourceKind::MskCluster);
     t.finish(p);
     Some(Msk {
         name: name?.into_inner(),
@@ -1117,6 +1202,7 @@ fn read_msk(mut t: Table, p: &mut Problems, client_subnets: Option<usize>) -> Op
             .collect(),
         tags,
         prevent_destroy,
+        ignore,
     })
 }
 
@@ -1615,6 +1701,7 @@ fn read_milvus(mut t: Table, p: &mut Problems) -> Option<Milvus> {
         (None, None) => Some(None),
     };
     let values = helm_values(&mut t, p);
+    let ignore = read_ignore(&mut t, p, ResourceKind::HelmRelease);
     t.finish(p);
     let (chart, chart_span) = chart?;
     Some(Milvus {
@@ -1628,6 +1715,7 @@ fn read_milvus(mut t: Table, p: &mut Problems) -> Option<Milvus> {
         resources: resources?,
         wait,
         values,
+        ignore,
     })
 }
 

@@ -68,7 +68,7 @@ impl<'a, 'i> Table<'a, 'i> {
         }
     }
 
-    fn field(&self, key: &str) -> String {
+    pub(crate) fn field(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_string()
         } else {
