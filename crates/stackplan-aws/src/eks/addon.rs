@@ -35,7 +35,83 @@ fn version_key(v: &str) -> Vec<u64> {
         .collect()
 }
 
+/// What DescribeAddonVersions offers of one add-on for one Kubernetes
+/// version.
+struct AddonCatalogue {
+    /// Newest first.
+    versions: Vec<String>,
+    /// The one flagged `defaultVersion` for that Kubernetes version.
+    default: Option<String>,
+}
+
+impl AddonCatalogue {
+    fn default_or_newest(&self) -> Option<String> {
+        self.default
+            .clone()
+            .or_else(|| self.versions.first().cloned())
+    }
+}
+
+fn no_version(addr: &ResourceAddr, addon: &str, k8s: &str) -> AwsError {
+    AwsError::Failed {
+        addr: addr.clone(),
+        what: format!("DescribeAddonVersions lists no version of {addon} for Kubernetes {k8s}"),
+    }
+}
+
 impl AwsProvider {
+    /// The cluster's Kubernetes version (DescribeCluster).
+    async fn cluster_k8s_version(&self, addr: &ResourceAddr, cluster: &str) -> AwsResult<String> {
+        self.describe_cluster(addr, cluster)
+            .await?
+            .and_then(|c| c.version().map(str::to_string))
+            .ok_or_else(|| vanished(addr, "DescribeCluster", cluster))
+    }
+
+    /// What EKS offers of an add-on for a Kubernetes version
+    /// (DescribeAddonVersions with `kubernetesVersion`): every version,
+    /// newest first, and the one flagged `defaultVersion` for it.
+    async fn addon_catalogue(
+        &self,
+        addr: &ResourceAddr,
+        addon: &str,
+        k8s: &str,
+    ) -> AwsResult<AddonCatalogue> {
+        let pages: Vec<_> = self
+            .eks
+            .describe_addon_versions()
+            .addon_name(addon)
+            .kubernetes_version(k8s)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::api(addr, "DescribeAddonVersions", e))?;
+        let infos: Vec<_> = pages
+            .iter()
+            .flat_map(|p| p.addons())
+            .filter(|a| a.addon_name() == Some(addon))
+            .flat_map(|a| a.addon_versions())
+            .collect();
+        let mut versions: Vec<String> = infos
+            .iter()
+            .filter_map(|v| v.addon_version())
+            .map(str::to_string)
+            .collect();
+        versions.sort_by_key(|v| std::cmp::Reverse(version_key(v)));
+        versions.dedup();
+        let default = infos
+            .iter()
+            .find(|v| {
+                v.compatibilities()
+                    .iter()
+                    .any(|c| c.cluster_version() == Some(k8s) && c.default_version())
+            })
+            .and_then(|v| v.addon_version())
+            .map(str::to_string);
+        Ok(AddonCatalogue { versions, default })
+    }
+
     /// The newest version of an add-on for the cluster's Kubernetes version.
     /// Not EKS's `defaultVersion`, which often lags: "latest" means newest.
     async fn latest_addon_version(
@@ -44,31 +120,127 @@ impl AwsProvider {
         cluster: &str,
         addon: &str,
     ) -> AwsResult<String> {
-        let k8s = self
-            .describe_cluster(addr, cluster)
+        let k8s = self.cluster_k8s_version(addr, cluster).await?;
+        self.addon_catalogue(addr, addon, &k8s)
             .await?
-            .and_then(|c| c.version().map(str::to_string))
-            .ok_or_else(|| vanished(addr, "DescribeCluster", cluster))?;
+            .versions
+            .into_iter()
+            .next()
+            .ok_or_else(|| no_version(addr, addon, &k8s))
+    }
+
+    /// The version EKS installs by default for the cluster's version.
+    async fn default_addon_version(
+        &self,
+        addr: &ResourceAddr,
+        cluster: &str,
+        addon: &str,
+    ) -> AwsResult<String> {
+        let k8s = self.cluster_k8s_version(addr, cluster).await?;
+        self.addon_catalogue(addr, addon, &k8s)
+            .await?
+            .default_or_newest()
+            .ok_or_else(|| no_version(addr, addon, &k8s))
+    }
+
+    /// One minor of a cluster's upgrade, for its add-ons: every add-on
+    /// whose installed version EKS does not list for `minor` moved to
+    /// `minor`'s default version. kube-proxy's builds are per minor
+    /// (v1.31.x for 1.31), so it always moves: it must track the control
+    /// plane. What the stack asks of each add-on (`latest`, a pinned
+    /// version) its own update applies once the cluster is at its target.
+    pub(super) async fn addons_follow(
+        &self,
+        req: &ApplyRequest<'_>,
+        cluster: &str,
+        minor: &str,
+    ) -> AwsResult<()> {
+        let pages: Vec<_> = self
+            .eks
+            .list_addons()
+            .cluster_name(cluster)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::api(req.addr, "ListAddons", e))?;
+        let mut names: Vec<String> = pages.iter().flat_map(|p| p.addons()).cloned().collect();
+        names.sort();
+        for name in names {
+            let Some(a) = self.describe_addon(req.addr, cluster, &name).await? else {
+                continue;
+            };
+            if a.status().is_some_and(|s| s.as_str() == "DELETING") {
+                continue;
+            }
+            let installed = a.addon_version().unwrap_or_default();
+            let catalogue = self.addon_catalogue(req.addr, &name, minor).await?;
+            if catalogue.versions.iter().any(|v| v == installed) {
+                continue;
+            }
+            let Some(target) = catalogue.default_or_newest() else {
+                return Err(no_version(req.addr, &name, minor));
+            };
+            self.addon_version_update(
+                req.addr,
+                req.events,
+                cluster,
+                &name,
+                Some(&target),
+                None,
+                ResolveConflicts::Overwrite,
+                &format!("{installed} is not built for {minor}"),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// One UpdateAddon, waited for.
+    #[allow(clippy::too_many_arguments)]
+    async fn addon_version_update(
+        &self,
+        addr: &ResourceAddr,
+        events: &dyn stackplan_core::EventSink,
+        cluster: &str,
+        name: &str,
+        version: Option<&str>,
+        role: Option<&str>,
+        resolve: ResolveConflicts,
+        why: &str,
+    ) -> AwsResult<()> {
+        progress(
+            events,
+            addr,
+            Phase::Updating,
+            match version {
+                Some(v) => format!("UpdateAddon {name} to {v} ({why})"),
+                None => format!("UpdateAddon {name} ({why})"),
+            },
+        );
         let out = self
             .eks
-            .describe_addon_versions()
-            .addon_name(addon)
-            .kubernetes_version(&k8s)
+            .update_addon()
+            .cluster_name(cluster)
+            .addon_name(name)
+            .set_addon_version(version.map(str::to_string))
+            .set_service_account_role_arn(role.map(str::to_string))
+            .resolve_conflicts(resolve)
+            .client_request_token(client_token())
             .send()
             .await
-            .map_err(|e| AwsError::api(addr, "DescribeAddonVersions", e))?;
-        let newest = out
-            .addons()
-            .iter()
-            .filter(|a| a.addon_name() == Some(addon))
-            .flat_map(|a| a.addon_versions())
-            .filter_map(|v| v.addon_version())
-            .max_by_key(|v| version_key(v))
-            .map(str::to_string);
-        newest.ok_or_else(|| AwsError::Failed {
-            addr: addr.clone(),
-            what: format!("DescribeAddonVersions lists no version of {addon} for Kubernetes {k8s}"),
-        })
+            .map_err(|e| AwsError::api(addr, "UpdateAddon", e))?;
+        self.eks_update_wait(
+            addr,
+            events,
+            UpdateOf {
+                addon: Some(name),
+                ..UpdateOf::cluster(cluster)
+            },
+            out.update().and_then(|u| u.id()),
+            &format!("add-on {name} update"),
+        )
+        .await
     }
 
     async fn describe_addon(
@@ -100,16 +272,25 @@ impl AwsProvider {
         // after it, to keep a refresh at two round trips; its answer (or
         // error, as when the cluster is not there either) matters only
         // when the add-on exists.
-        let (described, latest) = tokio::join!(self.describe_addon(addr, cluster, name), async {
-            if wants_latest {
-                Some(self.latest_addon_version(addr, cluster, name).await)
-            } else {
-                None
-            }
-        });
+        let (described, k8s_latest) =
+            tokio::join!(self.describe_addon(addr, cluster, name), async {
+                let k8s = self.cluster_k8s_version(addr, cluster).await?;
+                let latest = if wants_latest {
+                    Some(self.addon_catalogue(addr, name, &k8s).await.and_then(|c| {
+                        c.versions
+                            .into_iter()
+                            .next()
+                            .ok_or_else(|| no_version(addr, name, &k8s))
+                    }))
+                } else {
+                    None
+                };
+                Ok::<_, AwsError>((k8s, latest))
+            });
         let Some(a) = described? else {
             return Ok(None);
         };
+        let (k8s, latest) = k8s_latest?;
         let status = a.status().map(|s| s.as_str()).unwrap_or_default();
         if status == "DELETING" {
             return Ok(None);
@@ -136,6 +317,9 @@ impl AwsProvider {
                 .attr("cluster_name", cluster)
                 .attr("addon_name", name)
                 .attr("addon_version", version)
+                // The version it follows is the cluster's: an add-on is
+                // always on its cluster's version.
+                .attr("kubernetes_version", k8s)
                 .attr(
                     "service_account_role_arn",
                     a.service_account_role_arn()
@@ -252,36 +436,42 @@ impl AwsProvider {
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeAddon", name))?;
         let kind = req.addr.kind;
-        if differs(kind, &live.attrs, req.desired, "addon_version")
-            || differs(kind, &live.attrs, req.desired, "service_account_role_arn")
-        {
-            let version = self.resolve_addon_version(&d, cluster, name).await?;
-            progress(req.events, req.addr, Phase::Updating, "UpdateAddon");
-            let out = self
-                .eks
-                .update_addon()
-                .cluster_name(cluster)
-                .addon_name(name)
-                .set_addon_version(version)
-                .set_service_account_role_arn(
-                    d.opt_str("service_account_role_arn")?.map(str::to_string),
-                )
-                .resolve_conflicts(ResolveConflicts::from(
-                    d.opt_str("resolve_conflicts")?.unwrap_or("OVERWRITE"),
-                ))
-                .client_request_token(client_token())
-                .send()
-                .await
-                .map_err(|e| AwsError::api(req.addr, "UpdateAddon", e))?;
-            self.eks_update_wait(
+        // The plan moved the cluster's version under this add-on: an
+        // add-on without a pinned version goes to the default of the
+        // version the cluster is on now (read again here, after the
+        // cluster's upgrade ran), `latest` to its newest.
+        let follows = req
+            .field_diffs
+            .iter()
+            .any(|d| d.path == "kubernetes_version");
+        let installed = live
+            .outputs
+            .get("installed_version")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let target = match d.opt_str("addon_version")? {
+            Some(LATEST) => Some(self.latest_addon_version(req.addr, cluster, name).await?),
+            Some(v) => Some(v.to_string()),
+            None if follows => Some(self.default_addon_version(req.addr, cluster, name).await?),
+            None => None,
+        };
+        let version_moves = target.as_deref().is_some_and(|t| t != installed);
+        let role_moves = differs(kind, &live.attrs, req.desired, "service_account_role_arn");
+        if version_moves || role_moves {
+            self.addon_version_update(
                 req.addr,
                 req.events,
-                UpdateOf {
-                    addon: Some(name),
-                    ..UpdateOf::cluster(cluster)
+                cluster,
+                name,
+                target.as_deref().filter(|_| version_moves),
+                d.opt_str("service_account_role_arn")?,
+                ResolveConflicts::from(d.opt_str("resolve_conflicts")?.unwrap_or("OVERWRITE")),
+                if version_moves && follows {
+                    "the cluster's Kubernetes version moved"
+                } else {
+                    "the stack asks for it"
                 },
-                out.update().and_then(|u| u.id()),
-                "add-on update",
             )
             .await?;
         }

@@ -1,6 +1,31 @@
 //! The EKS cluster: created with its access configuration, its version
-//! upgraded in place one minor at a time, endpoint access and the
-//! authentication mode changed through UpdateClusterConfig.
+//! upgraded in place, endpoint access and the authentication mode changed
+//! through UpdateClusterConfig.
+//!
+//! An upgrade is a chain, run by the cluster's update one minor at a time
+//! however many minors the stack moves (EKS user guide, "Update existing
+//! cluster to new Kubernetes version": a cluster moves one minor per
+//! update, and the nodes and add-ons are updated after the control plane;
+//! botocore `eks` model, UpdateClusterVersion: "all of your node groups'
+//! Kubernetes versions must match the cluster's Kubernetes version in
+//! order to update the cluster to a new Kubernetes version"). Per minor:
+//! UpdateClusterVersion, waited for; every managed node group of the
+//! cluster UpdateNodegroupVersion to it (rolling), waited for; then every
+//! add-on whose installed version DescribeAddonVersions does not list for
+//! that minor (kube-proxy always: its builds are per minor) UpdateAddon to
+//! the minor's default. eksctl's "Cluster upgrades" guide has the same
+//! three steps as separate commands (`eksctl upgrade cluster`, one minor
+//! at a time: "Upgrades of more than one Kubernetes version are not
+//! supported"; then the node groups; then the default add-ons). With
+//! terraform-provider-aws a node group follows the cluster by
+//! `version = aws_eks_cluster.x.version` (hashicorp/terraform-provider-aws
+//! #26345), which orders one minor's steps but cannot interleave two, and
+//! a node group left behind is the refusal quoted in #19478; pulumi-eks
+//! made managed node groups follow the cluster's version by default
+//! (pulumi/pulumi-eks#1253), as the expansion does here. The node group and add-on resources
+//! follow the cluster's version in the stack, so they plan a change of
+//! their own: run after the cluster's, it finds the node group there, and
+//! resolves an add-on's `latest` or EKS default for the new minor.
 
 use aws_sdk_eks::types::{
     AuthenticationMode, CreateAccessConfigRequest, UpdateAccessConfigRequest, VpcConfigRequest,
@@ -22,10 +47,55 @@ fn minor_version(v: &str) -> Option<(u32, u32)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
-/// Refuses what EKS cannot do to a cluster's version in place: go down, or
-/// skip a minor version. Called at plan time, so the plan fails with the
-/// reason instead of apply failing half way.
-pub(crate) fn check_version_change(addr: &ResourceAddr, diffs: &[FieldDiff]) -> AwsResult<()> {
+/// The minor versions an upgrade from `from` to `to` passes through, in
+/// order, `to` included: EKS upgrades a control plane one minor version
+/// at a time (EKS user guide, "Update existing cluster to new Kubernetes
+/// version": "you can't skip versions"; moto_ext refuses a jump of two
+/// the same way). Empty when `to` is not above `from`.
+pub(crate) fn upgrade_minors(from: &str, to: &str) -> Vec<String> {
+    match (minor_version(from), minor_version(to)) {
+        (Some((fm, fi)), Some((tm, ti))) if fm == tm && ti > fi => {
+            (fi + 1..=ti).map(|m| format!("{fm}.{m}")).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The field of the cluster's change that names the steps of an upgrade.
+pub(crate) const UPGRADE_STEPS: &str = "upgrade_steps";
+
+/// What one minor of an upgrade does, each with the EKS rule it follows;
+/// the plan shows these, and `cluster_update` runs them in this order.
+fn step_descriptions(minor: &str) -> [String; 3] {
+    [
+        format!(
+            "{minor}: control plane, UpdateClusterVersion to {minor} (EKS upgrades one minor \
+             version at a time)"
+        ),
+        format!(
+            "{minor}: every managed node group, UpdateNodegroupVersion to {minor}, rolling \
+             (EKS refuses the next UpdateClusterVersion while a node group's version differs \
+             from the cluster's)"
+        ),
+        format!(
+            "{minor}: kube-proxy and every add-on whose version is not built for {minor} to \
+             {minor}'s default version (DescribeAddonVersions for {minor}; kube-proxy must \
+             track the control plane)"
+        ),
+    ]
+}
+
+/// Checks a change of the cluster's version at plan time, so the plan
+/// fails with the reason instead of apply failing half way: EKS cannot go
+/// down, nor change the major version. An upgrade is kept, and the steps
+/// it takes are added to the change as `upgrade_steps` (one minor at a
+/// time: control plane, node groups, add-ons), so a reviewer sees every
+/// one and the rule behind it.
+pub(crate) fn check_version_change(
+    addr: &ResourceAddr,
+    diffs: &mut Vec<FieldDiff>,
+) -> AwsResult<()> {
+    diffs.retain(|d| d.path != UPGRADE_STEPS);
     let Some(d) = diffs.iter().find(|d| d.path == "version") else {
         return Ok(());
     };
@@ -46,12 +116,22 @@ pub(crate) fn check_version_change(addr: &ResourceAddr, diffs: &[FieldDiff]) -> 
             "EKS cannot downgrade a cluster: version {from} is live, the stack asks for {to}"
         ));
     }
-    if t.0 != f.0 || t.1 > f.1 + 1 {
+    if t.0 != f.0 {
         return refuse(format!(
-            "EKS upgrades one minor version at a time: version {from} is live, so the next \
-             apply can take it to {}.{}, not {to}",
-            f.0,
-            f.1 + 1
+            "EKS upgrades one minor version at a time within a major version: version \
+             {from} is live, the stack asks for {to}"
+        ));
+    }
+    let steps: Vec<Value> = upgrade_minors(from, to)
+        .iter()
+        .flat_map(|m| step_descriptions(m))
+        .map(Value::string)
+        .collect();
+    if !steps.is_empty() {
+        diffs.push(FieldDiff::new(
+            UPGRADE_STEPS,
+            Value::Null,
+            Value::list(steps),
         ));
     }
     Ok(())
@@ -251,34 +331,28 @@ impl AwsProvider {
         let kind = req.addr.kind;
         if differs(kind, &live.attrs, req.desired, "version") {
             let want = d.str("version")?;
-            let before = live.attrs.get("version").cloned().unwrap_or_default();
+            let before = live
+                .attrs
+                .get("version")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             check_version_change(
                 req.addr,
-                &[FieldDiff::new("version", before, Value::string(want))],
+                &mut vec![FieldDiff::new(
+                    "version",
+                    Value::string(&before),
+                    Value::string(want),
+                )],
             )?;
-            progress(
-                req.events,
-                req.addr,
-                Phase::Updating,
-                format!("UpdateClusterVersion to {want}"),
-            );
-            let out = self
-                .eks
-                .update_cluster_version()
-                .name(&name)
-                .version(want)
-                .client_request_token(client_token())
-                .send()
-                .await
-                .map_err(|e| AwsError::api(req.addr, "UpdateClusterVersion", e))?;
-            self.eks_update_wait(
-                req.addr,
-                req.events,
-                UpdateOf::cluster(&name),
-                out.update().and_then(|u| u.id()),
-                "cluster version update",
-            )
-            .await?;
+            // Node groups an earlier apply left behind first: EKS refuses
+            // the next step while one is.
+            self.nodegroups_follow(&req, &name, &before).await?;
+            for minor in upgrade_minors(&before, want) {
+                self.cluster_version_step(&req, &name, &minor).await?;
+                self.nodegroups_follow(&req, &name, &minor).await?;
+                self.addons_follow(&req, &name, &minor).await?;
+            }
         }
         if differs(kind, &live.attrs, req.desired, "endpoint_public_access")
             || differs(kind, &live.attrs, req.desired, "endpoint_private_access")
@@ -308,6 +382,58 @@ impl AwsProvider {
         self.cluster_observe(req.addr, &name)
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeCluster", &name))
+    }
+
+    /// One minor of an upgrade: UpdateClusterVersion, waited for.
+    async fn cluster_version_step(
+        &self,
+        req: &ApplyRequest<'_>,
+        name: &str,
+        minor: &str,
+    ) -> AwsResult<()> {
+        progress(
+            req.events,
+            req.addr,
+            Phase::Updating,
+            format!("UpdateClusterVersion to {minor}"),
+        );
+        let out = self
+            .eks
+            .update_cluster_version()
+            .name(name)
+            .version(minor)
+            .client_request_token(client_token())
+            .send()
+            .await
+            .map_err(|e| AwsError::api(req.addr, "UpdateClusterVersion", e))?;
+        self.eks_update_wait(
+            req.addr,
+            req.events,
+            UpdateOf::cluster(name),
+            out.update().and_then(|u| u.id()),
+            &format!("cluster version update to {minor}"),
+        )
+        .await
+    }
+
+    /// Every managed node group of the cluster not on `minor` taken to it
+    /// (UpdateNodegroupVersion, rolling, the latest AMI release of that
+    /// version), one after the other, each waited for.
+    async fn nodegroups_follow(
+        &self,
+        req: &ApplyRequest<'_>,
+        cluster: &str,
+        minor: &str,
+    ) -> AwsResult<()> {
+        let want = minor_version(minor);
+        for (ng, version) in self.nodegroup_versions(req.addr, cluster).await? {
+            if version.as_deref().and_then(minor_version) == want {
+                continue;
+            }
+            self.nodegroup_version_update(req.addr, req.events, cluster, &ng, Some(minor), None)
+                .await?;
+        }
+        Ok(())
     }
 
     pub(crate) async fn cluster_wait(
@@ -396,25 +522,48 @@ mod tests {
         ResourceAddr::new(ResourceKind::EksCluster, "main")
     }
 
-    #[test]
-    fn cluster_upgrade_by_one_minor_version_is_allowed() {
-        check_version_change(&cluster(), &version_diff("1.30", "1.31")).unwrap();
+    fn steps(diffs: &[FieldDiff]) -> Vec<String> {
+        diffs
+            .iter()
+            .filter(|d| d.path == UPGRADE_STEPS)
+            .flat_map(|d| match &d.after {
+                Value::List(items) => items.clone(),
+                _ => Vec::new(),
+            })
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
     }
 
     #[test]
-    fn cluster_upgrade_that_skips_a_minor_version_is_refused_naming_the_next_step() {
-        let err = check_version_change(&cluster(), &version_diff("1.29", "1.31")).unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.starts_with("eks_cluster.main: EKS upgrades one minor version"),
-            "{text}"
-        );
-        assert!(text.contains("to 1.30, not 1.31"), "{text}");
+    fn cluster_upgrade_by_one_minor_version_names_its_three_steps() {
+        let mut diffs = version_diff("1.30", "1.31");
+        check_version_change(&cluster(), &mut diffs).unwrap();
+        let steps = steps(&diffs);
+        assert_eq!(steps.len(), 3, "{steps:#?}");
+        assert!(steps[0].starts_with("1.31: control plane, UpdateClusterVersion to 1.31"));
+        assert!(steps[1].starts_with("1.31: every managed node group"));
+        assert!(steps[2].starts_with("1.31: kube-proxy"));
+        // Planned again (a saved plan checked at apply): the same steps once.
+        check_version_change(&cluster(), &mut diffs).unwrap();
+        assert_eq!(diffs.len(), 2);
     }
 
     #[test]
-    fn cluster_downgrade_is_refused() {
-        let err = check_version_change(&cluster(), &version_diff("1.31", "1.30")).unwrap_err();
+    fn cluster_upgrade_of_several_minors_is_planned_one_minor_at_a_time_in_order() {
+        assert_eq!(upgrade_minors("1.29", "1.32"), ["1.30", "1.31", "1.32"]);
+        assert!(upgrade_minors("1.31", "1.31").is_empty());
+        assert!(upgrade_minors("1.31", "1.30").is_empty());
+        let mut diffs = version_diff("1.29", "1.31");
+        check_version_change(&cluster(), &mut diffs).unwrap();
+        let minors: Vec<String> = steps(&diffs).iter().map(|s| s[..4].to_string()).collect();
+        assert_eq!(minors, ["1.30", "1.30", "1.30", "1.31", "1.31", "1.31"]);
+    }
+
+    #[test]
+    fn cluster_downgrade_and_major_change_are_refused() {
+        let err = check_version_change(&cluster(), &mut version_diff("1.31", "1.30")).unwrap_err();
         assert!(err.to_string().contains("cannot downgrade"));
+        let err = check_version_change(&cluster(), &mut version_diff("1.31", "2.0")).unwrap_err();
+        assert!(err.to_string().contains("within a major version"), "{err}");
     }
 }

@@ -1,14 +1,18 @@
-//! EKS: the cluster (version upgrades in place, one minor at a time), its
-//! managed node groups (scaling and labels in place) and add-ons (`latest`
-//! resolved to a concrete version through DescribeAddonVersions), and the
+//! EKS: the cluster (version upgrades in place, one minor at a time, each
+//! minor taking the control plane, then every managed node group, then the
+//! add-ons not built for it: `cluster.rs`), its managed node groups
+//! (scaling and labels in place, Kubernetes version and AMI release by a
+//! rolling UpdateNodegroupVersion) and add-ons (`latest` resolved to a
+//! concrete version through DescribeAddonVersions, for the Kubernetes
+//! version the cluster is on when the update runs), and the
 //! access entries that admit IAM principals to a cluster. One module per
 //! kind; this one holds what they share: tags, the `<cluster>:<name>` ids,
 //! and the wait for an EKS update.
 //!
 //! Every create and update carries a `clientRequestToken`: CreateCluster,
 //! CreateNodegroup, CreateAddon, CreateAccessEntry, UpdateClusterVersion,
-//! UpdateClusterConfig, UpdateNodegroupConfig and UpdateAddon (and
-//! UpdateNodegroupVersion, not called yet) take one, documented in the
+//! UpdateClusterConfig, UpdateNodegroupConfig, UpdateNodegroupVersion and
+//! UpdateAddon take one, documented in the
 //! botocore `eks` model (`data/eks/2017-11-01/service-2.json`, botocore
 //! 1.44.8) as "A unique, case-sensitive identifier that you provide to
 //! ensure the idempotency of the request." (`idempotencyToken: true`).

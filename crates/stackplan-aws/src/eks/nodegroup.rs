@@ -26,6 +26,12 @@ use super::{UpdateOf, hash_tags, sorted, split_id, tags_of};
 use crate::attrs::{
     Desired, as_int, differs, map_delta, observed_str_map, str_map_value, value_to_json,
 };
+
+fn opt_str_value(s: Option<&str>) -> Value {
+    s.filter(|s| !s.is_empty())
+        .map(Value::string)
+        .unwrap_or(Value::Null)
+}
 use crate::ec2::vanished;
 use crate::error::{AwsError, AwsResult, absent_if_not_found};
 use crate::wait::{Poll, poll_until, poll_until_gone, progress, retry_while_iam_propagates};
@@ -98,6 +104,13 @@ pub(crate) fn is_suffixed_copy(live: &str, name: &str) -> bool {
 /// live name is the stack's with a suffix, made because the old copy held
 /// the name when it was created. Without this every plan after a
 /// blue/green replacement would replace the node group again.
+///
+/// Also drops a `release_version` the stack stopped pinning: unset means
+/// "EKS's latest AMI for the version" (botocore `eks` model,
+/// UpdateNodegroupVersionRequest.releaseVersion: "By default, the latest
+/// available AMI version for the node group's Kubernetes version is
+/// used"), which any release already is as far as the stack can say, and
+/// EKS cannot roll a node group back to an earlier AMI anyway.
 pub(crate) fn drop_suffixed_name_diff(diffs: &mut Vec<FieldDiff>) {
     diffs.retain(|d| {
         let suffixed = d.path == "nodegroup_name"
@@ -105,7 +118,8 @@ pub(crate) fn drop_suffixed_name_diff(diffs: &mut Vec<FieldDiff>) {
                 (d.before.as_str(), d.after.as_str()),
                 (Some(live), Some(wanted)) if is_suffixed_copy(live, wanted)
             );
-        !suffixed
+        let release_unpinned = d.path == "release_version" && d.after == Value::Null;
+        !suffixed && !release_unpinned
     });
 }
 
@@ -220,6 +234,8 @@ impl AwsProvider {
                 .attr("subnet_ids", sorted(ng.subnets()))
                 .attr("instance_types", sorted(ng.instance_types()))
                 .attr("disk_size", i64::from(ng.disk_size().unwrap_or(20)))
+                .attr("version", opt_str_value(ng.version()))
+                .attr("release_version", opt_str_value(ng.release_version()))
                 .attr(
                     "capacity_type",
                     ng.capacity_type().map_or("ON_DEMAND", |t| t.as_str()),
@@ -431,6 +447,8 @@ impl AwsProvider {
             .set_instance_types(Some(d.str_list("instance_types")?))
             .set_disk_size(d.opt_int("disk_size")?.map(|i| i as i32))
             .set_ami_type(d.opt_str("ami_type")?.map(AmiTypes::from))
+            .set_version(d.opt_str("version")?.map(str::to_string))
+            .set_release_version(d.opt_str("release_version")?.map(str::to_string))
             .set_capacity_type(d.opt_str("capacity_type")?.map(CapacityTypes::from))
             .scaling_config(Self::scaling_config(&d)?)
             .set_labels(hash_tags(d.str_map("labels")?))
@@ -508,12 +526,102 @@ impl AwsProvider {
             )
             .await?;
         }
+        // After the cluster's upgrade (which brings every node group along,
+        // see `cluster.rs`) the version is usually already there; what is
+        // left is a node group behind (an apply stopped half way) or a new
+        // AMI release.
+        let version = differs(kind, &live.attrs, req.desired, "version");
+        let release = d.opt_str("release_version")?.is_some()
+            && differs(kind, &live.attrs, req.desired, "release_version");
+        if version || release {
+            self.nodegroup_version_update(
+                req.addr,
+                req.events,
+                cluster,
+                name,
+                d.opt_str("version")?,
+                d.opt_str("release_version")?,
+            )
+            .await?;
+        }
         if let Some(arn) = live.outputs.get("arn").and_then(Value::as_str) {
             self.eks_retag(&req, arn, &live.attrs).await?;
         }
         self.nodegroup_observe(req.addr, cluster, name)
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeNodegroup", name))
+    }
+
+    /// One UpdateNodegroupVersion, waited for: EKS replaces the nodes one
+    /// by one, draining each (botocore `eks` model, UpdateNodegroupVersion:
+    /// "every Pod on that node is drained first"), so it is a rolling
+    /// update, never a replacement. No `version` is the cluster's; no
+    /// `release` is the latest AMI for the version.
+    pub(super) async fn nodegroup_version_update(
+        &self,
+        addr: &ResourceAddr,
+        events: &dyn stackplan_core::EventSink,
+        cluster: &str,
+        name: &str,
+        version: Option<&str>,
+        release: Option<&str>,
+    ) -> AwsResult<()> {
+        let what = match (version, release) {
+            (Some(v), Some(r)) => format!("{v}, AMI release {r}"),
+            (Some(v), None) => format!("{v}, latest AMI release"),
+            (None, Some(r)) => format!("AMI release {r}"),
+            (None, None) => "the cluster's version".to_string(),
+        };
+        progress(
+            events,
+            addr,
+            Phase::Updating,
+            format!("UpdateNodegroupVersion {name} to {what} (rolling)"),
+        );
+        let out = self
+            .eks
+            .update_nodegroup_version()
+            .cluster_name(cluster)
+            .nodegroup_name(name)
+            .set_version(version.map(str::to_string))
+            .set_release_version(release.map(str::to_string))
+            .client_request_token(client_token())
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "UpdateNodegroupVersion", e))?;
+        self.eks_update_wait(
+            addr,
+            events,
+            UpdateOf {
+                nodegroup: Some(name),
+                ..UpdateOf::cluster(cluster)
+            },
+            out.update().and_then(|u| u.id()),
+            &format!("node group {name} version update"),
+        )
+        .await
+    }
+
+    /// The managed node groups of a cluster with their Kubernetes
+    /// versions (ListNodegroups, then DescribeNodegroup of each), those on
+    /// their way out left out.
+    pub(super) async fn nodegroup_versions(
+        &self,
+        addr: &ResourceAddr,
+        cluster: &str,
+    ) -> AwsResult<Vec<(String, Option<String>)>> {
+        let mut out = Vec::new();
+        for name in self.nodegroup_names(addr, cluster).await? {
+            let Some(ng) = self.describe_nodegroup(addr, cluster, &name).await? else {
+                continue;
+            };
+            if ng.status().is_some_and(|s| s.as_str() == "DELETING") {
+                continue;
+            }
+            out.push((name, ng.version().map(str::to_string)));
+        }
+        out.sort();
+        Ok(out)
     }
 
     pub(crate) async fn nodegroup_wait(

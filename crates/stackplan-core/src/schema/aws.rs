@@ -311,6 +311,13 @@ pub static EKS_NODEGROUP: KindSchema = KindSchema {
             .default(Str("ON_DEMAND")),
         A::new("disk_size").force_new().default(Int(20)),
         A::new("ami_type").force_new(),
+        // The Kubernetes version (the expansion gives the cluster's) and
+        // the AMI release: both change in place, by a rolling
+        // UpdateNodegroupVersion (botocore `eks` model), never by
+        // replacement. An unset `release_version` is EKS's latest AMI for
+        // the version.
+        A::new("version"),
+        A::new("release_version"),
         A::new("desired_size"),
         A::new("min_size"),
         A::new("max_size"),
@@ -336,6 +343,10 @@ pub static EKS_ADDON: KindSchema = KindSchema {
         A::new("addon_name").force_new(),
         A::new("version"),
         A::new("addon_version"),
+        // The cluster's Kubernetes version the add-on follows (the
+        // expansion gives the cluster's): when it moves, an add-on whose
+        // `addon_version` is unset or `latest` is re-resolved for it.
+        A::new("kubernetes_version"),
         A::new("service_account_role_arn"),
         A::new("resolve_conflicts").default(Str("OVERWRITE")),
         A::new("configuration_values").normalize(JsonDocument),
