@@ -395,6 +395,11 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
                     Value::list([Value::string(&ng.instance_type)]),
                 )
                 .attr("disk_size", i64::from(ng.disk_size))
+                // Node groups follow the cluster's Kubernetes version: the
+                // cluster's upgrade brings them along one minor at a time
+                // (EKS refuses the next UpdateClusterVersion while a node
+                // group is behind), so the node group plans clean after it.
+                .attr("version", eks.version.as_str())
                 .attr(
                     "scaling",
                     Value::map([
@@ -464,6 +469,10 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
             .attr("cluster_name", Value::reference(&a.cluster, "name"))
             .attr("addon_name", name.as_str())
             .attr("resolve_conflicts", "OVERWRITE")
+            // An add-on without a pinned version follows the cluster's
+            // minor: its default (or, for `latest`, newest) version is
+            // looked up again for the version the cluster moves to.
+            .attr("kubernetes_version", eks.version.as_str())
             .attr("tags", eks_tags(name))
             .from_section("[eks.addons]");
         if let Some(v) = &addon.version {
