@@ -889,8 +889,8 @@ fn check_selection(
             let closest = known
                 .iter()
                 .map(|k| k.to_string())
-                .min_by_key(|k| strsim_distance(k, &wanted))
-                .filter(|k| strsim_distance(k, &wanted) <= wanted.len() / 3 + 2);
+                .min_by_key(|k| strsim::levenshtein(k, &wanted))
+                .filter(|k| strsim::levenshtein(k, &wanted) <= wanted.len() / 3 + 2);
             return Err(EngineError::UnknownSelection {
                 flag,
                 addr: wanted,
@@ -899,22 +899,6 @@ fn check_selection(
         }
     }
     Ok(())
-}
-
-/// The edit distance of two short strings (Levenshtein).
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// Drops the drift a provider says its API ignores, as it drops such
