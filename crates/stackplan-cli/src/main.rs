@@ -60,9 +60,12 @@ enum Command {
     Output(commands::output::OutputArgs),
     /// Show who holds the state lock and release it.
     Unlock(commands::unlock::UnlockArgs),
-    /// Work on a stack's state directly: `state push` writes a recovery
-    /// file to the stack's backend.
+    /// Work on a stack's state directly: `state list` and `state show`
+    /// read it, `state push` writes a recovery file to the stack's backend.
     State(commands::state::StateArgs),
+    /// Take a live resource made outside stackplan into the stack's state
+    /// by its id, then show the plan against the new state.
+    Import(commands::import::ImportArgs),
     /// Apply a stack (after showing its plan and asking) or a saved plan.
     Apply(commands::apply::ApplyArgs),
     /// Delete every resource of a stack, in reverse dependency order.
@@ -125,6 +128,7 @@ fn main() -> ExitCode {
         Command::Output(args) => commands::output::run(&args),
         Command::Unlock(args) => commands::unlock::run(&args),
         Command::State(args) => commands::state::run(&args),
+        Command::Import(args) => commands::import::run(&args),
         Command::Apply(args) => commands::apply::run(&args),
         Command::Destroy(args) => commands::apply::destroy(&args),
     };

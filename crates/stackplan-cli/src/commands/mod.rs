@@ -4,6 +4,7 @@ pub mod apply;
 pub mod charts;
 pub mod drift;
 pub mod graph;
+pub mod import;
 pub mod output;
 pub mod plan;
 pub mod render;
