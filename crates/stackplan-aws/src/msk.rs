@@ -5,8 +5,9 @@
 //! association. The SASL/SCRAM bootstrap broker string is an output.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::SystemTime;
 
-use aws_sdk_kafka::primitives::Blob;
+use aws_sdk_kafka::primitives::{Blob, DateTime, DateTimeFormat};
 use aws_sdk_kafka::types::{
     BrokerEbsVolumeInfo, BrokerNodeGroupInfo, ClientAuthentication, ClientBroker, ClusterInfo,
     ConfigurationInfo, EbsStorageInfo, EncryptionInTransit, EncryptionInfo, Sasl, Scram,
@@ -110,6 +111,139 @@ fn encryption_info(d: &Desired<'_>) -> AwsResult<EncryptionInfo> {
         .build())
 }
 
+/// `<name>-<6 hex>`: the name a configuration takes while an older copy
+/// holds `name`, the hex an FNV-1a digest of its Kafka versions (sorted),
+/// folded to 24 bits, so every run and machine picks the same. MSK
+/// configuration names are 1 to 64 characters (MSK API reference,
+/// CreateConfiguration).
+pub(crate) fn suffixed_config_name(name: &str, kafka_versions: &[String]) -> String {
+    let mut versions: Vec<&str> = kafka_versions.iter().map(String::as_str).collect();
+    versions.sort_unstable();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in versions.join("\n").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let folded = (hash ^ (hash >> 24) ^ (hash >> 48)) & 0xff_ffff;
+    let keep: String = name.chars().take(64 - 7).collect();
+    format!("{keep}-{folded:06x}")
+}
+
+/// Reports a configuration made under its suffixed name
+/// ([`suffixed_config_name`]) by the stack's `name`, so the suffix is not
+/// a difference the next plan replaces it for.
+fn with_stack_name(mut o: Observed, stack_name: &str) -> Observed {
+    let live = o
+        .attrs
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let versions: Vec<String> = match o.attrs.get("kafka_versions") {
+        Some(Value::List(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if live != stack_name && live == suffixed_config_name(stack_name, &versions) {
+        o.attrs.insert("name".into(), Value::string(stack_name));
+    }
+    o
+}
+
+/// MSK's storage cool-down: "Storage scaling has a cool-down period of at
+/// least six hours between events" (MSK developer guide, "Manual scaling
+/// for Standard brokers").
+const STORAGE_COOL_DOWN_SECS: i64 = 6 * 60 * 60;
+
+fn fmt_time(t: &DateTime) -> String {
+    t.fmt(DateTimeFormat::DateTime)
+        .unwrap_or_else(|_| t.secs().to_string())
+}
+
+/// `kafka.m5.large` -> `m5`; `express.m7g.large` -> `express.m7g`.
+fn broker_family(instance_type: &str) -> String {
+    let parts: Vec<&str> = instance_type.split('.').collect();
+    match parts.as_slice() {
+        ["express", family, ..] => format!("express.{family}"),
+        [_, family, _, ..] => (*family).to_string(),
+        _ => instance_type.to_string(),
+    }
+}
+
+/// Why UpdateBrokerType cannot move `from` to `to`, if it cannot. MSK
+/// developer guide, "Update the Amazon MSK cluster broker size": Standard
+/// brokers move from M5 or T3 to M7g, from T3 to M5, or from M7g to M5
+/// (and between sizes of one family), never from a larger size to T3;
+/// Express brokers are M7g sizes only, and a Standard cluster becomes
+/// Express only through the in-place upgrade's composite broker type
+/// (botocore kafka model, UpdateBrokerType.TargetInstanceType).
+pub(crate) fn broker_type_change_refusal(from: &str, to: &str) -> Option<String> {
+    let (source, dest) = (broker_family(from), broker_family(to));
+    let allowed: &[&str] = match source.as_str() {
+        "t3" => &["t3", "m5", "m7g"],
+        "m5" => &["m5", "m7g"],
+        "m7g" => &["m7g", "m5"],
+        "express.m7g" => &["express.m7g"],
+        _ => return None,
+    };
+    (!allowed.contains(&dest.as_str())).then(|| {
+        format!(
+            "instance_type {from} -> {to}: UpdateBrokerType supports, for Standard brokers, \
+             M5 or T3 to M7g, T3 to M5 and M7g to M5, never a larger size to T3, and reaches \
+             Express brokers only through MSK's in-place Express upgrade (MSK developer guide, \
+             \"Update the Amazon MSK cluster broker size\")"
+        )
+    })
+}
+
+/// The rules of MSK's in-place cluster updates that the attributes alone
+/// decide, one message each:
+/// - UpdateBrokerStorage only grows a broker's EBS volume ("You can't
+///   decrease the storage", MSK developer guide, "Scale up Amazon MSK
+///   Standard broker storage");
+/// - UpdateBrokerCount, as this provider calls it, only adds brokers:
+///   removing them is MSK's broker removal (MSK developer guide, "Remove a
+///   broker from an Amazon MSK cluster"), which first needs every
+///   partition moved off the brokers to remove, one broker per zone, M5 or
+///   M7g brokers and Kafka 2.8.1 or later: work outside the stack;
+/// - UpdateBrokerType's documented paths ([`broker_type_change_refusal`]).
+pub(crate) fn cluster_change_refusals(desired: &Attrs, live: &Attrs) -> Vec<String> {
+    let int = |a: &Attrs, k: &str| a.get(k).and_then(as_int);
+    let mut out = Vec::new();
+    if let (Some(want), Some(have)) = (int(desired, "volume_size"), int(live, "volume_size"))
+        && want < have
+    {
+        out.push(format!(
+            "volume_size {have} -> {want}: UpdateBrokerStorage can only increase broker storage \
+             (MSK developer guide, \"Scale up Amazon MSK Standard broker storage\": you can't \
+             decrease the storage)"
+        ));
+    }
+    if let (Some(want), Some(have)) = (
+        int(desired, "number_of_broker_nodes"),
+        int(live, "number_of_broker_nodes"),
+    ) && want < have
+    {
+        out.push(format!(
+            "number_of_broker_nodes {have} -> {want}: UpdateBrokerCount adds brokers; removing \
+             them is MSK's broker removal, which needs all partitions moved off the brokers \
+             to remove first (MSK developer guide, \"Remove a broker from an Amazon MSK \
+             cluster\"): move the partitions, remove the brokers, then set the stack's count"
+        ));
+    }
+    if let (Some(want), Some(have)) = (
+        desired.get("instance_type").and_then(Value::as_str),
+        live.get("instance_type").and_then(Value::as_str),
+    ) && want != have
+        && let Some(r) = broker_type_change_refusal(have, want)
+    {
+        out.push(r);
+    }
+    out
+}
+
 impl AwsProvider {
     // --- Configuration ---------------------------------------------------------
 
@@ -161,17 +295,29 @@ impl AwsProvider {
         &self,
         req: ReadRequest<'_>,
     ) -> AwsResult<Option<Observed>> {
-        if let Some(arn) = prior_id(req.prior) {
-            return self.msk_config_observe(req.addr, arn).await;
-        }
-        let Some(name) = req
+        let desired_name = req
             .desired
             .and_then(|d| d.get("name"))
-            .and_then(Value::as_str)
-        else {
-            return Ok(None);
+            .and_then(Value::as_str);
+        let found = match (prior_id(req.prior), desired_name) {
+            (Some(arn), _) => self.msk_config_observe(req.addr, arn).await?,
+            (None, Some(name)) => self.msk_config_named(req.addr, name).await?,
+            (None, None) => None,
         };
-        // Not in state: configuration names are unique per account and region.
+        Ok(found.map(|o| match desired_name {
+            Some(name) => with_stack_name(o, name),
+            None => o,
+        }))
+    }
+
+    /// The configuration of this name, not being deleted: configuration
+    /// names are unique per account and region.
+    async fn msk_config_named(
+        &self,
+        addr: &ResourceAddr,
+        name: &str,
+    ) -> AwsResult<Option<Observed>> {
+        let req_addr = addr;
         let mut token = None;
         loop {
             let page = self
@@ -180,7 +326,7 @@ impl AwsProvider {
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| AwsError::api(req.addr, "ListConfigurations", e))?;
+                .map_err(|e| AwsError::api(req_addr, "ListConfigurations", e))?;
             if let Some(arn) = page
                 .configurations()
                 .iter()
@@ -189,7 +335,7 @@ impl AwsProvider {
                 })
                 .and_then(|c| c.arn())
             {
-                return self.msk_config_observe(req.addr, arn).await;
+                return self.msk_config_observe(req_addr, arn).await;
             }
             match page.next_token() {
                 Some(t) => token = Some(t.to_string()),
@@ -211,40 +357,63 @@ impl AwsProvider {
         // ConflictException is among its errors): a retry of one made but
         // whose answer was lost answers ConflictException. Configurations
         // carry no tags, so the one of that name is taken over only when it
-        // holds exactly the server properties and description this create
-        // sends (what the lost attempt made), never when they differ.
-        let arn = create_or_find(
-            req.addr,
-            req.events,
-            "CreateConfiguration",
-            &[CONFLICT],
-            || async move {
-                let out = self
-                    .kafka
-                    .create_configuration()
-                    .name(name)
-                    .set_description(description.map(str::to_string))
-                    .set_kafka_versions(Some(versions.clone()).filter(|v| !v.is_empty()))
-                    .server_properties(Blob::new(props.clone().into_bytes()))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::api(req.addr, "CreateConfiguration", e))?;
-                Ok(out.arn().unwrap_or_default().to_string())
-            },
-            || async move {
-                let found = self.msk_config_read(adopt_read(&req)).await?;
-                let kind = req.addr.kind;
-                Ok(found
-                    .filter(|o| {
-                        !differs(kind, &o.attrs, req.desired, "server_properties")
-                            && !differs(kind, &o.attrs, req.desired, "description")
-                    })
-                    .and_then(|o| o.physical_id))
-            },
-        )
-        .await?;
+        // holds exactly the server properties, description and Kafka
+        // versions this create sends (what the lost attempt made), never
+        // when they differ.
+        //
+        // A configuration is replaced create-before-destroy (a new Kafka
+        // version: KafkaVersions cannot change, and MSK refuses to delete
+        // a configuration a cluster uses), so the old copy still holds the
+        // stack's name: the new one then takes `<name>-<6 hex>`, the hex a
+        // digest of its Kafka versions, so a create tried again picks the
+        // same name and finds what the first try made.
+        let fresh = suffixed_config_name(name, versions);
+        let mut arn = None;
+        for candidate in [name, fresh.as_str()] {
+            let made = create_or_find(
+                req.addr,
+                req.events,
+                "CreateConfiguration",
+                &[CONFLICT],
+                || async move {
+                    let out = self
+                        .kafka
+                        .create_configuration()
+                        .name(candidate)
+                        .set_description(description.map(str::to_string))
+                        .set_kafka_versions(Some(versions.clone()).filter(|v| !v.is_empty()))
+                        .server_properties(Blob::new(props.clone().into_bytes()))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::api(req.addr, "CreateConfiguration", e))?;
+                    Ok(out.arn().unwrap_or_default().to_string())
+                },
+                || async move {
+                    let found = self.msk_config_named(req.addr, candidate).await?;
+                    let kind = req.addr.kind;
+                    Ok(found
+                        .filter(|o| {
+                            !differs(kind, &o.attrs, req.desired, "server_properties")
+                                && !differs(kind, &o.attrs, req.desired, "description")
+                                && !differs(kind, &o.attrs, req.desired, "kafka_versions")
+                        })
+                        .and_then(|o| o.physical_id))
+                },
+            )
+            .await;
+            match made {
+                Ok(a) => {
+                    arn = Some(a);
+                    break;
+                }
+                Err(e) if candidate == name && e.code() == Some(CONFLICT) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let arn = arn.unwrap_or_default();
         self.msk_config_observe(req.addr, &arn)
             .await?
+            .map(|o| with_stack_name(o, name))
             .ok_or_else(|| vanished(req.addr, "DescribeConfiguration", &arn))
     }
 
@@ -276,6 +445,7 @@ impl AwsProvider {
         }
         self.msk_config_observe(req.addr, &arn)
             .await?
+            .map(|o| with_stack_name(o, d.str("name").unwrap_or_default()))
             .ok_or_else(|| vanished(req.addr, "DescribeConfiguration", &arn))
     }
 
@@ -452,10 +622,146 @@ impl AwsProvider {
                 None => None,
             },
         };
-        match arn {
-            Some(arn) => self.msk_cluster_observe(req.addr, &arn).await,
-            None => Ok(None),
+        let Some(arn) = arn else { return Ok(None) };
+        let observed = self.msk_cluster_observe(req.addr, &arn).await?;
+        // A plan reads a cluster it manages with the stack's attributes:
+        // what MSK will refuse to change in place is refused here, at plan,
+        // rather than half-way through an apply. (A create's look-up after
+        // a lost answer reads without state and is not checked.)
+        if let (Some(desired), Some(live), Some(_)) = (req.desired, &observed, req.prior) {
+            self.msk_check_cluster_change(req.addr, &arn, desired, &live.attrs)
+                .await?;
         }
+        Ok(observed)
+    }
+
+    /// MSK's rules for an in-place change of `live` into `desired`, as one
+    /// refusal naming each rule broken: those [`cluster_change_refusals`]
+    /// judges from the attributes alone, then the storage cool-down
+    /// (ListClusterOperations) and the Kafka upgrade path
+    /// (GetCompatibleKafkaVersions), which only the API knows.
+    async fn msk_check_cluster_change(
+        &self,
+        addr: &ResourceAddr,
+        arn: &str,
+        desired: &Attrs,
+        live: &Attrs,
+    ) -> AwsResult<()> {
+        let mut refusals = cluster_change_refusals(desired, live);
+        let (want_size, have_size) = (
+            desired.get("volume_size").and_then(as_int),
+            live.get("volume_size").and_then(as_int),
+        );
+        if let (Some(want), Some(have)) = (want_size, have_size)
+            && want > have
+            && let Some(last) = self.msk_last_storage_update(addr, arn).await?
+        {
+            let now = DateTime::from(SystemTime::now()).secs();
+            if now - last.secs() < STORAGE_COOL_DOWN_SECS {
+                let next = DateTime::from_secs(last.secs() + STORAGE_COOL_DOWN_SECS);
+                refusals.push(format!(
+                    "volume_size {have} -> {want}: MSK needs at least 6 hours between storage \
+                     updates (MSK developer guide, \"Manual scaling for Standard brokers\": a \
+                     cool-down of at least six hours between storage scaling events); the last \
+                     UpdateBrokerStorage ended at {} (ListClusterOperations), so the next can \
+                     start after {}",
+                    fmt_time(&last),
+                    fmt_time(&next)
+                ));
+            }
+        }
+        let (want_version, have_version) = (
+            desired.get("kafka_version").and_then(Value::as_str),
+            live.get("kafka_version").and_then(Value::as_str),
+        );
+        if let (Some(want), Some(have)) = (want_version, have_version)
+            && want != have
+        {
+            let targets = self.msk_compatible_versions(addr, arn, have).await?;
+            if !targets.iter().any(|t| t == want) {
+                refusals.push(format!(
+                    "kafka_version {have} -> {want}: UpdateClusterKafkaVersion upgrades only to \
+                     a version GetCompatibleKafkaVersions lists for {have}: {}",
+                    if targets.is_empty() {
+                        "none".to_string()
+                    } else {
+                        targets.join(", ")
+                    }
+                ));
+            }
+        }
+        if refusals.is_empty() {
+            return Ok(());
+        }
+        Err(AwsError::Refused {
+            addr: addr.clone(),
+            reason: format!(
+                "MSK cannot make this change in place: {}",
+                refusals.join("; ")
+            ),
+        })
+    }
+
+    /// When the cluster's last storage update ended (or started, while it
+    /// runs): the newest UPDATE_BROKER_STORAGE of ListClusterOperations
+    /// (botocore kafka model: "all the operations that have been performed
+    /// on the specified MSK cluster").
+    async fn msk_last_storage_update(
+        &self,
+        addr: &ResourceAddr,
+        arn: &str,
+    ) -> AwsResult<Option<DateTime>> {
+        let mut last: Option<DateTime> = None;
+        let mut token = None;
+        loop {
+            let page = self
+                .kafka
+                .list_cluster_operations()
+                .cluster_arn(arn)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::api(addr, "ListClusterOperations", e))?;
+            for op in page.cluster_operation_info_list() {
+                if op.operation_type() != Some("UPDATE_BROKER_STORAGE")
+                    || op.operation_state() == Some("UPDATE_FAILED")
+                {
+                    continue;
+                }
+                if let Some(t) = op.end_time().or(op.creation_time())
+                    && last.is_none_or(|l| t.secs() > l.secs())
+                {
+                    last = Some(*t);
+                }
+            }
+            match page.next_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => return Ok(last),
+            }
+        }
+    }
+
+    /// The versions GetCompatibleKafkaVersions offers this cluster's
+    /// `version` as targets.
+    async fn msk_compatible_versions(
+        &self,
+        addr: &ResourceAddr,
+        arn: &str,
+        version: &str,
+    ) -> AwsResult<Vec<String>> {
+        let out = self
+            .kafka
+            .get_compatible_kafka_versions()
+            .cluster_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::api(addr, "GetCompatibleKafkaVersions", e))?;
+        Ok(out
+            .compatible_kafka_versions()
+            .iter()
+            .filter(|c| c.source_version() == Some(version))
+            .flat_map(|c| c.target_versions().iter().cloned())
+            .collect())
     }
 
     pub(crate) async fn msk_cluster_create(&self, req: ApplyRequest<'_>) -> AwsResult<Observed> {

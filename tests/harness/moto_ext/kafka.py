@@ -10,7 +10,12 @@ UpdateConfiguration, DeleteConfiguration, BatchAssociateScramSecret,
 BatchDisassociateScramSecret, ListScramSecrets, GetBootstrapBrokers,
 UpdateBrokerCount, UpdateBrokerType, UpdateBrokerStorage,
 UpdateClusterConfiguration, UpdateClusterKafkaVersion, UpdateSecurity,
-DescribeClusterOperation, ListClusterOperations.
+DescribeClusterOperation, ListClusterOperations, GetCompatibleKafkaVersions.
+AWS's rules enforced: broker storage only grows, six hours apart; brokers
+are only added (removal needs partitions moved off first); the broker type
+paths MSK documents; a Kafka version upgrade only to a compatible version,
+with a configuration that lists it; configurations deleted asynchronously,
+never while a cluster uses one.
 Changed: CreateCluster (validation of broker count, configuration and SCRAM
 prerequisites; ARN with the cluster name; opaque currentVersion; timestamps
 with a zone), DescribeCluster/DescribeClusterV2 (CREATING/UPDATING becomes
@@ -21,15 +26,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import json
 import string
 from typing import Any
 
 from moto.ec2.models import ec2_backends
 from moto.kafka import urls as kafka_urls
-from moto.kafka.models import FakeKafkaCluster, KafkaBackend
+from moto.kafka.models import FakeKafkaCluster, KafkaBackend, kafka_backends
 from moto.kafka.responses import KafkaResponse
 from moto.moto_api._internal import mock_random as random
+from moto.moto_api._internal import urls as moto_api_urls
 from moto.secretsmanager.models import secretsmanager_backends
 
 from .common import RestJsonError, iso8601, paginate, path_label_after, random_id, utcnow
@@ -107,7 +114,7 @@ def create_cluster(self: KafkaBackend, **kwargs: Any) -> tuple[str, str, str]:
         )
     configuration = kwargs.get("configuration_info")
     if configuration:
-        _revision(self, configuration.get("arn"), configuration.get("revision"))
+        _check_configuration_use(self, configuration, kwargs.get("kafka_version") or "")
     auth = kwargs.get("client_authentication") or {}
     in_transit = (kwargs.get("encryption_info") or {}).get("encryptionInTransit") or {}
     if _scram_enabled(auth) and in_transit.get("clientBroker", "TLS") == "PLAINTEXT":
@@ -295,12 +302,15 @@ def update_configuration(
     self: KafkaBackend, arn: str, description: str, server_properties: str
 ) -> dict[str, Any]:
     configuration = _configuration(self, arn)
+    if configuration.state != "ACTIVE":
+        raise bad_request(f"The configuration {arn} is in state {configuration.state}.")
     revision = configuration.add_revision(description, _server_properties(server_properties))
     return {"arn": arn, "latestRevision": configuration.revision_summary(revision)}
 
 
 def delete_configuration(self: KafkaBackend, arn: str) -> dict[str, Any]:
-    _configuration(self, arn)  # NotFoundException when unknown
+    if _configuration(self, arn).state == "DELETING":  # NotFoundException when unknown
+        raise bad_request(f"Configuration {arn} is already being deleted.")
     users = [
         c.cluster_name
         for c in self.clusters.values()
@@ -310,8 +320,24 @@ def delete_configuration(self: KafkaBackend, arn: str) -> dict[str, Any]:
         raise bad_request(
             f"Configuration {arn} is in use by cluster(s) {', '.join(users)} and cannot be deleted."
         )
-    del _configurations(self)[arn]
+    # MSK deletes a configuration asynchronously (botocore kafka model,
+    # DeleteConfigurationResponse.State: ACTIVE, DELETING, DELETE_FAILED):
+    # here it reads DELETING once and is gone at the read after, holding
+    # its name meanwhile.
+    configuration = _configuration(self, arn)
+    configuration.state = "DELETING"
     return {"arn": arn, "state": "DELETING"}
+
+
+def _settle_configurations(backend: KafkaBackend) -> None:
+    """Ends the deletions seen DELETING by an earlier read."""
+    configurations = _configurations(backend)
+    for arn, configuration in list(configurations.items()):
+        if configuration.state == "DELETING":
+            if getattr(configuration, "seen_deleting", False):
+                del configurations[arn]
+            else:
+                configuration.seen_deleting = True
 
 
 # --- SCRAM secrets ----------------------------------------------------------
@@ -504,9 +530,54 @@ def update_broker_count(
                 "The number of broker nodes must be a multiple of Availability Zones in the "
                 "Client Subnets parameter."
             )
+        if count < cluster.number_of_broker_nodes:
+            # Broker removal (MSK developer guide, "Remove a broker from an
+            # Amazon MSK cluster"): MSK removes only brokers that hold no
+            # partitions but those of __amazon_msk_canary and
+            # __amazon_msk_canary_state. This model keeps no partitions, so
+            # every broker is taken to hold some, as the brokers of a
+            # cluster in use do.
+            raise bad_request(
+                f"Cannot remove {cluster.number_of_broker_nodes - count} broker(s): the brokers "
+                "to remove still host partitions. Move all partitions off them first "
+                "(broker removal)."
+            )
         cluster.number_of_broker_nodes = count
 
     return _update(self, cluster_arn, current_version, "INCREASE_BROKER_COUNT", change)
+
+
+def _broker_family(instance_type: str) -> str:
+    """`kafka.m5.large` -> `m5`; `express.m7g.large` -> `express.m7g`."""
+    parts = instance_type.split(".")
+    if parts[0] == "express":
+        return ".".join(parts[:2])
+    return parts[1] if len(parts) > 2 else instance_type
+
+
+# MSK developer guide, "Update the Amazon MSK cluster broker size": for
+# Standard brokers, from M5 or T3 to M7g, T3 to M5, or M7g to M5 (and a
+# size within a family); never to a smaller T3 from a larger size; Express
+# brokers are M7g sizes only, and a Standard cluster reaches Express only
+# by the in-place upgrade's composite type (botocore kafka model,
+# UpdateBrokerType.TargetInstanceType).
+_BROKER_FAMILY_PATHS = {
+    "t3": {"t3", "m5", "m7g"},
+    "m5": {"m5", "m7g"},
+    "m7g": {"m7g", "m5"},
+    "express.m7g": {"express.m7g"},
+}
+
+
+def broker_type_change_problem(current: str, target: str) -> str | None:
+    source, dest = _broker_family(current), _broker_family(target)
+    allowed = _BROKER_FAMILY_PATHS.get(source)
+    if allowed is None or dest in allowed:
+        return None
+    return (
+        f"Updating the broker type from {current} to {target} is not supported. Standard "
+        "brokers can move from M5 or T3 to M7g, from T3 to M5, or from M7g to M5."
+    )
 
 
 def update_broker_type(
@@ -518,9 +589,35 @@ def update_broker_type(
             raise bad_request(f"Invalid target instance type: {target}")
         if info.get("instanceType") == target:
             raise bad_request("The cluster's brokers already have this instance type.")
+        problem = broker_type_change_problem(info.get("instanceType") or "", target)
+        if problem:
+            raise bad_request(problem)
         info["instanceType"] = target
 
     return _update(self, cluster_arn, current_version, "UPDATE_BROKER_TYPE", change)
+
+
+# MSK developer guide, "Manual scaling for Standard brokers": storage
+# scaling has a cool-down period of at least six hours between events.
+STORAGE_COOL_DOWN = datetime.timedelta(hours=6)
+
+
+def _parse_time(text: str) -> datetime.datetime:
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc
+    )
+
+
+def last_storage_update_end(backend: KafkaBackend, cluster_arn: str) -> datetime.datetime | None:
+    """The end of the cluster's last finished UPDATE_BROKER_STORAGE operation."""
+    ends = [
+        _parse_time(o["endTime"])
+        for o in _operations(backend).values()
+        if o["clusterArn"] == cluster_arn
+        and o["operationType"] == "UPDATE_BROKER_STORAGE"
+        and o.get("endTime")
+    ]
+    return max(ends, default=None)
 
 
 def update_broker_storage(
@@ -533,6 +630,13 @@ def update_broker_storage(
         size = int((volumes or [{}])[0].get("volumeSizeGB") or 0)
         if size <= int(ebs.get("volumeSize") or 0):
             raise bad_request("Broker storage can only be increased.")
+        last = last_storage_update_end(self, cluster_arn)
+        if last is not None and utcnow() - last < STORAGE_COOL_DOWN:
+            raise bad_request(
+                "The cluster is in a storage cool-down period after the storage update that "
+                f"ended at {iso8601(last)}. You can update storage again after "
+                f"{iso8601(last + STORAGE_COOL_DOWN)}."
+            )
         ebs["volumeSize"] = size
         storage["ebsStorageInfo"] = ebs
         info["storageInfo"] = storage
@@ -544,12 +648,58 @@ def update_cluster_configuration(
     self: KafkaBackend, cluster_arn: str, current_version: str, configuration_info: dict[str, Any]
 ) -> dict[str, Any]:
     def change(cluster: FakeKafkaCluster) -> None:
-        _revision(
-            self, (configuration_info or {}).get("arn"), (configuration_info or {}).get("revision")
-        )
+        _check_configuration_use(self, configuration_info or {}, cluster.kafka_version)
         cluster.configuration_info = dict(configuration_info)
 
     return _update(self, cluster_arn, current_version, "UPDATE_CLUSTER_CONFIGURATION", change)
+
+
+# The versions MSK offers for provisioned clusters (MSK developer guide,
+# "Supported Apache Kafka versions"), oldest first. GetCompatibleKafkaVersions
+# lists the later versions of the same metadata mode: MSK upgrades in place
+# but never downgrades, and a ZooKeeper cluster reaches KRaft only as a new
+# cluster (MSK developer guide, "Upgrade the Apache Kafka version").
+ZOOKEEPER_VERSIONS = ["2.8.1", "3.3.2", "3.4.0", "3.5.1", "3.6.0", "3.7.x", "3.8.x", "3.9.x"]
+KRAFT_VERSIONS = ["3.7.x.kraft", "3.8.x.kraft", "3.9.x.kraft"]
+
+
+def compatible_targets(version: str) -> list[str]:
+    for line in (ZOOKEEPER_VERSIONS, KRAFT_VERSIONS):
+        if version in line:
+            return line[line.index(version) + 1 :]
+    return []
+
+
+def get_compatible_kafka_versions(self: KafkaBackend, cluster_arn: str | None) -> dict[str, Any]:
+    if cluster_arn:
+        cluster = _cluster(self, cluster_arn)
+        sources = [cluster.kafka_version]
+    else:
+        sources = ZOOKEEPER_VERSIONS + KRAFT_VERSIONS
+    return {
+        "compatibleKafkaVersions": [
+            {"sourceVersion": v, "targetVersions": compatible_targets(v)} for v in sources
+        ]
+    }
+
+
+def _check_configuration_use(
+    backend: KafkaBackend, configuration_info: dict[str, Any], kafka_version: str
+) -> None:
+    """A configuration serves only the Kafka versions it lists (botocore
+    kafka model, CreateConfiguration.KafkaVersions: "The versions of Apache
+    Kafka with which you can use this MSK configuration"), and one being
+    deleted serves none."""
+    arn = configuration_info.get("arn")
+    _revision(backend, arn, configuration_info.get("revision"))
+    configuration = _configuration(backend, arn)
+    if configuration.state != "ACTIVE":
+        raise bad_request(f"The configuration {arn} is in state {configuration.state}.")
+    if configuration.kafka_versions and kafka_version not in configuration.kafka_versions:
+        raise bad_request(
+            f"The configuration {arn} does not support Kafka version {kafka_version}; it "
+            f"supports {', '.join(configuration.kafka_versions)}."
+        )
 
 
 def update_cluster_kafka_version(
@@ -562,8 +712,16 @@ def update_cluster_kafka_version(
     def change(cluster: FakeKafkaCluster) -> None:
         if not target or target == cluster.kafka_version:
             raise bad_request("The target Kafka version must differ from the current one.")
+        targets = compatible_targets(cluster.kafka_version)
+        if target not in targets:
+            raise bad_request(
+                f"Kafka version {target} is not compatible with the cluster's version "
+                f"{cluster.kafka_version}. Compatible versions: {', '.join(targets) or 'none'}."
+            )
+        configuration = configuration_info or cluster.configuration_info
+        if configuration:
+            _check_configuration_use(self, configuration, target)
         if configuration_info:
-            _revision(self, configuration_info.get("arn"), configuration_info.get("revision"))
             cluster.configuration_info = dict(configuration_info)
         cluster.kafka_version = target
 
@@ -640,6 +798,8 @@ def _get_action(self: KafkaResponse) -> str:
         }[self.method]
     if path.startswith("/v1/operations/"):
         return "DescribeClusterOperation"
+    if path.rstrip("/") == "/v1/compatible-kafka-versions":
+        return "GetCompatibleKafkaVersions"
     if path.startswith("/v1/clusters/"):
         for method, suffix, handler in _ROUTES:
             if self.method == method and path.endswith(suffix):
@@ -681,6 +841,7 @@ def _r_create_configuration(self: KafkaResponse) -> str:
 
 
 def _r_describe_configuration(self: KafkaResponse) -> str:
+    _settle_configurations(self.kafka_backend)
     return json.dumps(_configuration(self.kafka_backend, _config_arn(self)).to_dict())
 
 
@@ -700,6 +861,7 @@ def _r_describe_configuration_revision(self: KafkaResponse) -> str:
 
 
 def _r_list_configurations(self: KafkaResponse) -> str:
+    _settle_configurations(self.kafka_backend)
     items = sorted(_configurations(self.kafka_backend).values(), key=lambda c: c.name)
     page, token = paginate(
         [c.to_dict() for c in items], _query(self, "maxResults"), _query(self, "nextToken")
@@ -851,6 +1013,12 @@ def _r_list_cluster_operations(self: KafkaResponse) -> str:
     return json.dumps(out)
 
 
+def _r_get_compatible_kafka_versions(self: KafkaResponse) -> str:
+    return json.dumps(
+        self.kafka_backend.get_compatible_kafka_versions(_query(self, "clusterArn"))
+    )
+
+
 def _r_describe_cluster(self: KafkaResponse) -> str:
     arn = path_label_after(self.path, "/v1/clusters/")
     return json.dumps({"clusterInfo": self.kafka_backend.describe_cluster(arn)})
@@ -865,6 +1033,39 @@ def _r_delete_cluster(self: KafkaResponse) -> str:
     arn = path_label_after(self.path, "/v1/clusters/")
     arn, state = self.kafka_backend.delete_cluster(arn, _query(self, "currentVersion"))
     return json.dumps({"clusterArn": arn, "state": state})
+
+
+# --- the harness's control: time passing for cluster operations -------------
+
+
+def age_cluster_operations(
+    request: Any, full_url: str, headers: Any
+) -> tuple[int, dict[str, str], str]:
+    """Moves a cluster's operations `Hours` into the past, as if that much
+    time had passed since they ran (the storage cool-down counts from the
+    last storage update's end). Not an AWS operation."""
+    json_headers = {"Content-Type": "application/json"}
+    if request.method != "POST":
+        return 405, json_headers, json.dumps({"message": 'POST {"ClusterArn": ..., "Hours": n}'})
+    try:
+        body = json.loads(request.data or b"{}")
+        arn, hours = body["ClusterArn"], float(body["Hours"])
+        parts = arn.split(":", 5)
+        region, account_id = parts[3], parts[4]
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError):
+        return 400, json_headers, json.dumps({"message": 'expected {"ClusterArn", "Hours"}'})
+    backend = kafka_backends[account_id][region]
+    if arn not in backend.clusters:
+        return 404, json_headers, json.dumps({"message": f"Cluster {arn} does not exist."})
+    shift = datetime.timedelta(hours=hours)
+    aged = 0
+    for operation in _operations(backend).values():
+        if operation["clusterArn"] == arn:
+            for key in ("creationTime", "endTime"):
+                if operation.get(key):
+                    operation[key] = iso8601(_parse_time(operation[key]) - shift)
+            aged += 1
+    return 200, json_headers, json.dumps({"ClusterArn": arn, "Aged": aged})
 
 
 def _json_response(handler):
@@ -885,8 +1086,13 @@ def install() -> None:
             "{0}/v1/configurations$": KafkaResponse.dispatch,
             "{0}/v1/configurations/(?P<arn>.+)$": KafkaResponse.dispatch,
             "{0}/v1/operations/(?P<clusterOperationArn>.+)$": KafkaResponse.dispatch,
+            "{0}/v1/compatible-kafka-versions$": KafkaResponse.dispatch,
         }
     )
+    moto_api_urls.url_paths["{0}/moto-api/stackplan/kafka/age-cluster-operations"] = (
+        age_cluster_operations
+    )
+    KafkaBackend.get_compatible_kafka_versions = get_compatible_kafka_versions
     FakeKafkaCluster.__init__ = _cluster_init
     FakeKafkaCluster._generate_arn = _generate_arn
     KafkaBackend.create_cluster = create_cluster
@@ -928,6 +1134,7 @@ def install() -> None:
         "update_security": _r_update_security,
         "describe_cluster_operation": _r_describe_cluster_operation,
         "list_cluster_operations": _r_list_cluster_operations,
+        "get_compatible_kafka_versions": _r_get_compatible_kafka_versions,
         "describe_cluster": _r_describe_cluster,
         "describe_cluster_v2": _r_describe_cluster_v2,
         "delete_cluster": _r_delete_cluster,

@@ -457,7 +457,12 @@ pub static MSK_CONFIGURATION: KindSchema = KindSchema {
         A::new("server_properties").normalize(StringMap),
     ],
     outputs: &["arn", "latest_revision"],
-    replace: DestroyBeforeCreate,
+    // A new Kafka version needs a new configuration (UpdateConfiguration
+    // cannot change KafkaVersions, botocore kafka model), and MSK refuses
+    // to delete one a cluster uses: the new copy is made first (under a
+    // suffixed name while the old one holds the name), the cluster moves
+    // to it with UpdateClusterKafkaVersion, and the old one goes last.
+    replace: CreateBeforeDestroy,
     unique_name: Some("name"),
     outputs_on_update: &[("latest_revision", &[])],
 };
