@@ -249,3 +249,82 @@ fn a_bucket_made_by_hand_is_imported_and_the_plan_after_it_keeps_it() {
         .unwrap();
     assert_eq!(bucket["physical_id"], BUCKET);
 }
+
+/// A stack whose state file was lost is rebuilt by import, kind by kind:
+/// the EKS cluster and its node group, the MSK cluster (by ARN) and the
+/// Milvus release, each read by its id; the plan after them takes those
+/// as they are, and none is created again.
+#[test]
+fn a_lost_state_is_rebuilt_by_importing_each_kind_by_its_id() {
+    let emulators = Emulators::start().expect("emulators");
+    let w = Workspace::new(&emulators);
+    let stack = w.stack().display().to_string();
+    let apply = w.run(&emulators, &["apply", "--yes", &stack]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
+    let state: serde_json::Value = serde_json::from_str(&state_text(&w).unwrap()).unwrap();
+    let id_of = |addr: &str| -> String {
+        state["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["addr"] == addr)
+            .and_then(|r| r["physical_id"].as_str())
+            .unwrap_or_else(|| panic!("{addr} in state"))
+            .to_string()
+    };
+    let msk_arn = id_of("msk_cluster.milvus");
+    assert!(msk_arn.starts_with("arn:aws:kafka:"), "{msk_arn}");
+    std::fs::remove_file(w.state()).unwrap();
+
+    // The EKS cluster's name given for the MSK cluster: it is a cluster,
+    // but an EKS one.
+    let run = w.run(
+        &emulators,
+        &["import", &stack, "msk_cluster.milvus", "milvus-local"],
+    );
+    assert_refused(
+        &w,
+        &run,
+        "`milvus-local` is not a msk_cluster: it is the id of a eks_cluster",
+        "an MSK cluster is imported by its ARN",
+    );
+    assert_eq!(state_text(&w), None, "a refused import wrote state");
+
+    for (addr, id) in [
+        ("eks_cluster.main", "milvus-local"),
+        ("eks_nodegroup.ng-1-milvus", "milvus-local:ng-1-milvus"),
+        ("msk_cluster.milvus", msk_arn.as_str()),
+        ("helm_release.milvus", "milvus/demo"),
+    ] {
+        let run = w.run(&emulators, &["import", &stack, addr, id]);
+        assert_eq!(run.status.code(), Some(0), "{addr}: {}", text(&run));
+        assert!(!text(&run).contains(PASSWORD), "{}", text(&run));
+        let doc: serde_json::Value = serde_json::from_str(&state_text(&w).unwrap()).unwrap();
+        let entry = doc["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["addr"] == addr)
+            .unwrap_or_else(|| panic!("{addr} imported"));
+        assert_eq!(entry["physical_id"], id);
+    }
+    let state = state_text(&w).unwrap();
+    assert!(!state.contains(PASSWORD));
+
+    let plan = w.run(&emulators, &["plan", "--json", &stack]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let planned = actions(&plan.stdout);
+    for addr in [
+        "eks_cluster.main",
+        "eks_nodegroup.ng-1-milvus",
+        "msk_cluster.milvus",
+        "helm_release.milvus",
+    ] {
+        let action = planned.get(addr).map(String::as_str);
+        assert!(
+            matches!(action, Some("no-op" | "update")),
+            "{addr}: {action:?}: {}",
+            text(&plan)
+        );
+    }
+}
