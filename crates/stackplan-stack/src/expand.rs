@@ -421,6 +421,11 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
         );
         // Nodes that cannot reach ECR, EKS and STS never join.
         let last = out.last_mut().expect("just pushed");
+        // Unset: EKS's latest AMI release for the version, not compared.
+        if let Some(release) = &ng.release_version {
+            last.attrs
+                .insert("release_version".into(), Value::string(release));
+        }
         for e in &egress {
             last.depends_on.insert(e.clone());
         }

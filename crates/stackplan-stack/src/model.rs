@@ -229,6 +229,9 @@ pub struct Nodegroup {
     pub min: u32,
     pub max: u32,
     pub disk_size: u32,
+    /// The EKS optimized AMI release (`1.30.4-20250123`), of the cluster's
+    /// Kubernetes version; `None` is EKS's latest for the version.
+    pub release_version: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     /// `desired = "autoscaled"`: an autoscaler owns the node count;

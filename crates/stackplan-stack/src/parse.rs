@@ -597,7 +597,8 @@ fn read_eks(mut t: Table, p: &mut Problems) -> Option<Eks> {
         p.at(t.span.clone(), "[eks] needs at least one [[eks.nodegroup]]", "no node group", "Milvus needs nodes to run on: add [[eks.nodegroup]] with `name`, `instance_type` and `desired`");
     }
     for ng in t.tables(p, "nodegroup") {
-        if let Some((ng, name_span)) = read_nodegroup(ng, p) {
+        let cluster_version = version.as_ref().map(|v| v.get_ref().as_str());
+        if let Some((ng, name_span)) = read_nodegroup(ng, p, cluster_version) {
             if let Some(first) = seen.get(&ng.name) {
                 p.at(
                     name_span,
@@ -854,7 +855,35 @@ fn read_access(t: &mut Table, p: &mut Problems) -> Vec<AccessGrant> {
     out
 }
 
-fn read_nodegroup(mut t: Table, p: &mut Problems) -> Option<(Nodegroup, Range<usize>)> {
+/// An EKS optimized AMI release, `<major>.<minor>.<patch>-<yyyymmdd>`
+/// (EKS user guide, "Amazon EKS optimized Amazon Linux AMI versions"), of
+/// the cluster's version: EKS refuses another version's release, and a
+/// stale pin would fail an upgrade after the control plane moved, so it
+/// fails the plan instead.
+fn release_version_rule(release: &str, cluster: Option<&str>) -> Result<(), String> {
+    let Some((version, date)) = release.split_once('-') else {
+        return Err("is not an AMI release (`<version>-<date>`, e.g. \"1.30.4-20250123\")".into());
+    };
+    let parts: Vec<&str> = version.split('.').collect();
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() != 3 || !parts.iter().all(|s| numeric(s)) || date.len() != 8 || !numeric(date) {
+        return Err("is not an AMI release (`<version>-<date>`, e.g. \"1.30.4-20250123\")".into());
+    }
+    let minor = format!("{}.{}", parts[0], parts[1]);
+    match cluster {
+        Some(c) if c != minor => Err(format!(
+            "is an AMI release of Kubernetes {minor}, but eks.version is {c}: node groups follow \
+             the cluster's version"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn read_nodegroup(
+    mut t: Table,
+    p: &mut Problems,
+    cluster_version: Option<&str>,
+) -> Option<(Nodegroup, Range<usize>)> {
     let path = t.path.clone();
     let name = t.req_string(p, "name", "name the node group: name = \"ng-1-milvus\"");
     if let Some(n) = &name {
@@ -908,6 +937,16 @@ fn read_nodegroup(mut t: Table, p: &mut Problems) -> Option<(Nodegroup, Range<us
         let v = t.integer(p, "disk_size");
         positive(p, &format!("{path}.disk_size"), v, 20, 16384)
     };
+    let release = t.string(p, "release_version").filter(|r| {
+        check(
+            p,
+            &format!("{path}.release_version"),
+            r,
+            release_version_rule(r.get_ref(), cluster_version),
+            "an AMI release of the cluster's version, e.g. \"1.30.4-20250123\", or leave it \
+             out for EKS's latest",
+        )
+    });
     let labels = t.string_map(p, "labels");
     for (k, v) in &labels {
         if let Err(why) = rules::k8s_label_key(k.get_ref()) {
@@ -965,6 +1004,7 @@ fn read_nodegroup(mut t: Table, p: &mut Problems) -> Option<(Nodegroup, Range<us
             autoscaled: autoscaled.is_some(),
             ignore,
             disk_size: disk.unwrap_or(80),
+            release_version: release.map(Sp::into_inner),
             labels: labels
                 .into_iter()
                 .map(|(k, v)| (k.into_inner(), v.into_inner()))
@@ -1821,5 +1861,45 @@ mod state_tests {
             err.problems()[0].message,
             "`state.kms_key_id` applies only to the s3 backend"
         );
+    }
+}
+
+#[cfg(test)]
+mod release_version_tests {
+    use super::*;
+
+    const REFERENCE: &str = include_str!("../../../stacks/milvus-eks.toml");
+
+    fn with_release(release: &str) -> Result<Stack, StackError> {
+        let from = "instance_type = \"m6i.2xlarge\"\n";
+        assert!(REFERENCE.contains(from));
+        let text = REFERENCE.replacen(from, &format!("{from}release_version = \"{release}\"\n"), 1);
+        parse("stack.toml", &text)
+    }
+
+    #[test]
+    fn a_node_group_takes_an_ami_release_of_the_clusters_version() {
+        let stack = with_release("1.30.4-20250123").unwrap();
+        assert_eq!(
+            stack.eks.nodegroups[0].release_version.as_deref(),
+            Some("1.30.4-20250123")
+        );
+        let stack = parse("stack.toml", REFERENCE).unwrap();
+        assert_eq!(stack.eks.nodegroups[0].release_version, None);
+    }
+
+    #[test]
+    fn an_ami_release_of_another_version_or_not_a_release_is_refused_at_validate() {
+        let err = with_release("1.29.15-20250123").unwrap_err();
+        let text = format!("{:?}", err.problems());
+        assert!(
+            text.contains("is an AMI release of Kubernetes 1.29, but eks.version is 1.30"),
+            "{text}"
+        );
+        for bad in ["latest", "1.30-20250123", "1.30.4", "1.30.4-2025"] {
+            let err = with_release(bad).unwrap_err();
+            let text = format!("{:?}", err.problems());
+            assert!(text.contains("is not an AMI release"), "{bad}: {text}");
+        }
     }
 }
