@@ -406,7 +406,16 @@ impl AwsProvider {
                     arn = Some(a);
                     break;
                 }
-                Err(e) if candidate == name && e.code() == Some(CONFLICT) => continue,
+                Err(e) if candidate == name && e.code() == Some(CONFLICT) => progress(
+                    req.events,
+                    req.addr,
+                    Phase::Creating,
+                    format!(
+                        "the name {name} is held by another configuration (the one this \
+                         replaces, while a cluster uses it or its deletion runs): \
+                         CreateConfiguration as {fresh}"
+                    ),
+                ),
                 Err(e) => return Err(e),
             }
         }
