@@ -136,7 +136,7 @@ fn a_bucket_made_by_hand_is_imported_and_the_plan_after_it_keeps_it() {
     assert_refused(
         &w,
         &run,
-        &format!("`{BUCKET}` is not a msk_cluster: it is the id of a s3_bucket"),
+        &format!("`{BUCKET}` is not the id of any msk_cluster: it names a live s3_bucket"),
         "an MSK cluster is imported by its ARN",
     );
     assert_eq!(state_text(&w), None, "a refused import wrote state");
@@ -285,7 +285,7 @@ fn a_lost_state_is_rebuilt_by_importing_each_kind_by_its_id() {
     assert_refused(
         &w,
         &run,
-        "`milvus-local` is not a msk_cluster: it is the id of a eks_cluster",
+        "`milvus-local` is not the id of any msk_cluster: it names a live eks_cluster",
         "an MSK cluster is imported by its ARN",
     );
     assert_eq!(state_text(&w), None, "a refused import wrote state");

@@ -63,7 +63,7 @@ pub enum ImportError {
         nearest: Option<ResourceAddr>,
     },
     #[error(
-        "`{addr}` is a {kind}, which import does not take: it imports {}",
+        "`{addr}` is of kind {kind}, which import does not take: it imports {}",
         importable()
     )]
     NotImportable {
@@ -85,7 +85,7 @@ pub enum ImportError {
     },
     #[error("no {kind} `{id}` exists live")]
     NotFound { kind: ResourceKind, id: String },
-    #[error("`{id}` is not a {wanted}: it is the id of a {found}")]
+    #[error("`{id}` is not the id of any {wanted}: it names a live {found}")]
     WrongKind {
         id: String,
         wanted: ResourceKind,
@@ -350,7 +350,184 @@ fn mark_sensitive(kind: ResourceKind, attrs: &stackplan_core::Attrs) -> stackpla
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use stackplan_core::ProviderRegistry;
+
     use super::*;
+    use crate::testing::FakeProvider;
+
+    const SECRET: &str = "hand-made-secret-31f4";
+
+    fn bucket() -> ResourceAddr {
+        ResourceAddr::new(ResourceKind::S3Bucket, "milvus")
+    }
+
+    fn role() -> ResourceAddr {
+        ResourceAddr::new(ResourceKind::IamRole, "milvus_s3")
+    }
+
+    /// The stack: a bucket, and a role whose policy names the bucket.
+    fn stack() -> Vec<Resource> {
+        vec![
+            Resource::managed(ResourceKind::S3Bucket, "milvus").attr("bucket", "acme-data"),
+            Resource::managed(ResourceKind::IamRole, "milvus_s3")
+                .attr("name", "milvus-s3")
+                .attr("policy", Value::reference(&bucket(), "arn")),
+            Resource::new(
+                ResourceAddr::new(ResourceKind::Ec2Vpc, "main"),
+                ResourceMode::Managed,
+            )
+            .attr("cidr_block", "10.0.0.0/16"),
+        ]
+    }
+
+    /// What exists live, by kind and id: a bucket `acme-data`, a role
+    /// `milvus-s3` (holding a secret-looking value), a bucket another
+    /// stack's tag names.
+    fn live() -> ProviderRegistry {
+        let world: BTreeMap<(ResourceKind, &str), Observed> = [
+            (
+                (ResourceKind::S3Bucket, "acme-data"),
+                Observed::new("acme-data")
+                    .attr("bucket", "acme-data")
+                    .output("arn", "arn:aws:s3:::acme-data"),
+            ),
+            (
+                (ResourceKind::S3Bucket, "theirs"),
+                Observed::new("theirs").attr(
+                    "tags",
+                    Value::map([(OWNER_TAG, Value::string("other-stack"))]),
+                ),
+            ),
+            (
+                (ResourceKind::IamRole, "milvus-s3"),
+                Observed::new("milvus-s3")
+                    .attr("name", "milvus-s3")
+                    .attr("token", Value::Sensitive(Box::new(SECRET.into()))),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let read = FakeProvider::new().read(move |req| {
+            let id = req.prior.and_then(|p| p.physical_id.as_deref());
+            Ok(id.and_then(|id| world.get(&(req.addr.kind, id)).cloned()))
+        });
+        ProviderRegistry::new().with(read.into_arc())
+    }
+
+    fn state_with(entries: &[(ResourceAddr, &str)], deposed: bool) -> StateDocument {
+        let mut doc = StateDocument::new("demo", "lineage");
+        for (addr, id) in entries {
+            let mut r = ResourceState::new(addr.clone(), ResourceMode::Managed);
+            r.physical_id = Some(id.to_string());
+            doc.upsert(r);
+            if deposed {
+                doc.depose(addr);
+            }
+        }
+        doc
+    }
+
+    fn import(
+        addr: &ResourceAddr,
+        id: &str,
+        state: Option<&StateDocument>,
+    ) -> Result<ResourceState, ImportError> {
+        let resources = stack();
+        let registry = live();
+        let req = ImportRequest {
+            stack: "demo",
+            resources: &resources,
+            state,
+            addr,
+            id,
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(import_resource(&registry, req))
+    }
+
+    /// One refusal: its message.
+    fn check_refused(addr: &ResourceAddr, id: &str, state: Option<&StateDocument>, expect: &str) {
+        let err = import(addr, id, state).expect_err("refused");
+        assert_eq!(err.to_string(), expect);
+    }
+
+    #[test]
+    fn the_entry_records_what_is_live_sealed_with_the_stacks_dependencies() {
+        let entry = import(&role(), "milvus-s3", None).unwrap();
+        assert_eq!(entry.physical_id.as_deref(), Some("milvus-s3"));
+        assert_eq!(entry.dependencies.iter().collect::<Vec<_>>(), [&bucket()]);
+        assert!(entry.attributes["token"].is_sensitive());
+        let mut doc = StateDocument::new("demo", "lineage");
+        doc.upsert(entry);
+        let text = String::from_utf8(doc.to_bytes()).unwrap();
+        assert!(!text.contains(SECRET), "{text}");
+        assert!(text.contains("\"name\": \"milvus-s3\""), "{text}");
+    }
+
+    #[test]
+    fn each_refusal_says_why() {
+        let vpc = ResourceAddr::new(ResourceKind::Ec2Vpc, "main");
+        let in_state = state_with(&[(bucket(), "acme-data")], false);
+        let deposed = state_with(&[(bucket(), "acme-data")], true);
+        let other_role = ResourceAddr::new(ResourceKind::IamRole, "other");
+        let role_elsewhere = state_with(&[(other_role, "milvus-s3")], false);
+        check_refused(
+            &ResourceAddr::new(ResourceKind::S3Bucket, "milvs"),
+            "acme-data",
+            None,
+            "`s3_bucket.milvs` is not an address of this stack; did you mean `s3_bucket.milvus`?",
+        );
+        check_refused(
+            &vpc,
+            "vpc-1",
+            None,
+            "`ec2_vpc.main` is of kind ec2_vpc, which import does not take: it imports \
+             eks_cluster, eks_nodegroup, s3_bucket, msk_cluster, iam_role, helm_release",
+        );
+        check_refused(
+            &bucket(),
+            "acme-data",
+            Some(&in_state),
+            "`s3_bucket.milvus` is already in state, as `acme-data`",
+        );
+        check_refused(
+            &role(),
+            "milvus-s3",
+            Some(&role_elsewhere),
+            "`milvus-s3` is already managed at `iam_role.other`",
+        );
+        let deposed_bucket = ResourceAddr::new(ResourceKind::S3Bucket, "milvus");
+        let mut only_deposed = deposed.clone();
+        only_deposed.remove(&deposed_bucket);
+        check_refused(
+            &bucket(),
+            "acme-data",
+            Some(&only_deposed),
+            "`acme-data` is already managed at `s3_bucket.milvus` (a deposed old copy)",
+        );
+        check_refused(
+            &bucket(),
+            "no-such",
+            None,
+            "no s3_bucket `no-such` exists live",
+        );
+        check_refused(
+            &bucket(),
+            "milvus-s3",
+            None,
+            "`milvus-s3` is not the id of any s3_bucket: it names a live iam_role",
+        );
+        check_refused(
+            &bucket(),
+            "theirs",
+            None,
+            "s3_bucket `theirs` is tagged stackplan:stack = other-stack: it belongs to stack `other-stack`",
+        );
+    }
 
     #[test]
     fn the_nearest_address_is_suggested_only_when_near() {
