@@ -97,6 +97,58 @@ pub enum EngineError {
         addr: String,
         hint: Option<String>,
     },
+    // Import refusals: messages about the user's input, each with its
+    // reason; nothing is written.
+    #[error("`{addr}` is not an address of this stack{}", crate::import::suggestion(.nearest))]
+    ImportNotInStack {
+        addr: String,
+        nearest: Option<ResourceAddr>,
+    },
+    #[error(
+        "`{addr}` is of kind {kind}, which import does not take: it imports {}",
+        crate::import::importable()
+    )]
+    ImportNotImportable {
+        addr: ResourceAddr,
+        kind: ResourceKind,
+    },
+    #[error("`{addr}` is looked up, not managed: there is nothing to import")]
+    ImportLookedUp { addr: ResourceAddr },
+    #[error("`{addr}` is already in state{}", id.as_deref().map(|i| format!(", as `{i}`")).unwrap_or_default())]
+    ImportAlreadyInState {
+        addr: ResourceAddr,
+        id: Option<String>,
+    },
+    #[error("`{id}` is already managed at `{at}`{}", if *.deposed { " (a deposed old copy)" } else { "" })]
+    ImportManagedElsewhere {
+        id: String,
+        at: ResourceAddr,
+        deposed: bool,
+    },
+    #[error("no {kind} `{id}` exists live")]
+    ImportNotFound { kind: ResourceKind, id: String },
+    #[error("`{id}` is not the id of any {wanted}: it names a live {found}")]
+    ImportWrongKind {
+        id: String,
+        wanted: ResourceKind,
+        found: ResourceKind,
+    },
+    #[error(
+        "{kind} `{id}` is tagged {} = {owner}: it belongs to stack `{owner}`",
+        crate::import::OWNER_TAG
+    )]
+    ImportOwnedByAnotherStack {
+        kind: ResourceKind,
+        id: String,
+        owner: String,
+    },
+    #[error("reading {kind} `{id}` failed")]
+    ImportRead {
+        kind: ResourceKind,
+        id: String,
+        #[source]
+        source: ProviderError,
+    },
     /// The plan's operations wait for each other in a loop; no edge is
     /// ever dropped to break one.
     #[error("the changes cannot be ordered: {} waits for itself; apply a part of the change first (a rename, then the rest)", .cycle.join(" -> "))]

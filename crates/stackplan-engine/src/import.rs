@@ -20,9 +20,9 @@ use stackplan_core::{
     Resource, ResourceAddr, ResourceKind, ResourceMode, ResourceState, StateDocument, Value,
 };
 
-use crate::ResourceGraph;
 use crate::refresh::{LiveView, known_output, resolve_attrs};
 use crate::seal::seal_attrs;
+use crate::{EngineError, ResourceGraph};
 
 /// The kinds `import` adopts: the long-lived resources someone may have
 /// made by hand before using stackplan.
@@ -37,7 +37,7 @@ pub const IMPORTABLE_KINDS: &[ResourceKind] = &[
 
 /// The tag every AWS resource of a stack carries with the stack's name
 /// (the planner's ownership check reads the same one).
-const OWNER_TAG: &str = "stackplan:stack";
+pub(crate) const OWNER_TAG: &str = "stackplan:stack";
 
 /// What one import is made from.
 #[derive(Debug, Clone, Copy)]
@@ -52,70 +52,14 @@ pub struct ImportRequest<'a> {
     pub id: &'a str,
 }
 
-/// Why an import is refused. (Its own enum rather than variants of
-/// `EngineError`: an import refusal is a message to the user about their
-/// input, never a failure of planning.)
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("`{addr}` is not an address of this stack{}", suggestion(.nearest))]
-    NotInStack {
-        addr: String,
-        nearest: Option<ResourceAddr>,
-    },
-    #[error(
-        "`{addr}` is of kind {kind}, which import does not take: it imports {}",
-        importable()
-    )]
-    NotImportable {
-        addr: ResourceAddr,
-        kind: ResourceKind,
-    },
-    #[error("`{addr}` is looked up, not managed: there is nothing to import")]
-    LookedUp { addr: ResourceAddr },
-    #[error("`{addr}` is already in state{}", id.as_deref().map(|i| format!(", as `{i}`")).unwrap_or_default())]
-    AlreadyInState {
-        addr: ResourceAddr,
-        id: Option<String>,
-    },
-    #[error("`{id}` is already managed at `{at}`{}", if *.deposed { " (a deposed old copy)" } else { "" })]
-    ManagedElsewhere {
-        id: String,
-        at: ResourceAddr,
-        deposed: bool,
-    },
-    #[error("no {kind} `{id}` exists live")]
-    NotFound { kind: ResourceKind, id: String },
-    #[error("`{id}` is not the id of any {wanted}: it names a live {found}")]
-    WrongKind {
-        id: String,
-        wanted: ResourceKind,
-        found: ResourceKind,
-    },
-    #[error("{kind} `{id}` is tagged {OWNER_TAG} = {owner}: it belongs to stack `{owner}`")]
-    OwnedByAnotherStack {
-        kind: ResourceKind,
-        id: String,
-        owner: String,
-    },
-    #[error("reading {kind} `{id}` failed")]
-    Read {
-        kind: ResourceKind,
-        id: String,
-        #[source]
-        source: ProviderError,
-    },
-    #[error("no provider serves resource kind `{kind}`")]
-    NoProvider { kind: ResourceKind },
-}
-
-fn suggestion(nearest: &Option<ResourceAddr>) -> String {
+pub(crate) fn suggestion(nearest: &Option<ResourceAddr>) -> String {
     nearest
         .as_ref()
         .map(|n| format!("; did you mean `{n}`?"))
         .unwrap_or_default()
 }
 
-fn importable() -> String {
+pub(crate) fn importable() -> String {
     IMPORTABLE_KINDS
         .iter()
         .map(|k| k.as_str())
@@ -132,30 +76,10 @@ pub fn nearest_addr<'a>(
     let wanted_lower = wanted.to_lowercase();
     known
         .into_iter()
-        .map(|a| (edit_distance(&a.to_string(), &wanted_lower), a))
+        .map(|a| (strsim::levenshtein(&a.to_string(), &wanted_lower), a))
         .filter(|(d, _)| *d <= wanted.chars().count() / 3 + 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a.clone())
-}
-
-/// Levenshtein distance by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let here = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(here)
-            };
-            prev = here;
-        }
-    }
-    row[b.len()]
 }
 
 /// Reads the resource `req.id` names live and returns its state entry for
@@ -164,25 +88,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
 pub async fn import_resource(
     registry: &ProviderRegistry,
     req: ImportRequest<'_>,
-) -> Result<ResourceState, ImportError> {
+) -> Result<ResourceState, EngineError> {
     let addr = req.addr;
     let Some(resource) = req.resources.iter().find(|r| &r.addr == addr) else {
-        return Err(ImportError::NotInStack {
+        return Err(EngineError::ImportNotInStack {
             addr: addr.to_string(),
             nearest: nearest_addr(&addr.to_string(), req.resources.iter().map(|r| &r.addr)),
         });
     };
     if resource.mode != ResourceMode::Managed {
-        return Err(ImportError::LookedUp { addr: addr.clone() });
+        return Err(EngineError::ImportLookedUp { addr: addr.clone() });
     }
     if !IMPORTABLE_KINDS.contains(&addr.kind) {
-        return Err(ImportError::NotImportable {
+        return Err(EngineError::ImportNotImportable {
             addr: addr.clone(),
             kind: addr.kind,
         });
     }
     if let Some(prior) = req.state.and_then(|s| s.get(addr)) {
-        return Err(ImportError::AlreadyInState {
+        return Err(EngineError::ImportAlreadyInState {
             addr: addr.clone(),
             id: prior.physical_id.clone(),
         });
@@ -201,29 +125,34 @@ pub async fn import_resource(
         Ok(Some(o)) => o,
         Ok(None) => {
             return Err(match other_kind(registry, addr.kind, req.id).await {
-                Some(found) => ImportError::WrongKind {
+                Some(found) => EngineError::ImportWrongKind {
                     id: req.id.to_string(),
                     wanted: addr.kind,
                     found,
                 },
-                None => ImportError::NotFound {
+                None => EngineError::ImportNotFound {
                     kind: addr.kind,
                     id: req.id.to_string(),
                 },
             });
         }
-        Err(ReadFailure::NoProvider) => return Err(ImportError::NoProvider { kind: addr.kind }),
+        Err(ReadFailure::NoProvider) => {
+            return Err(EngineError::NoProvider {
+                kind: addr.kind,
+                addr: addr.clone(),
+            });
+        }
         // An id of another kind's shape may fail the read outright (an
         // MSK call given a bucket name): say what it is when it is
         // something else.
         Err(ReadFailure::Provider(source)) => {
             return Err(match other_kind(registry, addr.kind, req.id).await {
-                Some(found) => ImportError::WrongKind {
+                Some(found) => EngineError::ImportWrongKind {
                     id: req.id.to_string(),
                     wanted: addr.kind,
                     found,
                 },
-                None => ImportError::Read {
+                None => EngineError::ImportRead {
                     kind: addr.kind,
                     id: req.id.to_string(),
                     source,
@@ -247,7 +176,7 @@ pub async fn import_resource(
         .and_then(Value::as_str)
         .filter(|o| *o != req.stack)
     {
-        return Err(ImportError::OwnedByAnotherStack {
+        return Err(EngineError::ImportOwnedByAnotherStack {
             kind: addr.kind,
             id: physical_id,
             owner: owner.to_string(),
@@ -313,7 +242,7 @@ fn managed_elsewhere(
     state: Option<&StateDocument>,
     kind: ResourceKind,
     id: &str,
-) -> Result<(), ImportError> {
+) -> Result<(), EngineError> {
     let Some(state) = state else { return Ok(()) };
     let found = state
         .resources
@@ -322,7 +251,7 @@ fn managed_elsewhere(
         .chain(state.deposed.iter().map(|r| (r, true)))
         .find(|(r, _)| r.addr.kind == kind && r.physical_id.as_deref() == Some(id));
     match found {
-        Some((r, deposed)) => Err(ImportError::ManagedElsewhere {
+        Some((r, deposed)) => Err(EngineError::ImportManagedElsewhere {
             id: id.to_string(),
             at: r.addr.clone(),
             deposed,
@@ -433,7 +362,7 @@ mod tests {
         addr: &ResourceAddr,
         id: &str,
         state: Option<&StateDocument>,
-    ) -> Result<ResourceState, ImportError> {
+    ) -> Result<ResourceState, EngineError> {
         let resources = stack();
         let registry = live();
         let req = ImportRequest {

@@ -18,7 +18,7 @@ pub use apply::{
 };
 pub use error::EngineError;
 pub use graph::ResourceGraph;
-pub use import::{IMPORTABLE_KINDS, ImportError, ImportRequest, import_resource, nearest_addr};
+pub use import::{IMPORTABLE_KINDS, ImportRequest, import_resource, nearest_addr};
 pub use planner::{
     PlanRequest, PlanSettings, Planner, check_guards, check_saved_changes, check_saved_plan,
     sha256_hex,

@@ -885,15 +885,11 @@ fn check_selection(
             if known.contains(a) {
                 continue;
             }
-            let wanted = a.to_string();
-            let closest = known
-                .iter()
-                .map(|k| k.to_string())
-                .min_by_key(|k| strsim::levenshtein(k, &wanted))
-                .filter(|k| strsim::levenshtein(k, &wanted) <= wanted.len() / 3 + 2);
+            let closest = crate::import::nearest_addr(&a.to_string(), known.iter().copied())
+                .map(|n| n.to_string());
             return Err(EngineError::UnknownSelection {
                 flag,
-                addr: wanted,
+                addr: a.to_string(),
                 hint: closest,
             });
         }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use clap::Args;
 use miette::miette;
 use stackplan_core::{ResourceAddr, ResourceKind};
-use stackplan_engine::{ImportError, ImportRequest, PlanSettings, import_resource, nearest_addr};
+use stackplan_engine::{EngineError, ImportRequest, PlanSettings, import_resource, nearest_addr};
 use stackplan_state::{new_document, new_lock_info};
 
 use super::charts::ChartAccess;
@@ -64,32 +64,33 @@ fn id_form(kind: ResourceKind) -> &'static str {
     }
 }
 
-fn refusal(e: ImportError, addr: &str) -> miette::Report {
+fn refusal(e: EngineError, addr: &str) -> miette::Report {
     let help = match &e {
-        ImportError::NotInStack { .. } => {
+        EngineError::ImportNotInStack { .. } => {
             "import takes an address the stack declares; `stackplan graph STACK` lists them"
                 .to_string()
         }
-        ImportError::NotImportable { .. } | ImportError::LookedUp { .. } => {
+        EngineError::ImportNotImportable { .. } | EngineError::ImportLookedUp { .. } => {
             "nothing was imported".to_string()
         }
-        ImportError::AlreadyInState { .. } => format!(
+        EngineError::ImportAlreadyInState { .. } => format!(
             "`stackplan state show STACK {addr}` shows what state records; nothing was imported"
         ),
-        ImportError::ManagedElsewhere { .. } => {
+        EngineError::ImportManagedElsewhere { .. } => {
             "one live resource is managed at one address only; nothing was imported".to_string()
         }
-        ImportError::NotFound { kind, .. } | ImportError::WrongKind { wanted: kind, .. } => {
+        EngineError::ImportNotFound { kind, .. }
+        | EngineError::ImportWrongKind { wanted: kind, .. } => {
             format!("{}; nothing was imported", id_form(*kind))
         }
-        ImportError::OwnedByAnotherStack { owner, .. } => format!(
+        EngineError::ImportOwnedByAnotherStack { owner, .. } => format!(
             "stack `{owner}` manages it: remove it from that stack's state first; nothing was imported"
         ),
-        ImportError::Read { kind, .. } => format!(
+        EngineError::ImportRead { kind, .. } => format!(
             "check the id and your access to the API; {}; nothing was imported",
             id_form(*kind)
         ),
-        ImportError::NoProvider { .. } => "nothing was imported".to_string(),
+        _ => "nothing was imported".to_string(),
     };
     let mut message = e.to_string();
     let mut cause = std::error::Error::source(&e);
@@ -111,7 +112,7 @@ async fn import(args: &ImportArgs, charts: &ChartAccess) -> miette::Result<Outco
     // one the stack has.
     let addr: ResourceAddr = args.addr.parse().map_err(|_| {
         refusal(
-            ImportError::NotInStack {
+            EngineError::ImportNotInStack {
                 addr: args.addr.clone(),
                 nearest: nearest_addr(&args.addr, first.resources.iter().map(|r| &r.addr)),
             },
