@@ -301,7 +301,18 @@ impl AwsProvider {
             .and_then(Value::as_str);
         let found = match (prior_id(req.prior), desired_name) {
             (Some(arn), _) => self.msk_config_observe(req.addr, arn).await?,
-            (None, Some(name)) => self.msk_config_named(req.addr, name).await?,
+            (None, Some(name)) => match self.msk_config_named(req.addr, name).await? {
+                Some(o) => Some(o),
+                // State lost after a Kafka upgrade: the configuration in
+                // use may hold the suffixed name its create took.
+                None => {
+                    let versions = Desired::new(req.addr, req.desired.unwrap_or(&Attrs::new()))
+                        .str_list("kafka_versions")
+                        .unwrap_or_default();
+                    self.msk_config_named(req.addr, &suffixed_config_name(name, &versions))
+                        .await?
+                }
+            },
             (None, None) => None,
         };
         Ok(found.map(|o| match desired_name {
@@ -1339,6 +1350,64 @@ impl AwsProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cluster(volume: i64, brokers: i64, instance: &str) -> Attrs {
+        [
+            ("volume_size".to_string(), Value::Int(volume)),
+            ("number_of_broker_nodes".to_string(), Value::Int(brokers)),
+            ("instance_type".to_string(), Value::string(instance)),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    #[test]
+    fn storage_and_broker_decreases_are_refused_and_increases_are_not() {
+        let live = cluster(100, 4, "kafka.m5.large");
+        assert!(cluster_change_refusals(&cluster(200, 6, "kafka.m5.xlarge"), &live).is_empty());
+        let refused = cluster_change_refusals(&cluster(50, 2, "kafka.m5.large"), &live);
+        assert_eq!(refused.len(), 2, "{refused:#?}");
+        assert!(refused[0].starts_with("volume_size 100 -> 50: UpdateBrokerStorage"));
+        assert!(refused[1].starts_with("number_of_broker_nodes 4 -> 2: UpdateBrokerCount"));
+    }
+
+    #[test]
+    fn broker_type_paths_follow_msks_documented_ones() {
+        for (from, to) in [
+            ("kafka.t3.small", "kafka.m5.large"),
+            ("kafka.t3.small", "kafka.m7g.large"),
+            ("kafka.m5.large", "kafka.m7g.xlarge"),
+            ("kafka.m7g.large", "kafka.m5.large"),
+            ("kafka.m5.large", "kafka.m5.2xlarge"),
+            ("kafka.m5.2xlarge", "kafka.m5.large"),
+        ] {
+            assert_eq!(broker_type_change_refusal(from, to), None, "{from} -> {to}");
+        }
+        for (from, to) in [
+            ("kafka.m5.large", "kafka.t3.small"),
+            ("kafka.m7g.large", "kafka.t3.small"),
+            ("kafka.m5.large", "express.m7g.large"),
+            ("express.m7g.large", "kafka.m7g.large"),
+        ] {
+            assert!(
+                broker_type_change_refusal(from, to).is_some(),
+                "{from} -> {to}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_replacement_configurations_name_is_the_same_on_every_run_and_fits_msks_limit() {
+        let v = |s: &str| vec![s.to_string()];
+        let a = suffixed_config_name("milvus", &v("3.7.x"));
+        assert_eq!(a, suffixed_config_name("milvus", &v("3.7.x")));
+        assert_ne!(a, suffixed_config_name("milvus", &v("3.8.x")));
+        assert!(
+            a.starts_with("milvus-") && a.len() == "milvus-".len() + 6,
+            "{a}"
+        );
+        assert_eq!(suffixed_config_name(&"m".repeat(64), &v("3.7.x")).len(), 64);
+    }
 
     #[test]
     fn server_properties_round_trip_sorted_and_skip_comments() {

@@ -292,5 +292,9 @@ async fn a_kafka_upgrade_moves_the_cluster_to_a_new_configuration_and_the_old_on
     // Unused now: deleted, asynchronously (DELETING, then gone).
     delete(&p, &ca, &old_state).await;
     assert!(read(&p, &ca, None, Some(&old_state)).await.is_none());
+    // State lost: the one in use is found under its suffixed name.
+    let found = read(&p, &ca, Some(&new_desired), None).await.unwrap();
+    assert_eq!(found.physical_id, new_config.physical_id);
+    assert_no_diff(K::MskConfiguration, &new_desired, &found, &[]);
     delete(&p, &a, &state).await;
 }
