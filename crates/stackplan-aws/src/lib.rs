@@ -110,6 +110,11 @@ pub struct AwsProvider {
     /// What `latest` resolved to for each add-on at the last read, so that
     /// `plan_change` (which cannot call the API) shows the concrete version.
     latest_addon_versions: Mutex<BTreeMap<ResourceAddr, String>>,
+    /// Per MSK cluster, what MSK would refuse in the change the stack asks
+    /// for, found when a plan reads it (some rules need the API: the
+    /// storage cool-down, the compatible Kafka versions); `plan_change`
+    /// refuses the change with them.
+    msk_refusals: Mutex<BTreeMap<ResourceAddr, Vec<String>>>,
 }
 
 impl AwsProvider {
@@ -152,6 +157,7 @@ impl AwsProvider {
             sts: aws_sdk_sts::Client::new(&config),
             wait: WaitConfig::default(),
             latest_addon_versions: Mutex::new(BTreeMap::new()),
+            msk_refusals: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -516,6 +522,20 @@ impl Provider for AwsProvider {
         match addr.kind {
             ResourceKind::EksCluster => eks::check_version_change(addr, diffs)?,
             ResourceKind::EksNodegroup => eks::drop_suffixed_name_diff(diffs),
+            ResourceKind::MskCluster => {
+                let refusals = self
+                    .msk_refusals
+                    .lock()
+                    .map(|m| m.get(addr).cloned())
+                    .unwrap_or_default()
+                    .unwrap_or_default();
+                if !refusals.is_empty() {
+                    return Err(stackplan_core::ProviderError::new(format!(
+                        "MSK cannot make this change in place: {}",
+                        refusals.join("; ")
+                    )));
+                }
+            }
             ResourceKind::EksAddon => {
                 let latest = self
                     .latest_addon_versions

@@ -645,28 +645,33 @@ impl AwsProvider {
         let Some(arn) = arn else { return Ok(None) };
         let observed = self.msk_cluster_observe(req.addr, &arn).await?;
         // A plan reads a cluster it manages with the stack's attributes:
-        // what MSK will refuse to change in place is refused here, at plan,
-        // rather than half-way through an apply. (A create's look-up after
-        // a lost answer reads without state and is not checked.)
+        // what MSK will refuse to change in place is found here, where the
+        // API can be asked, and refused by `plan_change`, at plan rather
+        // than half-way through an apply. (A create's look-up after a lost
+        // answer reads without state and is not checked.)
         if let (Some(desired), Some(live), Some(_)) = (req.desired, &observed, req.prior) {
-            self.msk_check_cluster_change(req.addr, &arn, desired, &live.attrs)
+            let refusals = self
+                .msk_change_refusals(req.addr, &arn, desired, &live.attrs)
                 .await?;
+            if let Ok(mut m) = self.msk_refusals.lock() {
+                m.insert(req.addr.clone(), refusals);
+            }
         }
         Ok(observed)
     }
 
-    /// MSK's rules for an in-place change of `live` into `desired`, as one
-    /// refusal naming each rule broken: those [`cluster_change_refusals`]
+    /// MSK's rules for an in-place change of `live` into `desired`, one
+    /// message per rule broken: those [`cluster_change_refusals`]
     /// judges from the attributes alone, then the storage cool-down
     /// (ListClusterOperations) and the Kafka upgrade path
     /// (GetCompatibleKafkaVersions), which only the API knows.
-    async fn msk_check_cluster_change(
+    async fn msk_change_refusals(
         &self,
         addr: &ResourceAddr,
         arn: &str,
         desired: &Attrs,
         live: &Attrs,
-    ) -> AwsResult<()> {
+    ) -> AwsResult<Vec<String>> {
         let mut refusals = cluster_change_refusals(desired, live);
         let (want_size, have_size) = (
             desired.get("volume_size").and_then(as_int),
@@ -710,16 +715,7 @@ impl AwsProvider {
                 ));
             }
         }
-        if refusals.is_empty() {
-            return Ok(());
-        }
-        Err(AwsError::Refused {
-            addr: addr.clone(),
-            reason: format!(
-                "MSK cannot make this change in place: {}",
-                refusals.join("; ")
-            ),
-        })
+        Ok(refusals)
     }
 
     /// When the cluster's last storage update ended (or started, while it

@@ -1,5 +1,6 @@
-//! MSK's rules for in-place cluster changes, refused at plan (the read a
-//! plan makes with the stack's attributes) and by moto as AWS refuses
+//! MSK's rules for in-place cluster changes, refused at plan (found by
+//! the read a plan makes with the stack's attributes, refused by
+//! `plan_change`) and by moto as AWS refuses
 //! them; and a Kafka version upgrade onto a new configuration.
 
 mod common;
@@ -80,19 +81,21 @@ async fn cluster(
     (desired, o, state, config)
 }
 
-/// The plan's read of the cluster with the stack's attributes: the error
-/// message when MSK's rules refuse the change.
+/// What a plan does with the cluster, as the planner calls it: the read
+/// with the stack's attributes, then `plan_change` on the change; the
+/// error message when MSK's rules refuse the change.
 async fn plan_read(p: &AwsProvider, desired: &Attrs, state: &ResourceState) -> Result<(), String> {
+    let a = addr(K::MskCluster, "milvus");
     p.read(ReadRequest {
-        addr: &addr(K::MskCluster, "milvus"),
+        addr: &a,
         mode: ResourceMode::Managed,
         desired: Some(desired),
         prior: Some(state),
         events: &Events::default(),
     })
     .await
-    .map(|_| ())
-    .map_err(|e| chain(&e))
+    .map_err(|e| chain(&e))?;
+    p.plan_change(&a, &mut Vec::new()).map_err(|e| chain(&e))
 }
 
 /// The harness's control: `hours` pass for the cluster's operations.
