@@ -170,7 +170,7 @@ impl<'r> Planner<'r> {
     pub async fn plan(&self, req: PlanRequest<'_>) -> Result<Plan, EngineError> {
         check_selection(&self.settings.selection, req.resources, req.state)?;
         let warnings = self.preflight(req.resources).await?;
-        let mut plan = self.compute(req).await?;
+        let mut plan = self.compute(req, Purpose::Plan).await?;
         self.check_adoptions(&plan, req)?;
         check_guards(&plan, req.resources, self.settings.allow_destroy)?;
         plan.warnings
@@ -255,7 +255,7 @@ impl<'r> Planner<'r> {
     /// The plan without the destroy guards: for `drift`, which reports and
     /// never applies.
     pub async fn drift(&self, req: PlanRequest<'_>) -> Result<Plan, EngineError> {
-        self.compute(req).await
+        self.compute(req, Purpose::Drift).await
     }
 
     /// Refreshes and returns only the basis, as a saved plan is checked
@@ -302,7 +302,7 @@ impl<'r> Planner<'r> {
         Ok((graph, live))
     }
 
-    async fn compute(&self, req: PlanRequest<'_>) -> Result<Plan, EngineError> {
+    async fn compute(&self, req: PlanRequest<'_>, purpose: Purpose) -> Result<Plan, EngineError> {
         let (graph, live) = self.refresh(req).await?;
         let current = CurrentSecrets::read(self.registry, req.resources).await;
         let by_addr: BTreeMap<&ResourceAddr, &Resource> =
@@ -385,15 +385,23 @@ impl<'r> Planner<'r> {
                 observed,
                 rotated_from: &rotated_from.borrow(),
             })?;
-            drop_ignored_drift(provider.as_ref(), &mut change)?;
-            if matches!(change.action, Action::Update | Action::Replace { .. }) {
-                provider
-                    .plan_change(&addr, &mut change.field_diffs)
-                    .map_err(|source| EngineError::Provider {
-                        addr: addr.clone(),
-                        source,
-                    })?;
-                reclassify(&mut change);
+            // A provider refusing the change the stack asks for (what MSK
+            // cannot do in place) fails a plan; drift reports what changed
+            // live whatever the stack asks, so there it is not an error.
+            let refined = drop_ignored_drift(provider.as_ref(), &mut change).and_then(|()| {
+                if matches!(change.action, Action::Update | Action::Replace { .. }) {
+                    provider
+                        .plan_change(&addr, &mut change.field_diffs)
+                        .map_err(|source| EngineError::Provider {
+                            addr: addr.clone(),
+                            source,
+                        })?;
+                    reclassify(&mut change);
+                }
+                Ok(())
+            });
+            if purpose == Purpose::Plan {
+                refined?;
             }
             if prior.is_some_and(|p| p.tainted) && resource.mode == ResourceMode::Managed {
                 plan_tainted(&mut change, observed);
@@ -806,6 +814,15 @@ fn reclassify(change: &mut Change) {
         _ => reason.clone(),
     });
     change.action = Action::Replace { reason, order };
+}
+
+/// What a computed plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A plan to apply: a change a provider refuses is an error.
+    Plan,
+    /// Drift only: what changed live is reported whatever the stack asks.
+    Drift,
 }
 
 /// A replacement asked for with `--replace`: of what exists, in the

@@ -986,3 +986,43 @@ async fn preflight_warnings_go_with_the_plan_instead_of_stopping_it() {
         ["s3_bucket.milvus (bucket): taken; pick another name"]
     );
 }
+
+#[tokio::test]
+async fn a_change_the_provider_refuses_fails_a_plan_but_drift_still_reports() {
+    // MSK refuses some changes in place (a storage decrease): a plan that
+    // asks for one is an error, while the scheduled drift check goes on
+    // reporting what changed live.
+    let cloud = seeded_cloud();
+    let resources = stack();
+    let state = cloud.apply_all(STACK, &resources);
+    cloud.set_attr(&bucket(), "tags", Value::map([("team", "ads".into())]));
+    let mut changed = resources.clone();
+    let b = changed.iter_mut().find(|r| r.addr == bucket()).unwrap();
+    b.attrs.insert("versioning".into(), Value::Bool(false));
+    let mut provider = cloud.provider();
+    provider.plan_change_f = Some(Arc::new(|addr: &ResourceAddr, _diffs: &mut Vec<_>| {
+        if addr.kind == K::S3Bucket {
+            Err(ProviderError::new("S3 cannot do that in place"))
+        } else {
+            Ok(())
+        }
+    }));
+    let reg = registry(provider);
+    let err = plan_with(&changed, Some(&state), &reg, PlanSettings::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Provider { addr, .. } if *addr == bucket()),
+        "{err}"
+    );
+    let drift = Planner::new(&reg, PlanSettings::default())
+        .drift(PlanRequest {
+            stack: STACK,
+            stack_sha256: STACK_HASH,
+            resources: &changed,
+            state: Some(&state),
+        })
+        .await
+        .expect("drift is not refused");
+    assert!(drift.change(&bucket()).unwrap().has_drift());
+}
