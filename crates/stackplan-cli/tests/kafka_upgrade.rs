@@ -73,7 +73,10 @@ fn a_kafka_version_bump_reaches_the_cluster_and_an_incompatible_one_is_refused_a
     assert!(shown.contains("GetCompatibleKafkaVersions"), "{shown}");
     assert!(shown.contains("3.7.x"), "{shown}");
     // A refusal of the change, not a failure to read the cluster.
-    assert!(shown.contains("provider failed planning `msk_cluster.milvus`"), "{shown}");
+    assert!(
+        shown.contains("provider failed planning `msk_cluster.milvus`"),
+        "{shown}"
+    );
     assert!(!shown.contains("refresh failed"), "{shown}");
 
     // An upgrade: the configuration replaced create-before-destroy, the
