@@ -30,6 +30,7 @@ use stackplan_core::{
 };
 
 use crate::EngineError;
+use crate::error::chain;
 use crate::refresh::provider_for;
 use crate::schedule::{Node, Op, schedule};
 use crate::seal::seal_attrs;
@@ -213,12 +214,7 @@ impl Failure {
     }
 
     fn provider(e: stackplan_core::ProviderError) -> Self {
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            message.push_str(&format!(": {s}"));
-            source = s.source();
-        }
+        let message = chain(&e);
         Failure {
             cause: FailureCause::Provider {
                 retryable: e.retryable,
@@ -372,13 +368,7 @@ async fn save(
             true
         }
         Err(e) => {
-            let mut msg = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            *write_error = Some(msg);
+            *write_error = Some(chain(&e));
             false
         }
     }
@@ -425,12 +415,21 @@ pub async fn apply(
     for n in &nodes {
         provider_for(cx.registry, &n.addr)?;
     }
+    // The change each operation carries out: its address's, or for an
+    // old copy's delete, that copy's.
     let changes: BTreeMap<&ResourceAddr, &Change> =
         plan.changes.iter().map(|c| (&c.addr, c)).collect();
     let deposed: BTreeMap<(&ResourceAddr, Option<&String>), &Change> = plan
         .deposed
         .iter()
         .map(|c| ((&c.addr, c.physical_id.as_ref()), c))
+        .collect();
+    let change_of: Vec<&Change> = nodes
+        .iter()
+        .map(|n| match n.op {
+            Op::DeleteDeposed => deposed[&(&n.addr, n.deposed.as_ref())],
+            _ => changes[&n.addr],
+        })
         .collect();
 
     // Outputs learnt during this run, in memory only: they may hold
@@ -448,10 +447,7 @@ pub async fn apply(
                     break;
                 }
                 let node = run.nodes[i].clone();
-                let change = match node.op {
-                    Op::DeleteDeposed => deposed[&(&node.addr, node.deposed.as_ref())],
-                    _ => changes[&node.addr],
-                };
+                let change = change_of[i];
                 let desired = match node.op {
                     Op::Create | Op::Update => {
                         match resolve_config(change, state, &fresh, cx.registry, cx.events).await {
@@ -527,10 +523,7 @@ pub async fn apply(
         };
         let i = outcome.index;
         let node = run.nodes[i].clone();
-        let change = match node.op {
-            Op::DeleteDeposed => deposed[&(&node.addr, node.deposed.as_ref())],
-            _ => changes[&node.addr],
-        };
+        let change = change_of[i];
         match outcome.result {
             Ok(observed) => {
                 record(

@@ -26,8 +26,9 @@ fn failure_lines(list: &[(ResourceAddr, ProviderError)]) -> String {
     out
 }
 
-/// A provider error with its causes, on one line: refresh reports several.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error with its causes, on one line: refresh reports several, and
+/// apply's report names each failure so.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
