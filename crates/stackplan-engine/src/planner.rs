@@ -831,15 +831,25 @@ fn force_replace(change: &mut Change) {
     if change.before.is_none() || change.mode != ResourceMode::Managed {
         return;
     }
-    let reason = "replacement asked for with --replace".to_string();
+    if change.action == Action::NoOp {
+        change.reason = None;
+    }
+    let order = KindSchema::for_kind(change.addr.kind).replace;
+    replace_because(
+        change,
+        "replacement asked for with --replace".to_string(),
+        order,
+    );
+}
+
+/// Makes `change` a replacement for `reason`, said before whatever else
+/// its reason already says.
+fn replace_because(change: &mut Change, reason: String, order: ReplaceOrder) {
     change.reason = Some(match change.reason.take() {
-        Some(r) if !r.is_empty() && change.action != Action::NoOp => format!("{reason}; {r}"),
+        Some(r) if !r.is_empty() => format!("{reason}; {r}"),
         _ => reason.clone(),
     });
-    change.action = Action::Replace {
-        reason,
-        order: KindSchema::for_kind(change.addr.kind).replace,
-    };
+    change.action = Action::Replace { reason, order };
 }
 
 /// Limits a plan to `--target`s and what they depend on, less
@@ -982,14 +992,7 @@ fn follow_replaced_parent(
         "{}, which is replaced",
         parents.into_iter().collect::<Vec<_>>().join(", ")
     );
-    change.reason = Some(match change.reason.take() {
-        Some(r) if !r.is_empty() => format!("{reason}; {r}"),
-        _ => reason.clone(),
-    });
-    change.action = Action::Replace {
-        reason,
-        order: schema.replace,
-    };
+    replace_because(change, reason, schema.replace);
 }
 
 /// A tainted resource (its create did not finish): waited for again

@@ -107,10 +107,7 @@ pub fn settle_replace_orders(changes: &mut [Change]) {
                 "destroyed before its new copy is created: it uses `{producer}`, whose old \
                  copy must go first"
             );
-            c.reason = Some(match c.reason.take() {
-                Some(r) if !r.is_empty() => format!("{r}; {note}"),
-                _ => note,
-            });
+            append_reason(c, note);
             changed = true;
         }
         if !changed {
@@ -145,13 +142,18 @@ pub fn settle_replace_orders(changes: &mut [Change]) {
                 users.join(", ")
             );
             if !c.reason.as_deref().unwrap_or("").contains(&note) {
-                c.reason = Some(match c.reason.take() {
-                    Some(r) if !r.is_empty() => format!("{r}; {note}"),
-                    _ => note,
-                });
+                append_reason(c, note);
             }
         }
     }
+}
+
+/// Adds `note` after the change's reason.
+fn append_reason(c: &mut Change, note: String) {
+    c.reason = Some(match c.reason.take() {
+        Some(r) if !r.is_empty() => format!("{r}; {note}"),
+        _ => note,
+    });
 }
 
 fn is_replace(c: &Change, want: ReplaceOrder) -> bool {
