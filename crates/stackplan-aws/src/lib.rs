@@ -105,11 +105,14 @@ pub struct AwsProvider {
     kms: aws_sdk_kms::Client,
     s3: aws_sdk_s3::Client,
     secrets: aws_sdk_secretsmanager::Client,
+    ssm: aws_sdk_ssm::Client,
     sts: aws_sdk_sts::Client,
     wait: WaitConfig,
     /// What `latest` resolved to for each add-on at the last read, so that
     /// `plan_change` (which cannot call the API) shows the concrete version.
     latest_addon_versions: Mutex<BTreeMap<ResourceAddr, String>>,
+    /// The same for node groups' `release_version = "latest"`.
+    latest_ami_releases: Mutex<BTreeMap<ResourceAddr, String>>,
     /// Per MSK cluster, what MSK would refuse in the change the stack asks
     /// for, found when a plan reads it (some rules need the API: the
     /// storage cool-down, the compatible Kafka versions); `plan_change`
@@ -154,9 +157,11 @@ impl AwsProvider {
             kms: aws_sdk_kms::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             wait: WaitConfig::default(),
             latest_addon_versions: Mutex::new(BTreeMap::new()),
+            latest_ami_releases: Mutex::new(BTreeMap::new()),
             msk_refusals: Mutex::new(BTreeMap::new()),
         }
     }
@@ -518,10 +523,47 @@ impl Provider for AwsProvider {
         Box::pin(async move { Ok(self.preflight_findings(resources).await?) })
     }
 
+    fn import_id<'a>(
+        &'a self,
+        addr: &'a ResourceAddr,
+        id: &'a str,
+    ) -> BoxFuture<'a, ProviderResult<Option<String>>> {
+        Box::pin(async move {
+            Ok(match addr.kind {
+                // State holds a role by its name; an ARN is
+                // `arn:<partition>:iam::<account>:role/<path>/<name>`
+                // (IAM user guide, "IAM identifiers": role names are unique
+                // per account whatever their path).
+                ResourceKind::IamRole => Some(
+                    id.split_once(":role/")
+                        .filter(|_| id.starts_with("arn:"))
+                        .and_then(|(_, path)| path.rsplit('/').next())
+                        .unwrap_or(id)
+                        .to_string(),
+                ),
+                // State holds an MSK cluster by its ARN; a name is found
+                // among the region's clusters (names are unique per
+                // account and region).
+                ResourceKind::MskCluster if !id.starts_with("arn:") => {
+                    self.msk_arn_by_name(addr, id).await?
+                }
+                _ => Some(id.to_string()),
+            })
+        })
+    }
+
     fn plan_change(&self, addr: &ResourceAddr, diffs: &mut Vec<FieldDiff>) -> ProviderResult<()> {
         match addr.kind {
             ResourceKind::EksCluster => eks::check_version_change(addr, diffs)?,
-            ResourceKind::EksNodegroup => eks::drop_suffixed_name_diff(diffs),
+            ResourceKind::EksNodegroup => {
+                eks::drop_suffixed_name_diff(diffs);
+                let latest = self
+                    .latest_ami_releases
+                    .lock()
+                    .map(|m| m.get(addr).cloned())
+                    .unwrap_or_default();
+                eks::show_latest(diffs, "release_version", latest.as_deref());
+            }
             ResourceKind::MskCluster => {
                 let refusals = self
                     .msk_refusals
@@ -542,7 +584,7 @@ impl Provider for AwsProvider {
                     .lock()
                     .map(|m| m.get(addr).cloned())
                     .unwrap_or_default();
-                eks::show_latest_addon_version(diffs, latest.as_deref());
+                eks::show_latest(diffs, "addon_version", latest.as_deref());
             }
             _ => {}
         }

@@ -611,7 +611,11 @@ impl AwsProvider {
         Ok(Some(o))
     }
 
-    async fn msk_arn_by_name(&self, addr: &ResourceAddr, name: &str) -> AwsResult<Option<String>> {
+    pub(crate) async fn msk_arn_by_name(
+        &self,
+        addr: &ResourceAddr,
+        name: &str,
+    ) -> AwsResult<Option<String>> {
         let out = self
             .kafka
             .list_clusters()

@@ -297,3 +297,91 @@ async fn a_release_version_change_is_an_in_place_rolling_update() {
     p.plan_change(na, &mut unpinned).unwrap();
     assert!(unpinned.is_empty(), "{unpinned:#?}");
 }
+
+/// `release_version = "latest"` is resolved at plan from the public SSM
+/// parameter AWS publishes per version and AMI family: the plan names the
+/// concrete release, the node group plans clean while it runs the newest,
+/// and an AMI AWS publishes later is a rolling update to it. (1.28 here:
+/// the published release stays the newest of its version for the rest of
+/// the emulator's life, and no other test uses 1.28.)
+#[tokio::test]
+async fn latest_release_is_resolved_at_plan_and_rolls_to_a_newly_published_ami() {
+    let p = provider().await;
+    let s = stack(&p, 84, "1.28", Some("latest")).await;
+    let (na, nd, ns) = &s.nodegroup;
+    let live = read(&p, na, Some(nd), Some(ns)).await.unwrap();
+    assert_eq!(live.attrs["release_version"], Value::string("latest"));
+    assert_no_diff(K::EksNodegroup, nd, &live, &[]);
+
+    publish_ami_release("1.28", "1.28.0-20250401");
+    let live = read(&p, na, Some(nd), Some(ns)).await.unwrap();
+    assert_eq!(
+        live.attrs["release_version"],
+        Value::string("1.28.0-20250301"),
+        "the live release, now behind the newest"
+    );
+    let mut diffs = plan_diffs(K::EksNodegroup, nd, &live, &[]);
+    p.plan_change(na, &mut diffs).unwrap();
+    assert_eq!(diffs.len(), 1, "{diffs:#?}");
+    assert_eq!(diffs[0].path, "release_version");
+    assert!(!diffs[0].force_new, "{diffs:#?}");
+    assert_eq!(
+        (diffs[0].before.as_str(), diffs[0].after.as_str()),
+        (Some("1.28.0-20250301"), Some("1.28.0-20250401")),
+        "the plan names the release `latest` resolved to"
+    );
+
+    let events = Events::default();
+    let req = stackplan_core::ApplyRequest {
+        addr: na,
+        desired: nd,
+        prior: Some(ns),
+        field_diffs: &diffs,
+        events: &events,
+    };
+    let updated = p.update(req).await.unwrap();
+    assert_eq!(updated.attrs["release_version"], Value::string("latest"));
+    assert!(
+        events.messages().iter().any(|m| m.contains(
+            "UpdateNodegroupVersion workers to 1.28, AMI release 1.28.0-20250401 (rolling)"
+        )),
+        "{:#?}",
+        events.messages()
+    );
+    let live = read(&p, na, Some(nd), Some(ns)).await.unwrap();
+    assert_no_diff(K::EksNodegroup, nd, &live, &[]);
+}
+
+/// `latest` is resolved for the Amazon Linux AMI types, whose releases AWS
+/// publishes under `/aws/service/eks/optimized-ami`; another AMI type is a
+/// plan error naming the attribute, before anything is made.
+#[tokio::test]
+async fn latest_release_of_an_ami_type_without_published_releases_fails_the_plan() {
+    let p = provider().await;
+    let na = addr(K::EksNodegroup, "rocket");
+    let nd = attrs([
+        ("cluster_name", Value::string(name("no-such-cluster"))),
+        ("nodegroup_name", "rocket".into()),
+        ("instance_types", strs(["m6i.xlarge"])),
+        ("ami_type", "BOTTLEROCKET_x86_64".into()),
+        ("version", "1.31".into()),
+        ("release_version", "latest".into()),
+    ]);
+    let err = p
+        .read(stackplan_core::ReadRequest {
+            addr: &na,
+            mode: stackplan_core::ResourceMode::Managed,
+            desired: Some(&nd),
+            prior: None,
+            events: &Events::default(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        chain(&err).contains("release_version")
+            && chain(&err).contains("BOTTLEROCKET_x86_64")
+            && chain(&err).contains("pin a release"),
+        "{}",
+        chain(&err)
+    );
+}

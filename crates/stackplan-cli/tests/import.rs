@@ -137,7 +137,7 @@ fn a_bucket_made_by_hand_is_imported_and_the_plan_after_it_keeps_it() {
         &w,
         &run,
         &format!("`{BUCKET}` is not the id of any msk_cluster: it names a live s3_bucket"),
-        "an MSK cluster is imported by its ARN",
+        "an MSK cluster is imported by its ARN or its name",
     );
     assert_eq!(state_text(&w), None, "a refused import wrote state");
 
@@ -251,8 +251,8 @@ fn a_bucket_made_by_hand_is_imported_and_the_plan_after_it_keeps_it() {
 }
 
 /// A stack whose state file was lost is rebuilt by import, kind by kind:
-/// the EKS cluster and its node group, the MSK cluster (by ARN) and the
-/// Milvus release, each read by its id; the plan after them takes those
+/// the EKS cluster and its node group, the MSK cluster (by its name), a
+/// role (by its ARN) and the Milvus release; the plan after them takes those
 /// as they are, and none is created again.
 #[test]
 fn a_lost_state_is_rebuilt_by_importing_each_kind_by_its_id() {
@@ -274,29 +274,52 @@ fn a_lost_state_is_rebuilt_by_importing_each_kind_by_its_id() {
     };
     let msk_arn = id_of("msk_cluster.milvus");
     assert!(msk_arn.starts_with("arn:aws:kafka:"), "{msk_arn}");
+    let role = id_of("iam_role.eks_cluster");
+    let role_arn = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["addr"] == "iam_role.eks_cluster")
+        .and_then(|r| r["outputs"]["arn"].as_str())
+        .unwrap()
+        .to_string();
+    assert!(role_arn.ends_with(&format!(":role/{role}")), "{role_arn}");
     std::fs::remove_file(w.state()).unwrap();
 
-    // The EKS cluster's name given for the MSK cluster: it is a cluster,
-    // but an EKS one.
+    // The node group's id given for the MSK cluster: it is live, but a
+    // node group.
     let run = w.run(
         &emulators,
-        &["import", &stack, "msk_cluster.milvus", "milvus-local"],
+        &[
+            "import",
+            &stack,
+            "msk_cluster.milvus",
+            "milvus-local:ng-1-milvus",
+        ],
     );
     assert_refused(
         &w,
         &run,
-        "`milvus-local` is not the id of any msk_cluster: it names a live eks_cluster",
-        "an MSK cluster is imported by its ARN",
+        "`milvus-local:ng-1-milvus` is not the id of any msk_cluster: it names a live eks_nodegroup",
+        "an MSK cluster is imported by its ARN or its name",
     );
     assert_eq!(state_text(&w), None, "a refused import wrote state");
 
-    for (addr, id) in [
-        ("eks_cluster.main", "milvus-local"),
-        ("eks_nodegroup.ng-1-milvus", "milvus-local:ng-1-milvus"),
-        ("msk_cluster.milvus", msk_arn.as_str()),
-        ("helm_release.milvus", "milvus/demo"),
+    // Each by the id state holds, or by the other spelling a user has at
+    // hand (the MSK cluster by its name, the role by its ARN): state
+    // records the id the next read uses.
+    for (addr, given, recorded) in [
+        ("eks_cluster.main", "milvus-local", "milvus-local"),
+        (
+            "eks_nodegroup.ng-1-milvus",
+            "milvus-local:ng-1-milvus",
+            "milvus-local:ng-1-milvus",
+        ),
+        ("msk_cluster.milvus", "milvus-local", msk_arn.as_str()),
+        ("iam_role.eks_cluster", role_arn.as_str(), role.as_str()),
+        ("helm_release.milvus", "milvus/demo", "milvus/demo"),
     ] {
-        let run = w.run(&emulators, &["import", &stack, addr, id]);
+        let run = w.run(&emulators, &["import", &stack, addr, given]);
         assert_eq!(run.status.code(), Some(0), "{addr}: {}", text(&run));
         assert!(!text(&run).contains(PASSWORD), "{}", text(&run));
         let doc: serde_json::Value = serde_json::from_str(&state_text(&w).unwrap()).unwrap();
@@ -306,7 +329,7 @@ fn a_lost_state_is_rebuilt_by_importing_each_kind_by_its_id() {
             .iter()
             .find(|r| r["addr"] == addr)
             .unwrap_or_else(|| panic!("{addr} imported"));
-        assert_eq!(entry["physical_id"], id);
+        assert_eq!(entry["physical_id"], recorded);
     }
     let state = state_text(&w).unwrap();
     assert!(!state.contains(PASSWORD));

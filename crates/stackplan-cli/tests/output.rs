@@ -208,4 +208,16 @@ fn output_before_apply_is_an_error_then_lists_every_key_pending_until_the_load_b
     }
     // No output is a sensitive value, even masked.
     assert!(!stdout(&all).contains("sensitive"), "{}", text(&all));
+
+    // An apply with nothing to do still says where the deployment is, as
+    // `terraform apply` does.
+    let again = w.run(&emulators, &["apply", "--yes", &stack]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(stderr(&again).contains("No changes"), "{}", text(&again));
+    assert!(
+        stdout(&again)
+            .contains("\nmilvus_endpoint = milvus-nlb-0123.elb.us-west-2.amazonaws.com:19530\n"),
+        "{}",
+        text(&again)
+    );
 }

@@ -303,6 +303,20 @@ pub trait Provider: Send + Sync {
         Box::pin(async { Ok(Vec::new()) })
     }
 
+    /// The physical id state would hold for `id` as a user gives it to
+    /// `import`, when the API spells the same resource another way (a
+    /// role's ARN for its name, a cluster's name for its ARN). `Ok(None)`
+    /// when nothing by that spelling exists. The default takes the id as
+    /// given.
+    fn import_id<'a>(
+        &'a self,
+        addr: &'a ResourceAddr,
+        id: &'a str,
+    ) -> BoxFuture<'a, ProviderResult<Option<String>>> {
+        let _ = addr;
+        Box::pin(async move { Ok(Some(id.to_string())) })
+    }
+
     /// How long apply waits at most for `wait` on this kind.
     fn wait_timeout(&self, kind: ResourceKind) -> Duration {
         let _ = kind;

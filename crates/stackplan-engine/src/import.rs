@@ -120,7 +120,11 @@ pub async fn import_resource(
     let desired = resolve_attrs(&resource.attrs, &|o: &OutputRef| {
         known_output(o, &empty, req.state)
     });
-    let read = read_by_id(registry, addr, req.id, Some(&desired)).await;
+    let read = match canonical_id(registry, addr, req.id).await {
+        Ok(Some(id)) => read_by_id(registry, addr, &id, Some(&desired)).await,
+        Ok(None) => Ok(None),
+        Err(e) => Err(e),
+    };
     let observed = match read {
         Ok(Some(o)) => o,
         Ok(None) => {
@@ -199,6 +203,20 @@ enum ReadFailure {
     Provider(ProviderError),
 }
 
+/// The id as state would hold it (a role's name for its ARN, an MSK
+/// cluster's ARN for its name), or `None` when nothing has that spelling.
+async fn canonical_id(
+    registry: &ProviderRegistry,
+    addr: &ResourceAddr,
+    id: &str,
+) -> Result<Option<String>, ReadFailure> {
+    let provider = registry.get(addr.kind).ok_or(ReadFailure::NoProvider)?;
+    provider
+        .import_id(addr, id)
+        .await
+        .map_err(ReadFailure::Provider)
+}
+
 /// The provider's read of `kind` given `id` as the physical id state
 /// would hold.
 async fn read_by_id(
@@ -230,7 +248,10 @@ async fn other_kind(
 ) -> Option<ResourceKind> {
     for kind in IMPORTABLE_KINDS.iter().copied().filter(|k| *k != wanted) {
         let probe = ResourceAddr::new(kind, "import_probe");
-        if let Ok(Some(_)) = read_by_id(registry, &probe, id, None).await {
+        let Ok(Some(id)) = canonical_id(registry, &probe, id).await else {
+            continue;
+        };
+        if let Ok(Some(_)) = read_by_id(registry, &probe, &id, None).await {
             return Some(kind);
         }
     }

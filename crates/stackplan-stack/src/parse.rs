@@ -859,10 +859,14 @@ fn read_access(t: &mut Table, p: &mut Problems) -> Vec<AccessGrant> {
 /// (EKS user guide, "Amazon EKS optimized Amazon Linux AMI versions"), of
 /// the cluster's version: EKS refuses another version's release, and a
 /// stale pin would fail an upgrade after the control plane moved, so it
-/// fails the plan instead.
+/// fails the plan instead. `latest` is the newest release of the version,
+/// resolved at plan (the AWS provider reads the public SSM parameter).
 fn release_version_rule(release: &str, cluster: Option<&str>) -> Result<(), String> {
     let Some((version, date)) = release.split_once('-') else {
         return Err("is not an AMI release (`<version>-<date>`, e.g. \"1.30.4-20250123\")".into());
+    if release == "latest" {
+        return Ok(());
+    }
     };
     let parts: Vec<&str> = version.split('.').collect();
     let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -943,8 +947,8 @@ fn read_nodegroup(
             &format!("{path}.release_version"),
             r,
             release_version_rule(r.get_ref(), cluster_version),
-            "an AMI release of the cluster's version, e.g. \"1.30.4-20250123\", or leave it \
-             out for EKS's latest",
+            "an AMI release of the cluster's version, e.g. \"1.30.4-20250123\", \"latest\" \
+             for the newest (resolved at plan), or leave it out for EKS's default",
         )
     });
     let labels = t.string_map(p, "labels");
@@ -1896,6 +1900,15 @@ mod release_version_tests {
             text.contains("is an AMI release of Kubernetes 1.29, but eks.version is 1.30"),
             "{text}"
         );
+    #[test]
+    fn latest_is_an_ami_release_resolved_at_plan() {
+        let stack = with_release("latest").unwrap();
+        assert_eq!(
+            stack.eks.nodegroups[0].release_version.as_deref(),
+            Some("latest")
+        );
+    }
+
         for bad in ["latest", "1.30-20250123", "1.30.4", "1.30.4-2025"] {
             let err = with_release(bad).unwrap_err();
             let text = format!("{:?}", err.problems());

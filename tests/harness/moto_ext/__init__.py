@@ -2,7 +2,7 @@
 that moto does not implement, and fixes where moto's answers differ from
 AWS's in ways the stack depends on. tests/harness/README.md lists them."""
 
-from . import ec2, eks, iam, kafka, kms, s3, secretsmanager
+from . import ec2, eks, iam, kafka, kms, s3, secretsmanager, ssm
 
 
 def install() -> None:
@@ -13,3 +13,4 @@ def install() -> None:
     kms.install()
     secretsmanager.install()
     s3.install()
+    ssm.install()

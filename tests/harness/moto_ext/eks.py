@@ -52,6 +52,7 @@ from moto.eks.responses import EKSResponse
 from moto.eks.utils import validate_role_arn
 from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random as random
+from moto.moto_api._internal import urls as moto_api_urls
 from moto.sts.models import sts_backends
 
 from .common import paginate, utcnow
@@ -640,9 +641,41 @@ def update_cluster_version(self: EKSBackend, name: str, version: str) -> dict[st
 # picks when no releaseVersion is given (botocore eks model,
 # UpdateNodegroupVersionRequest.releaseVersion: "By default, the latest
 # available AMI version for the node group's Kubernetes version is used").
+#
+# `POST /moto-api/stackplan/eks/publish-ami-release` with
+# `{"kubernetesVersion": "1.30", "releaseVersion": "1.30.0-20250401"}` does
+# what AWS does when it publishes a new EKS optimized AMI: the release
+# becomes the version's newest, the default of later CreateNodegroup and
+# UpdateNodegroupVersion calls, and the value of the version's public SSM
+# `recommended/release_version` parameters (see `ssm.py`). It is the
+# harness's control, not an AWS operation.
+PUBLISHED_RELEASES: dict[str, list[str]] = {}
+
+
 def releases(kubernetes_version: str) -> list[str]:
     """AMI releases of a Kubernetes version, newest first."""
-    return [f"{kubernetes_version}.0-20250301", f"{kubernetes_version}.0-20250101"]
+    published = sorted(PUBLISHED_RELEASES.get(kubernetes_version, []), reverse=True)
+    return published + [f"{kubernetes_version}.0-20250301", f"{kubernetes_version}.0-20250101"]
+
+
+def publish_ami_release(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    """Publishes a newer AMI release of a Kubernetes version."""
+    json_headers = {"Content-Type": "application/json"}
+    if request.method != "POST":
+        return 405, json_headers, json.dumps({"message": "POST only"})
+    try:
+        body = json.loads(request.data or b"{}")
+        version, release = body["kubernetesVersion"], body["releaseVersion"]
+    except (ValueError, KeyError, AttributeError):
+        return 400, json_headers, json.dumps(
+            {"message": 'expected {"kubernetesVersion": "1.30", "releaseVersion": "1.30.0-20250401"}'}
+        )
+    if not re.fullmatch(re.escape(version) + r"\.\d+-\d{8}", release) or release <= latest_release(version):
+        return 400, json_headers, json.dumps(
+            {"message": f"{release} is not a newer AMI release of Kubernetes {version}"}
+        )
+    PUBLISHED_RELEASES.setdefault(version, []).append(release)
+    return 200, json_headers, json.dumps({"kubernetesVersion": version, "latest": latest_release(version)})
 
 
 def latest_release(kubernetes_version: str) -> str:
@@ -1775,6 +1808,7 @@ def _r_untag_resource(self: EKSResponse) -> ActionResult:
 
 def install() -> None:
     """Registers the routes, backend methods and response handlers."""
+    moto_api_urls.url_paths["{0}/moto-api/stackplan/eks/publish-ami-release"] = publish_ami_release
     eks_urls.url_paths.update(
         {
             "{0}/clusters/(?P<name>[^/]+)/addons$": EKSResponse.dispatch,

@@ -4,7 +4,7 @@
 
 use aws_sdk_eks::types::ResolveConflicts;
 use stackplan_core::{
-    ApplyRequest, DeleteRequest, FieldDiff, Observed, Phase, ReadRequest, ResourceAddr, Value,
+    ApplyRequest, DeleteRequest, Observed, Phase, ReadRequest, ResourceAddr, Value,
 };
 
 use super::{UpdateOf, hash_tags, split_id, tags_of};
@@ -16,16 +16,6 @@ use crate::{AwsProvider, client_token, prior_id, waited_id};
 
 /// What `addon_version = "latest"` means.
 pub(crate) const LATEST: &str = "latest";
-
-/// Shows what `latest` resolved to, in place of the word.
-pub(crate) fn show_latest_addon_version(diffs: &mut [FieldDiff], latest: Option<&str>) {
-    let Some(latest) = latest else { return };
-    for d in diffs.iter_mut() {
-        if d.path == "addon_version" && d.after.as_str() == Some(LATEST) {
-            d.after = Value::string(latest);
-        }
-    }
-}
 
 /// Orders `v1.19.2-eksbuild.1` by its numbers.
 fn version_key(v: &str) -> Vec<u64> {
@@ -558,6 +548,7 @@ impl AwsProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stackplan_core::FieldDiff;
 
     #[test]
     fn newest_addon_version_orders_numerically_not_as_text() {
@@ -577,7 +568,7 @@ mod tests {
             Value::string("v1.11.3-eksbuild.1"),
             Value::string(LATEST),
         )];
-        show_latest_addon_version(&mut diffs, Some("v1.11.4-eksbuild.2"));
+        crate::eks::show_latest(&mut diffs, "addon_version", Some("v1.11.4-eksbuild.2"));
         assert_eq!(diffs[0].after, Value::string("v1.11.4-eksbuild.2"));
     }
 }

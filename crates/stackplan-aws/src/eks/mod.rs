@@ -28,6 +28,7 @@
 
 mod access;
 mod addon;
+mod ami_release;
 mod cluster;
 mod nodegroup;
 
@@ -40,9 +41,24 @@ use crate::attrs::{Desired, str_list_value, tags_value};
 use crate::error::{AwsError, AwsResult};
 use crate::wait::{Poll, poll_until};
 
-pub(crate) use addon::show_latest_addon_version;
 pub(crate) use cluster::check_version_change;
 pub(crate) use nodegroup::drop_suffixed_name_diff;
+
+/// Shows what `latest` resolved to (an add-on's version, a node group's
+/// AMI release), in place of the word, so the plan names what apply will
+/// install.
+pub(crate) fn show_latest(
+    diffs: &mut [stackplan_core::FieldDiff],
+    attr: &str,
+    latest: Option<&str>,
+) {
+    let Some(latest) = latest else { return };
+    for d in diffs.iter_mut() {
+        if d.path == attr && d.after.as_str() == Some(addon::LATEST) {
+            d.after = Value::string(latest);
+        }
+    }
+}
 
 pub(crate) fn hash_tags(map: BTreeMap<String, String>) -> Option<HashMap<String, String>> {
     (!map.is_empty()).then(|| map.into_iter().collect())

@@ -22,6 +22,8 @@ use stackplan_core::{
     ResourceAddr, ResourceKind, Value,
 };
 
+use super::addon::LATEST;
+use super::ami_release::{self, ReleaseLookup};
 use super::{UpdateOf, hash_tags, sorted, split_id, tags_of};
 use crate::attrs::{
     Desired, as_int, differs, map_delta, observed_str_map, str_map_value, value_to_json,
@@ -205,11 +207,17 @@ impl AwsProvider {
         Ok(out.and_then(|o| o.nodegroup().cloned()))
     }
 
+    /// The node group as it is. `desired` asking for `release_version =
+    /// "latest"` shows the live release as `latest` when it is the newest
+    /// for the version the stack asks, and as the concrete release
+    /// otherwise, so the plan reads `1.30.0-20250101 -> 1.30.0-20250301`
+    /// only when there is a newer one.
     async fn nodegroup_observe(
         &self,
         addr: &ResourceAddr,
         cluster: &str,
         name: &str,
+        desired: Option<&Attrs>,
     ) -> AwsResult<Option<Observed>> {
         let Some(ng) = self.describe_nodegroup(addr, cluster, name).await? else {
             return Ok(None);
@@ -217,6 +225,18 @@ impl AwsProvider {
         let status = ng.status().map(|s| s.as_str()).unwrap_or_default();
         if status == "DELETING" {
             return Ok(None);
+        }
+        let mut release = opt_str_value(ng.release_version());
+        if let Some(d) = desired.filter(|d| ami_release::wants_latest(Some(d))) {
+            let d = Desired::new(addr, d);
+            let version = d.opt_str("version")?.or(ng.version()).unwrap_or_default();
+            let ami_type = ng.ami_type().map(|t| t.as_str().to_string());
+            let latest = self
+                .resolve_latest_release(&d, version, ami_type.as_deref())
+                .await?;
+            if ng.release_version() == Some(latest.as_str()) {
+                release = Value::string(LATEST);
+            }
         }
         let scaling = ng.scaling_config();
         let size = |f: fn(&NodegroupScalingConfig) -> Option<i32>| {
@@ -235,7 +255,7 @@ impl AwsProvider {
                 .attr("instance_types", sorted(ng.instance_types()))
                 .attr("disk_size", i64::from(ng.disk_size().unwrap_or(20)))
                 .attr("version", opt_str_value(ng.version()))
-                .attr("release_version", opt_str_value(ng.release_version()))
+                .attr("release_version", release)
                 .attr(
                     "capacity_type",
                     ng.capacity_type().map_or("ON_DEMAND", |t| t.as_str()),
@@ -263,6 +283,69 @@ impl AwsProvider {
         ))
     }
 
+    /// The newest AMI release for `version` and the node group's AMI type
+    /// (the live one, else the one EKS gives a new node group), remembered
+    /// for `plan_change` to show in place of `latest`.
+    async fn resolve_latest_release(
+        &self,
+        d: &Desired<'_>,
+        version: &str,
+        live_ami_type: Option<&str>,
+    ) -> AwsResult<String> {
+        let instance_type = d
+            .str_list("instance_types")
+            .ok()
+            .and_then(|t| t.into_iter().next())
+            .unwrap_or_default();
+        let ami_type = match (live_ami_type, d.opt_str("ami_type")?) {
+            (Some(live), _) => live.to_string(),
+            (None, Some(wanted)) => wanted.to_string(),
+            (None, None) => ami_release::default_ami_type(version, &instance_type).to_string(),
+        };
+        let latest = self
+            .latest_ami_release(&ReleaseLookup {
+                addr: d.addr,
+                kubernetes_version: version,
+                ami_type: &ami_type,
+            })
+            .await?;
+        if let Ok(mut m) = self.latest_ami_releases.lock() {
+            m.insert(d.addr.clone(), latest.clone());
+        }
+        Ok(latest)
+    }
+
+    /// The release a create or version update asks EKS for: a pinned one
+    /// as it is, `latest` resolved for the desired version, none when the
+    /// stack leaves it out (EKS's default).
+    async fn desired_release(&self, d: &Desired<'_>) -> AwsResult<Option<String>> {
+        match d.opt_str("release_version")? {
+            Some(LATEST) => {
+                let version = d.opt_str("version")?.unwrap_or_default();
+                let live = self.live_ami_type(d).await?;
+                Ok(Some(
+                    self.resolve_latest_release(d, version, live.as_deref())
+                        .await?,
+                ))
+            }
+            other => Ok(other.map(str::to_string)),
+        }
+    }
+
+    /// The AMI type of the node group the desired attributes name, when it
+    /// exists.
+    async fn live_ami_type(&self, d: &Desired<'_>) -> AwsResult<Option<String>> {
+        let (Some(cluster), Some(name)) =
+            (d.opt_str("cluster_name")?, d.opt_str("nodegroup_name")?)
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .describe_nodegroup(d.addr, cluster, name)
+            .await?
+            .and_then(|ng| ng.ami_type().map(|t| t.as_str().to_string())))
+    }
+
     fn nodegroup_identity<'a>(
         &self,
         prior: Option<&'a stackplan_core::ResourceState>,
@@ -281,22 +364,28 @@ impl AwsProvider {
         let Some((cluster, name)) = self.nodegroup_identity(req.prior, req.desired) else {
             return Ok(None);
         };
-        let found = self.nodegroup_observe(req.addr, cluster, name).await?;
+        let found = self
+            .nodegroup_observe(req.addr, cluster, name, req.desired)
+            .await?;
         if found.is_some() || prior_id(req.prior).is_some() {
             return Ok(found);
         }
-        // Not in state: a replacement copy under a suffixed name is this
-        // resource too, when its tags say it is this stack's.
         let Some(desired) = req.desired else {
             return Ok(None);
         };
-        match self
-            .own_suffixed_copy(&Desired::new(req.addr, desired), cluster, name)
-            .await?
-        {
-            Some(copy) => self.nodegroup_observe(req.addr, cluster, &copy).await,
-            None => Ok(None),
+        let d = Desired::new(req.addr, desired);
+        // Not in state: a replacement copy under a suffixed name is this
+        // resource too, when its tags say it is this stack's.
+        if let Some(copy) = self.own_suffixed_copy(&d, cluster, name).await? {
+            return self
+                .nodegroup_observe(req.addr, cluster, &copy, req.desired)
+                .await;
         }
+        // To be created: the plan names the release `latest` will install.
+        if ami_release::wants_latest(Some(desired)) {
+            self.desired_release(&d).await?;
+        }
+        Ok(None)
     }
 
     /// Every node group name of a cluster (ListNodegroups, all pages).
@@ -418,7 +507,7 @@ impl AwsProvider {
                     ),
                 );
                 return self
-                    .nodegroup_observe(req.addr, cluster, &name)
+                    .nodegroup_observe(req.addr, cluster, &name, Some(req.desired))
                     .await?
                     .ok_or_else(|| vanished(req.addr, "DescribeNodegroup", &name));
             }
@@ -448,7 +537,7 @@ impl AwsProvider {
             .set_disk_size(d.opt_int("disk_size")?.map(|i| i as i32))
             .set_ami_type(d.opt_str("ami_type")?.map(AmiTypes::from))
             .set_version(d.opt_str("version")?.map(str::to_string))
-            .set_release_version(d.opt_str("release_version")?.map(str::to_string))
+            .set_release_version(self.desired_release(&d).await?)
             .set_capacity_type(d.opt_str("capacity_type")?.map(CapacityTypes::from))
             .scaling_config(Self::scaling_config(&d)?)
             .set_labels(hash_tags(d.str_map("labels")?))
@@ -465,7 +554,7 @@ impl AwsProvider {
             }
         })
         .await?;
-        self.nodegroup_observe(req.addr, cluster, &name)
+        self.nodegroup_observe(req.addr, cluster, &name, Some(req.desired))
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeNodegroup", &name))
     }
@@ -476,7 +565,7 @@ impl AwsProvider {
             split_id(&id).ok_or_else(|| vanished(req.addr, "DescribeNodegroup", &id))?;
         let d = Desired::new(req.addr, req.desired);
         let live = self
-            .nodegroup_observe(req.addr, cluster, name)
+            .nodegroup_observe(req.addr, cluster, name, Some(req.desired))
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeNodegroup", name))?;
         let kind = req.addr.kind;
@@ -540,14 +629,14 @@ impl AwsProvider {
                 cluster,
                 name,
                 d.opt_str("version")?,
-                d.opt_str("release_version")?,
+                self.desired_release(&d).await?.as_deref(),
             )
             .await?;
         }
         if let Some(arn) = live.outputs.get("arn").and_then(Value::as_str) {
             self.eks_retag(&req, arn, &live.attrs).await?;
         }
-        self.nodegroup_observe(req.addr, cluster, name)
+        self.nodegroup_observe(req.addr, cluster, name, Some(req.desired))
             .await?
             .ok_or_else(|| vanished(req.addr, "DescribeNodegroup", name))
     }
@@ -662,7 +751,7 @@ impl AwsProvider {
             },
         )
         .await?;
-        self.nodegroup_observe(addr, cluster, name)
+        self.nodegroup_observe(addr, cluster, name, Some(req.desired))
             .await?
             .ok_or_else(|| vanished(addr, "DescribeNodegroup", name))
     }

@@ -275,14 +275,35 @@ pub async fn role(p: &AwsProvider, service: &str) -> String {
 /// The moto extension's control (`tests/harness/moto_ext/kms.py`), not an
 /// AWS operation; it refuses a key that is not pending deletion.
 pub fn end_kms_key_waiting_period(key_arn: &str) {
+    moto_control(
+        "kms/end-waiting-period",
+        &format!("{{\"KeyId\": \"{key_arn}\"}}"),
+    );
+}
+
+/// Publishes a newer EKS optimized AMI release of a Kubernetes version, as
+/// AWS does every few weeks: it becomes the version's newest, EKS's
+/// default and the value of the version's public SSM `release_version`
+/// parameters (`tests/harness/moto_ext/eks.py`, `ssm.py`).
+pub fn publish_ami_release(kubernetes_version: &str, release: &str) {
+    moto_control(
+        "eks/publish-ami-release",
+        &format!(
+            "{{\"kubernetesVersion\": \"{kubernetes_version}\", \"releaseVersion\": \"{release}\"}}"
+        ),
+    );
+}
+
+/// POSTs to one of the harness's controls on moto
+/// (`/moto-api/stackplan/<path>`), which must answer 200.
+fn moto_control(path: &str, body: &str) {
     use std::io::{Read, Write};
     let endpoint = Emulators::shared().unwrap().aws_endpoint().to_string();
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let body = format!("{{\"KeyId\": \"{key_arn}\"}}");
     let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
     write!(
         stream,
-        "POST /moto-api/stackplan/kms/end-waiting-period HTTP/1.1\r\nHost: {host}\r\n\
+        "POST /moto-api/stackplan/{path} HTTP/1.1\r\nHost: {host}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
@@ -292,6 +313,6 @@ pub fn end_kms_key_waiting_period(key_arn: &str) {
     assert_eq!(
         answer.split_whitespace().nth(1),
         Some("200"),
-        "end of the waiting period of {key_arn}: {answer}"
+        "{path} {body}: {answer}"
     );
 }

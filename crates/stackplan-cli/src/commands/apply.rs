@@ -344,6 +344,11 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
                 doc.format_version
             ));
         }
+        // As Terraform does: an apply with nothing to do still says where
+        // the deployment is.
+        if let (Mode::Apply, Some(_), Some(doc)) = (mode, target, state.as_ref()) {
+            super::output::show_after_apply(&loaded.stack, doc).await;
+        }
         return Ok(Outcome::Clean);
     }
     if matches!(source, Source::Stack(_)) {

@@ -34,9 +34,10 @@ pub struct ImportArgs {
     /// The stack's address to import into (`s3_bucket.milvus`; `stackplan
     /// graph` shows them).
     pub addr: String,
-    /// The live resource's id: the name of a bucket, IAM role or EKS
-    /// cluster, `CLUSTER:NODEGROUP` for a node group, the ARN of an MSK
-    /// cluster, `NAMESPACE/NAME` for a Helm release.
+    /// The live resource's id: the name of a bucket or EKS cluster, the
+    /// name or ARN of an IAM role, `CLUSTER:NODEGROUP` for a node group,
+    /// the ARN or name of an MSK cluster, `NAMESPACE/NAME` for a Helm
+    /// release.
     pub id: String,
     /// Print the plan after the import as JSON (docs/plan-json.md).
     #[arg(long)]
@@ -51,13 +52,13 @@ pub struct ImportArgs {
 fn id_form(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::S3Bucket => "a bucket is imported by its name",
-        ResourceKind::IamRole => "an IAM role is imported by its name",
+        ResourceKind::IamRole => "an IAM role is imported by its name or its ARN",
         ResourceKind::EksCluster => "an EKS cluster is imported by its name",
         ResourceKind::EksNodegroup => {
             "a node group is imported as `CLUSTER:NODEGROUP` (`aws eks list-nodegroups`)"
         }
         ResourceKind::MskCluster => {
-            "an MSK cluster is imported by its ARN (`aws kafka list-clusters-v2`)"
+            "an MSK cluster is imported by its ARN or its name (`aws kafka list-clusters-v2`)"
         }
         ResourceKind::HelmRelease => "a Helm release is imported as `NAMESPACE/NAME`",
         _ => "see `stackplan import --help` for the ids each kind takes",
