@@ -336,3 +336,74 @@ fn access_entries_name_a_role_or_user_once_with_a_known_policy() {
         )],
     );
 }
+
+/// `memory = "8"` is 8 bytes to Kubernetes: refused with the unit it
+/// lacks; a CPU of "2000" is millicores without their `m`; a unit in the
+/// wrong case gets Kubernetes' spelling. All in one run.
+#[test]
+fn cpu_and_memory_must_be_quantities_a_node_can_hold() {
+    check(
+        "cpu_and_memory_quantities",
+        &[
+            (
+                "query_node = { replicas = 1, cpu = \"2\", memory = \"8Gi\" }",
+                "query_node = { replicas = 1, cpu = \"2000\", memory = \"8\" }",
+            ),
+            (
+                "data_node  = { replicas = 1, cpu = \"1\", memory = \"4Gi\" }",
+                "data_node  = { replicas = 1, cpu = \"1m\", memory = \"4gb\" }",
+            ),
+            (
+                "index_node = { replicas = 1, cpu = \"4\", memory = \"8Gi\" }",
+                "index_node = { replicas = 1, cpu = \"4\", memory = \"3Ti\" }",
+            ),
+        ],
+    );
+}
+
+/// A region one typo away from a known one names it.
+#[test]
+fn a_misspelt_region_gets_a_did_you_mean() {
+    check(
+        "misspelt_region",
+        &[("region = \"us-west-2\"", "region = \"us-wset-2\"")],
+    );
+}
+
+/// Several errors in [milvus] come in one run, with the rest of the
+/// file's.
+#[test]
+fn every_error_in_milvus_is_reported_in_one_run() {
+    check(
+        "milvus_errors_in_one_run",
+        &[
+            ("release       = \"demo\"", "release       = \"Demo\""),
+            (
+                "namespace     = \"milvus\"",
+                "namespace     = \"milvus_ns\"",
+            ),
+            (
+                "service       = { type = \"LoadBalancer\", scheme = \"internal\" }",
+                "service       = { type = \"Loadbalancer\", scheme = \"internal\" }",
+            ),
+            (
+                "data_node  = { replicas = 1, cpu = \"1\", memory = \"4Gi\" }",
+                "data_node  = { replicas = 1, cpu = \"1\", memory = \"4\" }",
+            ),
+        ],
+    );
+}
+
+/// A NAT layout typo and an unknown key in [network] come together: the
+/// first no longer hides the second.
+#[test]
+fn a_bad_nat_layout_does_not_hide_the_rest_of_network() {
+    let text = std::fs::read_to_string(common::repo_root().join("examples/new-vpc.toml"))
+        .unwrap()
+        .replacen(
+            "create = { cidr = \"10.20.0.0/16\", azs = 3 }",
+            "create = { cidr = \"10.20.0.0/16\", azs = 3, nat = \"per_az\" }\nsubnet_tags = {}",
+            1,
+        );
+    insta::assert_snapshot!("network_errors_in_one_run", validate_error(&text));
+}

@@ -165,7 +165,7 @@ fn read_stack(path: &str, root: &mut Table, p: &mut Problems) -> Option<Stack> {
             }
             let region = t.req_string(p, "region", "set the AWS region: region = \"us-west-2\"");
             if let Some(r) = &region {
-                check(p, "stack.region", r, rules::region(r.get_ref()), "");
+                check(p, "stack.region", r, rules::known_region(r.get_ref()), "");
             }
             let tags = tags(&mut t, p);
             t.finish(p);
@@ -309,7 +309,7 @@ fn read_state(mut t: Table, p: &mut Problems) -> Option<StateConfig> {
                 check(p, "state.bucket", b, rules::s3_bucket(b.get_ref()), "");
             }
             if let Some(r) = &region {
-                check(p, "state.region", r, rules::region(r.get_ref()), "");
+                check(p, "state.region", r, rules::known_region(r.get_ref()), "");
             }
             if let Some(k) = &kms_key_id {
                 check(
@@ -520,8 +520,10 @@ fn read_network(mut t: Table, p: &mut Problems) -> Option<Network> {
                         None
                     }
                 });
-            match (net, azs) {
-                (Some(net), Some(azs)) => {
+            // `nat` is matched, not `?`-ed: a `?` would leave the section
+            // before its unknown keys are reported.
+            match (net, azs, nat) {
+                (Some(net), Some(azs), Some(nat)) => {
                     if crate::expand::subnet_cidrs(&net, azs).is_none() {
                         let c = cidr.as_ref().expect("parsed");
                         p.at(c.span(), format!("`network.create.cidr` is too small to split into {azs} subnets of at least /28"), "too small", "use a larger block, such as a /16");
@@ -530,7 +532,7 @@ fn read_network(mut t: Table, p: &mut Problems) -> Option<Network> {
                         Some(VpcSpec::Create {
                             cidr: net.to_string(),
                             azs,
-                            nat: nat?,
+                            nat,
                             endpoints,
                         })
                     }
@@ -1594,11 +1596,17 @@ fn read_milvus(mut t: Table, p: &mut Problems) -> Option<Milvus> {
                 .map(Sp::into_inner)
                 .unwrap_or_else(|| "milvus-service".into());
             s.finish(p);
-            Some(Service {
-                kind: kind?,
-                scheme: sch?,
-                load_balancer_name: lb_name,
-            })
+            // No `?` here: it would return from the whole section and
+            // hide every problem after it (`resources`, `values`, unknown
+            // keys) until this one is fixed.
+            match (kind, sch) {
+                (Some(kind), Some(scheme)) => Some(Service {
+                    kind,
+                    scheme,
+                    load_balancer_name: lb_name,
+                }),
+                _ => None,
+            }
         }
     };
     let attu = match t.table(p, "attu") {

@@ -276,17 +276,50 @@ pub(crate) fn kafka_version(v: &str) -> Rule {
     }
 }
 
-/// A Kubernetes CPU quantity: `2`, `0.5`, `500m`.
+/// The cores a Kubernetes CPU quantity stands for: `2`, `0.5`, `500m`.
+/// `None` when it is not one.
+pub(crate) fn cpu_cores(q: &str) -> Option<f64> {
+    let (num, unit) = match q.strip_suffix('m') {
+        Some(n) => (n, 0.001),
+        None => (q, 1.0),
+    };
+    (!num.is_empty() && !num.starts_with('+'))
+        .then(|| num.parse::<f64>().ok())
+        .flatten()
+        .filter(|n| *n > 0.0 && n.is_finite())
+        .map(|n| n * unit)
+}
+
+/// The smallest and largest CPU a Milvus component may ask for. Below
+/// 10m (a hundredth of a core) no Milvus process starts in reasonable
+/// time, and Kubernetes itself schedules nothing finer than 1m. Above 256
+/// cores no EC2 instance EKS runs as a node has the room: the largest
+/// general purpose and memory optimised sizes (m7i.48xlarge,
+/// r7i.48xlarge) have 192 vCPUs, and a pod never spans nodes.
+const CPU_CORES: (f64, f64) = (0.01, 256.0);
+
+/// A Kubernetes CPU quantity within [`CPU_CORES`]; a bare number above
+/// the bound is taken for millicores written without their `m`.
 pub(crate) fn cpu_quantity(q: &str) -> Rule {
-    let num = q.strip_suffix('m').unwrap_or(q);
-    if !num.is_empty()
-        && num.parse::<f64>().is_ok_and(|n| n > 0.0 && n.is_finite())
-        && !num.starts_with('+')
-    {
-        Ok(())
-    } else {
-        fail("is not a CPU quantity such as \"2\", \"0.5\" or \"500m\"")
+    let Some(cores) = cpu_cores(q) else {
+        return fail("is not a CPU quantity such as \"2\", \"0.5\" or \"500m\"");
+    };
+    if cores < CPU_CORES.0 {
+        return fail(format!(
+            "is {q}, under the 10m (a hundredth of a core) any Milvus component needs: write cores (\"2\") or millicores (\"500m\")"
+        ));
     }
+    if cores > CPU_CORES.1 {
+        let hint = if q.ends_with('m') {
+            String::new()
+        } else {
+            format!("; for millicores write \"{q}m\"")
+        };
+        return fail(format!(
+            "is {q} cores, more than the 256 any EC2 node has{hint}"
+        ));
+    }
+    Ok(())
 }
 
 /// The bytes a Kubernetes memory quantity stands for: `8Gi`, `512Mi`,
@@ -317,17 +350,174 @@ pub(crate) fn memory_bytes(q: &str) -> Option<f64> {
         .map(|n| n * unit)
 }
 
-/// A Kubernetes memory quantity large enough for a Milvus worker. A bare
-/// number is a count of bytes to Kubernetes: `memory = "8"` would give an
-/// 8-byte limit and a pod killed at start, so under 1 MiB is refused.
+/// The least and most memory a Milvus component may ask for, in bytes.
+/// Below 64Mi no Milvus process (a Go binary loading its configuration
+/// and segments) stays up; the chart's own smallest requests are 256Mi.
+/// Above 2Ti no EC2 node EKS runs has the room: the largest memory
+/// optimised size in general use (r7i.48xlarge) has 1,536 GiB, and a pod
+/// never spans nodes.
+const MEMORY_BYTES: (f64, f64) = (64.0 * 1048576.0, 2.0 * 1099511627776.0);
+
+/// A Kubernetes memory quantity within [`MEMORY_BYTES`]. A bare number is
+/// a count of bytes to Kubernetes: `memory = "8"` would give an 8-byte
+/// limit and a pod killed at start, so it is refused with the unit it
+/// most likely lacks; a suffix in the wrong case (`8gi`, `8GB`) gets the
+/// one Kubernetes spells.
 pub(crate) fn memory_quantity(q: &str) -> Rule {
-    match memory_bytes(q) {
-        None => fail("is not a memory quantity such as \"8Gi\" or \"512Mi\""),
-        Some(b) if b < 1048576.0 => fail(format!(
-            "is {b} bytes, which no Milvus pod runs in: write memory with a unit, such as \"{q}Gi\""
-        )),
-        Some(_) => Ok(()),
+    let Some(bytes) = memory_bytes(q) else {
+        return fail(match respelt_memory(q) {
+            Some(fixed) => format!(
+                "is not a Kubernetes memory quantity: did you mean \"{fixed}\"? (Kubernetes spells the units Ki, Mi, Gi, Ti)"
+            ),
+            None => "is not a memory quantity such as \"8Gi\" or \"512Mi\"".to_string(),
+        });
+    };
+    let bare = q.chars().all(|c| c.is_ascii_digit() || c == '.');
+    if bytes < MEMORY_BYTES.0 {
+        let with_unit = match bare {
+            // `memory = "512"` most likely means MiB, `"8"` GiB.
+            true if bytes >= 64.0 => format!(", such as \"{q}Mi\""),
+            true => format!(", such as \"{q}Gi\""),
+            false => String::new(),
+        };
+        let what = if bare {
+            format!("{q} bytes")
+        } else {
+            q.to_string()
+        };
+        return fail(format!(
+            "is {what}, under the 64Mi any Milvus component needs: write memory with a unit{with_unit}"
+        ));
     }
+    if bytes > MEMORY_BYTES.1 {
+        return fail(format!(
+            "is {q}, more than the 2Ti any EC2 node EKS runs has"
+        ));
+    }
+    Ok(())
+}
+
+/// `8gi`, `8GI`, `8GB`, `8GiB`: the quantity in Kubernetes' spelling.
+fn respelt_memory(q: &str) -> Option<String> {
+    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = q.split_at(split);
+    num.parse::<f64>().ok()?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let fixed = match unit {
+        "k" | "ki" => "Ki",
+        "m" | "mi" => "Mi",
+        "g" | "gi" => "Gi",
+        "t" | "ti" => "Ti",
+        _ => return None,
+    };
+    Some(format!("{num}{fixed}"))
+}
+
+/// The AWS regions, from the SDK's partition data (aws-sdk-sts 1.97.0,
+/// `src/endpoint_lib.rs`: the same `partitions.json` botocore ships),
+/// every partition's, less the `*-global` pseudo regions.
+pub(crate) const AWS_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-isoe-west-1",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eusc-de-east-1",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-iso-east-1",
+    "us-iso-west-1",
+    "us-isob-east-1",
+    "us-isob-west-1",
+    "us-isof-east-1",
+    "us-isof-south-1",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// An AWS region: the shape every region has, and, when it is not one
+/// the list knows, not a near miss of one (`us-wset-2`, `eu-west`). A
+/// well-formed name far from every known one is taken: AWS opens regions
+/// after this list was made.
+pub(crate) fn known_region(r: &str) -> Rule {
+    if AWS_REGIONS.contains(&r) {
+        return Ok(());
+    }
+    let nearest = nearest_regions(r);
+    match (region(r), nearest.as_slice()) {
+        (Ok(()), []) => Ok(()),
+        (Err(e), []) => Err(e),
+        (_, names) => {
+            let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            fail(format!(
+                "is not an AWS region: did you mean {}?",
+                names.join(" or ")
+            ))
+        }
+    }
+}
+
+/// The known region `r` is most likely a typo of: one edit away (a letter
+/// swapped, missing or extra), or two within the same continent; never
+/// one that differs only in its number, which is as likely a region newer
+/// than the list.
+fn nearest_regions(r: &str) -> Vec<&'static str> {
+    let lower = r.to_ascii_lowercase();
+    let letters = |s: &str| {
+        s.trim_end_matches(|c: char| c.is_ascii_digit())
+            .trim_end_matches('-')
+            .to_string()
+    };
+    let numbered = lower.ends_with(|c: char| c.is_ascii_digit());
+    let candidates: Vec<(usize, &'static str)> = AWS_REGIONS
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&lower, k), *k))
+        .filter(|(d, k)| {
+            let only_the_number_differs = numbered && letters(&lower) == letters(k) && lower != *k;
+            // Two edits only within one continent: `mx-north-1` is not a
+            // typo of `eu-north-1`, it may be a new region.
+            let near = *d <= 1 || (*d == 2 && lower.get(..2) == k.get(..2));
+            near && !only_the_number_differs
+        })
+        .collect();
+    // The closest, all of them when several are as close (`us-west`).
+    let best = candidates.iter().map(|(d, _)| *d).min();
+    candidates
+        .into_iter()
+        .filter(|(d, _)| Some(*d) == best)
+        .map(|(_, k)| k)
+        .collect()
 }
 
 /// A host name an Ingress routes: a DNS-1123 subdomain, or a wildcard
@@ -536,6 +726,53 @@ pub(crate) fn tag_value(value: &str) -> Rule {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_region_near_a_known_one_gets_it_suggested_and_a_new_one_is_taken() {
+        let miss = |r: &str| known_region(r).unwrap_err();
+        assert!(miss("us-wset-2").contains("did you mean `us-west-2`?"));
+        assert!(
+            miss("eu-west").contains("did you mean `eu-west-1` or `eu-west-2` or `eu-west-3`?")
+        );
+        assert!(miss("US-WEST-2").contains("did you mean `us-west-2`?"));
+        assert!(miss("us-west-2a").contains("did you mean `us-west-2`?"));
+        for known in AWS_REGIONS {
+            assert!(known_region(known).is_ok(), "{known}");
+        }
+        // Only the number differs: as likely a region opened after the
+        // list was made, so taken.
+        assert!(known_region("ap-southeast-9").is_ok());
+        assert!(known_region("mx-north-1").is_ok());
+        assert!(known_region("uswest2").is_err());
+    }
+
+    #[test]
+    fn cpu_and_memory_are_quantities_within_what_a_node_has() {
+        for ok in ["10m", "500m", "0.5", "2", "256", "64Mi", "8Gi", "2Ti"] {
+            let rule = if ok.ends_with('i') {
+                memory_quantity(ok)
+            } else {
+                cpu_quantity(ok)
+            };
+            assert!(rule.is_ok(), "{ok}: {rule:?}");
+        }
+        assert!(cpu_quantity("2000").unwrap_err().contains("\"2000m\""));
+        assert!(cpu_quantity("1m").unwrap_err().contains("10m"));
+        assert!(cpu_quantity("300").is_err());
+        assert!(memory_quantity("512").unwrap_err().contains("\"512Mi\""));
+        assert!(
+            memory_quantity("8gi")
+                .unwrap_err()
+                .contains("did you mean \"8Gi\"")
+        );
+        assert!(
+            memory_quantity("16GB")
+                .unwrap_err()
+                .contains("did you mean \"16Gi\"")
+        );
+        assert!(memory_quantity("3Ti").unwrap_err().contains("2Ti"));
+        assert!(memory_quantity("32Mi").unwrap_err().contains("64Mi"));
+    }
+
     use super::*;
 
     #[test]
@@ -635,7 +872,10 @@ mod tests {
         // A bare number is bytes: an 8-byte limit is refused with a fix.
         let eight = memory_quantity("8").unwrap_err();
         assert!(eight.contains("\"8Gi\""), "{eight}");
-        assert!(memory_quantity("1048576").is_ok());
+        // 64Mi in bytes is the least a Milvus component runs in; 1 MiB,
+        // once taken, is not (see MEMORY_BYTES).
+        assert!(memory_quantity("67108864").is_ok());
+        assert!(memory_quantity("1048576").is_err());
         assert_eq!(memory_bytes("0.5Gi"), Some(536870912.0));
         assert!(acm_certificate_arn("arn:aws:acm:us-west-2:123456789012:certificate/abc").is_ok());
         assert!(acm_certificate_arn("arn:aws:iam::123456789012:certificate/abc").is_err());
