@@ -3,6 +3,7 @@
 pub mod chart;
 mod error;
 mod expand;
+mod format;
 mod milvus;
 mod model;
 mod network;
@@ -18,6 +19,7 @@ use std::path::Path;
 pub use chart::{ChartProfile, Charts};
 pub use error::{Problem, StackError};
 pub use expand::{Addrs, EXCLUDED_ZONE_IDS, MSK_SCRAM_PORT, expand, partition, subnet_cidrs};
+pub use format::format_stack;
 pub use milvus::milvus_values;
 pub use model::*;
 pub use parse::{LBC_REPO, MILVUS_REPO, parse};
