@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod commands;
+mod help;
 mod output;
 mod progress;
 
@@ -14,9 +15,24 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Plan and apply the Milvus-on-EKS deployment from one TOML stack file.
+/// `stackplan --version`'s line, and the first of `stackplan version`: the
+/// package version and the commit it was built from (`build.rs`).
+pub const VERSION_LINE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("STACKPLAN_GIT_COMMIT"),
+    ")"
+);
+
+/// Plan and apply Milvus on Amazon EKS (S3, MSK, load balancers) from one TOML stack file.
 #[derive(Debug, Parser)]
-#[command(name = "stackplan", version, about, propagate_version = true)]
+#[command(
+    name = "stackplan",
+    version = VERSION_LINE,
+    propagate_version = true,
+    after_help = help::MAIN,
+    after_long_help = help::MAIN_LONG
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,24 +40,37 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check a stack file and its resource graph; changes nothing.
+    /// Write a commented starter stack file to edit.
+    #[command(after_help = help::INIT)]
+    Init(commands::init::InitArgs),
+    /// Check a stack file and its resource graph, offline; changes nothing.
+    #[command(after_help = help::VALIDATE)]
     Validate {
         /// The stack file.
         stack: PathBuf,
     },
-    /// Print the resource dependency graph.
+    /// Format a valid stack file: documented key order, aligned `=`,
+    /// comments kept.
+    #[command(after_help = help::FMT)]
+    Fmt(commands::fmt::FmtArgs),
+    /// Print the resource dependency graph, offline.
+    #[command(after_help = help::GRAPH)]
     Graph {
+        /// The stack file.
         stack: PathBuf,
+        /// `mermaid` for Markdown pages, `dot` for Graphviz. Looked-up
+        /// resources are dashed, stateful ones bold.
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
     /// Write the generated Milvus Helm values for inspection, or with
     /// `--manifests` the Kubernetes objects the charts render from them.
+    #[command(after_help = help::RENDER)]
     Render {
         /// The stack file.
         stack: PathBuf,
         /// Write to this file instead of stdout.
-        #[arg(short, long)]
+        #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
         /// Print the objects every release's chart renders (`helm
         /// template`), after the same checks plan runs.
@@ -50,26 +79,46 @@ enum Command {
     },
     /// Read the live state, compare it with the stack and the state, and
     /// show what apply would do.
+    #[command(after_help = help::PLAN)]
     Plan(commands::plan::PlanArgs),
-    /// Report what changed outside stackplan since the last apply.
-    Drift(commands::drift::DriftArgs),
     /// Show a plan saved with `plan -o`.
+    #[command(after_help = help::SHOW)]
     Show(commands::show::ShowArgs),
+    /// Apply a stack (after showing its plan and asking) or a saved plan.
+    #[command(after_help = help::APPLY)]
+    Apply(commands::apply::ApplyArgs),
+    /// Delete every resource of a stack, in reverse dependency order.
+    #[command(after_help = help::DESTROY)]
+    Destroy(commands::apply::DestroyArgs),
+    /// Report what changed outside stackplan since the last apply.
+    #[command(after_help = help::DRIFT)]
+    Drift(commands::drift::DriftArgs),
     /// Print where the deployment is: the Milvus endpoint, Attu's URL, the
     /// bucket, the brokers, the EKS cluster (from state, and the cluster).
+    #[command(after_help = help::OUTPUT)]
     Output(commands::output::OutputArgs),
-    /// Show who holds the state lock and release it.
-    Unlock(commands::unlock::UnlockArgs),
     /// Work on a stack's state directly: `state list` and `state show`
     /// read it, `state push` writes a recovery file to the stack's backend.
+    #[command(after_help = help::STATE)]
     State(commands::state::StateArgs),
     /// Take a live resource made outside stackplan into the stack's state
     /// by its id, then show the plan against the new state.
+    #[command(after_help = help::IMPORT)]
     Import(commands::import::ImportArgs),
-    /// Apply a stack (after showing its plan and asking) or a saved plan.
-    Apply(commands::apply::ApplyArgs),
-    /// Delete every resource of a stack, in reverse dependency order.
-    Destroy(commands::apply::DestroyArgs),
+    /// Show who holds the state lock and release it.
+    #[command(after_help = help::UNLOCK)]
+    Unlock(commands::unlock::UnlockArgs),
+    /// Print the version, the commit, the build and the helm stackplan
+    /// will use.
+    #[command(after_help = help::VERSION)]
+    Version(commands::version::VersionArgs),
+    /// Print a shell completion script.
+    #[command(after_help = help::COMPLETION)]
+    Completion(commands::completion::CompletionArgs),
+    /// Write the man pages: `stackplan.1`, and one per command with
+    /// `--out-dir`.
+    #[command(hide = true, after_help = help::MAN)]
+    Man(commands::completion::ManArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -103,13 +152,33 @@ fn install_error_hook() {
     }));
 }
 
+/// Prints clap's message and exits: 0 for `--help` and `--version`, 1 for
+/// a usage error (an unknown flag, a missing argument). Never clap's 2,
+/// which stackplan's exit codes give to "changes pending" and "drift".
+fn usage_exit(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn main() -> ExitCode {
     install_error_hook();
     // kube and the AWS SDK link rustls with different crypto providers;
     // without a process default, the first TLS connection panics.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_exit(&e),
+    };
     let result = match cli.command {
+        Command::Init(args) => commands::init::run(&args),
+        Command::Fmt(args) => commands::fmt::run(&args),
+        Command::Version(args) => commands::version::run(&args),
+        Command::Completion(args) => commands::completion::run(&args),
+        Command::Man(args) => commands::completion::man(&args),
         Command::Validate { stack } => commands::validate::run(&stack),
         Command::Graph { stack, format } => commands::graph::run(&stack, format),
         Command::Render {

@@ -59,6 +59,7 @@ pub struct DestroyArgs {
     /// Destroy without asking for confirmation.
     #[arg(long)]
     pub yes: bool,
+    /// At most this many resources in flight.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: u16,
     /// Allow destroying stateful resources (S3 bucket, MSK and EKS clusters).

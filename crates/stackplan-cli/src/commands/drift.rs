@@ -18,7 +18,7 @@ use crate::{Outcome, output};
 pub struct DriftArgs {
     /// The stack file.
     pub stack: PathBuf,
-    /// JSON (schema: docs/plan-json.md).
+    /// Print the drift as a JSON plan (schema: docs/plan-json.md).
     #[arg(long)]
     pub json: bool,
     /// Read at most this many resources at once.

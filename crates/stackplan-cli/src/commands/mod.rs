@@ -2,9 +2,12 @@
 
 pub mod apply;
 pub mod charts;
+pub mod completion;
 pub mod drift;
+pub mod fmt;
 pub mod graph;
 pub mod import;
+pub mod init;
 pub mod output;
 pub mod plan;
 pub mod render;
@@ -12,6 +15,7 @@ pub mod show;
 pub mod state;
 pub mod unlock;
 pub mod validate;
+pub mod version;
 
 use std::path::Path;
 

@@ -22,8 +22,11 @@ use crate::{Outcome, output};
 /// How a plan is shown on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
+    /// For a terminal or a CI log.
     Text,
+    /// For programs (schema: docs/plan-json.md).
     Json,
+    /// For a pull-request comment: a summary table, details folded.
     Markdown,
 }
 
@@ -37,6 +40,7 @@ pub struct PlanArgs {
     /// Shorthand for `--format json` (schema: docs/plan-json.md).
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// How the plan is shown on stdout (default: text).
     #[arg(long, value_enum)]
     pub format: Option<PlanFormat>,
     /// Save the plan to this file, for `stackplan show` and `stackplan apply`.

@@ -16,6 +16,7 @@ pub struct ShowArgs {
     /// Shorthand for `--format json`.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// How the plan is shown on stdout (default: text).
     #[arg(long, value_enum)]
     pub format: Option<PlanFormat>,
 }

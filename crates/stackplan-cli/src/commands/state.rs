@@ -42,11 +42,14 @@ pub struct StateArgs {
 pub enum StateCommand {
     /// Write a state document (a recovery file) to the stack's backend,
     /// under the state lock, if it continues the stored state.
+    #[command(after_help = crate::help::STATE_PUSH)]
     Push(PushArgs),
     /// List every resource the stack's state records, with its id.
+    #[command(after_help = crate::help::STATE_LIST)]
     List(ListArgs),
     /// Show one resource as state records it; sensitive values are not
     /// shown.
+    #[command(after_help = crate::help::STATE_SHOW)]
     Show(ShowArgs),
 }
 
