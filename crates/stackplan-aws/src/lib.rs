@@ -98,6 +98,9 @@ const MAX_ATTEMPTS: u32 = 8;
 #[derive(Debug)]
 pub struct AwsProvider {
     region: String,
+    /// The endpoint every call goes to when one is configured
+    /// (`AWS_ENDPOINT_URL`, an emulator); `None`: AWS's own per service.
+    endpoint_url: Option<String>,
     ec2: aws_sdk_ec2::Client,
     eks: aws_sdk_eks::Client,
     iam: aws_sdk_iam::Client,
@@ -124,28 +127,31 @@ impl AwsProvider {
     /// The standard credential and endpoint chain, in the stack's region,
     /// with adaptive retries.
     pub async fn from_env(region: &str) -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region.to_string()))
-            .retry_config(retry_config())
-            .load()
-            .await;
-        Self::from_sdk_config(&config)
+        Self::from_sdk_config(&sdk_config(region).await)
     }
 
     /// From a ready SDK config (tests point one at the emulator). The
     /// region comes from the config.
     pub fn from_sdk_config(config: &SdkConfig) -> Self {
-        let config = if config.retry_config().is_some_and(|r| r.max_attempts() > 1) {
+        let mut config = if config.retry_config().is_some_and(|r| r.max_attempts() > 1) {
             config.clone()
         } else {
             config.to_builder().retry_config(retry_config()).build()
         };
+        // A config made without an operation limit (a test's) gets ours.
+        if config
+            .timeout_config()
+            .is_none_or(|t| t.operation_timeout().is_none())
+        {
+            config = config.to_builder().timeout_config(timeout_config()).build();
+        }
         // A custom endpoint (an emulator, a VPC endpoint by IP) cannot take
         // the bucket as a host name.
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(config.endpoint_url().is_some())
             .build();
         AwsProvider {
+            endpoint_url: config.endpoint_url().map(str::to_string),
             region: config
                 .region()
                 .map(|r| r.to_string())
@@ -197,6 +203,12 @@ impl AwsProvider {
         &self.region
     }
 
+    /// Where this provider's calls to `service` (`sts`, `eks`) go, for a
+    /// message about an endpoint that did not answer.
+    pub fn endpoint(&self, service: &str) -> String {
+        endpoint_of(self.endpoint_url.as_deref(), service, &self.region)
+    }
+
     /// This provider as the trait objects a `ProviderRegistry` takes.
     pub fn into_providers(self) -> Vec<Arc<dyn Provider>> {
         vec![Arc::new(self)]
@@ -210,6 +222,72 @@ impl AwsProvider {
         } else {
             "aws"
         }
+    }
+}
+
+/// The SDK configuration every AWS client of a run is built from: the
+/// standard credential and endpoint chain in `region`, adaptive retries,
+/// and [`timeout_config`]. The CLI builds its other clients (the EKS
+/// client that finds the cluster for Kubernetes) from it too, so no
+/// client of a run waits for ever.
+pub async fn sdk_config(region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
+        .load()
+        .await
+}
+
+/// Seconds one AWS API call may take, retries included, when
+/// `STACKPLAN_AWS_TIMEOUT` does not say otherwise.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The SDK's four limits (aws-smithy-types `TimeoutConfig`): connect
+/// (establishing the socket), read (the first byte of an answer after the
+/// request is sent), operation attempt (one try) and operation (every try
+/// of one call, with the retries' backoff). Without them an endpoint
+/// that accepts a connection and never answers holds a plan for ever:
+/// the SDK's defaults set only a connect timeout (3.1 s).
+///
+/// AWS's control-plane APIs answer in well under a second; a long
+/// operation (an EKS cluster, an MSK cluster) is a quick call followed by
+/// polling (`wait.rs`), so no single call needs long. The operation limit
+/// is 60 s (`STACKPLAN_AWS_TIMEOUT=SECONDS` changes it, for a slow proxy
+/// or link); one attempt gets half of it, so one slow answer is still
+/// retried, and the read and connect limits are capped by the attempt's.
+pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    let operation = operation_timeout_from(std::env::var("STACKPLAN_AWS_TIMEOUT").ok().as_deref());
+    let attempt = operation / 2;
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(attempt.min(Duration::from_secs(10)))
+        .read_timeout(attempt)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
+        .build()
+}
+
+/// `STACKPLAN_AWS_TIMEOUT`'s value: whole seconds, at least 2; anything
+/// else is the default (a typo must not disable the limit).
+fn operation_timeout_from(value: Option<&str>) -> Duration {
+    value
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s >= 2)
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_OPERATION_TIMEOUT)
+}
+
+/// Where this provider's calls to `service` go, for messages that must
+/// name the endpoint that failed to answer: `AWS_ENDPOINT_URL` (or a
+/// test's endpoint) when one is set, else AWS's regional endpoint
+/// (`https://sts.us-west-2.amazonaws.com`; `amazonaws.com.cn` in China).
+pub fn endpoint_of(config_endpoint: Option<&str>, service: &str, region: &str) -> String {
+    match config_endpoint {
+        Some(url) => url.to_string(),
+        None if region.starts_with("cn-") => {
+            format!("https://{service}.{region}.amazonaws.com.cn")
+        }
+        None => format!("https://{service}.{region}.amazonaws.com"),
     }
 }
 
@@ -627,5 +705,47 @@ mod tests {
             .filter(|k| k.family() == stackplan_core::ProviderFamily::Aws)
             .collect();
         assert_eq!(aws, KINDS);
+    }
+
+    #[test]
+    fn every_call_has_connect_read_attempt_and_operation_limits() {
+        let t = timeout_config();
+        assert_eq!(t.operation_timeout(), Some(DEFAULT_OPERATION_TIMEOUT));
+        assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(30)));
+        assert_eq!(t.read_timeout(), Some(Duration::from_secs(30)));
+        assert_eq!(t.connect_timeout(), Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn stackplan_aws_timeout_sets_the_operation_limit_and_a_typo_keeps_the_default() {
+        assert_eq!(
+            operation_timeout_from(Some("120")),
+            Duration::from_secs(120)
+        );
+        assert_eq!(operation_timeout_from(Some("4")), Duration::from_secs(4));
+        for bad in ["", "0", "1", "60s", "-5", "ten"] {
+            assert_eq!(
+                operation_timeout_from(Some(bad)),
+                DEFAULT_OPERATION_TIMEOUT,
+                "{bad:?}"
+            );
+        }
+        assert_eq!(operation_timeout_from(None), DEFAULT_OPERATION_TIMEOUT);
+    }
+
+    #[test]
+    fn the_endpoint_named_is_the_configured_one_else_the_regional_one() {
+        assert_eq!(
+            endpoint_of(Some("http://127.0.0.1:4566"), "sts", "us-west-2"),
+            "http://127.0.0.1:4566"
+        );
+        assert_eq!(
+            endpoint_of(None, "sts", "eu-central-1"),
+            "https://sts.eu-central-1.amazonaws.com"
+        );
+        assert_eq!(
+            endpoint_of(None, "eks", "cn-north-1"),
+            "https://eks.cn-north-1.amazonaws.com.cn"
+        );
     }
 }

@@ -26,6 +26,14 @@ pub enum KubeError {
     },
     #[error("could not build the Kubernetes client")]
     Client(#[source] kube::Error),
+    /// The API server did not answer a first request: down, unreachable
+    /// from here, or too slow (`STACKPLAN_KUBE_TIMEOUT`).
+    #[error("the Kubernetes API server at {server} did not answer")]
+    Unreachable {
+        server: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("Kubernetes API: {context}")]
     Api {
         context: String,
@@ -137,7 +145,8 @@ impl From<KubeError> for ProviderError {
             KubeError::Client(source)
             | KubeError::Api { source, .. }
             | KubeError::Unauthorized { source, .. }
-            | KubeError::Forbidden { source, .. } => Some(Box::new(source)),
+            | KubeError::Forbidden { source, .. }
+            | KubeError::Unreachable { source, .. } => Some(Box::new(source)),
             KubeError::Io { source, .. } => Some(Box::new(source)),
             _ => None,
         };

@@ -101,6 +101,33 @@ impl KubeProvider {
         Ok(fresh)
     }
 
+    /// Checks that the cluster answers, before a plan reads anything:
+    /// its kubeconfig loads and its API server gives its version (`GET
+    /// /version`, which every authenticated caller may read). `Ok(None)`
+    /// when the target is an EKS cluster that does not exist yet;
+    /// otherwise the server's URL.
+    pub async fn probe(&self) -> Result<Option<String>, KubeError> {
+        let Some(session) = self.session().await? else {
+            return Ok(None);
+        };
+        session
+            .client
+            .apiserver_version()
+            .await
+            .map_err(|source| match source {
+                // It answered, with a refusal: 401 and 403 have their own
+                // advice.
+                kube::Error::Api(_) => {
+                    KubeError::api(format!("reading the version of {}", session.server), source)
+                }
+                _ => KubeError::Unreachable {
+                    server: session.server.clone(),
+                    source,
+                },
+            })?;
+        Ok(Some(session.server.clone()))
+    }
+
     /// A session for a write: its absence is an error.
     async fn require_session(&self) -> Result<Arc<Session>, KubeError> {
         self.session().await?.ok_or_else(|| {

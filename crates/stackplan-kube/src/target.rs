@@ -46,6 +46,25 @@ impl KubeTarget {
             context: context.map(str::to_string),
         }
     }
+
+    /// The kubeconfig context this target uses: the one given, else the
+    /// file's `current-context`; `None` for EKS, or when the file cannot
+    /// be read (connecting reports that, with its cause). For a plan's
+    /// header: it says which cluster the Kubernetes changes go to.
+    pub fn context_name(&self) -> Option<String> {
+        let KubeTarget::Kubeconfig { path, context } = self else {
+            return None;
+        };
+        if context.is_some() {
+            return context.clone();
+        }
+        match path {
+            Some(p) => Kubeconfig::read_from(p),
+            None => Kubeconfig::read(),
+        }
+        .ok()?
+        .current_context
+    }
 }
 
 /// The EKS cluster and how to sign for it.
@@ -137,6 +156,8 @@ impl ClusterLocator for DescribeCluster {
 /// even if the provider has moved on to a fresher token.
 pub(crate) struct Session {
     pub client: Client,
+    /// The API server's URL, for a message about one that does not answer.
+    pub server: String,
     pub helm: HelmKubeAccess,
     /// When to build a new one (EKS tokens expire); `None`: never.
     refresh_at: Option<Instant>,
@@ -187,8 +208,10 @@ impl Session {
                         path: path.clone(),
                         source,
                     })?;
+                let server = config.cluster_url.to_string();
                 Ok(Some(Session {
-                    client: Client::try_from(config).map_err(KubeError::Client)?,
+                    client: Client::try_from(with_timeouts(config)).map_err(KubeError::Client)?,
+                    server,
                     helm: HelmKubeAccess {
                         kubeconfig: path.clone(),
                         context: context.clone(),
@@ -215,7 +238,7 @@ impl Session {
                     Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                         .await
                         .map_err(|source| KubeError::Kubeconfig { path: None, source })?;
-                let client = Client::try_from(config).map_err(KubeError::Client)?;
+                let client = Client::try_from(with_timeouts(config)).map_err(KubeError::Client)?;
                 // helm needs the same access in a file: private, and gone
                 // with the session.
                 let dir = tempfile::Builder::new()
@@ -226,6 +249,7 @@ impl Session {
                 write_private(&file, text.as_bytes())?;
                 Ok(Some(Session {
                     client,
+                    server: endpoint.endpoint.clone(),
                     helm: HelmKubeAccess {
                         kubeconfig: Some(file),
                         context: None,
@@ -236,6 +260,36 @@ impl Session {
             }
         }
     }
+}
+
+/// How long the API server has to answer one request, when
+/// `STACKPLAN_KUBE_TIMEOUT` does not say otherwise.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Connect and read limits on every request (kube's `Config`): kube sets
+/// a connect limit but no read limit by default, so an API server that
+/// accepts and never answers would hold a plan for ever. stackplan makes
+/// plain requests (no watch, exec or port-forward, which a read limit
+/// would cut), so each gets `STACKPLAN_KUBE_TIMEOUT` seconds (default
+/// 60), counted from when it is sent (`reset_reader_on_write`), not from
+/// when its pooled connection went idle.
+fn with_timeouts(mut config: Config) -> Config {
+    let read = request_timeout(std::env::var("STACKPLAN_KUBE_TIMEOUT").ok().as_deref());
+    config.connect_timeout = Some(read.min(Duration::from_secs(10)));
+    config.read_timeout = Some(read);
+    config.write_timeout = Some(read);
+    config.reset_reader_on_write = true;
+    config
+}
+
+/// `STACKPLAN_KUBE_TIMEOUT`'s value: whole seconds, at least 2; anything
+/// else is the default (a typo must not disable the limit).
+fn request_timeout(value: Option<&str>) -> Duration {
+    value
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s >= 2)
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_READ_TIMEOUT)
 }
 
 /// Makes ring rustls's process-wide crypto provider, unless the process
@@ -351,6 +405,53 @@ mod tests {
         }
         drop(session);
         assert!(!path.exists(), "the kubeconfig outlived its session");
+    }
+
+    #[test]
+    fn every_request_has_connect_and_read_limits() {
+        let config = with_timeouts(Config::new("https://127.0.0.1:1".parse().unwrap()));
+        assert_eq!(config.connect_timeout, Some(Duration::from_secs(10)));
+        assert_eq!(config.read_timeout, Some(DEFAULT_READ_TIMEOUT));
+        assert!(config.reset_reader_on_write);
+        assert_eq!(request_timeout(Some("5")), Duration::from_secs(5));
+        for bad in ["", "0", "1", "5s"] {
+            assert_eq!(request_timeout(Some(bad)), DEFAULT_READ_TIMEOUT, "{bad:?}");
+        }
+    }
+
+    /// An API server that accepts connections and never answers: the
+    /// probe ends at the connect limit (TLS never completes), naming the
+    /// server, instead of hanging.
+    #[tokio::test]
+    async fn a_silent_api_server_is_named_once_the_connect_limit_passes() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        let server = format!("https://127.0.0.1:{port}");
+        std::fs::write(
+            &path,
+            json!({
+                "apiVersion": "v1", "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server, "insecure-skip-tls-verify": true}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let provider = crate::KubeProvider::from_kubeconfig(path.to_str(), None);
+        let started = Instant::now();
+        let err = provider.probe().await.unwrap_err();
+        let took = started.elapsed();
+        drop(listener);
+        assert!(matches!(err, KubeError::Unreachable { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{err}"
+        );
+        assert!(took < Duration::from_secs(30), "took {took:?}");
     }
 
     #[test]
