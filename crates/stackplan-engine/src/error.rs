@@ -9,21 +9,65 @@ fn joined(addrs: &[ResourceAddr]) -> String {
         .join(" -> ")
 }
 
-/// Failures in full, up to a few: when credentials or the network are
-/// missing every read fails the same way, and one screen of the same cause
-/// helps nobody. The rest are named.
+/// Refresh failures, one line per distinct cause: when credentials, the
+/// network or a file are missing, every read fails the same way, and 26
+/// copies of one error bury it. Failures whose message is the same once
+/// the resource's address and the API operation are taken out are said
+/// once, with how many resources and which.
 fn failure_lines(list: &[(ResourceAddr, ProviderError)]) -> String {
-    const SHOWN: usize = 3;
-    let mut out: String = list
-        .iter()
-        .take(SHOWN)
-        .map(|(a, e)| format!("\n  {a}: {}", chain(e)))
-        .collect();
-    if list.len() > SHOWN {
-        let rest: Vec<String> = list[SHOWN..].iter().map(|(a, _)| a.to_string()).collect();
-        out.push_str(&format!("\n  and {} more: {}", rest.len(), rest.join(", ")));
+    let mut out = String::new();
+    for (cause, addrs) in grouped_failures(list) {
+        if let [addr] = addrs.as_slice() {
+            let full = list
+                .iter()
+                .find(|(a, _)| a == addr)
+                .map(|(_, e)| chain(e))
+                .unwrap_or(cause);
+            out.push_str(&format!("\n  {addr}: {full}"));
+        } else {
+            let names: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+            out.push_str(&format!(
+                "\n  {} resources: {cause}\n    ({})",
+                addrs.len(),
+                names.join(", ")
+            ));
+        }
     }
     out
+}
+
+/// The failures by cause, in the order each cause first appears (the
+/// list is sorted by address): each cause with the addresses it failed.
+fn grouped_failures(list: &[(ResourceAddr, ProviderError)]) -> Vec<(String, Vec<ResourceAddr>)> {
+    let mut groups: Vec<(String, Vec<ResourceAddr>)> = Vec::new();
+    for (addr, e) in list {
+        let cause = failure_cause(addr, &chain(e));
+        match groups.iter_mut().find(|(c, _)| *c == cause) {
+            Some((_, addrs)) => addrs.push(addr.clone()),
+            None => groups.push((cause, vec![addr.clone()])),
+        }
+    }
+    groups
+}
+
+/// What a failure says once the resource is taken out of it: the
+/// providers' messages start `ADDR: ` and, for an API call, the
+/// operation's name (`s3_bucket.milvus: GetBucketVersioning: ...`), which
+/// differ between resources failing for one reason.
+fn failure_cause(addr: &ResourceAddr, message: &str) -> String {
+    let rest = message
+        .strip_prefix(&format!("{addr}: "))
+        .unwrap_or(message);
+    match rest.split_once(": ") {
+        Some((op, tail))
+            if op.starts_with(|c: char| c.is_ascii_uppercase())
+                && op.chars().all(|c| c.is_ascii_alphanumeric())
+                && op.chars().any(|c| c.is_ascii_lowercase()) =>
+        {
+            tail.to_string()
+        }
+        _ => rest.to_string(),
+    }
 }
 
 /// An error with its causes, on one line: refresh reports several, and
@@ -154,4 +198,52 @@ pub enum EngineError {
     /// ever dropped to break one.
     #[error("the changes cannot be ordered: {} waits for itself; apply a part of the change first (a rename, then the rest)", .cycle.join(" -> "))]
     ScheduleCycle { cycle: Vec<String> },
+}
+
+#[cfg(test)]
+mod tests {
+    use stackplan_core::{ProviderError, ResourceAddr, ResourceKind};
+
+    use super::EngineError;
+
+    fn failure(kind: ResourceKind, name: &str, message: &str) -> (ResourceAddr, ProviderError) {
+        let addr = ResourceAddr::new(kind, name);
+        let message = message.replace("ADDR", &addr.to_string());
+        (addr, ProviderError::new(message))
+    }
+
+    /// No credentials: every read fails the same way under a different
+    /// operation name, and the cause is said once, with the count.
+    #[test]
+    fn reads_failing_for_one_cause_are_reported_once_with_their_count() {
+        let failures = vec![
+            failure(
+                ResourceKind::Ec2Vpc,
+                "main",
+                "ADDR: DescribeVpcs: DispatchFailure: no providers in chain provided credentials",
+            ),
+            failure(
+                ResourceKind::IamRole,
+                "eks_cluster",
+                "ADDR: GetRole: DispatchFailure: no providers in chain provided credentials",
+            ),
+            failure(
+                ResourceKind::S3Bucket,
+                "milvus",
+                "ADDR: GetBucketVersioning: DispatchFailure: no providers in chain provided credentials",
+            ),
+            failure(
+                ResourceKind::K8sNamespace,
+                "milvus",
+                "could not load the kubeconfig `/nope`",
+            ),
+        ];
+        assert_eq!(
+            EngineError::Refresh { failures }.to_string(),
+            "refresh failed for 4 resource(s):\n  \
+             3 resources: DispatchFailure: no providers in chain provided credentials\n    \
+             (ec2_vpc.main, iam_role.eks_cluster, s3_bucket.milvus)\n  \
+             k8s_namespace.milvus: could not load the kubeconfig `/nope`"
+        );
+    }
 }
