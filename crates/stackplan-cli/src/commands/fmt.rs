@@ -74,9 +74,8 @@ fn replace(path: &Path, text: &str) -> miette::Result<()> {
         std::fs::rename(&temp, path)
     };
     write()
-        .map_err(|e| {
+        .inspect_err(|_| {
             let _ = std::fs::remove_file(&temp);
-            e
         })
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write `{}`", path.display()))
