@@ -163,6 +163,12 @@ fn bash_completion_offers_every_command() {
             "bash completion misses `{command}`"
         );
     }
+    for sub in ["push", "list", "show"] {
+        assert!(
+            script.contains(&format!("stackplan__subcmd__state,{sub})")),
+            "bash completion misses `state {sub}`"
+        );
+    }
     for shell in ["zsh", "fish"] {
         let out = stackplan(&["completion", shell], &[]);
         assert_eq!(out.status.code(), Some(0), "{shell}");
