@@ -173,6 +173,18 @@ pub struct Change {
     /// plan time or is sensitive (never written here).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub inputs: BTreeMap<String, Value>,
+    /// Apply takes over an object that exists apart from stackplan rather
+    /// than making one: the cluster's own default StorageClass, whose flag
+    /// alone the stack sets, or a live resource adopted into state. The
+    /// action stays what apply calls (`create` or `update`); this says what
+    /// it means, so no plan calls it new.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub takes_over: bool,
+    /// Attributes holding a document stackplan publishes unchanged (the
+    /// load balancer controller's IAM policy, an IRSA trust policy), each
+    /// with the name people know it by (see `Resource::published`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub published: BTreeMap<String, String>,
 }
 
 impl Change {
@@ -231,6 +243,50 @@ pub struct PlanBasis {
     /// line: where `apply PLAN` finds it without `--stack`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack_path: Option<String>,
+    /// Who the credentials are (STS `GetCallerIdentity`'s ARN), asked in
+    /// the same call as `account`: shown at the top of the plan so a
+    /// reviewer sees which principal will act.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_arn: Option<String>,
+    /// Where the state lives (the backend's own name for it: a local path
+    /// or `s3://bucket/key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_location: Option<String>,
+    /// Which cluster the Kubernetes and Helm changes go to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube: Option<KubeAccess>,
+}
+
+/// How the stack reaches Kubernetes: a kubeconfig context, or the stack's
+/// EKS cluster (found and signed for with the AWS credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KubeAccess {
+    /// `[kubernetes] kubeconfig` (and `context`, or the file's
+    /// current-context when none is given).
+    Kubeconfig {
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<String>,
+    },
+    /// No `[kubernetes]` section: the EKS cluster of `[eks] name`.
+    EksCluster { name: String },
+}
+
+impl fmt::Display for KubeAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KubeAccess::Kubeconfig {
+                path,
+                context: Some(c),
+            } => write!(f, "context `{c}` of kubeconfig {path}"),
+            KubeAccess::Kubeconfig {
+                path,
+                context: None,
+            } => write!(f, "kubeconfig {path} (no current context)"),
+            KubeAccess::EksCluster { name } => write!(f, "EKS cluster `{name}`"),
+        }
+    }
 }
 
 /// Options the plan was made with; apply honours the same.

@@ -37,6 +37,13 @@ pub struct Resource {
     /// a change nor reported as drift, and apply keeps their live value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<String>,
+    /// Attributes that hold a document published as it is, by AWS or by
+    /// stackplan's own templates (the load balancer controller's IAM
+    /// policy for a chart version, an IRSA trust policy), each with the
+    /// name people know it by. Plans show the name instead of the text
+    /// until the document changes (`--full` shows it all).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub published: BTreeMap<String, String>,
 }
 
 impl Resource {
@@ -49,6 +56,7 @@ impl Resource {
             prevent_destroy: false,
             ignore: Vec::new(),
             origin: None,
+            published: BTreeMap::new(),
         }
     }
 
@@ -67,6 +75,12 @@ impl Resource {
 
     pub fn after(mut self, addr: &ResourceAddr) -> Self {
         self.depends_on.insert(addr.clone());
+        self
+    }
+
+    /// Marks `attr` as holding the published document named `name`.
+    pub fn published(mut self, attr: &str, name: impl Into<String>) -> Self {
+        self.published.insert(attr.to_string(), name.into());
         self
     }
 

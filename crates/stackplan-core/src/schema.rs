@@ -146,6 +146,13 @@ pub struct KindSchema {
 const UNLISTED: AttrSchema = AttrSchema::new("");
 
 impl KindSchema {
+    /// True for a kind whose object exists before the stack and is only
+    /// taken over, never made: the cluster's default StorageClass (EKS's
+    /// gp2), whose default flag is all the stack sets.
+    pub fn exists_before_stack(&self) -> bool {
+        self.kind == crate::ResourceKind::K8sDefaultClass
+    }
+
     /// True when an in-place update that changes `changed` (attribute
     /// names) gives `output` a new value. While their producer is updated,
     /// consumers see such outputs as unknown, so the consumer's change

@@ -467,6 +467,8 @@ impl<'r> Planner<'r> {
                     dependencies: prior.dependencies.iter().cloned().collect(),
                     config: None,
                     inputs: BTreeMap::new(),
+                    takes_over: false,
+                    published: BTreeMap::new(),
                 });
             }
         }
@@ -557,6 +559,8 @@ fn deposed_changes(state: &StateDocument, live: &LiveView) -> Vec<Change> {
                 dependencies: d.dependencies.iter().cloned().collect(),
                 config: None,
                 inputs: BTreeMap::new(),
+                takes_over: false,
+                published: BTreeMap::new(),
             }
         })
         .collect()
@@ -612,6 +616,8 @@ fn plan_resource(inputs: ResourceInputs<'_>) -> Result<Change, EngineError> {
         dependencies: Vec::new(),
         config: Some(resource.attrs.clone()),
         inputs: BTreeMap::new(),
+        takes_over: false,
+        published: resource.published.clone(),
     };
 
     if resource.mode == ResourceMode::Lookup {
@@ -648,9 +654,15 @@ fn plan_resource(inputs: ResourceInputs<'_>) -> Result<Change, EngineError> {
                 deleted: true,
                 fields: Vec::new(),
             });
-        } else {
-            change.reason = Some("not in state".into());
+        } else if schema.exists_before_stack() {
+            // Made by the cluster, not by apply: the create only sets the
+            // flag the stack asks for on it.
+            change.takes_over = true;
+            change.reason = Some(
+                "made by the cluster, not by stackplan: its default flag is taken over".into(),
+            );
         }
+        // A plain create needs no reason: the action says it all.
         return Ok(change);
     };
 
@@ -725,6 +737,7 @@ fn plan_resource(inputs: ResourceInputs<'_>) -> Result<Change, EngineError> {
     }
     let mut why = Vec::new();
     if prior.is_none() {
+        change.takes_over = true;
         why.push(format!(
             "found live but not in state: adopting it ({} differ)",
             quoted(&from_stack)
@@ -1114,9 +1127,9 @@ fn basis(req: PlanRequest<'_>, live: &LiveView) -> PlanBasis {
         state_serial: req.state.map(|s| s.serial).unwrap_or(0),
         live_fingerprint: sha256_hex(all.as_bytes()),
         live: per,
-        account: None,
-        region: None,
-        stack_path: None,
+        // Where the plan points beyond the engine's view: the caller
+        // (the CLI) records the account, region, state and cluster.
+        ..PlanBasis::default()
     }
 }
 

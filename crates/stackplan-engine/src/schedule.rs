@@ -359,6 +359,8 @@ mod tests {
             dependencies: deps.iter().map(|d| (*d).clone()).collect(),
             config: None,
             inputs: BTreeMap::new(),
+            takes_over: false,
+            published: BTreeMap::new(),
         }
     }
 

@@ -138,6 +138,11 @@ fn service_trust(service: &str) -> Value {
     ])])
 }
 
+/// How plans name [`service_trust`]'s document.
+fn service_trust_name(service: &str) -> String {
+    format!("trust policy for service {service}")
+}
+
 /// The IRSA trust policy: only the named service account, through the
 /// cluster's OIDC provider, may assume the role.
 fn irsa_trust(oidc: &ResourceAddr, namespace: &str, sa: &str) -> Value {
@@ -229,6 +234,19 @@ fn lbc_policy_document(stack: &Stack, chart: &Chart, profile: Option<&ChartProfi
     }
 }
 
+/// How plans name the controller's published policy: by the chart it
+/// comes with and the controller release that chart runs.
+fn lbc_policy_name(chart: &Chart, profile: Option<&ChartProfile>) -> String {
+    let version = profile
+        .map(|p| p.version.as_str())
+        .or(chart.version())
+        .unwrap_or("(unknown)");
+    match profile.and_then(|p| p.app_version.as_deref()) {
+        Some(app) => format!("AWS Load Balancer Controller IAM policy {app} (chart {version})"),
+        None => format!("AWS Load Balancer Controller IAM policy of chart {version}"),
+    }
+}
+
 /// Turns a valid stack into its resources, sorted by address. `charts`
 /// are the charts the stack installs, as far as they were read: the
 /// generated Helm values follow them.
@@ -305,6 +323,10 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
         Resource::new(cluster_role.clone(), ResourceMode::Managed)
             .attr("name", format!("{}-cluster", eks.name))
             .attr("assume_role_policy", service_trust("eks.amazonaws.com"))
+            .published(
+                "assume_role_policy",
+                service_trust_name("eks.amazonaws.com"),
+            )
             .attr(
                 "managed_policy_arns",
                 managed_policies(stack, &["AmazonEKSClusterPolicy"]),
@@ -318,6 +340,10 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
             .attr(
                 "assume_role_policy",
                 service_trust(ec2_principal(&stack.region)),
+            )
+            .published(
+                "assume_role_policy",
+                service_trust_name(ec2_principal(&stack.region)),
             )
             .attr(
                 "managed_policy_arns",
@@ -447,6 +473,10 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
         Resource::managed(ResourceKind::IamRole, name)
             .attr("name", format!("{}-{}", eks.name, name.replace('_', "-")))
             .attr("assume_role_policy", irsa_trust(&a.oidc, namespace, sa))
+            .published(
+                "assume_role_policy",
+                format!("IRSA trust policy for service account {namespace}/{sa}"),
+            )
             .attr("managed_policy_arns", policies)
             .attr(
                 "tags",
@@ -721,6 +751,7 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
                     "document",
                     lbc_policy_document(stack, &lbc.chart, lbc_chart),
                 )
+                .published("document", lbc_policy_name(&lbc.chart, lbc_chart))
                 .attr("tags", eks_tags(&format!("{}-lb-controller", eks.name)))
                 .from_section("[load_balancer_controller]"),
         );
