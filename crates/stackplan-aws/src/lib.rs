@@ -61,6 +61,7 @@ use stackplan_core::{
 };
 
 pub use error::{AwsError, AwsResult};
+pub use sources::CallerIdentity;
 pub use wait::WaitConfig;
 
 /// Every kind this crate serves.

@@ -50,10 +50,11 @@ impl AwsProvider {
         }
     }
 
-    /// The account the credentials belong to (STS `GetCallerIdentity`,
-    /// which needs no permission). A plan records it, and apply refuses a
-    /// plan or a state made in another account.
-    pub async fn caller_account(&self) -> Result<String, crate::AwsError> {
+    /// Who the credentials belong to: the account and the caller's ARN,
+    /// from one STS `GetCallerIdentity` (which needs no permission). A plan
+    /// records the account, and apply refuses a plan or a state made in
+    /// another; the plan's header shows both.
+    pub async fn caller_identity(&self) -> Result<CallerIdentity, crate::AwsError> {
         let out =
             self.sts
                 .get_caller_identity()
@@ -62,12 +63,32 @@ impl AwsProvider {
                 .map_err(|e| crate::AwsError::Identity {
                     message: aws_sdk_sts::error::DisplayErrorContext(e).to_string(),
                 })?;
-        out.account()
-            .map(str::to_string)
-            .ok_or_else(|| crate::AwsError::Identity {
-                message: "GetCallerIdentity returned no account".to_string(),
-            })
+        let account =
+            out.account()
+                .map(str::to_string)
+                .ok_or_else(|| crate::AwsError::Identity {
+                    message: "GetCallerIdentity returned no account".to_string(),
+                })?;
+        Ok(CallerIdentity {
+            account,
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
     }
+
+    /// The account alone: [`Self::caller_identity`]'s (the same one call).
+    pub async fn caller_account(&self) -> Result<String, crate::AwsError> {
+        Ok(self.caller_identity().await?.account)
+    }
+}
+
+/// The principal behind the credentials, as STS names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity {
+    /// The 12-digit account id.
+    pub account: String,
+    /// `arn:aws:sts::123456789012:assumed-role/...` or `...:user/...`;
+    /// empty when STS gave none.
+    pub arn: String,
 }
 
 impl SecretSources for AwsProvider {

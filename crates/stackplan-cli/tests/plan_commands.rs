@@ -44,6 +44,90 @@ fn show_renders_a_saved_plan_as_text() {
     insta::assert_snapshot!(run.stdout);
 }
 
+/// The reference stack's first plan (a create of everything) was 906
+/// lines before issue 16: policy documents in JSON, values in YAML, a
+/// comment line and a reason per resource. By default it must be under
+/// half that, hiding nothing that `--full` does not show.
+const FIRST_PLAN_LINES_BEFORE: usize = 906;
+
+#[test]
+fn a_first_plan_is_under_half_its_old_length_and_full_shows_every_value() {
+    let scratch = Scratch::with_stack(&reference_stack());
+    let saved = saved_plan(&scratch);
+    let short = scratch.run(&["show", "plan.json"]);
+    let full = scratch.run(&["show", "plan.json", "--full"]);
+    let compact = scratch.run(&["show", "plan.json", "--compact"]);
+    for run in [&short, &full, &compact] {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let (s, f, c) = (
+        short.stdout.lines().count(),
+        full.stdout.lines().count(),
+        compact.stdout.lines().count(),
+    );
+    // Measured when this test was written: 425 by default, 746 with
+    // --full, 41 with --compact.
+    assert!(
+        s < FIRST_PLAN_LINES_BEFORE / 2 && s < f,
+        "{s} lines ({f} with --full), not under half of {FIRST_PLAN_LINES_BEFORE}:\n{}",
+        short.stdout
+    );
+    let plan: stackplan_core::Plan =
+        serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    // The title, "Changes:", the summary and the blank lines between.
+    assert_eq!(
+        c,
+        plan.changes.len() + 6,
+        "one line per resource:\n{}",
+        compact.stdout
+    );
+
+    // Every field of every change is named in both; --full shows every
+    // string the plan holds (the published policies' actions included).
+    let section = |text: &str, addr: &str| -> String {
+        text.split("\n\n")
+            .find(|s| s.split_whitespace().nth(1) == Some(addr))
+            .unwrap_or_else(|| panic!("no section for {addr}"))
+            .to_string()
+    };
+    for change in plan.changes.iter().filter(|c| !c.field_diffs.is_empty()) {
+        let addr = change.addr.to_string();
+        let (in_short, in_full) = (section(&short.stdout, &addr), section(&full.stdout, &addr));
+        for d in &change.field_diffs {
+            assert!(
+                in_short.contains(&d.path),
+                "{addr}: {} not named:\n{in_short}",
+                d.path
+            );
+            // `+ path = value`, on a line of its own, aligned.
+            let own_line = in_full.lines().any(|l| {
+                let mut words = l.split_whitespace();
+                words.nth(1) == Some(d.path.as_str()) && words.next() == Some("=")
+            });
+            assert!(own_line, "{addr}: {} has no line:\n{in_full}", d.path);
+            let mut strings = Vec::new();
+            leaf_strings(&d.after, &mut strings);
+            for s in strings {
+                let quoted = serde_json::Value::String(s).to_string();
+                assert!(in_full.contains(&quoted), "{addr}: {quoted} not in --full");
+            }
+        }
+    }
+    assert!(short.stdout.contains("shown with --full"));
+    assert!(!full.stdout.contains("shown with --full"));
+}
+
+/// Every literal string inside a value.
+fn leaf_strings(v: &stackplan_core::Value, out: &mut Vec<String>) {
+    use stackplan_core::Value;
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::List(items) => items.iter().for_each(|x| leaf_strings(x, out)),
+        Value::Map(m) => m.values().for_each(|x| leaf_strings(x, out)),
+        _ => {}
+    }
+}
+
 #[test]
 fn show_json_is_clean_json_on_stdout() {
     let scratch = Scratch::with_stack(&reference_stack());

@@ -1,5 +1,6 @@
 //! Unified diffs of large documents (Helm values, policy documents): the
-//! line-level calculation only. Formatters decide how lines look.
+//! line-level calculation only, on the text `notation` writes. Formatters
+//! decide how lines look.
 
 use similar::{ChangeTag, TextDiff};
 use stackplan_core::Value;
@@ -46,15 +47,6 @@ impl DocDiff {
     }
 }
 
-/// How a document is written out for diffing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocFormat {
-    /// Helm values and other maps: YAML, as people write them.
-    Yaml,
-    /// Policy documents: pretty JSON, as IAM shows them.
-    Json,
-}
-
 /// The JSON that people see for a value: unknowns and secrets as their
 /// markers, never content.
 pub fn display_json(v: &Value) -> serde_json::Value {
@@ -77,22 +69,6 @@ pub fn display_json(v: &Value) -> serde_json::Value {
         Value::Ref(_) | Value::Concat(_) | Value::DynMap(_) | Value::Unknown => {
             J::String("(known after apply)".into())
         }
-    }
-}
-
-/// The text of a document; a missing one is empty.
-pub fn document_text(v: &Value, format: DocFormat) -> String {
-    if *v == Value::Null {
-        return String::new();
-    }
-    let json = display_json(v);
-    match format {
-        DocFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&json).unwrap_or_default();
-            s.push('\n');
-            s
-        }
-        DocFormat::Yaml => serde_norway::to_string(&json).unwrap_or_default(),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod docdiff;
 mod error;
 pub mod graph;
+pub mod notation;
 pub mod plan_json;
 pub mod plan_markdown;
 pub mod plan_text;

@@ -3,13 +3,31 @@
 //! is sorted (resources by address, fields by path), so equal plans give
 //! equal bytes.
 
-use stackplan_core::{Action, FieldDiff, Plan, ReplaceOrder, ResourceMode, Value};
+use stackplan_core::{Action, FieldDiff, KubeAccess, Plan, ReplaceOrder, ResourceMode, Value};
 
 use crate::RenderError;
 use crate::plan_wire::{
-    Basis, Drift, DriftDoc, Field, PLAN_JSON_FORMAT_VERSION, PlanDoc, ResourceChange,
-    ResourceDrift, Summary,
+    Basis, Drift, DriftDoc, Field, KubeTarget, PLAN_JSON_FORMAT_VERSION, PlanDoc, ResourceChange,
+    ResourceDrift, Summary, Target,
 };
+
+/// Where the plan points, as recorded in its basis.
+fn target(plan: &Plan) -> Target<'_> {
+    let b = &plan.basis;
+    Target {
+        account: b.account.as_deref(),
+        caller_arn: b.caller_arn.as_deref(),
+        region: b.region.as_deref(),
+        state: b.state_location.as_deref(),
+        kube: b.kube.as_ref().map(|k| match k {
+            KubeAccess::Kubeconfig { path, context } => KubeTarget::Kubeconfig {
+                kubeconfig: path,
+                context: context.as_deref(),
+            },
+            KubeAccess::EksCluster { name } => KubeTarget::Eks { eks_cluster: name },
+        }),
+    }
+}
 
 fn contains(v: &Value, pred: &dyn Fn(&Value) -> bool) -> bool {
     pred(v)
@@ -72,6 +90,7 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
     let doc = PlanDoc {
         format_version: PLAN_JSON_FORMAT_VERSION,
         stack: &plan.stack,
+        target: target(plan),
         summary: Summary {
             read: s.read,
             create: s.create,
@@ -103,6 +122,7 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
                     ResourceMode::Lookup => "lookup",
                 },
                 action: c.action.name(),
+                takes_over: c.takes_over,
                 replace_order: match &c.action {
                     Action::Replace { order, .. } => Some(match order {
                         ReplaceOrder::CreateBeforeDestroy => "create_before_destroy",
@@ -114,6 +134,7 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
                 physical_id: c.physical_id.as_deref(),
                 deposed,
                 depends_on: c.dependencies.iter().map(ToString::to_string).collect(),
+                published: &c.published,
                 changes: fields(&c.field_diffs),
                 drift: c.drift.as_ref().map(|d| Drift {
                     deleted: d.deleted,
@@ -146,6 +167,7 @@ pub fn render_drift(plan: &Plan) -> Result<String, RenderError> {
     let doc = DriftDoc {
         format_version: PLAN_JSON_FORMAT_VERSION,
         stack: &plan.stack,
+        target: target(plan),
         drifted: resource_drift.len(),
         resource_drift,
     };

@@ -4,15 +4,28 @@
 //! diffs for large documents. Text and Markdown format this view; neither
 //! looks at values itself, so a new format touches no diff code.
 
-use stackplan_core::schema::Normalize;
 use stackplan_core::{
-    Action, Change, FieldDiff, KindSchema, Plan, PlanSummary, ReplaceOrder, ResourceAddr, Value,
+    Action, Change, FieldDiff, Plan, PlanSummary, ReplaceOrder, ResourceAddr, Value,
 };
 
-use crate::docdiff::{DocDiff, DocFormat, DocLine, display_json, document_text};
+use crate::docdiff::{DocDiff, DocLine};
+pub use crate::notation::inline;
+use crate::notation::{INLINE_WIDTH, document_text, fits};
 
-/// Values longer than this inline are shown as a document diff.
-const INLINE_LIMIT: usize = 72;
+/// How much of each resource a rendering shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything, except published documents stackplan owns (the load
+    /// balancer controller's IAM policy, trust policies) that are created
+    /// or deleted whole: those by name and length.
+    #[default]
+    Short,
+    /// Every value in full (`--full`).
+    Full,
+    /// One line per resource (`--compact`).
+    Compact,
+}
+
 /// Context lines around each change in a document diff.
 const DOC_CONTEXT: usize = 2;
 
@@ -67,9 +80,66 @@ pub struct FieldLine {
     pub before: String,
     pub after: String,
     pub force_new: bool,
-    /// For large documents, the line diff shown instead of the values.
+    /// For values too long for one line, the lines shown instead: the
+    /// whole value (`Added` or `Removed` lines) when it is new or gone,
+    /// else a line diff.
     pub document: Option<DocDiff>,
+    /// The name of the published document the field holds, when it holds
+    /// one (see `Change::published`).
+    pub published: Option<String>,
 }
+
+impl FieldLine {
+    /// True when the value is shown as lines of its own: a new or removed
+    /// document whole, or a document's line diff.
+    pub fn is_block(&self) -> bool {
+        self.document.is_some()
+    }
+
+    /// The published document's name and length, when `detail` shows it
+    /// instead of the text: created or removed whole, not `--full`.
+    pub fn collapsed(&self, detail: Detail) -> Option<String> {
+        let name = self.published.as_ref()?;
+        let doc = self.document.as_ref()?;
+        if detail == Detail::Full || self.op == FieldOp::Change {
+            return None;
+        }
+        Some(format!(
+            "{name} ({} lines, shown with --full)",
+            doc.lines.len()
+        ))
+    }
+}
+
+/// The fields shown one by one, and the paths of new fields whose value
+/// only apply learns, which a short rendering names together on one line
+/// (`+ arn, id = (known after apply)`): every output of a new resource is
+/// unknown, and a line each says nothing more. [`Detail::Full`] groups
+/// none.
+pub fn group_unknown(fields: &[FieldLine], detail: Detail) -> (Vec<&FieldLine>, Vec<&str>) {
+    let mut shown = Vec::new();
+    let mut unknown = Vec::new();
+    for f in fields {
+        if detail != Detail::Full
+            && f.op == FieldOp::Add
+            && f.document.is_none()
+            && f.after == UNKNOWN
+            && !f.force_new
+        {
+            unknown.push(f.path.as_str());
+        } else {
+            shown.push(f);
+        }
+    }
+    // One alone is clearer on its own line.
+    if unknown.len() == 1 {
+        return (fields.iter().collect(), Vec::new());
+    }
+    (shown, unknown)
+}
+
+/// `(known after apply)`, as every format writes it.
+pub const UNKNOWN: &str = "(known after apply)";
 
 /// One resource as shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,14 +150,44 @@ pub struct ResourceView {
     pub action: &'static str,
     /// `will be created`, `must be replaced (create before destroy)`, ...
     pub headline: String,
+    /// For one line: `create`, `take over`, `update`, `replace`, ...
+    pub verb: &'static str,
     pub reason: Option<String>,
     pub fields: Vec<FieldLine>,
+}
+
+impl ResourceView {
+    /// The paths of the fields that change (all of them for a create or a
+    /// delete), for the one-line and table forms.
+    pub fn changed_paths(&self) -> Vec<&str> {
+        self.fields.iter().map(|f| f.path.as_str()).collect()
+    }
+
+    /// `values.queryNode.replicas, values.proxy.replicas and 3 more`: the
+    /// first `n` changed paths, for an update, a replacement or drift;
+    /// `None` for other actions, where every field is new or gone.
+    pub fn paths_summary(&self, n: usize) -> Option<String> {
+        // A take-over's create sets fields as new; drift names its paths.
+        if !matches!(self.action, "update" | "replace" | "drift") || self.fields.is_empty() {
+            return None;
+        }
+        let paths = self.changed_paths();
+        let mut s = paths.iter().take(n).copied().collect::<Vec<_>>().join(", ");
+        if paths.len() > n {
+            s.push_str(&format!(" and {} more", paths.len() - n));
+        }
+        Some(s)
+    }
 }
 
 /// A whole plan as shown: drift apart from changes, no-ops left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanView {
     pub stack: String,
+    /// Where the plan points, as `(label, value)` lines: the AWS account
+    /// and caller, the region, the state, the cluster. Only what the plan
+    /// recorded.
+    pub target: Vec<(&'static str, String)>,
     /// Said first when the plan covers only part of the stack
     /// (`--target`, `--exclude`).
     pub partial: Option<String>,
@@ -98,55 +198,11 @@ pub struct PlanView {
     pub changes: Vec<ResourceView>,
 }
 
-/// A value inline: strings quoted, unknowns and secrets as markers.
-pub fn inline(v: &Value) -> String {
-    match v {
-        Value::Sensitive(_) | Value::Secret(_) => "(sensitive)".into(),
-        Value::Ref(_) | Value::Concat(_) | Value::DynMap(_) | Value::Unknown => {
-            "(known after apply)".into()
-        }
-        Value::List(items) => format!(
-            "[{}]",
-            items.iter().map(inline).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Map(m) if m.is_empty() => "{}".into(),
-        Value::Map(m) => format!(
-            "{{ {} }}",
-            m.iter()
-                .map(|(k, v)| format!("{} = {}", map_key(k), inline(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => display_json(other).to_string(),
-    }
-}
-
-fn map_key(k: &str) -> String {
-    if !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        k.to_string()
-    } else {
-        serde_json::Value::String(k.to_string()).to_string()
-    }
-}
-
 fn is_document(v: &Value) -> bool {
-    match v {
-        Value::Map(m) => {
-            m.values()
-                .any(|x| matches!(x, Value::Map(_) | Value::List(_)))
-                || inline(v).len() > INLINE_LIMIT
-        }
-        Value::List(items) => {
-            items.iter().any(|x| matches!(x, Value::Map(_))) || inline(v).len() > INLINE_LIMIT
-        }
-        _ => false,
-    }
+    matches!(v, Value::Map(_) | Value::List(_)) && !fits(v, INLINE_WIDTH)
 }
 
-fn field_line(addr: &ResourceAddr, d: &FieldDiff) -> FieldLine {
+fn field_line(d: &FieldDiff, published: Option<&String>) -> FieldLine {
     let op = match (&d.before, &d.after) {
         (Value::Null, _) => FieldOp::Add,
         (_, Value::Null) => FieldOp::Remove,
@@ -162,13 +218,9 @@ fn field_line(addr: &ResourceAddr, d: &FieldDiff) -> FieldLine {
     let document = (!d.sensitive && (is_document(&d.before) || is_document(&d.after))).then(|| {
         // A whole new or removed document has one hunk that says nothing.
         let whole = op != FieldOp::Change;
-        let format = match KindSchema::for_kind(addr.kind).attr(d.attr()).normalize {
-            Normalize::PolicyDocument | Normalize::JsonDocument => DocFormat::Json,
-            _ => DocFormat::Yaml,
-        };
         let mut diff = DocDiff::compute(
-            &document_text(&d.before, format),
-            &document_text(&d.after, format),
+            &document_text(&d.before),
+            &document_text(&d.after),
             DOC_CONTEXT,
         );
         if whole {
@@ -183,27 +235,45 @@ fn field_line(addr: &ResourceAddr, d: &FieldDiff) -> FieldLine {
         after: shown(&d.after),
         force_new: d.force_new,
         document,
+        published: published.cloned(),
     }
 }
 
 fn change_view(c: &Change) -> ResourceView {
-    let (symbol, headline) = match &c.action {
-        Action::Read => (Symbol::Read, "will be read".to_string()),
-        Action::Create => (Symbol::Create, "will be created".to_string()),
-        Action::Update => (Symbol::Update, "will be updated in place".to_string()),
+    let (symbol, headline, verb) = match &c.action {
+        Action::Read => (Symbol::Read, "will be read".to_string(), "read"),
+        // Made by someone else (the cluster's own StorageClass): apply
+        // only sets what the stack asks for on it.
+        Action::Create if c.takes_over => (
+            Symbol::Update,
+            "will be taken over".to_string(),
+            "take over",
+        ),
+        Action::Create => (Symbol::Create, "will be created".to_string(), "create"),
+        Action::Update if c.takes_over => (
+            Symbol::Update,
+            "will be taken over and updated in place".to_string(),
+            "take over",
+        ),
+        Action::Update => (
+            Symbol::Update,
+            "will be updated in place".to_string(),
+            "update",
+        ),
         Action::Replace { order, .. } => (
             Symbol::Replace(*order),
             format!("must be replaced ({order})"),
+            "replace",
         ),
-        Action::Delete => (Symbol::Delete, "will be destroyed".to_string()),
-        Action::NoOp => (Symbol::Update, "is unchanged".to_string()),
+        Action::Delete => (Symbol::Delete, "will be destroyed".to_string(), "delete"),
+        Action::NoOp => (Symbol::Update, "is unchanged".to_string(), "no-op"),
     };
     let fields = if c.action == Action::Read {
         Vec::new()
     } else {
         c.field_diffs
             .iter()
-            .map(|d| field_line(&c.addr, d))
+            .map(|d| field_line(d, c.published.get(d.attr())))
             .collect()
     };
     ResourceView {
@@ -211,6 +281,7 @@ fn change_view(c: &Change) -> ResourceView {
         symbol,
         action: c.action.name(),
         headline,
+        verb,
         reason: c.reason.clone(),
         fields,
     }
@@ -234,6 +305,7 @@ fn drift_view(c: &Change) -> Option<ResourceView> {
             symbol: Symbol::Delete,
             action: "drift",
             headline: "was deleted outside stackplan".into(),
+            verb: "deleted outside stackplan",
             reason: None,
             fields: Vec::new(),
         });
@@ -246,12 +318,9 @@ fn drift_view(c: &Change) -> Option<ResourceView> {
         symbol: Symbol::Drifted,
         action: "drift",
         headline: "changed outside stackplan".into(),
+        verb: "changed outside stackplan",
         reason: None,
-        fields: drift
-            .fields
-            .iter()
-            .map(|d| field_line(&c.addr, d))
-            .collect(),
+        fields: drift.fields.iter().map(|d| field_line(d, None)).collect(),
     })
 }
 
@@ -259,6 +328,7 @@ impl PlanView {
     pub fn new(plan: &Plan) -> PlanView {
         PlanView {
             stack: plan.stack.clone(),
+            target: target_lines(plan),
             partial: plan.options.selection.describe(),
             ignored: plan.ignored.clone(),
             summary: plan.summary(),
@@ -272,6 +342,32 @@ impl PlanView {
                 .collect(),
         }
     }
+}
+
+/// Where a plan points, from what it recorded: `account`, `region`,
+/// `state`, `cluster`, each only when known.
+fn target_lines(plan: &Plan) -> Vec<(&'static str, String)> {
+    let b = &plan.basis;
+    let mut out = Vec::new();
+    if let Some(account) = &b.account {
+        out.push((
+            "account",
+            match &b.caller_arn {
+                Some(arn) => format!("{account} as {arn}"),
+                None => account.clone(),
+            },
+        ));
+    }
+    if let Some(region) = &b.region {
+        out.push(("region", region.clone()));
+    }
+    if let Some(state) = &b.state_location {
+        out.push(("state", state.clone()));
+    }
+    if let Some(kube) = &b.kube {
+        out.push(("cluster", kube.to_string()));
+    }
+    out
 }
 
 /// `Plan: 1 to read, 2 to create, ...`, naming only non-zero counts.

@@ -13,6 +13,7 @@ pub const PLAN_JSON_FORMAT_VERSION: &str = "1.0";
 pub struct PlanDoc<'a> {
     pub format_version: &'static str,
     pub stack: &'a str,
+    pub target: Target<'a>,
     pub summary: Summary,
     pub basis: Basis<'a>,
     pub resource_changes: Vec<ResourceChange<'a>>,
@@ -22,8 +23,33 @@ pub struct PlanDoc<'a> {
 pub struct DriftDoc<'a> {
     pub format_version: &'static str,
     pub stack: &'a str,
+    pub target: Target<'a>,
     pub drifted: usize,
     pub resource_drift: Vec<ResourceDrift<'a>>,
+}
+
+/// Where the plan points; `null` for what the plan did not record (a plan
+/// made without asking AWS has no account).
+#[derive(Debug, Serialize)]
+pub struct Target<'a> {
+    pub account: Option<&'a str>,
+    pub caller_arn: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub kube: Option<KubeTarget<'a>>,
+}
+
+/// `{"kubeconfig": PATH, "context": NAME}` or `{"eks_cluster": NAME}`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum KubeTarget<'a> {
+    Kubeconfig {
+        kubeconfig: &'a str,
+        context: Option<&'a str>,
+    },
+    Eks {
+        eks_cluster: &'a str,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -54,6 +80,9 @@ pub struct ResourceChange<'a> {
     pub index: Option<u32>,
     pub mode: &'static str,
     pub action: &'static str,
+    /// The object exists apart from stackplan and is taken over, not made.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub takes_over: bool,
     pub replace_order: Option<&'static str>,
     pub reason: Option<&'a str>,
     pub physical_id: Option<&'a str>,
@@ -61,6 +90,9 @@ pub struct ResourceChange<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub deposed: bool,
     pub depends_on: Vec<String>,
+    /// Attribute to the name of the published document it holds.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub published: &'a std::collections::BTreeMap<String, String>,
     pub changes: Vec<Field<'a>>,
     pub drift: Option<Drift<'a>>,
 }

@@ -9,7 +9,7 @@ use stackplan_core::{
 use stackplan_engine::testing::FakeCloud;
 use stackplan_engine::{PlanRequest, PlanSettings, Planner};
 use stackplan_render::plan_json;
-use stackplan_render::plan_markdown::{self, MarkdownOptions};
+use stackplan_render::plan_markdown::{self, GITHUB_COMMENT_LIMIT, MarkdownOptions};
 use stackplan_render::plan_text::{self, TextOptions};
 
 const STACK: &str = "milvus-demo";
@@ -244,8 +244,14 @@ fn text_shows_every_action_with_symbols_reasons_and_drift_apart() {
 
 #[test]
 fn text_with_colour_paints_only_symbols_and_headings() {
-    let text = plan_text::render(&busy_plan(), TextOptions { color: true });
-    let plain = plan_text::render(&busy_plan(), TextOptions { color: false });
+    let text = plan_text::render(
+        &busy_plan(),
+        TextOptions {
+            color: true,
+            ..TextOptions::default()
+        },
+    );
+    let plain = plan_text::render(&busy_plan(), TextOptions::default());
     assert!(text.contains("\x1b[32m+\x1b[0m"));
     // Without the escape codes the coloured text is the plain text.
     let mut stripped = String::new();
@@ -297,7 +303,13 @@ fn markdown_has_a_summary_table_and_details_per_resource() {
 
 #[test]
 fn markdown_over_the_limit_is_cut_with_a_note() {
-    let md = plan_markdown::render(&busy_plan(), MarkdownOptions { limit: 2_500 });
+    let md = plan_markdown::render(
+        &busy_plan(),
+        MarkdownOptions {
+            limit: 2_500,
+            ..MarkdownOptions::default()
+        },
+    );
     assert!(md.chars().count() <= 2_500, "{}", md.chars().count());
     insta::assert_snapshot!(md);
 }
@@ -377,4 +389,212 @@ fn a_partial_plan_says_so_first_in_text_and_markdown() {
     plan.options.selection.excludes.clear();
     plan.options.selection.replace = vec![a(K::EksCluster, "main")];
     assert!(!plan_text::render(&plan, TextOptions::default()).contains("Partial"));
+}
+
+/// `busy_plan` as the CLI records it: the account and caller from one
+/// `GetCallerIdentity`, the region, the state's location and the cluster.
+fn pointed(mut plan: Plan) -> Plan {
+    plan.basis.account = Some("123456789012".into());
+    plan.basis.caller_arn = Some("arn:aws:sts::123456789012:assumed-role/deploy/ci".into());
+    plan.basis.region = Some("us-west-2".into());
+    plan.basis.state_location = Some("s3://acme-state/milvus-demo.json".into());
+    plan.basis.kube = Some(stackplan_core::KubeAccess::EksCluster {
+        name: "milvus-demo".into(),
+    });
+    plan
+}
+
+#[test]
+fn every_format_says_where_the_plan_points() {
+    let plan = pointed(busy_plan());
+    let text = plan_text::render(&plan, TextOptions::default());
+    insta::assert_snapshot!(
+        "header_text",
+        text.split("Drift:").next().unwrap().to_string()
+    );
+    let markdown = plan_markdown::render(
+        &plan,
+        MarkdownOptions {
+            commit: Some("0123abcd4567".into()),
+            version: Some("0.1.0".into()),
+            ..MarkdownOptions::default()
+        },
+    );
+    insta::assert_snapshot!(
+        "header_markdown",
+        markdown.split("**Plan:**").next().unwrap().to_string()
+    );
+    let json: serde_json::Value = serde_json::from_str(&plan_json::render(&plan).unwrap()).unwrap();
+    insta::assert_json_snapshot!("header_json", json["target"]);
+    let drift: serde_json::Value =
+        serde_json::from_str(&plan_json::render_drift(&plan).unwrap()).unwrap();
+    assert_eq!(drift["target"], json["target"]);
+}
+
+#[test]
+fn compact_text_is_one_line_per_resource_with_the_paths_that_change() {
+    let text = plan_text::render(
+        &pointed(busy_plan()),
+        TextOptions {
+            detail: plan_text::Detail::Compact,
+            ..TextOptions::default()
+        },
+    );
+    insta::assert_snapshot!(text);
+}
+
+/// A stack with the controller's published policy, created, then changed.
+fn published_policy(actions: &[&str]) -> Resource {
+    Resource::managed(K::IamPolicy, "lb_controller")
+        .attr("name", "milvus-demo-AWSLoadBalancerControllerIAMPolicy")
+        .attr("document", policy(actions))
+        .published(
+            "document",
+            "AWS Load Balancer Controller IAM policy v2.13.3 (chart 1.13.3)",
+        )
+}
+
+fn first_plan(resources: &[Resource]) -> Plan {
+    let cloud = FakeCloud::new();
+    let reg = ProviderRegistry::new().with(cloud.provider().into_arc());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(
+        Planner::new(&reg, PlanSettings::default()).plan(PlanRequest {
+            stack: STACK,
+            stack_sha256: "0",
+            resources,
+            state: None,
+        }),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_published_document_is_named_when_new_and_shown_whole_with_full() {
+    let actions: Vec<String> = (0..30)
+        .map(|i| format!("elasticloadbalancing:Act{i}"))
+        .collect();
+    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    let plan = first_plan(&[published_policy(&actions)]);
+    let short = plan_text::render(&plan, TextOptions::default());
+    let full = plan_text::render(
+        &plan,
+        TextOptions {
+            detail: plan_text::Detail::Full,
+            ..TextOptions::default()
+        },
+    );
+    insta::assert_snapshot!("published_short", short);
+    // Nothing the short form leaves out is missing from --full.
+    for action in &actions {
+        assert!(!short.contains(action), "{short}");
+        assert!(full.contains(&format!("\"{action}\"")), "{full}");
+    }
+    let markdown = plan_markdown::render(&plan, MarkdownOptions::default());
+    assert!(
+        markdown.contains(
+            "+ document = # AWS Load Balancer Controller IAM policy v2.13.3 (chart 1.13.3) (44 lines, shown with --full)"
+        ),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn a_published_document_that_changes_shows_its_diff() {
+    let before = [published_policy(&["s3:GetObject"])];
+    let cloud = FakeCloud::new();
+    let state = cloud.apply_all(STACK, &before);
+    let after = [published_policy(&["s3:GetObject", "s3:PutObject"])];
+    let plan = plan_for(&after, &cloud, &state);
+    let text = plan_text::render(&plan, TextOptions::default());
+    assert!(
+        text.contains("+      Action = [\"s3:GetObject\", \"s3:PutObject\"]"),
+        "{text}"
+    );
+    assert!(!text.contains("shown with --full"), "{text}");
+}
+
+#[test]
+fn the_clusters_default_class_is_taken_over_not_created() {
+    let gp2 = Resource::managed(K::K8sDefaultClass, "gp2")
+        .attr("name", "gp2")
+        .attr("default", false);
+    let plan = first_plan(&[gp2]);
+    let text = plan_text::render(&plan, TextOptions::default());
+    assert!(
+        text.contains("  ~ k8s_default_class.gp2 will be taken over\n"),
+        "{text}"
+    );
+    assert!(!text.contains("will be created"), "{text}");
+    let compact = plan_text::render(
+        &plan,
+        TextOptions {
+            detail: plan_text::Detail::Compact,
+            ..TextOptions::default()
+        },
+    );
+    assert!(
+        compact.contains("  ~ k8s_default_class.gp2  take over\n"),
+        "{compact}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&plan_json::render(&plan).unwrap()).unwrap();
+    let change = &json["resource_changes"][0];
+    assert_eq!(change["action"], "create");
+    assert_eq!(change["takes_over"], true);
+}
+
+#[test]
+fn a_plain_create_gives_no_reason() {
+    let plan = first_plan(&[Resource::managed(K::K8sNamespace, "milvus").attr("name", "milvus")]);
+    assert_eq!(plan.changes[0].reason, None);
+    let text = plan_text::render(&plan, TextOptions::default());
+    assert!(!text.contains("not in state"), "{text}");
+}
+
+#[test]
+fn markdown_shortens_long_values_inside_their_block_and_names_the_resource() {
+    // Helm values far larger than a comment: the release's block stays,
+    // its values cut, and the note names it and points to the CI log.
+    let big = Value::map((0..4_000).map(|i| {
+        (
+            format!("component{i:04}"),
+            Value::map([(
+                "resources",
+                Value::string(format!("requests for component {i} of the Milvus cluster")),
+            )]),
+        )
+    }));
+    let mut resources = base();
+    set(&mut resources, &a(K::HelmRelease, "milvus"), "values", big);
+    let plan = first_plan(&resources[1..]);
+    let md = plan_markdown::render(&plan, MarkdownOptions::default());
+    assert!(
+        md.chars().count() <= GITHUB_COMMENT_LIMIT,
+        "{}",
+        md.chars().count()
+    );
+    assert!(
+        md.contains(
+            "<details><summary><code>+ helm_release.milvus</code> will be created</summary>"
+        ),
+        "the release's block must stay"
+    );
+    assert!(md.contains("more line(s) cut to fit the comment: the full plan is in the CI log"));
+    assert!(!md.contains("**Truncated:**"), "no block is left out");
+    // Every other block is whole.
+    for r in [
+        "iam_role.eks_cluster",
+        "s3_bucket.milvus",
+        "eks_cluster.main",
+    ] {
+        assert!(md.contains(&format!("<code>+ {r}</code>")), "{r}");
+    }
+    assert_eq!(
+        md.lines().last().unwrap(),
+        "> **Shortened:** long values of `helm_release.milvus` are cut to stay under GitHub's \
+         65536-character comment limit. The CI log has the full plan (`stackplan plan`, or \
+         `stackplan show --full PLAN`)."
+    );
 }

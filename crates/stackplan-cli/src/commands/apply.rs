@@ -330,6 +330,10 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
         }
     };
 
+    // Where it points, at the top of the plan shown before the question.
+    let mut plan = plan;
+    super::plan::point_plan(&mut plan, &loaded.stack, store.location(), target);
+
     let progress = Progress::new();
     if !plan.has_changes() {
         progress.line("No changes: the live resources match the stack.");
@@ -358,6 +362,7 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
                 &plan,
                 TextOptions {
                     color: stdout_color(),
+                    ..TextOptions::default()
                 },
             ),
             None,
@@ -406,7 +411,7 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
     signals.abort();
     let report = report?;
     if let Some(failure) = &report.state_write {
-        summarize(&progress, &report);
+        summarize(&progress, &report, mode);
         let stack_path = match source {
             Source::Stack(p) | Source::Saved { stack: p, .. } => p,
         };
@@ -421,16 +426,22 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
             doc.serial = store.write(&doc).await.map_err(state_error)?;
         }
     }
-    summarize(&progress, &report);
+    summarize(&progress, &report, mode);
     if report.succeeded() {
         if mode == Mode::Apply && target.is_some() {
             super::output::show_after_apply(&loaded.stack, &doc).await;
         }
         Ok(Outcome::Clean)
     } else {
+        let command = match mode {
+            Mode::Apply => "apply",
+            Mode::Destroy => "destroy",
+        };
         Err(miette!(
-            help = "fix the cause named above and run apply again: it continues from what was done",
-            "apply did not finish: {} failed, {} skipped",
+            help = format!(
+                "fix the cause named above and run {command} again: it continues from what was done"
+            ),
+            "{command} did not finish: {} failed, {} skipped",
             report.failed.len(),
             report.skipped.len()
         ))
@@ -502,9 +513,25 @@ async fn watch_interrupts(stop: StopFlag) {
     }
 }
 
-fn summarize(progress: &Progress, report: &ApplyReport) {
-    progress.line(&format!(
-        "Apply {}: {} done, {} failed, {} skipped.",
+fn summarize(progress: &Progress, report: &ApplyReport, mode: Mode) {
+    progress.line(&outcome_line(report, mode));
+    for f in &report.failed {
+        progress.line(&format!("  failed:  {} {}: {}", f.op, f.addr, f.message));
+    }
+    for (addr, op, reason) in &report.skipped {
+        progress.line(&format!("  skipped: {op} {addr}: {reason}"));
+    }
+}
+
+/// `Apply complete: 3 done, 0 failed, 0 skipped.`, or `Destroy ...` for
+/// a destroy: the command the user ran, not the walker underneath.
+fn outcome_line(report: &ApplyReport, mode: Mode) -> String {
+    format!(
+        "{} {}: {} done, {} failed, {} skipped.",
+        match mode {
+            Mode::Apply => "Apply",
+            Mode::Destroy => "Destroy",
+        },
         if report.interrupted {
             "interrupted"
         } else if report.succeeded() {
@@ -515,12 +542,41 @@ fn summarize(progress: &Progress, report: &ApplyReport) {
         report.done.len(),
         report.failed.len(),
         report.skipped.len()
-    ));
-    for f in &report.failed {
-        progress.line(&format!("  failed:  {} {}: {}", f.op, f.addr, f.message));
-    }
-    for (addr, op, reason) in &report.skipped {
-        progress.line(&format!("  skipped: {op} {addr}: {reason}"));
+    )
+}
+
+#[cfg(test)]
+mod outcome_line_tests {
+    use stackplan_core::{ResourceAddr, ResourceKind};
+    use stackplan_engine::Op;
+
+    use super::*;
+
+    #[test]
+    fn destroy_says_destroy_complete_and_apply_says_apply_complete() {
+        let report = ApplyReport {
+            done: vec![(
+                ResourceAddr::new(ResourceKind::S3Bucket, "milvus"),
+                Op::Delete,
+            )],
+            ..ApplyReport::default()
+        };
+        assert_eq!(
+            outcome_line(&report, Mode::Destroy),
+            "Destroy complete: 1 done, 0 failed, 0 skipped."
+        );
+        assert_eq!(
+            outcome_line(&report, Mode::Apply),
+            "Apply complete: 1 done, 0 failed, 0 skipped."
+        );
+        let stopped = ApplyReport {
+            interrupted: true,
+            ..report
+        };
+        assert_eq!(
+            outcome_line(&stopped, Mode::Destroy),
+            "Destroy interrupted: 1 done, 0 failed, 0 skipped."
+        );
     }
 }
 

@@ -62,6 +62,7 @@ pub fn run_with(
             &plan,
             TextOptions {
                 color: stdout_color(),
+                ..TextOptions::default()
             },
         )
     };

@@ -12,7 +12,7 @@ use stackplan_core::{Plan, ProviderRegistry, StateError, StateStore};
 use stackplan_engine::{EngineError, PlanRequest, PlanSettings, Planner, sha256_hex};
 use stackplan_render::plan_json;
 use stackplan_render::plan_markdown::{self, MarkdownOptions};
-use stackplan_render::plan_text::{self, TextOptions};
+use stackplan_render::plan_text::{self, Detail, TextOptions};
 use stackplan_stack::{Stack, StateConfig};
 use stackplan_state::{Encryption, LocalStateStore, S3Options, S3StateStore};
 
@@ -46,6 +46,16 @@ pub struct PlanArgs {
     /// Save the plan to this file, for `stackplan show` and `stackplan apply`.
     #[arg(short = 'o', long = "out", value_name = "PLAN")]
     pub out: Option<PathBuf>,
+    /// Show every value in full, the published documents stackplan owns
+    /// (the load balancer controller's IAM policy, trust policies)
+    /// included; by default those are named, and shown only when they
+    /// change.
+    #[arg(long, conflicts_with = "compact")]
+    pub full: bool,
+    /// One line per resource: symbol, address, action and, for an update,
+    /// the paths that change.
+    #[arg(long)]
+    pub compact: bool,
     /// Read at most this many resources at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: u16,
@@ -214,6 +224,8 @@ pub async fn provider_registry(stack: &Stack) -> miette::Result<ProviderRegistry
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub account: String,
+    /// The caller's ARN, from the same `GetCallerIdentity`.
+    pub caller_arn: String,
     pub region: String,
 }
 
@@ -221,16 +233,50 @@ pub struct Target {
 /// which every principal may call).
 pub async fn aws_target(stack: &Stack) -> miette::Result<Target> {
     let aws = stackplan_aws::AwsProvider::from_env(&stack.region).await;
-    let account = aws.caller_account().await.map_err(|e| {
+    let identity = aws.caller_identity().await.map_err(|e| {
         miette!(
             help = "set AWS_PROFILE or AWS credentials for the account this stack lives in",
             "cannot tell which AWS account these credentials belong to: {e}"
         )
     })?;
     Ok(Target {
-        account,
+        account: identity.account,
+        caller_arn: identity.arn,
         region: stack.region.clone(),
     })
+}
+
+/// Records in the plan where it points, for its header and for apply's
+/// checks: the account, caller and region when AWS was asked (`target`),
+/// and from the stack the state's location and the cluster the
+/// Kubernetes changes go to.
+pub fn point_plan(plan: &mut Plan, stack: &Stack, state_location: String, target: Option<&Target>) {
+    if let Some(t) = target {
+        plan.basis.account = Some(t.account.clone());
+        plan.basis.caller_arn = Some(t.caller_arn.clone()).filter(|a| !a.is_empty());
+    }
+    plan.basis.region = Some(target.map_or(&stack.region, |t| &t.region).clone());
+    plan.basis.state_location = Some(state_location);
+    plan.basis.kube = Some(kube_access(stack));
+}
+
+/// The cluster the stack's Kubernetes provider uses: `[kubernetes]`'s
+/// kubeconfig and context (the file's current one when none is given), or
+/// the EKS cluster.
+pub fn kube_access(stack: &Stack) -> stackplan_core::KubeAccess {
+    match &stack.kubernetes {
+        Some(k) => stackplan_core::KubeAccess::Kubeconfig {
+            path: k.kubeconfig.clone(),
+            context: stackplan_kube::KubeTarget::kubeconfig(
+                Some(&k.kubeconfig),
+                k.context.as_deref(),
+            )
+            .context_name(),
+        },
+        None => stackplan_core::KubeAccess::EksCluster {
+            name: stack.eks.name.clone(),
+        },
+    }
 }
 
 /// Refuses a stack whose state was applied in another account or region:
@@ -371,10 +417,7 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
     }
     .map_err(engine_error)?;
     let mut plan = plan;
-    if let Some(t) = target {
-        plan.basis.account = Some(t.account);
-        plan.basis.region = Some(t.region);
-    }
+    point_plan(&mut plan, &loaded.stack, store.location(), target.as_ref());
     plan.basis.stack_path = Some(path.display().to_string());
     // What only the APIs know and allow, but is rarely meant (an existing
     // subnet that is public): with the stack's own warnings, on stderr.
@@ -384,12 +427,45 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
     Ok(plan)
 }
 
-/// Renders a plan in the format asked for.
+/// Renders a plan in the format asked for, at the default detail.
 pub fn render(plan: &Plan, format: PlanFormat, color: bool) -> miette::Result<String> {
+    render_with(plan, format, color, Detail::Short)
+}
+
+/// How much `--full` and `--compact` ask for.
+pub fn detail(full: bool, compact: bool) -> Detail {
+    match (full, compact) {
+        (true, _) => Detail::Full,
+        (_, true) => Detail::Compact,
+        _ => Detail::Short,
+    }
+}
+
+/// Renders a plan in the format asked for, at `detail` (JSON is always
+/// whole). The Markdown title names the commit from `GITHUB_SHA` (the
+/// commit a GitHub Actions run checked out; nothing outside Actions, so
+/// a local run never names a commit it did not plan) and this version.
+pub fn render_with(
+    plan: &Plan,
+    format: PlanFormat,
+    color: bool,
+    detail: Detail,
+) -> miette::Result<String> {
     Ok(match format {
-        PlanFormat::Text => plan_text::render(plan, TextOptions { color }),
+        PlanFormat::Text => plan_text::render(plan, TextOptions { color, detail }),
         PlanFormat::Json => plan_json::render(plan).into_diagnostic()?,
-        PlanFormat::Markdown => plan_markdown::render(plan, MarkdownOptions::default()),
+        PlanFormat::Markdown => plan_markdown::render(
+            plan,
+            MarkdownOptions {
+                detail,
+                commit: std::env::var("GITHUB_SHA")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.chars().take(12).collect()),
+                version: Some(env!("CARGO_PKG_VERSION").to_string()),
+                ..MarkdownOptions::default()
+            },
+        ),
     })
 }
 
@@ -481,6 +557,8 @@ mod tests {
             json: false,
             format: None,
             out: None,
+            full: false,
+            compact: false,
             parallelism: 16,
             allow_destroy: false,
             adopt: false,

@@ -6,7 +6,7 @@ use clap::Args;
 use miette::{IntoDiagnostic, WrapErr, miette};
 use stackplan_core::{PLAN_FORMAT_VERSION, Plan};
 
-use super::plan::{PlanFormat, render, stdout_color};
+use super::plan::{PlanFormat, detail, render_with, stdout_color};
 use crate::{Outcome, output};
 
 #[derive(Debug, Args)]
@@ -19,6 +19,15 @@ pub struct ShowArgs {
     /// How the plan is shown on stdout (default: text).
     #[arg(long, value_enum)]
     pub format: Option<PlanFormat>,
+    /// Show every value in full, the published documents stackplan owns
+    /// (the load balancer controller's IAM policy, trust policies)
+    /// included.
+    #[arg(long, conflicts_with = "compact")]
+    pub full: bool,
+    /// One line per resource: symbol, address, action and, for an update,
+    /// the paths that change.
+    #[arg(long)]
+    pub compact: bool,
 }
 
 /// Reads a saved plan, refusing one this build cannot read.
@@ -60,6 +69,14 @@ pub fn run(args: &ShowArgs) -> miette::Result<Outcome> {
     } else {
         args.format.unwrap_or(PlanFormat::Text)
     };
-    output::emit(&render(&plan, format, stdout_color())?, None)?;
+    output::emit(
+        &render_with(
+            &plan,
+            format,
+            stdout_color(),
+            detail(args.full, args.compact),
+        )?,
+        None,
+    )?;
     Ok(Outcome::Clean)
 }
