@@ -196,9 +196,10 @@ fn write_line(out: &mut String, p: &Painter, r: &ResourceView) {
     }
 }
 
-/// The stack and where the plan points, one labelled line each.
-fn write_header(out: &mut String, view: &PlanView) {
-    let _ = writeln!(out, "stackplan plan for stack `{}`", view.stack);
+/// The stack and where the plan points, one labelled line each;
+/// `command` is `plan` or `drift`.
+fn write_header(out: &mut String, view: &PlanView, command: &str) {
+    let _ = writeln!(out, "stackplan {command} for stack `{}`", view.stack);
     for (label, value) in &view.target {
         let _ = writeln!(out, "  {label:<8} {value}");
     }
@@ -226,7 +227,7 @@ pub fn render(plan: &Plan, opts: TextOptions) -> String {
     let detail = opts.detail;
     let view = PlanView::new(plan);
     let mut out = String::new();
-    write_header(&mut out, &view);
+    write_header(&mut out, &view, "plan");
     if let Some(partial) = &view.partial {
         let _ = writeln!(out, "{}\n", p.bold(partial));
     }
@@ -270,6 +271,7 @@ pub fn render_drift(plan: &Plan, opts: TextOptions) -> String {
     let p = Painter(opts.color);
     let view = PlanView::new(plan);
     let mut out = String::new();
+    write_header(&mut out, &view, "drift");
     if view.drift.is_empty() {
         let _ = writeln!(
             out,

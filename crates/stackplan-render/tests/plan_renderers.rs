@@ -429,6 +429,14 @@ fn every_format_says_where_the_plan_points() {
     let drift: serde_json::Value =
         serde_json::from_str(&plan_json::render_drift(&plan).unwrap()).unwrap();
     assert_eq!(drift["target"], json["target"]);
+    // `drift` says where it looked too, with the same lines.
+    let drift_text = plan_text::render_drift(&plan, TextOptions::default());
+    let plan_lines: Vec<&str> = text.lines().skip(1).take(4).collect();
+    assert!(drift_text.starts_with("stackplan drift for stack `milvus-demo`\n"));
+    assert_eq!(
+        drift_text.lines().skip(1).take(4).collect::<Vec<_>>(),
+        plan_lines
+    );
 }
 
 #[test]
