@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -15,6 +16,36 @@ use stackplan_engine::{ApplyEvent, ApplySink, Op};
 pub struct Progress {
     live: Option<Live>,
     plain: Mutex<std::io::Stderr>,
+    /// Operations started and not yet done or failed.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// What a Ctrl-C handler on another thread needs of the display: how
+/// many operations are in flight, and a way to print a line that stays
+/// above the live lines (an `eprintln!` there is drawn over by them).
+#[derive(Clone)]
+pub struct Notices {
+    multi: Option<MultiProgress>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Notices {
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// A line that stays, as `Progress::line` prints it.
+    pub fn line(&self, text: &str) {
+        match &self.multi {
+            Some(multi) => {
+                let _ = multi.println(text);
+            }
+            None => {
+                let stamp = stackplan_state::rfc3339_utc(SystemTime::now());
+                let _ = writeln!(std::io::stderr(), "{stamp} {text}");
+            }
+        }
+    }
 }
 
 struct Live {
@@ -36,7 +67,22 @@ impl Progress {
         Progress {
             live,
             plain: Mutex::new(std::io::stderr()),
+            in_flight: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// The handle a Ctrl-C handler prints through.
+    pub fn notices(&self) -> Notices {
+        Notices {
+            multi: self.live.as_ref().map(|l| l.multi.clone()),
+            in_flight: self.in_flight.clone(),
+        }
+    }
+
+    fn ended(&self) {
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
     }
 
     /// A line that stays: printed above the live lines on a terminal,
@@ -77,6 +123,13 @@ fn took(d: Option<Duration>) -> String {
 
 impl ApplySink for Progress {
     fn event(&self, event: ApplyEvent) {
+        match &event {
+            ApplyEvent::Started { .. } => {
+                self.in_flight.fetch_add(1, Ordering::SeqCst);
+            }
+            ApplyEvent::Done { .. } | ApplyEvent::Failed { .. } => self.ended(),
+            _ => {}
+        }
         match event {
             ApplyEvent::Started { addr, op } => match &self.live {
                 Some(live) => {

@@ -1042,7 +1042,10 @@ fn a_second_ctrl_c_kills_helm_and_what_it_started_then_exits_130() {
     interrupt(apply.id());
     // The second Ctrl-C counts once the first has been taken.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !seen.iter().any(|l: &String| l.contains("stopping:")) {
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains("stopping after the"))
+    {
         let timeout = deadline.saturating_duration_since(Instant::now());
         match lines.recv_timeout(timeout) {
             Ok(line) => seen.push(line),

@@ -17,8 +17,8 @@ use stackplan_state::{new_document, new_lock_info};
 
 use super::charts::ChartAccess;
 use super::plan::{
-    Target, aws_target, check_state_target, engine_error, provider_registry, runtime, state_error,
-    state_store, stdout_color,
+    Target, check_state_target, engine_error, provider_registry, runtime, state_error, state_store,
+    stdout_color,
 };
 use crate::progress::Progress;
 use crate::{Outcome, output};
@@ -220,7 +220,15 @@ async fn execute(source: Source, run: Run<'_>) -> miette::Result<Outcome> {
         Some(r) => (r, None),
         None => {
             owned = provider_registry(&loaded.stack).await?;
-            (&owned, Some(aws_target(&loaded.stack).await?))
+            // Identity, the cluster and helm, before anything changes
+            // (destroy has not run helm yet).
+            let checked = super::preflight::Checked {
+                helm: loaded.charts.is_some(),
+            };
+            (
+                &owned,
+                Some(super::preflight::run(&loaded.stack, checked).await?),
+            )
         }
     };
     let store = state_store(&loaded.stack).await;
@@ -392,7 +400,7 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
         doc.serial = store.write(&doc).await.map_err(state_error)?;
     }
     let stop = StopFlag::new();
-    let signals = tokio::spawn(watch_interrupts(stop.clone()));
+    let signals = InterruptWatch::start(stop.clone(), progress.notices());
     let apply_settings = ApplySettings {
         parallelism: settings.parallelism,
         ..ApplySettings::default()
@@ -408,7 +416,7 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
     let report = stackplan_engine::apply(&plan, &mut doc, &cx)
         .await
         .map_err(engine_error);
-    signals.abort();
+    signals.finish();
     let report = report?;
     if let Some(failure) = &report.state_write {
         summarize(&progress, &report, mode);
@@ -487,30 +495,80 @@ fn unsaved_state(
     }
 }
 
-/// First Ctrl-C: start nothing new, let work in flight finish and be
-/// saved. Second: abort at once (state is written after every resource).
-async fn watch_interrupts(stop: StopFlag) {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return;
-    }
-    stop.request();
-    eprintln!(
-        "\nstopping: no new work starts; waiting for the resources in flight (Ctrl-C again to abort)"
-    );
-    if tokio::signal::ctrl_c().await.is_ok() {
-        // `exit` runs no destructor, so nothing would stop helm: an upgrade
-        // left running would go on changing the cluster outside the state
-        // lock. Kill every helm process group first (helm children run in
-        // their own group, so the terminal's Ctrl-C never reached them).
-        let killed = stackplan_kube::process::kill_all();
-        if killed > 0 {
-            eprintln!(
-                "aborted: stopped {killed} helm command(s) in flight; the next apply recovers a release they left pending"
-            );
+/// Ctrl-C during an apply. First: start nothing new, let the work in
+/// flight finish and be saved, and say so at once, with how many
+/// operations that is. Second: abort (state is written after every
+/// operation).
+///
+/// It runs on its own thread and runtime: the acknowledgement must not
+/// wait for a worker of the apply's runtime, which state writes (fsync)
+/// and busy operations can hold, and it prints through the progress
+/// display, which an `eprintln!` would be drawn over.
+struct InterruptWatch {
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InterruptWatch {
+    fn start(stop: StopFlag, notices: crate::progress::Notices) -> Self {
+        let (done, mut finished) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("stackplan-interrupts".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    tokio::select! {
+                        _ = &mut finished => return,
+                        r = tokio::signal::ctrl_c() => if r.is_err() { return },
+                    }
+                    stop.request();
+                    let n = notices.in_flight();
+                    notices.line(&format!(
+                        "stopping after the {n} operation{} in flight; Ctrl-C again aborts",
+                        if n == 1 { "" } else { "s" }
+                    ));
+                    tokio::select! {
+                        _ = &mut finished => {}
+                        r = tokio::signal::ctrl_c() => if r.is_ok() { abort(&notices) },
+                    }
+                });
+            })
+            .ok();
+        InterruptWatch {
+            done: Some(done),
+            thread,
         }
-        eprintln!("aborted: state holds every resource that finished");
-        std::process::exit(130);
     }
+
+    /// The apply is over: stop watching. (The process keeps tokio's
+    /// handler, so a later Ctrl-C is ignored, as it was before.)
+    fn finish(mut self) {
+        drop(self.done.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The second Ctrl-C: `exit` runs no destructor, so nothing would stop
+/// helm: an upgrade left running would go on changing the cluster outside
+/// the state lock. Every helm process group is killed first (helm
+/// children run in their own group, so the terminal's Ctrl-C never
+/// reached them).
+fn abort(notices: &crate::progress::Notices) -> ! {
+    let killed = stackplan_kube::process::kill_all();
+    if killed > 0 {
+        notices.line(&format!(
+            "aborted: stopped {killed} helm command(s) in flight; the next apply recovers a release they left pending"
+        ));
+    }
+    notices.line("aborted: state holds every resource that finished");
+    std::process::exit(130);
 }
 
 fn summarize(progress: &Progress, report: &ApplyReport, mode: Mode) {

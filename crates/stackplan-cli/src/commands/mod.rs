@@ -10,6 +10,7 @@ pub mod import;
 pub mod init;
 pub mod output;
 pub mod plan;
+pub mod preflight;
 pub mod render;
 pub mod show;
 pub mod state;

@@ -192,10 +192,9 @@ pub async fn provider_registry(stack: &Stack) -> miette::Result<ProviderRegistry
             stackplan_kube::KubeProvider::from_kubeconfig(Some(&k.kubeconfig), k.context.as_deref())
         }
         None => {
-            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new(stack.region.clone()))
-                .load()
-                .await;
+            // With the AWS provider's limits, so finding the cluster
+            // never waits for ever.
+            let config = stackplan_aws::sdk_config(&stack.region).await;
             let credentials = config.credentials_provider().ok_or_else(|| {
                 miette!(
                     help = "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or give `[kubernetes] kubeconfig`",
@@ -325,6 +324,7 @@ pub fn state_error(e: StateError) -> miette::Report {
 }
 
 pub fn engine_error(e: EngineError) -> miette::Report {
+    let refresh_help;
     let help = match &e {
         EngineError::NoProvider { .. } => {
             "this build has no provider for that kind yet; nothing was read or changed"
@@ -332,8 +332,9 @@ pub fn engine_error(e: EngineError) -> miette::Report {
         EngineError::DestroyRefused { .. } => {
             "remove `prevent_destroy` from the stack to allow it, or pass --allow-destroy for stateful resources"
         }
-        EngineError::Refresh { .. } => {
-            "check credentials and network access to the APIs named above"
+        EngineError::Refresh { failures } => {
+            refresh_help = super::preflight::refresh_hint(failures);
+            &refresh_help
         }
         EngineError::StalePlan { .. } => "make a new plan with `stackplan plan -o PLAN`",
         EngineError::LookupNotFound(_) => "check the ids given in the stack file",
@@ -398,7 +399,14 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
         Some(r) => (r, None),
         None => {
             owned = provider_registry(&loaded.stack).await?;
-            let target = aws_target(&loaded.stack).await?;
+            // Identity, the cluster and helm, before anything is read.
+            let target = super::preflight::run(
+                &loaded.stack,
+                super::preflight::Checked {
+                    helm: loaded.charts.is_some(),
+                },
+            )
+            .await?;
             check_state_target(state.as_ref(), &target)?;
             (&owned, Some(target))
         }
