@@ -57,6 +57,14 @@ fn a_first_plan_says_where_it_points_in_every_format() {
         !plan.contains("k8s_default_class.gp2 will be created"),
         "{plan}"
     );
+    // The apiserver has it already (as EKS does): an update, said as one.
+    assert!(
+        plan.contains(
+            "  ~ k8s_default_class.gp2 will be taken over and updated in place\n      \
+             # made by the cluster, not by stackplan: taking it over (`default` differ)\n"
+        ),
+        "{plan}"
+    );
 }
 
 /// This stack's first plan before issue 16, measured by rendering the

@@ -659,7 +659,8 @@ fn plan_resource(inputs: ResourceInputs<'_>) -> Result<Change, EngineError> {
             // flag the stack asks for on it.
             change.takes_over = true;
             change.reason = Some(
-                "made by the cluster, not by stackplan: its default flag is taken over".into(),
+                "made by the cluster, not by stackplan: taking it over once the cluster exists"
+                    .into(),
             );
         }
         // A plain create needs no reason: the action says it all.
@@ -736,7 +737,15 @@ fn plan_resource(inputs: ResourceInputs<'_>) -> Result<Change, EngineError> {
         }
     }
     let mut why = Vec::new();
-    if prior.is_none() {
+    if prior.is_none() && schema.exists_before_stack() {
+        // The cluster's own class, as on a first apply: not an adoption of
+        // something someone else made by mistake.
+        change.takes_over = true;
+        why.push(format!(
+            "made by the cluster, not by stackplan: taking it over ({} differ)",
+            quoted(&from_stack)
+        ));
+    } else if prior.is_none() {
         change.takes_over = true;
         why.push(format!(
             "found live but not in state: adopting it ({} differ)",
