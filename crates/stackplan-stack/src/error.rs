@@ -42,6 +42,15 @@ pub enum StackError {
         source: std::io::Error,
     },
 
+    /// No file at the path given: the hint names stack files that exist
+    /// where the user is (the current directory and its `stacks/`).
+    #[error("cannot read stack file `{path}`: there is no such file")]
+    NotFound {
+        path: String,
+        #[help]
+        hint: String,
+    },
+
     #[error("stack file `{path}` is not UTF-8 text")]
     #[diagnostic(help("stack files are TOML, which is always UTF-8"))]
     NotUtf8 { path: String },

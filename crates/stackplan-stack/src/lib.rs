@@ -14,7 +14,7 @@ mod secrets;
 pub mod sizing;
 mod snippet;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use chart::{ChartProfile, Charts};
 pub use error::{Problem, StackError};
@@ -30,9 +30,18 @@ pub use parse::{LBC_REPO, MILVUS_REPO, parse};
 /// would expect, and `~` is the home directory.
 pub fn load(path: &Path) -> Result<Stack, StackError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| StackError::Read {
-        path: shown.clone(),
-        source,
+    let bytes = std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            StackError::NotFound {
+                path: shown.clone(),
+                hint: not_found_hint(path, Path::new(".")),
+            }
+        } else {
+            StackError::Read {
+                path: shown.clone(),
+                source,
+            }
+        }
     })?;
     let text = String::from_utf8(bytes).map_err(|_| StackError::NotUtf8 {
         path: shown.clone(),
@@ -42,6 +51,51 @@ pub fn load(path: &Path) -> Result<Stack, StackError> {
     let home = std::env::var_os("HOME");
     stack.resolve_paths(base, home.as_deref().map(Path::new));
     Ok(stack)
+}
+
+/// The hint for a stack file that is not there, in paths that exist from
+/// `here` (where stackplan runs): the stack file there or in its
+/// `stacks/` whose name is closest to the one given, else the ones there
+/// are, else how to make one.
+fn not_found_hint(wanted: &Path, here: &Path) -> String {
+    let mut found: Vec<String> = Vec::new();
+    for dir in [PathBuf::new(), PathBuf::from("stacks")] {
+        let Ok(entries) = std::fs::read_dir(here.join(&dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".toml") && entry.path().is_file() {
+                found.push(dir.join(&name).display().to_string());
+            }
+        }
+    }
+    found.sort();
+    let wanted_name = wanted
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nearest = found
+        .iter()
+        .map(|f| {
+            let name = Path::new(f)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (strsim::jaro_winkler(&wanted_name, &name), f)
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match (nearest, found.as_slice()) {
+        (Some((_, f)), _) => format!("did you mean `{f}`?"),
+        (None, []) => {
+            "no stack file here (*.toml); `stackplan init` writes a starter one".to_string()
+        }
+        (None, files) => {
+            let shown: Vec<String> = files.iter().take(5).map(|f| format!("`{f}`")).collect();
+            format!("stack files here: {}", shown.join(", "))
+        }
+    }
 }
 
 /// Checks the stack against the charts it installs, once they are read:
@@ -106,6 +160,24 @@ mod tests {
     use super::*;
 
     const REFERENCE: &str = include_str!("../../../stacks/milvus-eks.toml");
+
+    #[test]
+    fn a_missing_stack_file_gets_the_nearest_one_that_exists_here() {
+        let here = tempfile::tempdir().unwrap();
+        std::fs::create_dir(here.path().join("stacks")).unwrap();
+        std::fs::write(here.path().join("stacks/milvus-eks.toml"), "").unwrap();
+        std::fs::write(here.path().join("other.toml"), "").unwrap();
+        assert_eq!(
+            not_found_hint(Path::new("milvus-eks.toml"), here.path()),
+            "did you mean `stacks/milvus-eks.toml`?"
+        );
+        assert_eq!(
+            not_found_hint(Path::new("prod.toml"), here.path()),
+            "stack files here: `other.toml`, `stacks/milvus-eks.toml`"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        assert!(not_found_hint(Path::new("a.toml"), empty.path()).contains("stackplan init"));
+    }
 
     #[test]
     fn a_default_gp3_class_without_the_ebs_csi_driver_is_warned_about() {
