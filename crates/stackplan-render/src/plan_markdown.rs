@@ -26,6 +26,9 @@ const NOTE_RESERVE: usize = 400;
 const SHORTENED_RESERVE: usize = 700;
 const NAMED_SHORTENED: usize = 8;
 
+/// The fewest characters of a value on one line a shortened comment keeps.
+const MIN_CLIPPED: usize = 40;
+
 /// How many changed paths a row of the summary table names.
 const PATHS_IN_TABLE: usize = 5;
 
@@ -113,13 +116,17 @@ fn diff_block(fields: &[FieldLine], detail: Detail, caps: &[Option<usize>]) -> S
             }
             continue;
         }
+        // A long value on one line (a certificate, a script) is cut to
+        // its cap, when the comment needs the room.
+        let cap = caps.get(i).copied().flatten();
+        let (before, after) = (clip(&f.before, cap), clip(&f.after, cap));
         let _ = match f.op {
-            FieldOp::Add => writeln!(out, "+ {} = {}{forces}", f.path, f.after),
-            FieldOp::Remove => writeln!(out, "- {} = {}{forces}", f.path, f.before),
+            FieldOp::Add => writeln!(out, "+ {} = {after}{forces}", f.path),
+            FieldOp::Remove => writeln!(out, "- {} = {before}{forces}", f.path),
             FieldOp::Change => writeln!(
                 out,
-                "- {} = {}\n+ {} = {}{forces}",
-                f.path, f.before, f.path, f.after
+                "- {} = {before}\n+ {} = {after}{forces}",
+                f.path, f.path
             ),
         };
     }
@@ -128,6 +135,19 @@ fn diff_block(fields: &[FieldLine], detail: Detail, caps: &[Option<usize>]) -> S
     }
     out.push_str("```\n");
     out
+}
+
+/// `value`, or its first `cap` characters and how many more were cut.
+fn clip(value: &str, cap: Option<usize>) -> String {
+    let n = value.chars().count();
+    match cap {
+        Some(cap) if n > cap => format!(
+            "{}... ({} more characters cut to fit the comment: the full plan is in the CI log)",
+            value.chars().take(cap).collect::<String>(),
+            n - cap
+        ),
+        _ => value.to_string(),
+    }
 }
 
 /// Text inside HTML (`<summary>`), where `<=` would open a tag.
@@ -379,8 +399,9 @@ fn shortened_note(mut named: Vec<String>, cut: bool, limit: usize) -> String {
     )
 }
 
-/// How many lines of each block's documents fit: the longest document
-/// shown is halved until the head and every block fit in `budget`.
+/// How much of each block's values fits: the longest document shown is
+/// halved until the head and every block fit in `budget` (caps in lines),
+/// then the longest value on one line (caps in characters).
 /// Returns the caps per block and field, and the blocks shortened.
 fn fit_blocks(
     head: &[String],
@@ -413,8 +434,32 @@ fn fit_blocks(
                 }
             }
         }
-        let Some((b, f, shown)) = best else { break };
-        caps[b][f] = Some(if shown <= 4 { 0 } else { shown / 2 });
+        if let Some((b, f, shown)) = best {
+            caps[b][f] = Some(if shown <= 4 { 0 } else { shown / 2 });
+            sizes[b] = details(blocks[b], detail, &caps[b]).chars().count();
+            shortened.insert(b);
+            continue;
+        }
+        // No document left to cut: the longest value on one line.
+        let mut longest: Option<(usize, usize, usize)> = None;
+        for (b, r) in blocks.iter().enumerate() {
+            for (f, field) in r.fields.iter().enumerate() {
+                if field.document.is_some() {
+                    continue;
+                }
+                let n = field
+                    .before
+                    .chars()
+                    .count()
+                    .max(field.after.chars().count());
+                let shown = n.min(caps[b][f].unwrap_or(usize::MAX));
+                if shown > MIN_CLIPPED && longest.is_none_or(|(_, _, m)| shown > m) {
+                    longest = Some((b, f, shown));
+                }
+            }
+        }
+        let Some((b, f, shown)) = longest else { break };
+        caps[b][f] = Some((shown / 2).max(MIN_CLIPPED));
         sizes[b] = details(blocks[b], detail, &caps[b]).chars().count();
         shortened.insert(b);
     }

@@ -606,3 +606,27 @@ fn markdown_shortens_long_values_inside_their_block_and_names_the_resource() {
          `stackplan show --full PLAN`)."
     );
 }
+
+#[test]
+fn markdown_cuts_long_one_line_values_before_leaving_a_block_out() {
+    // Forty resources, each with a 3,000-character string (a script, a
+    // certificate): no document to shorten, so the strings are cut.
+    let resources: Vec<Resource> = (0..40)
+        .map(|i| {
+            Resource::managed(K::S3Bucket, format!("b{i:02}"))
+                .attr("bucket", format!("acme-{i}"))
+                .attr("notes", "x".repeat(3_000))
+        })
+        .collect();
+    let plan = first_plan(&resources);
+    let md = plan_markdown::render(&plan, MarkdownOptions::default());
+    assert!(
+        md.chars().count() <= GITHUB_COMMENT_LIMIT,
+        "{}",
+        md.chars().count()
+    );
+    assert!(!md.contains("**Truncated:**"), "no block is left out");
+    assert_eq!(md.matches("<details>").count(), 40);
+    assert!(md.contains("more characters cut to fit the comment: the full plan is in the CI log)"));
+    assert!(md.contains("> **Shortened:** long values of `s3_bucket.b00`"));
+}
