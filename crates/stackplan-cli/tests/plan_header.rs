@@ -136,4 +136,17 @@ fn apply_refuses_a_saved_plan_made_in_another_account() {
         text(&apply)
     );
     assert!(!w.state().exists(), "nothing was applied");
+
+    // apply without a saved plan shows the plan, header first, before it
+    // asks (here it cannot: stdin is not a terminal, so it changes nothing).
+    let asked = w.run(emulators, &["apply", &stack]);
+    assert_eq!(asked.status.code(), Some(1), "{}", text(&asked));
+    let shown = String::from_utf8_lossy(&asked.stdout);
+    assert!(
+        shown.starts_with(
+            "stackplan plan for stack `milvus-local`\n  account  123456789012 as arn:aws:sts::123456789012:user/moto\n  region   us-west-2\n"
+        ),
+        "{}",
+        text(&asked)
+    );
 }
