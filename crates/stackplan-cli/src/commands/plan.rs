@@ -524,7 +524,15 @@ pub fn run_with(
     if let Some(out) = &args.out {
         save(&plan, out)?;
     }
-    output::emit(&render(&plan, args.format(), stdout_color())?, None)?;
+    output::emit(
+        &render_with(
+            &plan,
+            args.format(),
+            stdout_color(),
+            detail(args.full, args.compact),
+        )?,
+        None,
+    )?;
     Ok(outcome(&plan, args.detailed_exitcode))
 }
 
