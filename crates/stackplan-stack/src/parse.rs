@@ -864,11 +864,11 @@ fn read_access(t: &mut Table, p: &mut Problems) -> Vec<AccessGrant> {
 /// fails the plan instead. `latest` is the newest release of the version,
 /// resolved at plan (the AWS provider reads the public SSM parameter).
 fn release_version_rule(release: &str, cluster: Option<&str>) -> Result<(), String> {
-    let Some((version, date)) = release.split_once('-') else {
-        return Err("is not an AMI release (`<version>-<date>`, e.g. \"1.30.4-20250123\")".into());
     if release == "latest" {
         return Ok(());
     }
+    let Some((version, date)) = release.split_once('-') else {
+        return Err("is not an AMI release (`<version>-<date>`, e.g. \"1.30.4-20250123\")".into());
     };
     let parts: Vec<&str> = version.split('.').collect();
     let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -1901,14 +1901,6 @@ mod release_version_tests {
     }
 
     #[test]
-    fn an_ami_release_of_another_version_or_not_a_release_is_refused_at_validate() {
-        let err = with_release("1.29.15-20250123").unwrap_err();
-        let text = format!("{:?}", err.problems());
-        assert!(
-            text.contains("is an AMI release of Kubernetes 1.29, but eks.version is 1.30"),
-            "{text}"
-        );
-    #[test]
     fn latest_is_an_ami_release_resolved_at_plan() {
         let stack = with_release("latest").unwrap();
         assert_eq!(
@@ -1917,7 +1909,15 @@ mod release_version_tests {
         );
     }
 
-        for bad in ["latest", "1.30-20250123", "1.30.4", "1.30.4-2025"] {
+    #[test]
+    fn an_ami_release_of_another_version_or_not_a_release_is_refused_at_validate() {
+        let err = with_release("1.29.15-20250123").unwrap_err();
+        let text = format!("{:?}", err.problems());
+        assert!(
+            text.contains("is an AMI release of Kubernetes 1.29, but eks.version is 1.30"),
+            "{text}"
+        );
+        for bad in ["newest", "1.30-20250123", "1.30.4", "1.30.4-2025"] {
             let err = with_release(bad).unwrap_err();
             let text = format!("{:?}", err.problems());
             assert!(text.contains("is not an AMI release"), "{bad}: {text}");
