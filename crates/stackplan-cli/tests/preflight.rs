@@ -315,3 +315,44 @@ impl Drop for SlowProxy {
         let _ = self.child.wait();
     }
 }
+
+/// A principal the cluster admits but allows nothing (the harness's
+/// viewer token, bound to no role): every Kubernetes read is refused for
+/// one reason, said once with the resources and one example of the API's
+/// words, with the hint for permissions (it was a screen per resource,
+/// each with the API's status dumped in Rust's syntax).
+#[test]
+fn reads_refused_for_one_reason_are_one_error_with_the_permission_hint() {
+    let emulators = Emulators::shared().expect("emulators");
+    let workspace = Workspace::new(emulators);
+    let token = emulators
+        .env_vars()
+        .get("STACKPLAN_KUBE_VIEWER_TOKEN")
+        .expect("the viewer token");
+    let admin = std::fs::read_to_string(emulators.kubeconfig()).expect("kubeconfig");
+    let viewer: String = admin
+        .lines()
+        .map(|l| match l.split_once("token:") {
+            Some((indent, _)) => format!("{indent}token: {token}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(admin, viewer, "the harness kubeconfig has no token line");
+    std::fs::write(workspace.dir.path().join("viewer.kubeconfig"), viewer).expect("kubeconfig");
+    let stack = std::fs::read_to_string(workspace.stack()).expect("stack");
+    let line = stack
+        .lines()
+        .find(|l| l.starts_with("kubeconfig = "))
+        .expect("a kubeconfig line")
+        .to_string();
+    workspace.edit(&line, "kubeconfig = \"viewer.kubeconfig\"");
+    let out = workspace.run(emulators, &["plan", "stack.toml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        words(&stderr).matches("403 Forbidden").count(),
+        1,
+        "{stderr}"
+    );
+    insta::assert_snapshot!(stable(&stderr, &workspace));
+}

@@ -10,63 +10,96 @@ fn joined(addrs: &[ResourceAddr]) -> String {
 }
 
 /// Refresh failures, one line per distinct cause: when credentials, the
-/// network or a file are missing, every read fails the same way, and 26
-/// copies of one error bury it. Failures whose message is the same once
-/// the resource's address and the API operation are taken out are said
-/// once, with how many resources and which.
+/// network, a file or a permission are missing, every read fails the same
+/// way, and 26 copies of one error bury it. Failures whose message is the
+/// same once what names the resource is taken out (its address, the API
+/// operation, the `quoted` names) are said once, with how many resources
+/// and which, and one example of the underlying error.
 fn failure_lines(list: &[(ResourceAddr, ProviderError)]) -> String {
     let mut out = String::new();
-    for (cause, addrs) in grouped_failures(list) {
-        if let [addr] = addrs.as_slice() {
-            let full = list
-                .iter()
-                .find(|(a, _)| a == addr)
-                .map(|(_, e)| chain(e))
-                .unwrap_or(cause);
-            out.push_str(&format!("\n  {addr}: {full}"));
+    for (cause, members) in grouped_failures(list) {
+        let (first_addr, first) = &list[members[0]];
+        if members.len() == 1 {
+            out.push_str(&format!("\n  {first_addr}: {}", with_root(first)));
         } else {
-            let names: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+            let names: Vec<String> = members.iter().map(|i| list[*i].0.to_string()).collect();
             out.push_str(&format!(
                 "\n  {} resources: {cause}\n    ({})",
-                addrs.len(),
+                members.len(),
                 names.join(", ")
             ));
+            if let Some(root) = root_cause(first).filter(|r| !cause.contains(r.as_str())) {
+                out.push_str(&format!("\n    e.g. {first_addr}: {root}"));
+            }
         }
     }
     out
 }
 
 /// The failures by cause, in the order each cause first appears (the
-/// list is sorted by address): each cause with the addresses it failed.
-fn grouped_failures(list: &[(ResourceAddr, ProviderError)]) -> Vec<(String, Vec<ResourceAddr>)> {
-    let mut groups: Vec<(String, Vec<ResourceAddr>)> = Vec::new();
-    for (addr, e) in list {
-        let cause = failure_cause(addr, &chain(e));
+/// list is sorted by address): each cause with the indexes of the
+/// failures it covers.
+fn grouped_failures(list: &[(ResourceAddr, ProviderError)]) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, (addr, e)) in list.iter().enumerate() {
+        let cause = failure_cause(addr, &e.message);
         match groups.iter_mut().find(|(c, _)| *c == cause) {
-            Some((_, addrs)) => addrs.push(addr.clone()),
-            None => groups.push((cause, vec![addr.clone()])),
+            Some((_, members)) => members.push(i),
+            None => groups.push((cause, vec![i])),
         }
     }
     groups
 }
 
-/// What a failure says once the resource is taken out of it: the
-/// providers' messages start `ADDR: ` and, for an API call, the
-/// operation's name (`s3_bucket.milvus: GetBucketVersioning: ...`), which
-/// differ between resources failing for one reason.
+/// What a failure says once the resource is taken out of it. The
+/// providers' messages are `: `-separated parts: the address, for an API
+/// call the operation's name (`s3_bucket.milvus: GetBucketVersioning:
+/// ...`), and parts that name the object in backquotes (`reading
+/// k8s_default_class \`gp2\``), which differ between resources failing for
+/// one reason. What is left is the cause; a message that is nothing but
+/// such parts is its own cause.
 fn failure_cause(addr: &ResourceAddr, message: &str) -> String {
     let rest = message
         .strip_prefix(&format!("{addr}: "))
         .unwrap_or(message);
-    match rest.split_once(": ") {
-        Some((op, tail))
-            if op.starts_with(|c: char| c.is_ascii_uppercase())
-                && op.chars().all(|c| c.is_ascii_alphanumeric())
-                && op.chars().any(|c| c.is_ascii_lowercase()) =>
-        {
-            tail.to_string()
+    let is_operation = |part: &str| {
+        part.starts_with(|c: char| c.is_ascii_uppercase())
+            && part.chars().all(|c| c.is_ascii_alphanumeric())
+            && part.chars().any(|c| c.is_ascii_lowercase())
+    };
+    let parts: Vec<&str> = rest.split(": ").collect();
+    let mut kept: Vec<&str> = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let names_the_object = part.contains('`');
+        let leading_operation = i == 0 && parts.len() > 1 && is_operation(part);
+        if !names_the_object && !leading_operation {
+            kept.push(part);
         }
-        _ => rest.to_string(),
+    }
+    if kept.is_empty() {
+        rest.to_string()
+    } else {
+        kept.join(": ")
+    }
+}
+
+/// The innermost error under a provider error, when it has any: what the
+/// API or the OS said, without the layers between (whose `Display` may
+/// repeat it, or dump a status in Rust's syntax).
+fn root_cause(e: &ProviderError) -> Option<String> {
+    let mut cur = std::error::Error::source(e)?;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    Some(cur.to_string())
+}
+
+/// A failure's message and, when the message does not already say it,
+/// its innermost cause.
+fn with_root(e: &ProviderError) -> String {
+    match root_cause(e) {
+        Some(root) if !e.message.contains(&root) => format!("{}: {root}", e.message),
+        _ => e.message.clone(),
     }
 }
 
@@ -244,6 +277,35 @@ mod tests {
              3 resources: DispatchFailure: no providers in chain provided credentials\n    \
              (ec2_vpc.main, iam_role.eks_cluster, s3_bucket.milvus)\n  \
              k8s_namespace.milvus: could not load the kubeconfig `/nope`"
+        );
+    }
+
+    /// A principal allowed too little: each read names its own object
+    /// (backquoted) and carries the API's own words as its source. One
+    /// line for the cause, the resources, and one example of the API's
+    /// words, instead of every Status dump.
+    #[test]
+    fn reads_refused_for_one_reason_on_different_objects_are_one_line_with_an_example() {
+        let refused = |kind, name: &str, what: &str| {
+            let addr = ResourceAddr::new(kind, name);
+            let e = ProviderError::with_source(
+                format!(
+                    "Kubernetes API: reading {what} `{name}`: the principal's access entry does not allow this (403 Forbidden)"
+                ),
+                std::io::Error::other(format!("{what} \"{name}\" is forbidden")),
+            );
+            (addr, e)
+        };
+        let failures = vec![
+            refused(ResourceKind::K8sDefaultClass, "gp2", "storageclasses"),
+            refused(ResourceKind::K8sNamespace, "milvus", "namespaces"),
+        ];
+        assert_eq!(
+            EngineError::Refresh { failures }.to_string(),
+            "refresh failed for 2 resource(s):\n  \
+             2 resources: Kubernetes API: the principal's access entry does not allow this (403 Forbidden)\n    \
+             (k8s_default_class.gp2, k8s_namespace.milvus)\n    \
+             e.g. k8s_default_class.gp2: storageclasses \"gp2\" is forbidden"
         );
     }
 }
