@@ -382,6 +382,47 @@ pub struct Plan {
     /// The providers' preflight warnings, each `addr (attr): message`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The stack's monthly on-demand estimate, when the plan priced it
+    /// (the CLI, from stackplan-capacity's price table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostEstimate>,
+}
+
+/// A monthly estimate, resource by resource, at on-demand prices recorded
+/// on `prices_as_of`. A line whose price is unknown has no amount and is
+/// left out of the total: never counted as 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostEstimate {
+    pub prices_as_of: String,
+    /// Where the prices come from.
+    pub source: String,
+    pub lines: Vec<CostLine>,
+}
+
+/// One priced resource of an estimate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostLine {
+    /// The stack's address, or what is billed (`NAT gateways`).
+    pub resource: String,
+    /// How it is priced: `3 x m6i.2xlarge x 730 h x $0.384`.
+    pub basis: String,
+    /// USD per month; `None` when the price is unknown.
+    pub monthly_usd: Option<f64>,
+}
+
+impl CostEstimate {
+    /// The sum of the lines whose price is known.
+    pub fn known_total(&self) -> f64 {
+        self.lines.iter().filter_map(|l| l.monthly_usd).sum()
+    }
+
+    /// How many lines have no known price.
+    pub fn unknown(&self) -> usize {
+        self.lines
+            .iter()
+            .filter(|l| l.monthly_usd.is_none())
+            .count()
+    }
 }
 
 impl Plan {

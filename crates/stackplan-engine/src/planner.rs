@@ -498,6 +498,7 @@ impl<'r> Planner<'r> {
             changes,
             deposed,
             warnings: current.unreadable,
+            cost: None,
         };
         // The same order apply will run: a loop is refused now, not then.
         let empty = StateDocument::new(req.stack, "");

@@ -383,6 +383,7 @@ mod tests {
             deposed: Vec::new(),
             ignored: Vec::new(),
             warnings: Vec::new(),
+            cost: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Renders plans, graphs and generated values as text, JSON, Markdown, DOT, Mermaid and YAML; prints nothing itself.
 
+pub mod cost;
 pub mod docdiff;
 mod error;
 pub mod graph;

@@ -7,8 +7,8 @@ use stackplan_core::{Action, FieldDiff, KubeAccess, Plan, ReplaceOrder, Resource
 
 use crate::RenderError;
 use crate::plan_wire::{
-    Basis, Drift, DriftDoc, Field, KubeTarget, PLAN_JSON_FORMAT_VERSION, PlanDoc, ResourceChange,
-    ResourceDrift, Summary, Target,
+    Basis, Cost, Drift, DriftDoc, Field, KubeTarget, PLAN_JSON_FORMAT_VERSION, PlanDoc,
+    ResourceChange, ResourceDrift, Summary, Target,
 };
 
 /// Where the plan points, as recorded in its basis.
@@ -142,6 +142,14 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
                 }),
             })
             .collect(),
+        cost: plan.cost.as_ref().map(|c| Cost {
+            prices_as_of: &c.prices_as_of,
+            source: &c.source,
+            // Whole cents: the same plan prints the same total.
+            monthly_usd_known_total: (c.known_total() * 100.0).round() / 100.0,
+            unknown: c.unknown(),
+            lines: &c.lines,
+        }),
     };
     let mut out = serde_json::to_string_pretty(&doc)?;
     out.push('\n');

@@ -286,6 +286,9 @@ pub fn render(plan: &Plan, opts: MarkdownOptions) -> String {
     } else {
         pieces.push("No changes: the live resources match the stack.\n\n".into());
     }
+    if let Some(est) = &plan.cost {
+        pieces.push(crate::cost::markdown(est));
+    }
     // Sections: everything above is the head; what follows may be
     // shortened, and as a last resort cut.
     let head = pieces.len();

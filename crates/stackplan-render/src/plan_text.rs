@@ -253,6 +253,7 @@ pub fn render(plan: &Plan, opts: TextOptions) -> String {
             "{} The live resources match the stack.",
             p.bold("No changes.")
         );
+        write_cost(&mut out, plan, detail);
         return out;
     }
     let _ = writeln!(out, "{}\n", p.bold("Changes:"));
@@ -263,7 +264,21 @@ pub fn render(plan: &Plan, opts: TextOptions) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "{} {}.", p.bold("Plan:"), summary_line(&view.summary));
+    write_cost(&mut out, plan, detail);
     out
+}
+
+/// The monthly estimate after the summary: its headline alone when
+/// compact, every resource's line otherwise.
+fn write_cost(out: &mut String, plan: &Plan, detail: Detail) {
+    let Some(est) = &plan.cost else { return };
+    out.push('\n');
+    match detail {
+        Detail::Compact => {
+            let _ = writeln!(out, "{}", crate::cost::headline(est));
+        }
+        _ => out.push_str(&crate::cost::text(est)),
+    }
 }
 
 /// Only the drift (`stackplan drift`).

@@ -17,6 +17,20 @@ pub struct PlanDoc<'a> {
     pub summary: Summary,
     pub basis: Basis<'a>,
     pub resource_changes: Vec<ResourceChange<'a>>,
+    /// The monthly estimate, when the plan priced the stack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost<'a>>,
+}
+
+/// `cost`: on-demand USD per month, resource by resource. A line whose
+/// price is unknown has `monthly_usd: null` and is not in the total.
+#[derive(Debug, Serialize)]
+pub struct Cost<'a> {
+    pub prices_as_of: &'a str,
+    pub source: &'a str,
+    pub monthly_usd_known_total: f64,
+    pub unknown: usize,
+    pub lines: &'a [stackplan_core::CostLine],
 }
 
 #[derive(Debug, Serialize)]

@@ -225,9 +225,9 @@ async fn render_release(
 /// The stack as a change is planned from: its charts read, the values
 /// generated for them, and the render check passed.
 pub async fn load_checked(path: &std::path::Path, access: &ChartAccess) -> miette::Result<Loaded> {
-    let loaded = super::load_with_charts(path, access).await?;
+    let mut loaded = super::load_with_charts(path, access).await?;
     if let Some(charts) = &loaded.charts {
-        check_render(&loaded, charts).await?;
+        loaded.manifests = Some(check_render(&loaded, charts).await?);
     }
     Ok(loaded)
 }

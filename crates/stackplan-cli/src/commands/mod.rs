@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod apply;
+pub mod capacity;
 pub mod charts;
 pub mod completion;
 pub mod drift;
@@ -32,6 +33,8 @@ pub struct Loaded {
     pub graph: ResourceGraph,
     /// The charts it installs, when the command read them.
     pub charts: Option<charts::StackCharts>,
+    /// Every release's rendered manifest, once the render check ran.
+    pub manifests: Option<std::collections::BTreeMap<stackplan_core::ResourceAddr, String>>,
 }
 
 /// Reads the stack without its charts: enough for commands that do not
@@ -74,5 +77,6 @@ fn expanded(stack: Stack, charts: Option<charts::StackCharts>) -> miette::Result
         resources,
         graph,
         charts,
+        manifests: None,
     })
 }

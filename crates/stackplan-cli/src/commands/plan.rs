@@ -427,6 +427,9 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
     let mut plan = plan;
     point_plan(&mut plan, &loaded.stack, store.location(), target.as_ref());
     plan.basis.stack_path = Some(path.display().to_string());
+    if let Some(manifests) = &loaded.manifests {
+        super::capacity::add_to_plan(&mut plan, &loaded.stack, manifests)?;
+    }
     // What only the APIs know and allow, but is rarely meant (an existing
     // subnet that is public): with the stack's own warnings, on stderr.
     for w in &plan.warnings {

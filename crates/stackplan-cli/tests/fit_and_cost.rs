@@ -1,0 +1,65 @@
+//! Fit and cost in the plan, end to end: the real binary planning
+//! `stacks/milvus-local.toml` against the emulators, with the real Milvus
+//! 5.0.19 chart rendered for it. The plan carries a monthly estimate with
+//! its price date; a node group cut below what the Milvus pods need is a
+//! warning naming the pods that will not schedule, before any apply.
+
+mod common;
+
+use common::workspace::{Workspace, text};
+use stackplan_testkit::Emulators;
+
+#[test]
+fn the_plan_prices_the_stack_and_warns_when_the_pods_outgrow_the_node_group() {
+    let emulators = Emulators::start().expect("emulators");
+    let w = Workspace::new(&emulators);
+    let stack = w.stack().display().to_string();
+
+    let plan = w.run(&emulators, &["plan", &stack]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let out = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        out.contains("Estimated cost: $") && out.contains("at on-demand prices of 2025-01"),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 x m6i.2xlarge x 730 h x $0.384"),
+        "the node group priced by its type and count: {out}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&plan.stderr).contains("will not schedule"),
+        "{}",
+        text(&plan)
+    );
+
+    let json = w.run(&emulators, &["plan", "--json", &stack]);
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let cost = &doc["cost"];
+    assert_eq!(cost["prices_as_of"], "2025-01", "{doc:#}");
+    assert!(cost["monthly_usd_known_total"].as_f64().unwrap() > 0.0);
+    let lines = cost["lines"].as_array().unwrap();
+    let bucket = lines
+        .iter()
+        .find(|l| l["resource"] == "s3_bucket.milvus")
+        .unwrap();
+    assert_eq!(
+        bucket["monthly_usd"],
+        serde_json::Value::Null,
+        "no size stated: unknown, not 0"
+    );
+
+    // One node: the largest Milvus pods take it, the rest stay Pending.
+    w.edit("desired       = 3", "desired       = 1");
+    let small = w.run(&emulators, &["plan", &stack]);
+    assert_eq!(small.status.code(), Some(0), "{}", text(&small));
+    let err = String::from_utf8_lossy(&small.stderr);
+    assert!(
+        err.contains(
+            "fit: 4 pods will not schedule (Pending) on the node groups (1 x m6i.2xlarge)"
+        ) && err.contains("Deployment milvus/demo-milvus-mixcoord (2 pods")
+            && err.contains("Deployment milvus/demo-milvus-proxy (2 pods"),
+        "{}",
+        text(&small)
+    );
+}
