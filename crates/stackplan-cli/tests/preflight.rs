@@ -356,3 +356,41 @@ fn reads_refused_for_one_reason_are_one_error_with_the_permission_hint() {
     );
     insta::assert_snapshot!(stable(&stderr, &workspace));
 }
+
+/// The S3 state backend's client has the same limits, and
+/// `STACKPLAN_AWS_TIMEOUT` sets them: state is read before anything else,
+/// and a silent endpoint ended a plan there after 4 s, not never.
+#[test]
+fn an_s3_state_backend_that_never_answers_ends_at_stackplan_aws_timeout() {
+    let emulators = Emulators::shared().expect("emulators");
+    let workspace = Workspace::new(emulators);
+    let stack = std::fs::read_to_string(workspace.stack()).expect("stack");
+    let state = stack
+        .lines()
+        .find(|l| l.starts_with("path = "))
+        .expect("a state path line")
+        .to_string();
+    workspace.edit(
+        &state,
+        "backend = \"s3\"\nbucket = \"acme-state\"\nkey = \"milvus-local.json\"",
+    );
+    let silent = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let endpoint = format!("http://{}", silent.local_addr().expect("address"));
+    let started = Instant::now();
+    let out = workspace
+        .command(emulators, &["plan", "stack.toml"])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("STACKPLAN_AWS_TIMEOUT", "4")
+        .output()
+        .expect("plan");
+    let took = started.elapsed();
+    drop(silent);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(took < Duration::from_secs(40), "took {took:?}");
+    let stderr = words(&String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.contains("occurred after 4s"), "{stderr}");
+    assert!(
+        stderr.contains("the state backend could not be reached or did not answer in time"),
+        "{stderr}"
+    );
+}

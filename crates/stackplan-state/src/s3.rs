@@ -56,6 +56,10 @@ pub struct S3Options {
     /// How often a held lock's heartbeat is renewed ([`HEARTBEAT_INTERVAL`];
     /// tests pass milliseconds).
     pub heartbeat_interval: Duration,
+    /// Connect, read and operation limits for the S3 client `connect`
+    /// builds (the CLI passes the AWS provider's, so a silent endpoint
+    /// cannot hold a state read for ever); `None`: the SDK's defaults.
+    pub timeouts: Option<aws_config::timeout::TimeoutConfig>,
 }
 
 impl Default for S3Options {
@@ -63,6 +67,7 @@ impl Default for S3Options {
         S3Options {
             encryption: Encryption::default(),
             heartbeat_interval: HEARTBEAT_INTERVAL,
+            timeouts: None,
         }
     }
 }
@@ -327,10 +332,11 @@ impl S3StateStore {
     /// A store on a client from the standard AWS configuration chain
     /// (profile, SSO, environment, `AWS_ENDPOINT_URL`), in `region`.
     pub async fn connect(region: &str, bucket: &str, key: &str, options: S3Options) -> Self {
-        let config = aws_config::from_env()
-            .region(aws_config::Region::new(region.to_string()))
-            .load()
-            .await;
+        let mut loader = aws_config::from_env().region(aws_config::Region::new(region.to_string()));
+        if let Some(t) = options.timeouts.clone() {
+            loader = loader.timeout_config(t);
+        }
+        let config = loader.load().await;
         let s3 = aws_sdk_s3::config::Builder::from(&config)
             // Path-style addressing works with every endpoint, moto included.
             .force_path_style(true)

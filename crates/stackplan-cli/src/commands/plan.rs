@@ -171,6 +171,9 @@ pub async fn state_store(stack: &Stack) -> Box<dyn StateStore> {
                     Some(id) => Encryption::Kms { key_id: id.clone() },
                     None => Encryption::S3Managed,
                 },
+                // The AWS provider's limits: state is read before the
+                // preflight, and must not wait for ever either.
+                timeouts: Some(stackplan_aws::timeout_config()),
                 ..S3Options::default()
             };
             let region = region.as_deref().unwrap_or(&stack.region);
@@ -318,7 +321,7 @@ pub fn state_error(e: StateError) -> miette::Report {
         StateError::LineageMismatch { .. } => {
             "the state file belongs to another stack: check `[state]` in the stack file"
         }
-        _ => "check the `[state]` section of the stack file and your access to it",
+        _ => super::preflight::state_hint(&chain(&e)),
     };
     miette!(help = help, "{}", chain(&e))
 }

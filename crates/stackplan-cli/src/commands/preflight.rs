@@ -288,6 +288,23 @@ fn without_sdk_debug(text: &str) -> String {
     text[..cut].to_string()
 }
 
+/// The hint for a state backend that failed, by its cause: a backend
+/// that does not answer, or credentials, before the generic one.
+pub fn state_hint(text: &str) -> &'static str {
+    match cause_of(text) {
+        Cause::Network => {
+            "the state backend could not be reached or did not answer in time: check the network, HTTPS_PROXY and AWS_ENDPOINT_URL; STACKPLAN_AWS_TIMEOUT=SECONDS allows a slow link longer than 60 s"
+        }
+        Cause::NoCredentials => {
+            "no AWS credentials were found for the S3 state backend: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        }
+        Cause::BadCredentials => {
+            "the AWS credentials are expired or not valid: renew them and run again"
+        }
+        _ => "check the `[state]` section of the stack file and your access to it",
+    }
+}
+
 /// An error and its causes on one line.
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
