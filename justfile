@@ -23,8 +23,8 @@ lint:
 build:
     cargo build --locked -p stackplan-cli
 
-# The release profile (fat LTO, one codegen unit, stripped) takes about half
-# an hour on 2 cores from clean, so it builds niced in its own target
+# The release profile (fat LTO, one codegen unit, stripped) takes about 50
+# minutes on 2 cores from clean, so it builds niced in its own target
 # directory and never holds the debug build's lock; prints size and version.
 # Build the binary users install (the release profile).
 release:
