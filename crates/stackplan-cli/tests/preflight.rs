@@ -394,3 +394,49 @@ fn an_s3_state_backend_that_never_answers_ends_at_stackplan_aws_timeout() {
         "{stderr}"
     );
 }
+
+/// A chart path written from where the user stands rather than from the
+/// stack file's directory: named before helm runs (helm took
+/// `sub/charts/x.tgz` for a repository `sub`), with the path that works.
+#[test]
+fn a_chart_path_written_from_here_gets_the_path_that_works() {
+    let emulators = Emulators::shared().expect("emulators");
+    let workspace = Workspace::new(emulators);
+    let stack = std::fs::read_to_string(workspace.stack()).expect("stack");
+    let line = stack
+        .lines()
+        .find(|l| l.starts_with("chart") && l.contains("milvus-5.0.19.tgz"))
+        .expect("the Milvus chart line")
+        .to_string();
+    let here = workspace.dir.path();
+    std::fs::create_dir_all(here.join("charts")).expect("charts dir");
+    std::fs::copy(
+        stackplan_testkit::shared_chart("milvus-5.0.19.tgz"),
+        here.join("charts/milvus-5.0.19.tgz"),
+    )
+    .expect("chart");
+    std::fs::create_dir(here.join("sub")).expect("sub");
+    std::fs::write(
+        here.join("sub/stack.toml"),
+        stack.replacen(&line, "chart = { path = \"charts/milvus-5.0.19.tgz\" }", 1),
+    )
+    .expect("stack");
+    let out = workspace.run(emulators, &["plan", "sub/stack.toml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let squeezed: String = stderr.chars().filter(|c| !c.is_whitespace()).collect();
+    let absolute = here
+        .join("charts/milvus-5.0.19.tgz")
+        .canonicalize()
+        .expect("absolute");
+    assert!(
+        words(&stderr).contains(
+            "helm_release.milvus: the chart `sub/charts/milvus-5.0.19.tgz` does not exist"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        squeezed.contains(&format!("writechart={{path=\"{}\"}}", absolute.display())),
+        "{stderr}"
+    );
+}

@@ -100,6 +100,26 @@ pub async fn read(stack: &Stack, access: &ChartAccess) -> miette::Result<StackCh
             profiles: Charts::default(),
         });
     }
+    // A local chart that is not there is named here, with a path that
+    // works; helm would take `dir/chart.tgz` for a repository `dir`.
+    for (addr, chart) in &wanted {
+        if let Chart::Path { path } = chart
+            && !std::path::Path::new(path).exists()
+        {
+            let hint = super::preflight::relocated_hint(
+                stack,
+                std::path::Path::new(path),
+                |p| format!("chart = {{ path = \"{p}\" }}"),
+            )
+            .unwrap_or_else(|| {
+                "check `chart = { path = ... }` in the stack: a chart directory or .tgz, read from the stack file's directory".to_string()
+            });
+            return Err(miette!(
+                help = hint,
+                "{addr}: the chart `{path}` does not exist"
+            ));
+        }
+    }
     let helm = access.helm().await?;
     let fetched = futures::future::join_all(wanted.iter().map(|(addr, chart)| {
         let helm = &helm;

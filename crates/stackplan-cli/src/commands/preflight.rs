@@ -230,19 +230,8 @@ async fn check_cluster(stack: &Stack) -> Option<CheckFailed> {
 /// directory; a user who wrote one relative to where they run stackplan
 /// gets the path that names that file.
 fn missing_file_hint(stack: &Stack, resolved: &Path) -> String {
-    let stack_dir = Path::new(&stack.path)
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let written = resolved.strip_prefix(stack_dir).unwrap_or(resolved);
-    if written.is_relative() && stack_dir != Path::new(".") && written.exists() {
-        let absolute = std::fs::canonicalize(written).unwrap_or_else(|_| PathBuf::from(written));
-        return format!(
-            "paths in the stack file are read from its directory (`{}`), not from here: `{}` exists here; write kubeconfig = \"{}\"",
-            stack_dir.display(),
-            written.display(),
-            absolute.display()
-        );
+    if let Some(hint) = relocated_hint(stack, resolved, |p| format!("kubeconfig = \"{p}\"")) {
+        return hint;
     }
     format!(
         "write the kubeconfig there (`aws eks update-kubeconfig --name {} --region {} --kubeconfig {}`), or point [kubernetes] kubeconfig at an existing one (read from the stack file's directory), or remove [kubernetes] to reach the EKS cluster directly",
@@ -250,6 +239,32 @@ fn missing_file_hint(stack: &Stack, resolved: &Path) -> String {
         stack.region,
         resolved.display()
     )
+}
+
+/// When `resolved` (a path of the stack file, read from the stack file's
+/// directory) does not exist but the path as written does from where
+/// stackplan runs: the hint that says so and, through `write` (the line
+/// that sets it), the path that names that file from anywhere.
+pub fn relocated_hint(
+    stack: &Stack,
+    resolved: &Path,
+    write: impl Fn(&str) -> String,
+) -> Option<String> {
+    let stack_dir = Path::new(&stack.path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let written = resolved.strip_prefix(stack_dir).ok()?;
+    if !written.is_relative() || stack_dir == Path::new(".") || !written.exists() {
+        return None;
+    }
+    let absolute = std::fs::canonicalize(written).unwrap_or_else(|_| PathBuf::from(written));
+    Some(format!(
+        "paths in the stack file are read from its directory (`{}`), not from here, where `{}` exists: write {}",
+        stack_dir.display(),
+        written.display(),
+        write(&absolute.display().to_string())
+    ))
 }
 
 /// The hint for a refresh that failed: the one that fits when every
