@@ -12,8 +12,9 @@ mod value;
 pub use addr::{ProviderFamily, ResourceAddr, ResourceKind};
 pub use error::CoreError;
 pub use plan::{
-    Action, Change, CostEstimate, CostLine, Drift, FieldDiff, KubeAccess, PLAN_FORMAT_VERSION,
-    Plan, PlanBasis, PlanOptions, PlanSummary, ReplaceOrder, Selection,
+    Action, Change, CostEstimate, CostLine, Drift, FieldDiff, KubeAccess, ManifestChange,
+    ManifestField, PLAN_FORMAT_VERSION, Plan, PlanBasis, PlanOptions, PlanSummary, ReplaceOrder,
+    Selection,
 };
 pub use provider::{
     ApplyRequest, Attrs, BoxFuture, DeleteRequest, EventSink, Finding, NoEvents, Observed, Phase,

@@ -185,6 +185,35 @@ pub struct Change {
     /// with the name people know it by (see `Resource::published`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub published: BTreeMap<String, String>,
+    /// For a Helm release: the Kubernetes objects its new manifest changes,
+    /// against the manifest of the deployed revision (the values diff is
+    /// the why, this is the what).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifest_changes: Vec<ManifestChange>,
+}
+
+/// One object a release's new manifest adds, removes or changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestChange {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `add`, `remove` or `change`.
+    pub action: String,
+    /// The fields that change (for `change`), by path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<ManifestField>,
+}
+
+/// One field of a changed object. Values are shown compactly (JSON), or
+/// `(sensitive)` for a Secret's data and a ConfigMap line that carries a
+/// password or key; `None` where the field is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestField {
+    /// `spec.template.spec.containers[name=querynode].resources.limits.memory`.
+    pub path: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
 }
 
 impl Change {

@@ -468,6 +468,7 @@ impl<'r> Planner<'r> {
                     config: None,
                     inputs: BTreeMap::new(),
                     takes_over: false,
+                    manifest_changes: Vec::new(),
                     published: BTreeMap::new(),
                 });
             }
@@ -561,6 +562,7 @@ fn deposed_changes(state: &StateDocument, live: &LiveView) -> Vec<Change> {
                 config: None,
                 inputs: BTreeMap::new(),
                 takes_over: false,
+                manifest_changes: Vec::new(),
                 published: BTreeMap::new(),
             }
         })
@@ -618,6 +620,7 @@ fn plan_resource(inputs: ResourceInputs<'_>) -> Result<Change, EngineError> {
         config: Some(resource.attrs.clone()),
         inputs: BTreeMap::new(),
         takes_over: false,
+        manifest_changes: Vec::new(),
         published: resource.published.clone(),
     };
 

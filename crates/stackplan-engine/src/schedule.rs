@@ -360,6 +360,7 @@ mod tests {
             config: None,
             inputs: BTreeMap::new(),
             takes_over: false,
+            manifest_changes: Vec::new(),
             published: BTreeMap::new(),
         }
     }

@@ -17,6 +17,7 @@ pub mod chart;
 mod error;
 pub mod helm;
 pub mod manifest;
+pub mod manifest_diff;
 mod objects;
 pub mod process;
 mod provider;

@@ -36,6 +36,11 @@ pub struct KubeProvider {
     /// needed (plans never need it).
     helm_path: Option<std::path::PathBuf>,
     helm: Mutex<Option<Helm>>,
+    /// Each release's deployed manifest as the last read found it, for
+    /// the plan's object diff (`deployed_manifest`). Kept in memory only:
+    /// a manifest can hold a chart's Secrets.
+    deployed_manifests:
+        std::sync::Mutex<std::collections::BTreeMap<stackplan_core::ResourceAddr, String>>,
 }
 
 impl std::fmt::Debug for KubeProvider {
@@ -53,7 +58,17 @@ impl KubeProvider {
             session: Mutex::new(None),
             helm_path: None,
             helm: Mutex::new(None),
+            deployed_manifests: Default::default(),
         }
+    }
+
+    /// The manifest of the revision of release `addr` that runs now, as
+    /// this provider's last read of it found it.
+    pub fn deployed_manifest(&self, addr: &stackplan_core::ResourceAddr) -> Option<String> {
+        self.deployed_manifests
+            .lock()
+            .ok()
+            .and_then(|m| m.get(addr).cloned())
     }
 
     /// The provider for a kubeconfig (`[kubernetes] kubeconfig`, resolved
@@ -199,6 +214,9 @@ impl KubeProvider {
             // What runs is the deployed revision: a pending or failed newer
             // one shows as the difference still to apply.
             let releases = read_release(&session, ns, &id.name).await?;
+            if let (Some(r), Ok(mut m)) = (&releases.deployed, self.deployed_manifests.lock()) {
+                m.insert(req.addr.clone(), r.manifest.clone());
+            }
             return Ok(releases
                 .deployed
                 .map(|r| observe_release(&r, req.desired, req.prior)));

@@ -34,6 +34,9 @@ pub struct ReleaseRecord {
     /// The user-supplied values (what `-f` passed), not the chart's
     /// defaults merged in: exactly what stackplan manages.
     pub config: Json,
+    /// The objects this revision rendered (hooks apart), as one
+    /// multi-document YAML text: what a plan diffs the new manifest with.
+    pub manifest: String,
 }
 
 #[derive(Deserialize)]
@@ -47,6 +50,8 @@ struct RawRelease {
     chart: Option<RawChart>,
     #[serde(default)]
     config: Option<Json>,
+    #[serde(default)]
+    manifest: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -114,6 +119,7 @@ pub fn decode_release(secret: &str, data: &[u8]) -> Result<ReleaseRecord, KubeEr
             Some(Json::Null) | None => Json::Object(Default::default()),
             Some(c) => c,
         },
+        manifest: release.manifest,
     })
 }
 

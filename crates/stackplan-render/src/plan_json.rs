@@ -140,6 +140,7 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
                     deleted: d.deleted,
                     changes: fields(&d.fields),
                 }),
+                manifest_changes: &c.manifest_changes,
             })
             .collect(),
         cost: plan.cost.as_ref().map(|c| Cost {

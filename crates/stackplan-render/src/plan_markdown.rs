@@ -170,6 +170,19 @@ fn details(r: &ResourceView, detail: Detail, caps: &[Option<usize>]) -> String {
     if !r.fields.is_empty() {
         out.push_str(&diff_block(&r.fields, detail, caps));
     }
+    // The objects the change alters: one collapsible block each.
+    for o in &r.objects {
+        let (head, fields) = crate::plan_view::object_lines(o);
+        let _ = write!(
+            out,
+            "\n<details><summary><code>{}</code></summary>\n\n",
+            html(&head)
+        );
+        if !fields.is_empty() {
+            let _ = writeln!(out, "```\n{}\n```", fields.join("\n"));
+        }
+        out.push_str("\n</details>\n");
+    }
     out.push_str("\n</details>\n\n");
     out
 }

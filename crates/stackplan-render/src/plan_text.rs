@@ -179,6 +179,16 @@ fn write_resource(out: &mut String, p: &Painter, r: &ResourceView, detail: Detai
     if r.symbol != Symbol::Read {
         write_fields(out, p, &r.fields, detail);
     }
+    if !r.objects.is_empty() {
+        let _ = writeln!(out, "      # Kubernetes objects this changes:");
+        for o in &r.objects {
+            let (head, fields) = crate::plan_view::object_lines(o);
+            let _ = writeln!(out, "      {head}");
+            for f in fields {
+                let _ = writeln!(out, "          {f}");
+            }
+        }
+    }
     out.push('\n');
 }
 

@@ -154,6 +154,8 @@ pub struct ResourceView {
     pub verb: &'static str,
     pub reason: Option<String>,
     pub fields: Vec<FieldLine>,
+    /// For a Helm release: the Kubernetes objects the change alters.
+    pub objects: Vec<stackplan_core::ManifestChange>,
 }
 
 impl ResourceView {
@@ -284,6 +286,7 @@ fn change_view(c: &Change) -> ResourceView {
         verb,
         reason: c.reason.clone(),
         fields,
+        objects: c.manifest_changes.clone(),
     }
 }
 
@@ -308,6 +311,7 @@ fn drift_view(c: &Change) -> Option<ResourceView> {
             verb: "deleted outside stackplan",
             reason: None,
             fields: Vec::new(),
+            objects: Vec::new(),
         });
     }
     if drift.fields.is_empty() {
@@ -321,6 +325,7 @@ fn drift_view(c: &Change) -> Option<ResourceView> {
         verb: "changed outside stackplan",
         reason: None,
         fields: drift.fields.iter().map(|d| field_line(d, None)).collect(),
+        objects: Vec::new(),
     })
 }
 
@@ -388,4 +393,25 @@ pub fn summary_line(s: &PlanSummary) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+/// `~ Deployment milvus/demo-milvus-querynode` and, for a changed object,
+/// one `path: before -> after` line per field: the lines a Helm release's
+/// object diff shows in text and Markdown.
+pub fn object_lines(o: &stackplan_core::ManifestChange) -> (String, Vec<String>) {
+    let sym = match o.action.as_str() {
+        "add" => "+",
+        "remove" => "-",
+        _ => "~",
+    };
+    let head = format!("{sym} {} {}/{}", o.kind, o.namespace, o.name);
+    let fields = o
+        .fields
+        .iter()
+        .map(|f| {
+            let v = |x: &Option<String>| x.clone().unwrap_or_else(|| "(none)".to_string());
+            format!("{}: {} -> {}", f.path, v(&f.before), v(&f.after))
+        })
+        .collect();
+    (head, fields)
 }

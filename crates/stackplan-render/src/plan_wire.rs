@@ -109,6 +109,10 @@ pub struct ResourceChange<'a> {
     pub published: &'a std::collections::BTreeMap<String, String>,
     pub changes: Vec<Field<'a>>,
     pub drift: Option<Drift<'a>>,
+    /// For a Helm release: the Kubernetes objects the change adds,
+    /// removes or alters, with the fields (docs/plan-json.md).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub manifest_changes: &'a [stackplan_core::ManifestChange],
 }
 
 #[derive(Debug, Serialize)]

@@ -207,6 +207,18 @@ async fn render_release(
     charts: &StackCharts,
     addr: &ResourceAddr,
 ) -> miette::Result<String> {
+    render_with_values(loaded, charts, addr, &plan_values(loaded, addr)).await
+}
+
+/// Renders one release's chart with `values`: the plan's own, resolved
+/// from what refresh read, for the object diff (no secret reaches helm:
+/// a sensitive value is the `(sensitive)` placeholder).
+pub async fn render_with_values(
+    loaded: &Loaded,
+    charts: &StackCharts,
+    addr: &ResourceAddr,
+    values: &Value,
+) -> miette::Result<String> {
     let (Some(helm), Some(local), Some(resource)) = (
         &charts.helm,
         charts.local.get(addr),
@@ -215,7 +227,7 @@ async fn render_release(
         return Err(miette!("{addr}: no chart was read for it"));
     };
     let known = |k: &str| resource.attrs.get(k).and_then(Value::as_str);
-    let values = template_json(&plan_values(loaded, addr));
+    let values = template_json(values);
     helm.template(&Template {
             release: known("name").unwrap_or("release"),
             // The namespace may be a reference to the namespace resource;

@@ -189,6 +189,17 @@ pub async fn state_store(stack: &Stack) -> Box<dyn StateStore> {
 /// A kind no provider serves is refused by the engine with the kind named,
 /// never skipped.
 pub async fn provider_registry(stack: &Stack) -> miette::Result<ProviderRegistry> {
+    Ok(providers(stack).await?.0)
+}
+
+/// The providers, and the Kubernetes one by name: a plan asks it for the
+/// manifest each release runs now, to show the objects a change alters.
+pub async fn providers(
+    stack: &Stack,
+) -> miette::Result<(
+    ProviderRegistry,
+    std::sync::Arc<stackplan_kube::KubeProvider>,
+)> {
     let aws = std::sync::Arc::new(stackplan_aws::AwsProvider::from_env(&stack.region).await);
     let kube = match &stack.kubernetes {
         Some(k) => {
@@ -213,12 +224,14 @@ pub async fn provider_registry(stack: &Stack) -> miette::Result<ProviderRegistry
             )
         }
     };
-    Ok(ProviderRegistry::new()
+    let kube = std::sync::Arc::new(kube);
+    let registry = ProviderRegistry::new()
         .with(aws.clone())
-        .with(std::sync::Arc::new(kube))
+        .with(kube.clone())
         // Plans read `env:` and `secretsmanager:` sources as apply will,
         // to see a rotated password.
-        .with_secret_sources(aws))
+        .with_secret_sources(aws);
+    Ok((registry, kube))
 }
 
 /// Where a run acts: the AWS account its credentials belong to and the
@@ -398,10 +411,13 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
     let store = state_store(&loaded.stack).await;
     let state = store.read().await.map_err(state_error)?;
     let owned;
+    let mut kube = None;
     let (registry, target) = match ctx.registry {
         Some(r) => (r, None),
         None => {
-            owned = provider_registry(&loaded.stack).await?;
+            let (r, k) = providers(&loaded.stack).await?;
+            owned = r;
+            kube = Some(k);
             // Identity, the cluster and helm, before anything is read.
             let target = super::preflight::run(
                 &loaded.stack,
@@ -432,6 +448,9 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
     plan.basis.stack_path = Some(path.display().to_string());
     if let Some(manifests) = &loaded.manifests {
         super::capacity::add_to_plan(&mut plan, &loaded.stack, manifests)?;
+        if let Some(kube) = &kube {
+            add_manifest_changes(&mut plan, &loaded, kube).await;
+        }
     }
     // What only the APIs know and allow, but is rarely meant (an existing
     // subnet that is public): with the stack's own warnings, on stderr.
@@ -439,6 +458,51 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
         eprintln!("warning: {w}");
     }
     Ok(plan)
+}
+
+/// For each Helm release the plan changes in place: the objects its new
+/// manifest adds, removes and changes, against the manifest of the
+/// revision running now. The new one is rendered as `helm template` would
+/// (the same helm and chart) with the values the plan resolved from what
+/// refresh read, so values the first render check could only hold
+/// placeholders for (the brokers, a Secret's version) are the real ones.
+/// A release that cannot be rendered or diffed keeps its values diff alone.
+async fn add_manifest_changes(
+    plan: &mut Plan,
+    loaded: &super::Loaded,
+    kube: &stackplan_kube::KubeProvider,
+) {
+    let Some(charts) = &loaded.charts else { return };
+    for change in &mut plan.changes {
+        if change.addr.kind != stackplan_core::ResourceKind::HelmRelease
+            || change.action != stackplan_core::Action::Update
+        {
+            continue;
+        }
+        let (Some(before), Some(values)) = (
+            kube.deployed_manifest(&change.addr),
+            change.after.as_ref().and_then(|a| a.get("values")),
+        ) else {
+            continue;
+        };
+        let Ok(after) =
+            super::charts::render_with_values(loaded, charts, &change.addr, values).await
+        else {
+            continue;
+        };
+        let namespace = loaded
+            .resources
+            .iter()
+            .find(|r| r.addr == change.addr)
+            .and_then(|r| r.attrs.get("namespace"))
+            .and_then(stackplan_core::Value::as_str)
+            .unwrap_or("default");
+        if let Ok(objects) =
+            stackplan_kube::manifest_diff::diff_manifests(&before, &after, namespace)
+        {
+            change.manifest_changes = objects;
+        }
+    }
 }
 
 /// Renders a plan in the format asked for, at the default detail.
