@@ -97,6 +97,7 @@ const KEY_ORDER: &[(&[&str], &[&str])] = &[
             "force_destroy",
             "noncurrent_days",
             "policy_arns",
+            "expected_size_gib",
             "prevent_destroy",
             "tags",
             "ignore",

@@ -260,6 +260,9 @@ pub struct S3 {
     /// Managed policies attached to Milvus's role next to the
     /// least-privilege one (`AmazonS3FullAccess` is warned about).
     pub policy_arns: Vec<String>,
+    /// GiB the stack expects Milvus to store: priced in the plan's
+    /// estimate, nothing else (`None`: its cost is unknown).
+    pub expected_size_gib: Option<u32>,
     pub tags: BTreeMap<String, String>,
     pub prevent_destroy: bool,
     /// `ignore = [...]`: attribute paths of the section's resource that

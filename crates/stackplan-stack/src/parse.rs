@@ -1064,6 +1064,11 @@ fn read_s3(mut t: Table, p: &mut Problems) -> Option<S3> {
             );
         }
     }
+    // Only the plan's cost estimate reads it: up to 10 PiB.
+    let expected_size_gib = {
+        let v = t.integer(p, "expected_size_gib");
+        positive(p, "s3.expected_size_gib", v, 1, 10 * 1024 * 1024)
+    };
     let prevent_destroy = t.flag(p, "prevent_destroy", false);
     let tags = tags(&mut t, p);
     let ignore = read_ignore(&mut t, p, ResourceKind::S3Bucket);
@@ -1074,6 +1079,7 @@ fn read_s3(mut t: Table, p: &mut Problems) -> Option<S3> {
         force_destroy,
         noncurrent_days: noncurrent_days?,
         policy_arns: policy_arns.into_iter().map(Sp::into_inner).collect(),
+        expected_size_gib,
         tags,
         prevent_destroy,
         ignore,

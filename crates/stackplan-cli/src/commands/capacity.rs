@@ -180,10 +180,12 @@ fn cost_input(stack: &Stack, load_balancers: u32, persistent_volume_gib: f64) ->
         nat_gateways,
         load_balancers,
         persistent_volume_gib,
-        s3: stack
-            .s3
-            .as_ref()
-            .map(|_| ("s3_bucket.milvus".to_string(), None)),
+        s3: stack.s3.as_ref().map(|s| {
+            (
+                "s3_bucket.milvus".to_string(),
+                s.expected_size_gib.map(f64::from),
+            )
+        }),
     }
 }
 
@@ -251,5 +253,20 @@ mod tests {
         assert!(line("load balancers").is_some(), "{e:#?}");
         assert_eq!(line("s3_bucket.milvus").unwrap().monthly, None);
         assert_eq!(e.source.as_of, "2025-01");
+    }
+
+    #[test]
+    fn a_stated_bucket_size_is_priced() {
+        let (mut stack, manifests) = reference();
+        stack.s3.as_mut().unwrap().expected_size_gib = Some(1000);
+        let e = assess(&stack, &manifests).estimate;
+        let bucket = e
+            .lines
+            .iter()
+            .find(|l| l.resource == "s3_bucket.milvus")
+            .unwrap();
+        // us-west-2 S3 Standard: $0.023 per GiB-month.
+        assert_eq!(bucket.basis, "1000 GiB S3 Standard x $0.023/GiB-month");
+        assert!((bucket.monthly.unwrap() - 23.0).abs() < 1e-9);
     }
 }
