@@ -19,9 +19,13 @@ fn the_plan_prices_the_stack_and_warns_when_the_pods_outgrow_the_node_group() {
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
     let out = String::from_utf8_lossy(&plan.stdout);
     assert!(
-        out.contains("Estimated cost: $") && out.contains("at on-demand prices of 2025-01"),
+        out.contains("Estimated cost: $")
+            && out.contains("at on-demand prices of 2025-01")
+            && out.contains("(--full itemises it)"),
         "{out}"
     );
+    let full = w.run(&emulators, &["plan", "--full", &stack]);
+    let out = String::from_utf8_lossy(&full.stdout);
     assert!(
         out.contains("3 x m6i.2xlarge x 730 h x $0.384"),
         "the node group priced by its type and count: {out}"

@@ -14,6 +14,7 @@
 //! else: no file, no argument, no variable of helm's environment.
 
 pub mod chart;
+pub mod chart_drift;
 mod error;
 pub mod helm;
 pub mod manifest;

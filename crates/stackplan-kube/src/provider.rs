@@ -217,9 +217,14 @@ impl KubeProvider {
             if let (Some(r), Ok(mut m)) = (&releases.deployed, self.deployed_manifests.lock()) {
                 m.insert(req.addr.clone(), r.manifest.clone());
             }
-            return Ok(releases
-                .deployed
-                .map(|r| observe_release(&r, req.desired, req.prior)));
+            let Some(record) = releases.deployed else {
+                return Ok(None);
+            };
+            let observed = observe_release(&record, req.desired, req.prior);
+            return Ok(Some(
+                with_chart_objects(&session.client, observed, &record, req.desired, req.prior)
+                    .await?,
+            ));
         }
         let obj = objects::get(&session.client, kind, &id).await?;
         Ok(obj.map(|o| objects::observe(kind, &o, req.desired, req.prior)))
@@ -348,7 +353,9 @@ impl KubeProvider {
                 command: format!("helm upgrade --install {name}"),
                 stderr: "helm succeeded but left no deployed release record".into(),
             })?;
-        Ok(observe_release(&record, Some(desired), req.prior))
+        let observed = observe_release(&record, Some(desired), req.prior);
+        let client = self.require_session().await?.client.clone();
+        with_chart_objects(&client, observed, &record, Some(desired), req.prior).await
     }
 
     async fn delete_kind(&self, req: DeleteRequest<'_>) -> Result<(), KubeError> {
@@ -567,6 +574,26 @@ pub fn observe_release(
         o = o.output("app_version", app.as_str());
     }
     o
+}
+
+/// Adds `chart_objects` (see `chart_drift`) when the stack asks for it,
+/// or the last apply recorded it: the objects of the deployed revision
+/// read live, with the fields that differ from its manifest.
+async fn with_chart_objects(
+    client: &kube::Client,
+    observed: Observed,
+    record: &ReleaseRecord,
+    desired: Option<&Attrs>,
+    prior: Option<&ResourceState>,
+) -> Result<Observed, KubeError> {
+    let wanted = desired.is_some_and(|d| d.contains_key("chart_objects"))
+        || prior.is_some_and(|p| p.attributes.contains_key("chart_objects"));
+    if !wanted {
+        return Ok(observed);
+    }
+    let objects =
+        crate::chart_drift::chart_objects(client, &record.manifest, &record.namespace).await?;
+    Ok(observed.attr("chart_objects", objects))
 }
 
 /// The chart attribute as the record shows it, in the stack's shape: the

@@ -278,16 +278,21 @@ pub fn render(plan: &Plan, opts: TextOptions) -> String {
     out
 }
 
-/// The monthly estimate after the summary: its headline alone when
-/// compact, every resource's line otherwise.
+/// The monthly estimate after the summary: its headline by default (the
+/// plan stays short to review), every resource's line with `--full`
+/// (and always in JSON and in Markdown's collapsed table).
 fn write_cost(out: &mut String, plan: &Plan, detail: Detail) {
     let Some(est) = &plan.cost else { return };
     out.push('\n');
     match detail {
-        Detail::Compact => {
-            let _ = writeln!(out, "{}", crate::cost::headline(est));
+        Detail::Full => out.push_str(&crate::cost::text(est)),
+        _ => {
+            let _ = writeln!(
+                out,
+                "{} (--full itemises it)",
+                crate::cost::headline(est).trim_end_matches('.')
+            );
         }
-        _ => out.push_str(&crate::cost::text(est)),
     }
 }
 

@@ -803,6 +803,7 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
                 .attr("chart", chart_value(&lbc.chart, lbc_chart))
                 .attr("values", values)
                 .attr("wait", lbc.wait)
+                .attr("chart_objects", Value::map::<&str>([]))
                 .after(&sa)
                 .from_section("[load_balancer_controller]"),
         );
@@ -825,6 +826,10 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
                 crate::milvus::milvus_values(stack, m, &a, charts.milvus.as_ref()),
             )
             .attr("wait", m.wait)
+            // The chart's objects as its manifest makes them: an edit
+            // behind stackplan's back is drift (stackplan-kube's
+            // chart_drift).
+            .attr("chart_objects", Value::map::<&str>([]))
             .after(&sc)
             .from_section("[milvus]");
         if let Some(lbc) = &lbc_release {

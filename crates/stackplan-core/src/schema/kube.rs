@@ -106,6 +106,11 @@ pub static HELM_RELEASE: KindSchema = KindSchema {
         A::new("values").normalize(Plain).default(EmptyMap),
         A::new("wait").default(Bool(true)),
         A::new("atomic").default(Bool(true)),
+        // The objects of the deployed revision that differ live from its
+        // manifest, by object and field (stackplan-kube's chart_drift);
+        // the stack asks for none, so an edit behind stackplan's back is
+        // drift, and an update (`helm upgrade`) puts it back.
+        A::new("chart_objects").default(EmptyMap),
     ],
     outputs: &["revision", "status", "app_version"],
     replace: DestroyBeforeCreate,
