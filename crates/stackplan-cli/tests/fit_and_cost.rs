@@ -53,6 +53,45 @@ fn the_plan_prices_the_stack_and_warns_when_the_pods_outgrow_the_node_group() {
         "no size stated: unknown, not 0"
     );
 
+    // Before the first apply everything is new; once applied, a plan
+    // prices what state records beside it, and a fourth node is the
+    // change's delta: 730 h x $0.384 and 80 GiB of gp3 at $0.08.
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("/month (all new)"),
+        "{}",
+        text(&plan)
+    );
+    let apply = w.run(&emulators, &["apply", "--yes", &stack]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
+    let same = w.run(&emulators, &["plan", &stack]);
+    assert!(
+        String::from_utf8_lossy(&same.stdout).contains("/month (no change)"),
+        "{}",
+        text(&same)
+    );
+    w.edit("desired       = 3", "desired       = 4");
+    let bigger = w.run(&emulators, &["plan", "--json", &stack]);
+    assert_eq!(bigger.status.code(), Some(0), "{}", text(&bigger));
+    let doc: serde_json::Value = serde_json::from_slice(&bigger.stdout).unwrap();
+    let cost = &doc["cost"];
+    let delta = cost["monthly_usd_known_total"].as_f64().unwrap()
+        - cost["monthly_usd_known_total_before"].as_f64().unwrap();
+    assert!((delta - 286.72).abs() < 0.005, "{cost:#}");
+    let nodes = cost["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["resource"] == "eks_nodegroup.ng-1-milvus")
+        .unwrap();
+    assert!((nodes["before_monthly_usd"].as_f64().unwrap() - 840.96).abs() < 0.005);
+    let human = w.run(&emulators, &["plan", &stack]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("(+$286.72 from $"),
+        "{}",
+        text(&human)
+    );
+    w.edit("desired       = 4", "desired       = 3");
+
     // One node: the largest Milvus pods take it, the rest stay Pending.
     w.edit("desired       = 3", "desired       = 1");
     let small = w.run(&emulators, &["plan", &stack]);

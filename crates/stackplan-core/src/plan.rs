@@ -426,6 +426,10 @@ pub struct CostEstimate {
     /// Where the prices come from.
     pub source: String,
     pub lines: Vec<CostLine>,
+    /// The known total of what state records as running now, priced the
+    /// same way; `None` before the first apply (everything is new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_known_total: Option<f64>,
 }
 
 /// One priced resource of an estimate.
@@ -437,6 +441,10 @@ pub struct CostLine {
     pub basis: String,
     /// USD per month; `None` when the price is unknown.
     pub monthly_usd: Option<f64>,
+    /// What the same line costs as state records it now; `None` when it
+    /// does not run yet, or its price is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_monthly_usd: Option<f64>,
 }
 
 impl CostEstimate {

@@ -28,10 +28,36 @@ pub fn headline(est: &CostEstimate) -> String {
         n => format!(", {n} prices unknown (not in the total)"),
     };
     format!(
-        "Estimated cost: {}/month at on-demand prices of {}{unknown}.",
+        "Estimated cost: {}/month{} at on-demand prices of {}{unknown}.",
         usd(est.known_total()),
+        delta(est),
         est.prices_as_of
     )
+}
+
+/// ` (+$840.96 from $650.20 now)`, ` (no change)`, or ` (all new)`
+/// before the first apply.
+fn delta(est: &CostEstimate) -> String {
+    let Some(before) = est.before_known_total else {
+        return " (all new)".to_string();
+    };
+    let d = est.known_total() - before;
+    if d.abs() < 0.005 {
+        " (no change)".to_string()
+    } else if d > 0.0 {
+        format!(" (+{} from {} now)", usd(d), usd(before))
+    } else {
+        format!(" (-{} from {} now)", usd(-d), usd(before))
+    }
+}
+
+/// `  (now $560.64)` after a line whose cost changes.
+fn was(line: &stackplan_core::CostLine, first_plan: bool) -> String {
+    match (line.before_monthly_usd, line.monthly_usd) {
+        (Some(b), Some(a)) if (a - b).abs() >= 0.005 => format!("  (now {})", usd(b)),
+        (None, Some(_)) if !first_plan => "  (new)".to_string(),
+        _ => String::new(),
+    }
 }
 
 fn amount(monthly: Option<f64>) -> String {
@@ -53,13 +79,15 @@ pub fn text(est: &CostEstimate) -> String {
         .map(|l| amount(l.monthly_usd).len())
         .max()
         .unwrap_or(0);
+    let first = est.before_known_total.is_none();
     for l in &est.lines {
         let _ = writeln!(
             out,
-            "  {:<width$}  {:>money$}  {}",
+            "  {:<width$}  {:>money$}  {}{}",
             l.resource,
             amount(l.monthly_usd),
-            l.basis
+            l.basis,
+            was(l, first)
         );
     }
     let _ = writeln!(out, "  (prices: {})", est.source);
@@ -69,15 +97,16 @@ pub fn text(est: &CostEstimate) -> String {
 /// A collapsible block: the headline as its summary, a table inside.
 pub fn markdown(est: &CostEstimate) -> String {
     let mut out = format!(
-        "<details><summary>{}</summary>\n\n| Resource | Monthly | Basis |\n|---|---:|---|\n",
+        "<details><summary>{}</summary>\n\n| Resource | Monthly | Now | Basis |\n|---|---:|---:|---|\n",
         headline(est)
     );
     for l in &est.lines {
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} |",
+            "| `{}` | {} | {} | {} |",
             l.resource,
             amount(l.monthly_usd),
+            l.before_monthly_usd.map_or_else(|| "—".to_string(), usd),
             l.basis.replace('|', "\\|")
         );
     }

@@ -148,6 +148,9 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
             source: &c.source,
             // Whole cents: the same plan prints the same total.
             monthly_usd_known_total: (c.known_total() * 100.0).round() / 100.0,
+            monthly_usd_known_total_before: c
+                .before_known_total
+                .map(|b| (b * 100.0).round() / 100.0),
             unknown: c.unknown(),
             lines: &c.lines,
         }),

@@ -29,6 +29,10 @@ pub struct Cost<'a> {
     pub prices_as_of: &'a str,
     pub source: &'a str,
     pub monthly_usd_known_total: f64,
+    /// The same for what state records as running now; absent before the
+    /// first apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monthly_usd_known_total_before: Option<f64>,
     pub unknown: usize,
     pub lines: &'a [stackplan_core::CostLine],
 }

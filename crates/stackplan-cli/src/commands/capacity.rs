@@ -9,7 +9,7 @@ use stackplan_capacity::{
     CapacityError, CostInput, Estimate, FitReport, MskInput, NodeGroupCost, NodePool, Workload,
     check_fit, estimate, workloads,
 };
-use stackplan_core::{CostEstimate, CostLine, Plan, ResourceAddr};
+use stackplan_core::{CostEstimate, CostLine, Plan, ResourceAddr, StateDocument};
 use stackplan_kube::manifest::parse_manifest;
 use stackplan_stack::{NatMode, Stack, VpcSpec};
 
@@ -77,17 +77,23 @@ pub fn assess(stack: &Stack, manifests: &BTreeMap<ResourceAddr, String>) -> Asse
     }
 }
 
+/// What a plan prices: the stack with its rendered manifests (after the
+/// change), and state with the releases' deployed manifests (now).
+pub struct Priced<'a> {
+    pub stack: &'a Stack,
+    pub manifests: &'a BTreeMap<ResourceAddr, String>,
+    pub state: Option<&'a StateDocument>,
+    pub deployed: &'a BTreeMap<ResourceAddr, String>,
+}
+
 /// Adds the assessment to a plan: pods that will not schedule as a
-/// warning naming them, the estimate as the plan's `cost`. A pod no node
-/// can ever hold fails the plan, before anything is changed.
-pub fn add_to_plan(
-    plan: &mut Plan,
-    stack: &Stack,
-    manifests: &BTreeMap<ResourceAddr, String>,
-) -> miette::Result<()> {
-    let a = assess(stack, manifests);
+/// warning naming them, the estimate as the plan's `cost`, with what
+/// state records as running now priced beside it. A pod no node can ever
+/// hold fails the plan, before anything is changed.
+pub fn add_to_plan(plan: &mut Plan, p: Priced<'_>) -> miette::Result<()> {
+    let a = assess(p.stack, p.manifests);
     match &a.fit {
-        Ok(fit) if !fit.fits() => plan.warnings.push(pending_warning(stack, fit)),
+        Ok(fit) if !fit.fits() => plan.warnings.push(pending_warning(p.stack, fit)),
         Ok(_) => {}
         Err(e @ CapacityError::PodLargerThanAnyNode { .. }) => {
             return Err(miette!(
@@ -99,6 +105,17 @@ pub fn add_to_plan(
         // plan says so rather than guess.
         Err(e) => plan.warnings.push(format!("fit not checked: {e}")),
     }
+    let before = p
+        .state
+        .map(|s| estimate(&state_input(p.stack, s, p.deployed)));
+    let was = |resource: &str| {
+        before
+            .as_ref()?
+            .lines
+            .iter()
+            .find(|l| l.resource == resource)?
+            .monthly
+    };
     plan.cost = Some(CostEstimate {
         prices_as_of: a.estimate.source.as_of.clone(),
         source: a.estimate.source.pages.clone(),
@@ -110,10 +127,77 @@ pub fn add_to_plan(
                 resource: l.resource.clone(),
                 basis: l.basis.clone(),
                 monthly_usd: l.monthly,
+                before_monthly_usd: was(&l.resource),
             })
             .collect(),
+        before_known_total: before.as_ref().map(Estimate::known_total),
     });
     Ok(())
+}
+
+/// What state records as running, priced as the stack is: each resource
+/// by its last-applied attributes, the load balancers and volumes from
+/// the manifests the releases run now. What state does not hold costs
+/// nothing yet.
+fn state_input(
+    stack: &Stack,
+    state: &StateDocument,
+    deployed: &BTreeMap<ResourceAddr, String>,
+) -> CostInput {
+    use stackplan_core::{ResourceKind as K, Value};
+    let of = |kind: K| state.resources.iter().filter(move |r| r.addr.kind == kind);
+    let int = |v: Option<&Value>| match v {
+        Some(Value::Int(i)) => *i,
+        _ => 0,
+    };
+    let (_, load_balancers, volume_gib) = rendered(deployed).unwrap_or((Vec::new(), 0, 0.0));
+    CostInput {
+        region: stack.region.clone(),
+        eks_cluster: of(K::EksCluster).next().map(|r| r.addr.to_string()),
+        node_groups: of(K::EksNodegroup)
+            .map(|r| {
+                let a = &r.attributes;
+                NodeGroupCost {
+                    address: r.addr.to_string(),
+                    instance_type: a
+                        .get("instance_types")
+                        .and_then(|v| match v {
+                            Value::List(items) => items.first()?.as_str().map(str::to_string),
+                            _ => None,
+                        })
+                        .unwrap_or_default(),
+                    nodes: int(a.get("scaling").and_then(|s| s.get_path("desired_size"))) as u32,
+                    disk_gib: int(a.get("disk_size")) as u32,
+                }
+            })
+            .collect(),
+        msk: of(K::MskCluster).next().map(|r| {
+            let a = &r.attributes;
+            MskInput {
+                address: r.addr.to_string(),
+                broker_type: a
+                    .get("instance_type")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                brokers: int(a.get("number_of_broker_nodes")) as u32,
+                storage_gib: int(a.get("volume_size")) as u32,
+            }
+        }),
+        nat_gateways: of(K::Ec2NatGateway).count() as u32,
+        load_balancers,
+        persistent_volume_gib: volume_gib,
+        s3: of(K::S3Bucket).next().map(|r| {
+            (
+                r.addr.to_string(),
+                stack
+                    .s3
+                    .as_ref()
+                    .and_then(|s| s.expected_size_gib)
+                    .map(f64::from),
+            )
+        }),
+    }
 }
 
 /// `fit: 4 pods will not schedule on the node groups (1 x m6i.2xlarge):

@@ -447,7 +447,25 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
     point_plan(&mut plan, &loaded.stack, store.location(), target.as_ref());
     plan.basis.stack_path = Some(path.display().to_string());
     if let Some(manifests) = &loaded.manifests {
-        super::capacity::add_to_plan(&mut plan, &loaded.stack, manifests)?;
+        // What runs now, for the estimate's delta: the releases' deployed
+        // manifests as the plan's read found them.
+        let deployed: std::collections::BTreeMap<_, _> = kube
+            .iter()
+            .flat_map(|k| {
+                manifests
+                    .keys()
+                    .filter_map(|addr| Some((addr.clone(), k.deployed_manifest(addr)?)))
+            })
+            .collect();
+        super::capacity::add_to_plan(
+            &mut plan,
+            super::capacity::Priced {
+                stack: &loaded.stack,
+                manifests,
+                state: state.as_ref(),
+                deployed: &deployed,
+            },
+        )?;
         if let Some(kube) = &kube {
             add_manifest_changes(&mut plan, &loaded, kube).await;
         }
