@@ -8,25 +8,13 @@
 
 mod common;
 
-use common::workspace::{PASSWORD, Workspace, text};
+use common::workspace::{self, PASSWORD, Workspace, text};
 use stackplan_testkit::Emulators;
 
 const NAMESPACE: &str = "milvus";
 
 fn kubectl(emulators: &Emulators, args: &[&str]) -> String {
-    let out = emulators
-        .command(emulators.kubectl())
-        .args([
-            "--kubeconfig",
-            emulators.kubeconfig().to_str().unwrap(),
-            "-n",
-            NAMESPACE,
-        ])
-        .args(args)
-        .output()
-        .expect("kubectl");
-    assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    workspace::kubectl(emulators, NAMESPACE, args)
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::workspace::{PASSWORD, Workspace, text};
+use common::workspace::{PASSWORD, Workspace, kubectl, text};
 use stackplan_testkit::Emulators;
 
 /// The objects the real Milvus chart makes for release `demo`
@@ -33,13 +33,10 @@ fn set_load_balancer(emulators: &Emulators, kind: &str, name: &str, hostname: &s
     let patch = serde_json::json!({
         "status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}
     });
-    let out = emulators
-        .command(emulators.kubectl())
-        .args([
-            "--kubeconfig",
-            emulators.kubeconfig().to_str().unwrap(),
-            "-n",
-            NAMESPACE,
+    kubectl(
+        emulators,
+        NAMESPACE,
+        &[
             "patch",
             kind,
             name,
@@ -47,13 +44,7 @@ fn set_load_balancer(emulators: &Emulators, kind: &str, name: &str, hostname: &s
             "--type=merge",
             "-p",
             &patch.to_string(),
-        ])
-        .output()
-        .expect("kubectl");
-    assert!(
-        out.status.success(),
-        "kubectl patch {kind} {name}: {}",
-        text(&out)
+        ],
     );
 }
 

@@ -109,3 +109,18 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// `kubectl -n NAMESPACE ARGS` against the emulators' apiserver, as an
+/// operator or a controller would act behind stackplan's back; its stdout.
+/// Fails the test when kubectl does.
+pub fn kubectl(emulators: &Emulators, namespace: &str, args: &[&str]) -> String {
+    let out = emulators
+        .command(emulators.kubectl())
+        .args(["--kubeconfig", emulators.kubeconfig().to_str().unwrap()])
+        .args(["-n", namespace])
+        .args(args)
+        .output()
+        .expect("kubectl");
+    assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
