@@ -1224,7 +1224,14 @@ pub fn check_saved_changes(saved: &Plan, fresh: &Plan) -> Result<(), EngineError
         plan.changes
             .iter()
             .map(|c| {
-                let json = serde_json::to_value(c).expect("a change always serializes");
+                let mut json = serde_json::to_value(c).expect("a change always serializes");
+                // The objects a release change alters are what its values
+                // do, shown for review: the CLI derives them from the
+                // change (rendering the chart), and apply uses only the
+                // values, so they are not what is compared.
+                if let Some(m) = json.as_object_mut() {
+                    m.remove("manifest_changes");
+                }
                 (c.addr.clone(), json)
             })
             .collect()

@@ -510,8 +510,13 @@ struct InterruptWatch {
 }
 
 impl InterruptWatch {
+    /// Returns once the handler is in place: a Ctrl-C from then on is
+    /// acknowledged, never the default action that kills the process
+    /// (which a handler installed later, by the thread's first poll,
+    /// left open while the apply's first operations started).
     fn start(stop: StopFlag, notices: crate::progress::Notices) -> Self {
         let (done, mut finished) = tokio::sync::oneshot::channel::<()>();
+        let (ready, installed) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("stackplan-interrupts".into())
             .spawn(move || {
@@ -519,12 +524,22 @@ impl InterruptWatch {
                     .enable_all()
                     .build()
                 else {
+                    let _ = ready.send(());
                     return;
                 };
                 rt.block_on(async move {
+                    // Creating the stream installs the handler (tokio's
+                    // `signal::unix::signal`), before `start` returns.
+                    let Ok(mut interrupts) =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                    else {
+                        let _ = ready.send(());
+                        return;
+                    };
+                    let _ = ready.send(());
                     tokio::select! {
                         _ = &mut finished => return,
-                        r = tokio::signal::ctrl_c() => if r.is_err() { return },
+                        r = interrupts.recv() => if r.is_none() { return },
                     }
                     stop.request();
                     let n = notices.in_flight();
@@ -534,11 +549,14 @@ impl InterruptWatch {
                     ));
                     tokio::select! {
                         _ = &mut finished => {}
-                        r = tokio::signal::ctrl_c() => if r.is_ok() { abort(&notices) },
+                        r = interrupts.recv() => if r.is_some() { abort(&notices) },
                     }
                 });
             })
             .ok();
+        if thread.is_some() {
+            let _ = installed.recv();
+        }
         InterruptWatch {
             done: Some(done),
             thread,
