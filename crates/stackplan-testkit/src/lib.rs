@@ -10,6 +10,9 @@
 //!   `just emulators-up`), and otherwise starts a private set that a watchdog
 //!   stops when the test process exits, however it exits.
 //! - [`Emulators::start`]: a private set owned by the value, stopped on drop.
+//! - [`Emulators::start_scheduling`]: the same, with kube-scheduler and the
+//!   workload controllers running, so pods get made and placed; a
+//!   [`kubelet::Kubelet`] registers the nodes and runs what lands on them.
 //!
 //! Nothing is ever skipped: when the binaries are not installed, both fail
 //! with [`HarnessError::NotInstalled`], which names `just emulators-install`.
@@ -27,6 +30,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
+
+pub mod kubelet;
 
 /// What can go wrong bringing up or talking to the emulators.
 #[derive(Debug, thiserror::Error)]
@@ -119,17 +124,36 @@ impl Emulators {
     /// Starts a private set in its own directory under `target/emulators`,
     /// stopped when the returned value is dropped.
     pub fn start() -> Result<Emulators, HarnessError> {
+        Self::start_private(false)
+    }
+
+    /// A private set, like [`Emulators::start`], where pods get placed:
+    /// kube-scheduler runs, and so do the controllers that make pods of
+    /// Deployments, StatefulSets and DaemonSets and bind volume claims
+    /// (`STACKPLAN_EMULATORS_SCHEDULING=1` in `up.sh`). Nodes are what a
+    /// [`kubelet::Kubelet`] registers.
+    pub fn start_scheduling() -> Result<Emulators, HarnessError> {
+        Self::start_private(true)
+    }
+
+    fn start_private(scheduling: bool) -> Result<Emulators, HarnessError> {
         static STARTED: AtomicU32 = AtomicU32::new(0);
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let dir = emulators_root().join(format!("test-{}-{n}", std::process::id()));
-        let mut emulators = Self::start_in(&dir)?;
-        emulators.owned = true;
-        Ok(emulators)
+        check_installed(&cache_dir())?;
+        let scheduling = if scheduling { "1" } else { "0" };
+        run_script(
+            "up.sh",
+            &dir,
+            &[],
+            &[("STACKPLAN_EMULATORS_SCHEDULING", scheduling)],
+        )?;
+        Self::load(&dir, true)
     }
 
     fn reuse_or_start() -> Result<Emulators, HarnessError> {
         let default_dir = default_run_dir();
-        if run_script("status.sh", &default_dir, &["--quiet"]).is_ok() {
+        if run_script("status.sh", &default_dir, &["--quiet"], &[]).is_ok() {
             return Self::load(&default_dir, false);
         }
         // Not owned: the static is never dropped; the watchdog up.sh starts
@@ -140,7 +164,7 @@ impl Emulators {
 
     fn start_in(dir: &Path) -> Result<Emulators, HarnessError> {
         check_installed(&cache_dir())?;
-        run_script("up.sh", dir, &[])?;
+        run_script("up.sh", dir, &[], &[])?;
         Self::load(dir, false)
     }
 
@@ -261,7 +285,7 @@ impl Drop for Emulators {
         if !self.owned {
             return;
         }
-        if let Err(error) = run_script("down.sh", &self.run_dir, &["--quiet", "--purge"]) {
+        if let Err(error) = run_script("down.sh", &self.run_dir, &["--quiet", "--purge"], &[]) {
             // Drop cannot fail; the watchdog is the backstop, but say so.
             #[allow(clippy::print_stderr)]
             {
@@ -359,6 +383,7 @@ fn check_installed(cache: &Path) -> Result<(), HarnessError> {
     let required = [
         "kube/bin/kube-apiserver",
         "kube/bin/kube-controller-manager",
+        "kube/bin/kube-scheduler",
         "venv/bin/python",
         "venv/bin/kubectl",
         "helm/v4/helm",
@@ -376,11 +401,17 @@ fn check_installed(cache: &Path) -> Result<(), HarnessError> {
     Ok(())
 }
 
-fn run_script(name: &str, run_dir: &Path, args: &[&str]) -> Result<(), HarnessError> {
+fn run_script(
+    name: &str,
+    run_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(), HarnessError> {
     let script = repo_root().join("tests/harness").join(name);
     let output = Command::new("bash")
         .arg(&script)
         .args(args)
+        .envs(env.iter().copied())
         .env("STACKPLAN_EMULATORS_DIR", run_dir)
         .env(
             "STACKPLAN_EMULATORS_OWNER_PID",
