@@ -22,7 +22,8 @@ use crate::process::{self, EnvRules};
 /// available, and every flag used here exists since (`--values -` too).
 const MINIMUM: (u32, u32) = (3, 8);
 
-/// How long helm may take for one release (its `--timeout`).
+/// How long helm may take to roll back or uninstall a release (its
+/// `--timeout`); an upgrade takes the release's own `timeout`.
 const TIMEOUT: &str = "10m";
 
 /// A helm binary that answered `helm version` with a usable version.
@@ -100,6 +101,8 @@ pub struct Upgrade<'a> {
     /// The values with secrets resolved: go to helm's stdin only.
     pub values: &'a Json,
     pub wait: bool,
+    /// helm's `--timeout` for the upgrade and its wait: `"10m"`.
+    pub timeout: &'a str,
     /// Plaintexts to scrub from helm's error output, and whose holders in
     /// the environment helm does not get.
     pub secrets: &'a [String],
@@ -239,7 +242,7 @@ impl Helm {
                 reference.clone()
             }
         };
-        cmd.args(["--namespace", up.namespace, "--timeout", TIMEOUT]);
+        cmd.args(["--namespace", up.namespace, "--timeout", up.timeout]);
         cmd.args(["--values", "-"]);
         cmd.args(self.rollback_and_wait(up.wait));
         let command = format!(
@@ -509,6 +512,7 @@ exit 1"#,
                     chart: &milvus_repo(),
                     values: &values,
                     wait: true,
+                    timeout: "10m",
                     secrets: &["kafka-s3cret".to_string()],
                 },
                 &HelmKubeAccess::default(),
@@ -609,6 +613,7 @@ cat > /dev/null"#,
                 chart: &milvus_repo(),
                 values: &values,
                 wait: true,
+                timeout: "10m",
                 secrets: &["kafka-s3cret".to_string()],
             },
             &HelmKubeAccess::default(),
@@ -749,6 +754,7 @@ cat > /dev/null"#,
             chart: &chart,
             values: &serde_json::json!({}),
             wait,
+            timeout: "10m",
             secrets: &[],
         };
         helm.upgrade(&up, &access).await.unwrap();

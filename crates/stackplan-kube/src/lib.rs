@@ -20,6 +20,7 @@ pub mod helm;
 pub mod manifest;
 pub mod manifest_diff;
 mod objects;
+mod pending;
 pub mod process;
 mod provider;
 pub mod release;

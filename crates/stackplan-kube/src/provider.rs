@@ -285,6 +285,11 @@ impl KubeProvider {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(KubeError::attr("wait", "must be true or false")),
         };
+        let timeout = match desired.get("timeout") {
+            None | Some(Value::Null) => "10m",
+            Some(Value::String(t)) => t.as_str(),
+            Some(_) => return Err(KubeError::attr("timeout", "must be a duration: \"10m\"")),
+        };
         let mut secrets = Vec::new();
         let values = match desired.get("values") {
             None | Some(Value::Null) => Json::Object(Default::default()),
@@ -334,18 +339,26 @@ impl KubeProvider {
                 helm.version.0, helm.version.1
             ),
         );
-        helm.upgrade(
-            &Upgrade {
-                release: name,
-                namespace,
-                chart: &chart,
-                values: &values,
-                wait,
-                secrets: &secrets,
-            },
-            &session.helm,
-        )
-        .await?;
+        let upgrade = Upgrade {
+            release: name,
+            namespace,
+            chart: &chart,
+            values: &values,
+            wait,
+            timeout,
+            secrets: &secrets,
+        };
+        if wait {
+            let client = self.require_session().await?.client.clone();
+            let watch = PodWatch {
+                client: &client,
+                req: &req,
+                phase,
+            };
+            upgrade_watching_pods(&helm, &upgrade, &session.helm, &watch).await?;
+        } else {
+            helm.upgrade(&upgrade, &session.helm).await?;
+        }
         let record = read_release(&session, namespace, name)
             .await?
             .deployed
@@ -412,6 +425,63 @@ impl KubeProvider {
                 .await
             }
         }
+    }
+}
+
+/// How often the release's pods are looked at while helm waits.
+const PENDING_POLL: Duration = Duration::from_secs(3);
+
+/// `helm upgrade --wait` while watching the release's pods: those still
+/// Pending are reported as progress when the set changes, and named in the
+/// error when the wait runs out (`pending`).
+/// Where `upgrade_watching_pods` looks and reports.
+struct PodWatch<'a> {
+    client: &'a kube::Client,
+    req: &'a ApplyRequest<'a>,
+    phase: Phase,
+}
+
+async fn upgrade_watching_pods(
+    helm: &Helm,
+    upgrade: &Upgrade<'_>,
+    access: &crate::helm::HelmKubeAccess,
+    watch: &PodWatch<'_>,
+) -> Result<(), KubeError> {
+    let PodWatch { client, req, phase } = *watch;
+    let run = helm.upgrade(upgrade, access);
+    tokio::pin!(run);
+    let mut last: Vec<crate::pending::PendingPod> = Vec::new();
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut run => break outcome,
+            () = tokio::time::sleep(PENDING_POLL) => {
+                // A failed look is no reason to stop helm: the next may work.
+                if let Ok(Some(now)) =
+                    crate::pending::pending_pods(client, upgrade.namespace, upgrade.release).await
+                {
+                    if now != last && !now.is_empty() {
+                        emit(req.events, req.addr, phase, &crate::pending::summary(&now));
+                    }
+                    last = now;
+                }
+            }
+        }
+    };
+    match outcome {
+        // helm 4's watcher says "context deadline exceeded", helm 3's
+        // "timed out waiting for the condition": only a wait that ran out
+        // is blamed on the pods.
+        Err(KubeError::HelmFailed { command, stderr })
+            if !last.is_empty()
+                && (stderr.contains("deadline exceeded") || stderr.contains("timed out")) =>
+        {
+            Err(KubeError::WaitRanOut {
+                command,
+                stderr,
+                pending: last,
+            })
+        }
+        other => other,
     }
 }
 

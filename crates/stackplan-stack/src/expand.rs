@@ -796,17 +796,22 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
         ]);
         values.deep_merge(lbc.values.clone());
         let addr = ResourceAddr::new(ResourceKind::HelmRelease, "aws-load-balancer-controller");
-        out.push(
-            Resource::new(addr.clone(), ResourceMode::Managed)
-                .attr("name", "aws-load-balancer-controller")
-                .attr("namespace", "kube-system")
-                .attr("chart", chart_value(&lbc.chart, lbc_chart))
-                .attr("values", values)
-                .attr("wait", lbc.wait)
-                .attr("chart_objects", Value::map::<&str>([]))
-                .after(&sa)
-                .from_section("[load_balancer_controller]"),
-        );
+        let release = Resource::new(addr.clone(), ResourceMode::Managed)
+            .attr("name", "aws-load-balancer-controller")
+            .attr("namespace", "kube-system")
+            .attr("chart", chart_value(&lbc.chart, lbc_chart))
+            .attr("values", values)
+            .attr("wait", lbc.wait)
+            .attr("chart_objects", Value::map::<&str>([]))
+            .after(&sa)
+            .from_section("[load_balancer_controller]");
+        // Only when set: the default is the schema's, and a plan of a stack
+        // that never mentions it shows no `timeout`.
+        let release = match &lbc.timeout {
+            Some(t) => release.attr("timeout", t.as_str()),
+            None => release,
+        };
+        out.push(release);
         addr
     });
 
@@ -832,6 +837,9 @@ pub fn expand(stack: &Stack, charts: &Charts) -> Vec<Resource> {
             .attr("chart_objects", Value::map::<&str>([]))
             .after(&sc)
             .from_section("[milvus]");
+        if let Some(t) = &m.timeout {
+            release = release.attr("timeout", t.as_str());
+        }
         if let Some(lbc) = &lbc_release {
             release = release.after(lbc);
         }

@@ -132,6 +132,7 @@ const KEY_ORDER: &[(&[&str], &[&str])] = &[
             "attu",
             "ha",
             "wait",
+            "timeout",
             "ignore",
             "resources",
             "values",
@@ -143,7 +144,14 @@ const KEY_ORDER: &[(&[&str], &[&str])] = &[
     ),
     (
         &["load_balancer_controller"],
-        &["enabled", "chart_version", "chart", "wait", "values"],
+        &[
+            "enabled",
+            "chart_version",
+            "chart",
+            "wait",
+            "timeout",
+            "values",
+        ],
     ),
     (&["kubernetes"], &["kubeconfig", "context"]),
 ];

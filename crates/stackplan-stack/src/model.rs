@@ -310,6 +310,9 @@ pub struct Milvus {
     pub resources: Option<Resources>,
     /// Wait for the release's workloads to be ready (`helm --wait`).
     pub wait: bool,
+    /// How long helm waits (`--timeout`), a Go duration: `"90s"`;
+    /// `None`: [`DEFAULT_HELM_TIMEOUT`].
+    pub timeout: Option<String>,
     /// `[milvus.values]`, deep-merged over the generated values.
     pub values: Value,
     /// `ignore = [...]`: attribute paths of the section's resource that
@@ -438,8 +441,17 @@ pub struct LoadBalancerController {
     pub chart: Chart,
     pub chart_span: Range<usize>,
     pub wait: bool,
+    /// How long helm waits (`--timeout`), a Go duration: `"90s"`;
+    /// `None`: [`DEFAULT_HELM_TIMEOUT`].
+    pub timeout: Option<String>,
     pub values: Value,
 }
+
+/// helm's `--timeout` when a release does not set `timeout` (the
+/// attribute's schema default): helm's own default is 5m; the Milvus
+/// chart's first install pulls a dozen images, so stackplan allows it
+/// twice that.
+pub const DEFAULT_HELM_TIMEOUT: &str = "10m";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KubernetesOverride {

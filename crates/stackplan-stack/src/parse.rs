@@ -194,6 +194,7 @@ fn read_stack(path: &str, root: &mut Table, p: &mut Problems) -> Option<Stack> {
             chart: default_lbc_chart(),
             chart_span: 0..0,
             wait: true,
+            timeout: None,
             values: Value::Map(BTreeMap::new()),
         })),
     };
@@ -1660,6 +1661,7 @@ fn read_milvus(mut t: Table, p: &mut Problems) -> Option<Milvus> {
     };
     let ha = t.flag(p, "ha", false);
     let wait = t.flag(p, "wait", true);
+    let timeout = read_timeout(&mut t, p);
 
     let given = t.table(p, "resources");
     let sizing = t.table(p, "sizing");
@@ -1772,6 +1774,7 @@ fn read_milvus(mut t: Table, p: &mut Problems) -> Option<Milvus> {
         ha,
         resources: resources?,
         wait,
+        timeout: timeout?,
         values,
         ignore,
     })
@@ -1787,6 +1790,7 @@ fn read_lbc(mut t: Table, p: &mut Problems) -> Option<Option<LoadBalancerControl
         crate::chart::DEFAULT_LBC_CHART_VERSION,
     );
     let wait = t.flag(p, "wait", true);
+    let timeout = read_timeout(&mut t, p);
     let values = helm_values(&mut t, p);
     t.finish(p);
     let (chart, chart_span) = chart?;
@@ -1794,8 +1798,26 @@ fn read_lbc(mut t: Table, p: &mut Problems) -> Option<Option<LoadBalancerControl
         chart,
         chart_span,
         wait,
+        timeout: timeout?,
         values,
     }))
+}
+
+/// A release's `timeout`: how long helm waits for it (`--timeout`),
+/// `Some(None)` when not given. `None` when it is invalid.
+fn read_timeout(t: &mut Table, p: &mut Problems) -> Option<Option<String>> {
+    let field = format!("{}.timeout", t.path);
+    match t.string(p, "timeout") {
+        None => Some(None),
+        Some(v) => check(
+            p,
+            &field,
+            &v,
+            rules::helm_timeout(v.get_ref()),
+            "a duration as helm's --timeout takes it: \"10m\", \"90s\", \"1h30m\"",
+        )
+        .then(|| Some(v.into_inner())),
+    }
 }
 
 fn read_kubernetes(mut t: Table, p: &mut Problems) -> Option<KubernetesOverride> {
@@ -1928,5 +1950,52 @@ mod release_version_tests {
             let text = format!("{:?}", err.problems());
             assert!(text.contains("is not an AMI release"), "{bad}: {text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod helm_timeout_tests {
+    use super::*;
+
+    const REFERENCE: &str = include_str!("../../../stacks/milvus-eks.toml");
+
+    fn with_timeout(timeout: &str) -> Result<Stack, StackError> {
+        let from = "[milvus]\n";
+        assert!(REFERENCE.contains(from));
+        let text = REFERENCE.replacen(from, &format!("{from}timeout = {timeout}\n"), 1);
+        parse("stack.toml", &text)
+    }
+
+    #[test]
+    fn a_release_waits_ten_minutes_unless_its_timeout_says_otherwise() {
+        let stack = parse("stack.toml", REFERENCE).unwrap();
+        assert_eq!(stack.milvus.as_ref().unwrap().timeout, None);
+        assert_eq!(
+            stack.load_balancer_controller.as_ref().unwrap().timeout,
+            None
+        );
+        let stack = with_timeout("\"1h30m\"").unwrap();
+        assert_eq!(stack.milvus.unwrap().timeout.as_deref(), Some("1h30m"));
+    }
+
+    #[test]
+    fn a_timeout_helm_would_refuse_or_a_typo_is_refused_naming_the_field() {
+        for (bad, why) in [
+            ("\"10\"", "needs a unit after each number"),
+            ("\"10 min\"", "needs a unit after each number"),
+            ("\"ten\"", "is not a duration"),
+            ("\"0s\"", "must be from 1s to 24h"),
+            ("\"48h\"", "must be from 1s to 24h"),
+        ] {
+            let err = with_timeout(bad).unwrap_err();
+            let text = format!("{:?}", err.problems());
+            assert!(
+                text.contains("`milvus.timeout`") && text.contains(why),
+                "{bad}: {text}"
+            );
+        }
+        let err = with_timeout("600").unwrap_err();
+        let text = format!("{:?}", err.problems());
+        assert!(text.contains("timeout"), "{text}");
     }
 }

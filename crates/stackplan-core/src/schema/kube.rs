@@ -105,6 +105,8 @@ pub static HELM_RELEASE: KindSchema = KindSchema {
         // Compared as data: the release record's values are YAML.
         A::new("values").normalize(Plain).default(EmptyMap),
         A::new("wait").default(Bool(true)),
+        // helm's `--timeout` (stackplan-stack's DEFAULT_HELM_TIMEOUT).
+        A::new("timeout").default(Str("10m")),
         A::new("atomic").default(Bool(true)),
         // The objects of the deployed revision that differ live from its
         // manifest, by object and field (stackplan-kube's chart_drift);
