@@ -491,6 +491,7 @@ async fn add_manifest_changes(
     kube: &stackplan_kube::KubeProvider,
 ) {
     let Some(charts) = &loaded.charts else { return };
+    let mut warnings = Vec::new();
     for change in &mut plan.changes {
         if change.addr.kind != stackplan_core::ResourceKind::HelmRelease
             || change.action != stackplan_core::Action::Update
@@ -503,11 +504,17 @@ async fn add_manifest_changes(
         ) else {
             continue;
         };
-        let Ok(after) =
-            super::charts::render_with_values(loaded, charts, &change.addr, values).await
-        else {
-            continue;
-        };
+        // The values diff still shows the change; say why the objects
+        // that change are missing rather than leave the reader to guess.
+        let after =
+            match super::charts::render_with_values(loaded, charts, &change.addr, values).await {
+                Ok(after) => after,
+                Err(e) => {
+                    // `e` names the release.
+                    warnings.push(format!("the objects that change are not shown: {e}"));
+                    continue;
+                }
+            };
         let namespace = loaded
             .resources
             .iter()
@@ -515,12 +522,15 @@ async fn add_manifest_changes(
             .and_then(|r| r.attrs.get("namespace"))
             .and_then(stackplan_core::Value::as_str)
             .unwrap_or("default");
-        if let Ok(objects) =
-            stackplan_kube::manifest_diff::diff_manifests(&before, &after, namespace)
-        {
-            change.manifest_changes = objects;
+        match stackplan_kube::manifest_diff::diff_manifests(&before, &after, namespace) {
+            Ok(objects) => change.manifest_changes = objects,
+            Err(e) => warnings.push(format!(
+                "{}: the objects that change are not shown: {e}",
+                change.addr
+            )),
         }
     }
+    plan.warnings.extend(warnings);
 }
 
 /// Renders a plan in the format asked for, at the default detail.
