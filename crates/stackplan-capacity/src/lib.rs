@@ -20,5 +20,5 @@ pub use cost::{CostInput, CostLine, Estimate, MskInput, NodeGroupCost, PriceSour
 pub use error::CapacityError;
 pub use fit::{FitReport, NodePool, PodRef, check_fit, eks_daemonsets};
 pub use instances::{InstanceType, Resources, instance_type};
-pub use quantity::{cpu_millis, memory_bytes};
+pub use quantity::{cpu_millis, memory_bytes, quantity};
 pub use workloads::{Extras, Workload, workloads};

@@ -5,20 +5,26 @@
 
 use crate::CapacityError;
 
-/// A quantity's value as a float of base units (cores, bytes).
-fn value(s: &str, what: &'static str) -> Result<f64, CapacityError> {
-    let bad = || CapacityError::Quantity {
-        what,
-        value: s.to_string(),
-    };
-    let t = s.trim();
-    let split = t
-        .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
-        .unwrap_or(t.len());
-    let (number, suffix) = t.split_at(split);
-    let number: f64 = number.parse().map_err(|_| bad())?;
-    let scale = match suffix {
+/// A Kubernetes quantity's value in base units (cores, bytes), as
+/// apimachinery's `ParseQuantity` reads it: a signed decimal number, then
+/// a binary suffix (Ki … Ei), a decimal one (n u m "" k M G T P E) or an
+/// exponent (e3, E-2). `None` when it is not a quantity. The one parser
+/// of the workspace: stackplan-kube compares manifests with it too.
+pub fn quantity(q: &str) -> Option<f64> {
+    let split = q
+        .char_indices()
+        .find(|(i, c)| !(c.is_ascii_digit() || *c == '.' || (*i == 0 && (*c == '+' || *c == '-'))))
+        .map_or(q.len(), |(i, _)| i);
+    let (num, suffix) = q.split_at(split);
+    let digits = num.trim_start_matches(['+', '-']);
+    if digits.is_empty() || digits == "." || digits.matches('.').count() > 1 {
+        return None;
+    }
+    let n: f64 = num.parse().ok()?;
+    let factor = match suffix {
         "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
         "m" => 1e-3,
         "k" => 1e3,
         "M" => 1e6,
@@ -26,18 +32,30 @@ fn value(s: &str, what: &'static str) -> Result<f64, CapacityError> {
         "T" => 1e12,
         "P" => 1e15,
         "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0 * 1024.0,
-        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ki" => 1024f64,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
         "Ti" => 1024f64.powi(4),
         "Pi" => 1024f64.powi(5),
         "Ei" => 1024f64.powi(6),
-        _ => return Err(bad()),
+        e if e.starts_with(['e', 'E']) => {
+            let exp: i32 = e[1..].parse().ok()?;
+            10f64.powi(exp)
+        }
+        _ => return None,
     };
-    if !number.is_finite() || number < 0.0 {
-        return Err(bad());
+    Some(n * factor)
+}
+
+/// A request's value: a quantity, and not negative.
+fn value(s: &str, what: &'static str) -> Result<f64, CapacityError> {
+    match quantity(s.trim()) {
+        Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(CapacityError::Quantity {
+            what,
+            value: s.to_string(),
+        }),
     }
-    Ok(number * scale)
 }
 
 /// A CPU quantity in millicores, rounded up as the scheduler does.

@@ -212,44 +212,10 @@ fn check_containers(path: &str, spec: &Json, problem: &mut impl FnMut(String, St
     }
 }
 
-/// A Kubernetes quantity's value (`apimachinery` `ParseQuantity`): a
-/// signed decimal number, then a binary suffix (Ki … Ei), a decimal one
-/// (n u m "" k M G T P E) or an exponent (e3, E-2).
+/// A Kubernetes quantity's value (`apimachinery` `ParseQuantity`), by
+/// the capacity crate's parser, the workspace's one.
 pub fn parse_quantity(q: &str) -> Option<f64> {
-    let split = q
-        .char_indices()
-        .find(|(i, c)| !(c.is_ascii_digit() || *c == '.' || (*i == 0 && (*c == '+' || *c == '-'))))
-        .map_or(q.len(), |(i, _)| i);
-    let (num, suffix) = q.split_at(split);
-    let digits = num.trim_start_matches(['+', '-']);
-    if digits.is_empty() || digits == "." || digits.matches('.').count() > 1 {
-        return None;
-    }
-    let n: f64 = num.parse().ok()?;
-    let factor = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024f64,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        e if e.starts_with(['e', 'E']) => {
-            let exp: i32 = e[1..].parse().ok()?;
-            10f64.powi(exp)
-        }
-        _ => return None,
-    };
-    Some(n * factor)
+    stackplan_capacity::quantity(q)
 }
 
 fn dns1123_subdomain(s: &str) -> Result<(), String> {
