@@ -8,7 +8,7 @@
 mod common;
 
 use common::workspace::{Workspace, text};
-use stackplan_testkit::Emulators;
+use stackplan_testkit::{Emulators, sorted_json};
 
 /// The run's scratch directory and the emulators' kubeconfig, which
 /// differ from run to run, as fixed words, so snapshots hold.
@@ -40,7 +40,7 @@ fn a_first_plan_says_where_it_points_in_every_format() {
 
     let json: serde_json::Value =
         serde_json::from_str(&stdout(&w, emulators, &["plan", "--json", &stack])).unwrap();
-    insta::assert_json_snapshot!("first_plan_header_json", sorted(&json["target"]));
+    insta::assert_json_snapshot!("first_plan_header_json", sorted_json(&json["target"]));
 
     let markdown = stdout(&w, emulators, &["plan", "--format", "markdown", &stack]);
     let title = markdown.split("**Plan:**").next().unwrap().to_string();
@@ -149,26 +149,4 @@ fn apply_refuses_a_saved_plan_made_in_another_account() {
         "{}",
         text(&asked)
     );
-}
-
-/// `v` with every object's keys in sorted order, so the snapshot does not
-/// depend on whether serde_json keeps insertion order: its
-/// `preserve_order` feature, which another crate of the workspace turns on
-/// when the whole workspace is built (`cargo test --workspace`), as CI does.
-fn sorted(v: &serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            serde_json::Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), sorted(&m[k])))
-                    .collect(),
-            )
-        }
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.iter().map(sorted).collect())
-        }
-        other => other.clone(),
-    }
 }

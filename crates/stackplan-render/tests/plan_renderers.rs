@@ -11,6 +11,7 @@ use stackplan_engine::{PlanRequest, PlanSettings, Planner};
 use stackplan_render::plan_json;
 use stackplan_render::plan_markdown::{self, GITHUB_COMMENT_LIMIT, MarkdownOptions};
 use stackplan_render::plan_text::{self, TextOptions};
+use stackplan_testkit::sorted_json;
 
 const STACK: &str = "milvus-demo";
 
@@ -425,7 +426,7 @@ fn every_format_says_where_the_plan_points() {
         markdown.split("**Plan:**").next().unwrap().to_string()
     );
     let json: serde_json::Value = serde_json::from_str(&plan_json::render(&plan).unwrap()).unwrap();
-    insta::assert_json_snapshot!("header_json", sorted(&json["target"]));
+    insta::assert_json_snapshot!("header_json", sorted_json(&json["target"]));
     let drift: serde_json::Value =
         serde_json::from_str(&plan_json::render_drift(&plan).unwrap()).unwrap();
     assert_eq!(drift["target"], json["target"]);
@@ -629,26 +630,4 @@ fn markdown_cuts_long_one_line_values_before_leaving_a_block_out() {
     assert_eq!(md.matches("<details>").count(), 40);
     assert!(md.contains("more characters cut to fit the comment: the full plan is in the CI log)"));
     assert!(md.contains("> **Shortened:** long values of `s3_bucket.b00`"));
-}
-
-/// `v` with every object's keys in sorted order, so the snapshot does not
-/// depend on whether serde_json keeps insertion order: its
-/// `preserve_order` feature, which another crate of the workspace turns on
-/// when the whole workspace is built (`cargo test --workspace`), as CI does.
-fn sorted(v: &serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            serde_json::Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), sorted(&m[k])))
-                    .collect(),
-            )
-        }
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.iter().map(sorted).collect())
-        }
-        other => other.clone(),
-    }
 }

@@ -318,6 +318,27 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{:x}-{micros:x}-{n}", std::process::id())
 }
 
+/// `v` with every object's keys in sorted order, at every depth: what a
+/// snapshot of JSON compares, whatever order the writer chose (serde_json's
+/// `preserve_order` is on in some builds of the workspace and not others).
+pub fn sorted_json(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            serde_json::Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted_json(&m[k])))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(sorted_json).collect())
+        }
+        other => other.clone(),
+    }
+}
+
 /// A fixture chart under `tests/fixtures/charts` (`milvus`,
 /// `aws-load-balancer-controller`).
 pub fn fixture_chart(name: &str) -> PathBuf {
