@@ -318,9 +318,23 @@ impl AwsProvider {
     /// The release a create or version update asks EKS for: a pinned one
     /// as it is, `latest` resolved for the desired version, none when the
     /// stack leaves it out (EKS's default).
+    ///
+    /// `latest` is the release this run last resolved for the node group,
+    /// when it did: an update's read of the node group has just resolved
+    /// it, and asking DescribeNodegroup and SSM again would only cost two
+    /// calls (or, with a release published in between, apply a release the
+    /// read did not compare with).
     async fn desired_release(&self, d: &Desired<'_>) -> AwsResult<Option<String>> {
         match d.opt_str("release_version")? {
             Some(LATEST) => {
+                let resolved = self
+                    .latest_ami_releases
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(d.addr).cloned());
+                if let Some(release) = resolved {
+                    return Ok(Some(release));
+                }
                 let version = d.opt_str("version")?.unwrap_or_default();
                 let live = self.live_ami_type(d).await?;
                 Ok(Some(
