@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -329,6 +330,16 @@ fn node_json(shape: &NodeShape) -> Value {
     })
 }
 
+/// A namespaced object's namespace, name and uid, when it has all three
+/// (anything the apiserver returned does).
+fn identity(meta: &ObjectMeta) -> Option<(String, String, String)> {
+    Some((
+        meta.namespace.clone()?,
+        meta.name.clone()?,
+        meta.uid.clone()?,
+    ))
+}
+
 /// Pod addresses, one per pod, from 10.0.128.0/17 (the stacks' VPC CIDR).
 #[derive(Default)]
 struct IpPool {
@@ -368,11 +379,7 @@ async fn address_load_balancers(client: &kube::Client) -> Result<(), kube::Error
             .and_then(|s| s.load_balancer.as_ref())
             .and_then(|l| l.ingress.as_ref())
             .is_some_and(|i| !i.is_empty());
-        let (Some(ns), Some(name), Some(uid)) = (
-            svc.metadata.namespace.clone(),
-            svc.metadata.name.clone(),
-            svc.metadata.uid.clone(),
-        ) else {
+        let Some((ns, name, uid)) = identity(&svc.metadata) else {
             continue;
         };
         if !is_lb || addressed {
@@ -400,11 +407,7 @@ async fn run_bound_pods(client: &kube::Client, ips: &mut IpPool) -> Result<(), k
         let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
             continue;
         };
-        let (Some(ns), Some(name), Some(uid)) = (
-            pod.metadata.namespace.clone(),
-            pod.metadata.name.clone(),
-            pod.metadata.uid.clone(),
-        ) else {
+        let Some((ns, name, uid)) = identity(&pod.metadata) else {
             continue;
         };
         let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
@@ -467,11 +470,7 @@ async fn provision_claims(client: &kube::Client) -> Result<(), kube::Error> {
         if provisioner.map(String::as_str) != Some(EBS_CSI) || spec.volume_name.is_some() {
             continue;
         }
-        let (Some(ns), Some(name), Some(uid)) = (
-            claim.metadata.namespace.clone(),
-            claim.metadata.name.clone(),
-            claim.metadata.uid.clone(),
-        ) else {
+        let Some((ns, name, uid)) = identity(&claim.metadata) else {
             continue;
         };
         let pv_name = format!("pvc-{uid}");
