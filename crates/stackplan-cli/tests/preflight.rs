@@ -9,7 +9,9 @@
 //! - an AWS endpoint that accepts connections and never answers: plan
 //!   ends, naming the endpoint, instead of hanging;
 //! - Ctrl-C during an apply: acknowledged at once with the operations in
-//!   flight, and the apply stops after them.
+//!   flight, and the apply stops after them;
+//! - Ctrl-C while apply is still planning: nothing changes and the S3
+//!   state lock is released, not left for the next run to trip over.
 //!
 //! Every network address is 127.0.0.1.
 
@@ -269,6 +271,120 @@ fn ctrl_c_during_apply_is_acknowledged_at_once_with_the_operations_in_flight() {
     assert!(all.contains("Apply interrupted"), "{all}");
     let state = std::fs::read_to_string(workspace.state()).expect("state");
     serde_json::from_str::<serde_json::Value>(&state).expect("state parses");
+}
+
+/// A real SIGINT while apply holds the S3 state lock and is still making
+/// its plan (every AWS answer slowed): apply stops before any change,
+/// says so, and releases the lock; the next apply takes it at once.
+#[test]
+fn ctrl_c_before_any_change_releases_the_s3_state_lock() {
+    let emulators = Emulators::start().expect("emulators");
+    let workspace = Workspace::new(&emulators);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = rt.block_on(emulators.aws_config());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = stackplan_testkit::unique_name("state");
+    rt.block_on(async {
+        use aws_sdk_s3::types::{
+            BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+        };
+        s3.create_bucket()
+            .bucket(&bucket)
+            .create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(stackplan_testkit::REGION))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        // The backend refuses a bucket without a public access block.
+        s3.put_public_access_block()
+            .bucket(&bucket)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let text_now = std::fs::read_to_string(workspace.stack()).unwrap();
+    let state_line = text_now
+        .lines()
+        .find(|l| l.starts_with("path = "))
+        .expect("the [state] path line")
+        .to_string();
+    workspace.edit(
+        &state_line,
+        &format!(
+            "backend = \"s3\"\nbucket = \"{bucket}\"\nkey = \"milvus-local.json\"\nregion = \"{}\"",
+            stackplan_testkit::REGION
+        ),
+    );
+    let lock_held = || {
+        rt.block_on(
+            s3.head_object()
+                .bucket(&bucket)
+                .key("milvus-local.json.lock")
+                .send(),
+        )
+        .is_ok()
+    };
+
+    let proxy = SlowProxy::start(&emulators, workspace.dir.path(), 300);
+    let mut apply = workspace
+        .command(&emulators, &["apply", "--yes", "stack.toml"])
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apply");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lock_held() {
+        assert!(
+            apply.try_wait().unwrap().is_none(),
+            "apply ended before taking the lock"
+        );
+        assert!(Instant::now() < deadline, "apply never took the lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &apply.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let out = apply.wait_with_output().expect("apply");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        words(&stderr).contains("apply interrupted before any change: the state lock is released"),
+        "{stderr}"
+    );
+    assert!(!lock_held(), "the lock is still there: {stderr}");
+    // Nothing was made: no state was written and moto has no VPC of it.
+    let state = rt.block_on(
+        s3.head_object()
+            .bucket(&bucket)
+            .key("milvus-local.json")
+            .send(),
+    );
+    assert!(state.is_err(), "a state was written: {stderr}");
+
+    // The stack plans as if the interrupted run had never been.
+    let plan = workspace.run(&emulators, &["plan", "stack.toml"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
 }
 
 /// `tests/harness/fault_proxy.py` in front of moto with a delay on every

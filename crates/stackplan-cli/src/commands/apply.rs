@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 use miette::{IntoDiagnostic, miette};
@@ -240,22 +241,43 @@ async fn execute(source: Source, run: Run<'_>) -> miette::Result<Outcome> {
         .lock(&new_lock_info(operation))
         .await
         .map_err(state_error)?;
-    let result = locked(Locked {
-        source: &source,
-        loaded: &loaded,
-        bytes: &bytes,
-        settings,
-        yes,
-        mode,
-        registry,
-        store: store.as_ref(),
-        target: target.as_ref(),
-    })
-    .await;
+    // From here to the first change, a Ctrl-C (while the plan is made, or
+    // at the question) stops the run and releases the lock: without this,
+    // SIGINT's default action ended the process holding it, and an S3 lock
+    // then blocked every run until it went stale. Once changes start,
+    // `InterruptWatch` answers Ctrl-C instead.
+    let changing = AtomicBool::new(false);
+    let result = tokio::select! {
+        result = locked(Locked {
+            source: &source,
+            loaded: &loaded,
+            bytes: &bytes,
+            settings,
+            yes,
+            mode,
+            registry,
+            store: store.as_ref(),
+            target: target.as_ref(),
+            changing: &changing,
+        }) => result,
+        () = interrupted_before_changes(&changing) => Err(miette!(
+            help = "nothing was changed; run it again when ready",
+            "{operation} interrupted before any change: the state lock is released"
+        )),
+    };
     let unlocked = store.unlock().await.map_err(state_error);
     let outcome = result?;
     unlocked?;
     Ok(outcome)
+}
+
+/// Resolves at a Ctrl-C that comes before any change; once `changing`
+/// is set, never (`InterruptWatch` has the signal then).
+async fn interrupted_before_changes(changing: &AtomicBool) {
+    if tokio::signal::ctrl_c().await.is_ok() && !changing.load(Ordering::SeqCst) {
+        return;
+    }
+    std::future::pending::<()>().await;
 }
 
 /// Everything the part of an apply under the state lock works with.
@@ -271,6 +293,9 @@ struct Locked<'a> {
     /// The account and region, when acting on AWS (not in fake-provider
     /// tests).
     target: Option<&'a Target>,
+    /// Set just before the first change: a Ctrl-C from then on is
+    /// `InterruptWatch`'s.
+    changing: &'a AtomicBool,
 }
 
 async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
@@ -284,6 +309,7 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
         registry,
         store,
         target,
+        changing,
     } = ctx;
     let state = store.read().await.map_err(state_error)?;
     if let Some(t) = target {
@@ -379,7 +405,12 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
             Mode::Apply => "Apply these changes?",
             Mode::Destroy => "Destroy every resource of this stack?",
         };
-        if !confirm(question, yes)? {
+        // On a blocking thread: the Ctrl-C watch runs on this task, and a
+        // read of stdin here would keep it from ever seeing the signal.
+        let confirmed = tokio::task::spawn_blocking(move || confirm(question, yes))
+            .await
+            .into_diagnostic()??;
+        if !confirmed {
             progress.line("Cancelled: nothing was changed.");
             return Ok(Outcome::Clean);
         }
@@ -393,14 +424,15 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
         doc.account = Some(t.account.clone());
         doc.region = Some(t.region.clone());
     }
+    let stop = StopFlag::new();
+    changing.store(true, Ordering::SeqCst);
+    let signals = InterruptWatch::start(stop.clone(), progress.notices());
     if first {
         // Written before the first create: an apply stopped at any moment
         // leaves a state, so the next one takes back what this one made
         // (tagged as this stack's) without `--adopt`.
         doc.serial = store.write(&doc).await.map_err(state_error)?;
     }
-    let stop = StopFlag::new();
-    let signals = InterruptWatch::start(stop.clone(), progress.notices());
     let apply_settings = ApplySettings {
         parallelism: settings.parallelism,
         ..ApplySettings::default()
