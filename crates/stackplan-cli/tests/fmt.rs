@@ -78,6 +78,15 @@ fn the_reference_stack_is_formatted_as_shipped() {
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
+/// The demo's stack too: what users copy first should be what fmt writes.
+#[test]
+fn the_local_stack_is_formatted_as_shipped() {
+    let local = std::fs::read_to_string(common::repo_root().join("stacks/milvus-local.toml"))
+        .expect("stacks/milvus-local.toml");
+    let run = Scratch::with_stack(&local).run(&["fmt", "--check", "stack.toml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
 #[test]
 fn check_fails_naming_the_file_and_changes_nothing() {
     let scratch = Scratch::with_stack(&shuffled());
