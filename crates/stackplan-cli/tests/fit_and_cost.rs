@@ -31,7 +31,7 @@ fn the_plan_prices_the_stack_and_warns_when_the_pods_outgrow_the_node_group() {
         "the node group priced by its type and count: {out}"
     );
     assert!(
-        !String::from_utf8_lossy(&plan.stderr).contains("will not schedule"),
+        !String::from_utf8_lossy(&plan.stderr).contains("fit:"),
         "{}",
         text(&plan)
     );
@@ -99,7 +99,7 @@ fn the_plan_prices_the_stack_and_warns_when_the_pods_outgrow_the_node_group() {
     let err = String::from_utf8_lossy(&small.stderr);
     assert!(
         err.contains(
-            "fit: 4 pods will not schedule (Pending) on the node groups (1 x m6i.2xlarge)"
+            "fit: the pods do not fit the node groups (1 x m6i.2xlarge): packed largest first, 4 pods stay Pending: "
         ) && err.contains("Deployment milvus/demo-milvus-mixcoord (2 pods")
             && err.contains("Deployment milvus/demo-milvus-proxy (2 pods"),
         "{}",

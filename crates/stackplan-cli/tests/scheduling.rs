@@ -208,7 +208,9 @@ fn the_scheduler_agrees_with_the_fit_check_and_a_wait_names_the_pods_it_could_no
         .find(|l| l.starts_with("warning: fit: "))
         .unwrap_or_else(|| panic!("no fit warning: {}", text(&plan)));
     assert!(
-        warning.contains("4 pods will not schedule (Pending) on the node groups (1 x m6i.2xlarge)"),
+        warning.contains(
+            "the pods do not fit the node groups (1 x m6i.2xlarge): packed largest first, 4 pods stay Pending: "
+        ),
         "{warning}"
     );
     let (fit_cpu, fit_memory) = requested_in_all(warning);

@@ -200,10 +200,11 @@ fn state_input(
     }
 }
 
-/// `fit: 4 pods will not schedule on the node groups (1 x m6i.2xlarge):
-/// Deployment milvus/demo-milvus-mixcoord (2 pods, 2.5 vCPU, 3.5 GiB
-/// each), ...; they request 14 vCPU, 35.0 GiB, the nodes leave 7.785
-/// vCPU, 31.0 GiB after EKS's reservation and DaemonSets`.
+/// `fit: the pods do not fit the node groups (1 x m6i.2xlarge): packed
+/// largest first, 4 stay Pending: Deployment milvus/demo-milvus-mixcoord
+/// (2 pods, 2.5 vCPU, 3.5 GiB each), ...; the pods request 14 vCPU, 35.0
+/// GiB in all, ...`. Which pods the scheduler leaves Pending depends on
+/// the order they come in (see `stackplan_capacity::fit`).
 fn pending_warning(stack: &Stack, fit: &FitReport) -> String {
     let mut by_workload: BTreeMap<&str, (u32, String)> = BTreeMap::new();
     for p in &fit.pending {
@@ -221,10 +222,11 @@ fn pending_warning(stack: &Stack, fit: &FitReport) -> String {
         .map(|p| format!("{} x {}", p.nodes, p.instance_type))
         .collect();
     format!(
-        "fit: {} pod{} will not schedule (Pending) on the node groups ({}): {}; the pods request {} in all, the nodes leave them {} after EKS's reservation and DaemonSets. Raise `desired` or the instance type.",
+        "fit: the pods do not fit the node groups ({}): packed largest first, {} pod{} stay{} Pending: {}; the pods request {} in all, the nodes leave them {} after EKS's reservation and DaemonSets. Raise `desired` or the instance type.",
+        groups.join(", "),
         fit.pending.len(),
         if fit.pending.len() == 1 { "" } else { "s" },
-        groups.join(", "),
+        if fit.pending.len() == 1 { "s" } else { "" },
         pods.join(", "),
         fit.requested,
         fit.available
