@@ -237,6 +237,12 @@ async fn execute(source: Source, run: Run<'_>) -> miette::Result<Outcome> {
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
     };
+    // Listening from before the lock is taken (a signal stream installs
+    // its handler when made, and keeps what arrives until read): no
+    // Ctrl-C from here on takes SIGINT's default action, which would end
+    // the process holding the lock.
+    let interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .into_diagnostic()?;
     store
         .lock(&new_lock_info(operation))
         .await
@@ -248,6 +254,13 @@ async fn execute(source: Source, run: Run<'_>) -> miette::Result<Outcome> {
     // `InterruptWatch` answers Ctrl-C instead.
     let changing = AtomicBool::new(false);
     let result = tokio::select! {
+        // The signal first: a Ctrl-C that comes with the answer to the
+        // question is not lost to the apply it meant to stop.
+        biased;
+        () = interrupted_before_changes(interrupts, &changing) => Err(miette!(
+            help = "nothing was changed; run it again when ready",
+            "{operation} interrupted before any change: the state lock is released"
+        )),
         result = locked(Locked {
             source: &source,
             loaded: &loaded,
@@ -260,10 +273,6 @@ async fn execute(source: Source, run: Run<'_>) -> miette::Result<Outcome> {
             target: target.as_ref(),
             changing: &changing,
         }) => result,
-        () = interrupted_before_changes(&changing) => Err(miette!(
-            help = "nothing was changed; run it again when ready",
-            "{operation} interrupted before any change: the state lock is released"
-        )),
     };
     let unlocked = store.unlock().await.map_err(state_error);
     let outcome = result?;
@@ -272,10 +281,15 @@ async fn execute(source: Source, run: Run<'_>) -> miette::Result<Outcome> {
 }
 
 /// Resolves at a Ctrl-C that comes before any change; once `changing`
-/// is set, never (`InterruptWatch` has the signal then).
-async fn interrupted_before_changes(changing: &AtomicBool) {
-    if tokio::signal::ctrl_c().await.is_ok() && !changing.load(Ordering::SeqCst) {
-        return;
+/// is set, never (`InterruptWatch`, listening by then, has the signal).
+async fn interrupted_before_changes(
+    mut interrupts: tokio::signal::unix::Signal,
+    changing: &AtomicBool,
+) {
+    while interrupts.recv().await.is_some() {
+        if !changing.load(Ordering::SeqCst) {
+            return;
+        }
     }
     std::future::pending::<()>().await;
 }
@@ -405,11 +419,17 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
             Mode::Apply => "Apply these changes?",
             Mode::Destroy => "Destroy every resource of this stack?",
         };
-        // On a blocking thread: the Ctrl-C watch runs on this task, and a
-        // read of stdin here would keep it from ever seeing the signal.
-        let confirmed = tokio::task::spawn_blocking(move || confirm(question, yes))
+        // On a thread of its own, never joined: the Ctrl-C watch runs on
+        // this task, which a read of stdin here would block; and a
+        // runtime waits for its blocking tasks when dropped, which would
+        // hang an interrupted run until Enter.
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = answer.send(confirm(question, yes));
+        });
+        let confirmed = answered
             .await
-            .into_diagnostic()??;
+            .map_err(|_| miette!("the confirmation prompt ended without an answer"))??;
         if !confirmed {
             progress.line("Cancelled: nothing was changed.");
             return Ok(Outcome::Clean);
@@ -425,8 +445,10 @@ async fn locked(ctx: Locked<'_>) -> miette::Result<Outcome> {
         doc.region = Some(t.region.clone());
     }
     let stop = StopFlag::new();
-    changing.store(true, Ordering::SeqCst);
+    // The watch listens before the hand-over, so no Ctrl-C falls between
+    // the two; one that both see ends the run here, before any change.
     let signals = InterruptWatch::start(stop.clone(), progress.notices());
+    changing.store(true, Ordering::SeqCst);
     if first {
         // Written before the first create: an apply stopped at any moment
         // leaves a state, so the next one takes back what this one made
