@@ -1,6 +1,7 @@
 //! Addresses, values, resource kinds and the shared vocabulary of stackplan; types and traits only, no IO.
 
 mod addr;
+pub mod duration;
 mod error;
 mod plan;
 mod provider;

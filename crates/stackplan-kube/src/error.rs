@@ -75,9 +75,10 @@ pub enum KubeError {
     HelmFailed { command: String, stderr: String },
     /// helm's wait ran out while pods of the release were still Pending.
     #[error(
-        "`{command}` failed: {stderr}\n{} of the release's pods were still Pending when the wait ran out:\n{}\nhint: pods the scheduler cannot place need room on the nodes: raise the node group's `desired` or choose a larger `instance_type` (`stackplan plan` warns when the pods will not fit); a longer `timeout` helps only pods that are slow to start",
+        "`{command}` failed: {stderr}\n{} of the release's pods were still Pending when the wait ran out:\n{}\nhint: {}",
         pending.len(),
-        pending.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+        pending.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"),
+        crate::pending::wait_hint(pending)
     )]
     WaitRanOut {
         command: String,

@@ -27,6 +27,9 @@ pub struct PendingPod {
     /// The scheduler's message when it could not place the pod, else what
     /// the pod waits for.
     pub reason: String,
+    /// The scheduler could not place it (`PodScheduled=False`): a matter
+    /// of room on the nodes, not of the pod's start.
+    pub unschedulable: bool,
 }
 
 impl std::fmt::Display for PendingPod {
@@ -36,9 +39,10 @@ impl std::fmt::Display for PendingPod {
 }
 
 /// The release's pods right now, and those of them still Pending, sorted by
-/// name. `None` when some pod is being deleted: a wait that ran out is
-/// being rolled back or uninstalled, and what the pods said before is the
-/// answer, not what is left of them.
+/// name. `None` when there is nothing to learn: no pods (not made yet, or
+/// already removed by a rollback), or some being deleted (a wait that ran
+/// out is being rolled back or uninstalled, and what the pods said before
+/// is the answer, not what is left of them).
 pub async fn pending_pods(
     client: &kube::Client,
     namespace: &str,
@@ -58,9 +62,10 @@ pub async fn pending_pods(
             }
         }
     }
-    if pods
-        .values()
-        .any(|p| p.metadata.deletion_timestamp.is_some())
+    if pods.is_empty()
+        || pods
+            .values()
+            .any(|p| p.metadata.deletion_timestamp.is_some())
     {
         return Ok(None);
     }
@@ -72,22 +77,42 @@ pub async fn pending_pods(
                 (phase == "Pending").then(|| PendingPod {
                     pod: format!("{namespace}/{name}"),
                     reason: pending_reason(pod),
+                    unschedulable: unscheduled(pod).is_some(),
                 })
             })
             .collect(),
     ))
 }
 
-fn pending_reason(pod: &Pod) -> String {
-    let conditions = pod
-        .status
+/// The pod's `PodScheduled=False` condition, when the scheduler could not
+/// place it.
+fn unscheduled(pod: &Pod) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
+    pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_deref())
-        .unwrap_or_default();
-    let unscheduled = conditions
+        .unwrap_or_default()
         .iter()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False");
-    if let Some(c) = unscheduled {
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+}
+
+/// What `WaitRanOut` advises for these pods: room on the nodes when the
+/// scheduler could not place some, else a look at why placed pods did not
+/// start (an image pull, a failing probe).
+pub fn wait_hint(pending: &[PendingPod]) -> String {
+    if pending.iter().any(|p| p.unschedulable) {
+        return "pods the scheduler cannot place need room on the nodes: raise the node group's `desired` or choose a larger `instance_type` (`stackplan plan` warns when the pods will not fit); a longer `timeout` helps only pods that are slow to start".into();
+    }
+    let (namespace, name) = pending
+        .first()
+        .and_then(|p| p.pod.split_once('/'))
+        .unwrap_or_default();
+    format!(
+        "the pods were placed but did not start: `kubectl -n {namespace} describe pod {name}` shows why (an image pull, a failing probe); a longer `timeout` helps pods that are only slow to start"
+    )
+}
+
+fn pending_reason(pod: &Pod) -> String {
+    if let Some(c) = unscheduled(pod) {
         return c
             .message
             .clone()
@@ -164,11 +189,27 @@ mod tests {
             .map(|i| PendingPod {
                 pod: format!("milvus/p{i}"),
                 reason: "r".into(),
+                unschedulable: true,
             })
             .collect();
         assert_eq!(
             summary(&pending),
             "waiting: 5 pods Pending: milvus/p0 (r); milvus/p1 (r); milvus/p2 (r); and 2 more"
+        );
+    }
+
+    #[test]
+    fn the_hint_is_about_room_only_when_the_scheduler_could_not_place_a_pod() {
+        let pod = |unschedulable| PendingPod {
+            pod: "milvus/demo-milvus-proxy-0".into(),
+            reason: "r".into(),
+            unschedulable,
+        };
+        assert!(wait_hint(&[pod(false), pod(true)]).contains("need room on the nodes"));
+        let started = wait_hint(&[pod(false)]);
+        assert!(
+            started.contains("kubectl -n milvus describe pod demo-milvus-proxy-0"),
+            "{started}"
         );
     }
 }

@@ -448,6 +448,12 @@ async fn upgrade_watching_pods(
     watch: &PodWatch<'_>,
 ) -> Result<(), KubeError> {
     let PodWatch { client, req, phase } = *watch;
+    // What the pods say once helm's wait has run out is the rollback's
+    // doing, not the answer: looks after the deadline are not kept.
+    let wait = stackplan_core::duration::duration_secs(upgrade.timeout)
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(600));
+    let deadline = tokio::time::Instant::now() + wait;
     let run = helm.upgrade(upgrade, access);
     tokio::pin!(run);
     let mut last: Vec<crate::pending::PendingPod> = Vec::new();
@@ -456,9 +462,9 @@ async fn upgrade_watching_pods(
             outcome = &mut run => break outcome,
             () = tokio::time::sleep(PENDING_POLL) => {
                 // A failed look is no reason to stop helm: the next may work.
-                if let Ok(Some(now)) =
-                    crate::pending::pending_pods(client, upgrade.namespace, upgrade.release).await
-                {
+                let looked =
+                    crate::pending::pending_pods(client, upgrade.namespace, upgrade.release).await;
+                if let (Ok(Some(now)), true) = (looked, tokio::time::Instant::now() < deadline) {
                     if now != last && !now.is_empty() {
                         emit(req.events, req.addr, phase, &crate::pending::summary(&now));
                     }

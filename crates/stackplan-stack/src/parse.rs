@@ -1814,7 +1814,7 @@ fn read_timeout(t: &mut Table, p: &mut Problems) -> Option<Option<String>> {
             &field,
             &v,
             rules::helm_timeout(v.get_ref()),
-            "a duration as helm's --timeout takes it: \"10m\", \"90s\", \"1h30m\"",
+            "a duration as helm's --timeout takes it: \"90s\", \"5m\", \"2m30s\"",
         )
         .then(|| Some(v.into_inner())),
     }
@@ -1974,18 +1974,19 @@ mod helm_timeout_tests {
             stack.load_balancer_controller.as_ref().unwrap().timeout,
             None
         );
-        let stack = with_timeout("\"1h30m\"").unwrap();
-        assert_eq!(stack.milvus.unwrap().timeout.as_deref(), Some("1h30m"));
+        let stack = with_timeout("\"2m30s\"").unwrap();
+        assert_eq!(stack.milvus.unwrap().timeout.as_deref(), Some("2m30s"));
     }
 
     #[test]
     fn a_timeout_helm_would_refuse_or_a_typo_is_refused_naming_the_field() {
         for (bad, why) in [
-            ("\"10\"", "needs a unit after each number"),
-            ("\"10 min\"", "needs a unit after each number"),
+            ("\"10\"", "needs a unit after each whole number"),
+            ("\"10 min\"", "needs a unit after each whole number"),
             ("\"ten\"", "is not a duration"),
-            ("\"0s\"", "must be from 1s to 24h"),
-            ("\"48h\"", "must be from 1s to 24h"),
+            ("\"0s\"", "must be from 1s to 10m"),
+            ("\"11m\"", "must be from 1s to 10m"),
+            ("\"1.5h\"", "needs a unit after each whole number"),
         ] {
             let err = with_timeout(bad).unwrap_err();
             let text = format!("{:?}", err.problems());

@@ -12,42 +12,19 @@ fn fail<T>(msg: impl Into<String>) -> Result<T, String> {
     Err(msg.into())
 }
 
-/// How long helm waits (`--timeout`): a Go duration as helm parses it
-/// (`time.ParseDuration`), in the units a wait is measured in: `90s`,
-/// `10m`, `1h30m`. At least a second, at most a day: helm takes longer
-/// values, but a wait that long is a typo.
+/// How long helm waits (`--timeout`): a duration as helm parses it
+/// (`stackplan_core::duration`), from 1s to 10m. The ceiling is the EKS
+/// token's: helm gets one token for its whole run (stackplan-kube's
+/// `helm_session`), which EKS accepts for 15 minutes from its signing
+/// (aws-iam-authenticator, behind EKS's token review; `token::
+/// TOKEN_LIFETIME`), and a wait that runs out is followed by the rollback
+/// in the same run; past the 15 minutes the cluster answers 401.
 pub(crate) fn helm_timeout(text: &str) -> Rule {
-    let mut total = 0u64;
-    let mut rest = text;
-    if rest.is_empty() {
-        return fail("is empty");
-    }
-    while !rest.is_empty() {
-        let digits = rest.chars().take_while(char::is_ascii_digit).count();
-        if digits == 0 {
-            return fail(format!(
-                "is not a duration like \"10m\" or \"90s\": `{text}`"
-            ));
-        }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("is too long: `{text}`"))?;
-        rest = &rest[digits..];
-        let unit = match rest.chars().next() {
-            Some('h') => 3600,
-            Some('m') => 60,
-            Some('s') => 1,
-            _ => {
-                return fail(format!(
-                    "needs a unit after each number, h, m or s: `{text}`"
-                ));
-            }
-        };
-        rest = &rest[1..];
-        total = total.saturating_add(n.saturating_mul(unit));
-    }
-    if !(1..=86_400).contains(&total) {
-        return fail(format!("must be from 1s to 24h, not `{text}`"));
+    let secs = stackplan_core::duration::duration_secs(text)?;
+    if !(1..=600).contains(&secs) {
+        return fail(format!(
+            "must be from 1s to 10m (helm's EKS token lasts 15 minutes, rollback included), not `{text}`"
+        ));
     }
     Ok(())
 }

@@ -284,7 +284,8 @@ impl AwsProvider {
     }
 
     /// The newest AMI release for `version` and the node group's AMI type
-    /// (the live one, else the one EKS gives a new node group), remembered
+    /// (the stack's, else the live one, else the one EKS gives a new node
+    /// group), remembered
     /// for `plan_change` to show in place of `latest`.
     async fn resolve_latest_release(
         &self,
@@ -297,9 +298,11 @@ impl AwsProvider {
             .ok()
             .and_then(|t| t.into_iter().next())
             .unwrap_or_default();
-        let ami_type = match (live_ami_type, d.opt_str("ami_type")?) {
-            (Some(live), _) => live.to_string(),
-            (None, Some(wanted)) => wanted.to_string(),
+        // The stack's AMI type when it names one: a change of it replaces
+        // the node group, and the new one runs the new family's release.
+        let ami_type = match (d.opt_str("ami_type")?, live_ami_type) {
+            (Some(wanted), _) => wanted.to_string(),
+            (None, Some(live)) => live.to_string(),
             (None, None) => ami_release::default_ami_type(version, &instance_type).to_string(),
         };
         let latest = self
