@@ -105,4 +105,25 @@ fn the_plan_prices_the_stack_and_warns_when_the_pods_outgrow_the_node_group() {
         "{}",
         text(&small)
     );
+    // In CI the plan is a pull request's comment and stderr only the job's
+    // log: the warning goes into the Markdown and the JSON as well.
+    let md = w.run(&emulators, &["plan", "--format", "markdown", &stack]);
+    assert_eq!(md.status.code(), Some(0), "{}", text(&md));
+    let comment = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        comment.contains("> [!WARNING]\n")
+            && comment.contains("\n> - fit: the pods do not fit the node groups (1 x m6i.2xlarge)"),
+        "{}",
+        text(&md)
+    );
+    let json = w.run(&emulators, &["plan", "--json", &stack]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        doc["warnings"]
+            .as_array()
+            .is_some_and(|ws| ws.iter().any(|w| w
+                .as_str()
+                .is_some_and(|w| w.starts_with("fit: the pods do not fit")))),
+        "{doc:#}"
+    );
 }

@@ -77,7 +77,16 @@ fn a_query_node_memory_change_plans_as_a_change_to_its_deployment_with_the_field
             && out.contains("~ Deployment milvus/demo-milvus-querynode"),
         "{out}"
     );
-    for run in [&plan, &human] {
+    // The pull request's comment: one collapsible block per object.
+    let md = w.run(&emulators, &["plan", "--format", "markdown", &stack]);
+    let out = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        out.contains(
+            "<details><summary><code>~ Deployment milvus/demo-milvus-querynode</code></summary>"
+        ) && out.contains(".resources.limits.memory: 8Gi -> 16Gi"),
+        "{out}"
+    );
+    for run in [&plan, &human, &md] {
         assert!(!text(run).contains(PASSWORD), "the SCRAM password shown");
     }
 }

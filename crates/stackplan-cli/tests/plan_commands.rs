@@ -44,6 +44,23 @@ fn show_renders_a_saved_plan_as_text() {
     insta::assert_snapshot!(run.stdout);
 }
 
+#[test]
+fn show_prints_a_saved_plans_warnings_on_stderr_as_plan_did() {
+    let scratch = Scratch::with_stack(&reference_stack());
+    let path = saved_plan(&scratch);
+    let mut plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    plan["warnings"] = serde_json::json!(["fit: the pods do not fit the node groups"]);
+    std::fs::write(&path, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+    let run = scratch.run(&["show", "plan.json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "warning: fit: the pods do not fit the node groups\n"
+    );
+    assert!(!run.stdout.contains("fit:"), "stdout stays the plan");
+}
+
 /// The reference stack's first plan (a create of everything) was 906
 /// lines before issue 16: policy documents in JSON, values in YAML, a
 /// comment line and a reason per resource. By default it must be under

@@ -143,6 +143,7 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
                 manifest_changes: &c.manifest_changes,
             })
             .collect(),
+        warnings: &plan.warnings,
         cost: plan.cost.as_ref().map(|c| Cost {
             prices_as_of: &c.prices_as_of,
             source: &c.source,

@@ -187,6 +187,18 @@ fn details(r: &ResourceView, detail: Detail, caps: &[Option<usize>]) -> String {
     out
 }
 
+/// The plan's warnings as a GitHub alert, in the head so that a
+/// comment cut for length still carries them: in CI they are otherwise
+/// only on the job's stderr, where a reviewer does not look.
+fn warnings(warnings: &[String]) -> String {
+    let mut out = String::from("> [!WARNING]\n");
+    for w in warnings {
+        let _ = writeln!(out, "> - {}", html(w).replace('\n', "\n>   "));
+    }
+    out.push('\n');
+    out
+}
+
 /// The Reason cell: why, preceded by the paths an update or a replacement
 /// changes when they say more than the attributes the reason names
 /// (`values.queryNode.replicas`, not just `values`).
@@ -298,6 +310,9 @@ pub fn render(plan: &Plan, opts: MarkdownOptions) -> String {
         pieces.push("\n".into());
     } else {
         pieces.push("No changes: the live resources match the stack.\n\n".into());
+    }
+    if !plan.warnings.is_empty() {
+        pieces.push(warnings(&plan.warnings));
     }
     if let Some(est) = &plan.cost {
         pieces.push(crate::cost::markdown(est));

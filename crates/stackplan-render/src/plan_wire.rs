@@ -17,6 +17,10 @@ pub struct PlanDoc<'a> {
     pub summary: Summary,
     pub basis: Basis<'a>,
     pub resource_changes: Vec<ResourceChange<'a>>,
+    /// What the plan warns of (pods that will not fit, advice about the
+    /// stack), in the order it printed them on stderr; absent when none.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub warnings: &'a [String],
     /// The monthly estimate, when the plan priced the stack.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<Cost<'a>>,

@@ -631,3 +631,74 @@ fn markdown_cuts_long_one_line_values_before_leaving_a_block_out() {
     assert!(md.contains("more characters cut to fit the comment: the full plan is in the CI log)"));
     assert!(md.contains("> **Shortened:** long values of `s3_bucket.b00`"));
 }
+
+/// `busy_plan` with what the CLI adds once the charts are rendered: the
+/// objects the values change alters, and the plan's warnings.
+fn rendered(mut plan: Plan) -> Plan {
+    let release = plan
+        .changes
+        .iter_mut()
+        .find(|c| c.addr == a(K::HelmRelease, "milvus"))
+        .expect("the release changes in busy_plan");
+    release.manifest_changes = vec![stackplan_core::ManifestChange {
+        kind: "Deployment".into(),
+        namespace: "milvus".into(),
+        name: "demo-milvus-querynode".into(),
+        action: "change".into(),
+        fields: vec![stackplan_core::ManifestField {
+            path: "spec.replicas".into(),
+            before: Some("1".into()),
+            after: Some("2".into()),
+        }],
+    }];
+    plan.warnings = vec![
+        "fit: the pods do not fit the node groups (1 x m6i.2xlarge): packed largest first, \
+         2 pods stay Pending: Deployment milvus/demo-milvus-proxy (2 pods x 2 CPU, 8Gi)"
+            .into(),
+        "helm_release.attu: Attu is internet-facing without <TLS>".into(),
+    ];
+    plan
+}
+
+#[test]
+fn markdown_shows_each_object_a_release_change_alters_in_its_own_block() {
+    let md = plan_markdown::render(&rendered(busy_plan()), MarkdownOptions::default());
+    assert!(
+        md.contains(
+            "<details><summary><code>~ Deployment milvus/demo-milvus-querynode</code></summary>\n\n\
+             ```\nspec.replicas: 1 -> 2\n```\n\n</details>"
+        ),
+        "{md}"
+    );
+}
+
+#[test]
+fn warnings_reach_the_json_and_the_head_of_a_markdown_comment_even_when_cut() {
+    let plan = rendered(busy_plan());
+    let doc: serde_json::Value = serde_json::from_str(&plan_json::render(&plan).unwrap()).unwrap();
+    assert_eq!(
+        doc["warnings"],
+        serde_json::json!(plan.warnings),
+        "in the order printed"
+    );
+    // A comment cut to a few thousand characters still warns: the alert is
+    // in the head, before the blocks that are shortened or left out.
+    let md = plan_markdown::render(
+        &plan,
+        MarkdownOptions {
+            limit: 2_500,
+            ..MarkdownOptions::default()
+        },
+    );
+    assert!(
+        md.contains("> [!WARNING]\n> - fit: the pods do not fit the node groups (1 x m6i.2xlarge)")
+            && md.contains("> - helm_release.attu: Attu is internet-facing without &lt;TLS&gt;\n"),
+        "{md}"
+    );
+    assert!(md.find("[!WARNING]") < md.find("### "), "{md}");
+    // No warnings, no alert and no field.
+    let quiet = busy_plan();
+    assert!(!plan_markdown::render(&quiet, MarkdownOptions::default()).contains("[!WARNING]"));
+    let doc: serde_json::Value = serde_json::from_str(&plan_json::render(&quiet).unwrap()).unwrap();
+    assert!(doc.get("warnings").is_none(), "{doc:#}");
+}

@@ -384,26 +384,31 @@ pub struct PlanCtx<'a> {
 }
 
 /// Advice about the stack itself (a role with AmazonS3FullAccess, Attu
-/// internet-facing without TLS): on stderr, so stdout stays the plan.
-pub fn warn(loaded: &super::Loaded) {
-    for w in stackplan_aws::plan_warnings(&loaded.resources) {
-        eprintln!("warning: {}: {}", w.addr, w.message);
-    }
-    for w in stackplan_stack::warnings(&loaded.stack) {
+/// internet-facing without TLS), printed on stderr, so stdout stays the
+/// plan, and returned for the plan to carry into JSON and Markdown.
+pub fn warn(loaded: &super::Loaded) -> Vec<String> {
+    let advice: Vec<String> = stackplan_aws::plan_warnings(&loaded.resources)
+        .into_iter()
+        .map(|w| format!("{}: {}", w.addr, w.message))
+        .chain(stackplan_stack::warnings(&loaded.stack))
+        .collect();
+    for w in &advice {
         eprintln!("warning: {w}");
     }
+    advice
 }
 
 /// Makes the plan for the stack at `path`: its charts read and rendered
 /// and the objects checked first, so a release the API server would
 /// refuse fails here, before anything is read live or created.
 pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
-    let loaded = if ctx.drift_only {
-        super::load_with_charts(path, ctx.charts).await?
+    // Printed now, before anything slow or fallible; the plan keeps them.
+    let (loaded, advice) = if ctx.drift_only {
+        (super::load_with_charts(path, ctx.charts).await?, Vec::new())
     } else {
         let loaded = super::charts::load_checked(path, ctx.charts).await?;
-        warn(&loaded);
-        loaded
+        let advice = warn(&loaded);
+        (loaded, advice)
     };
     let bytes = std::fs::read(path)
         .into_diagnostic()
@@ -475,6 +480,7 @@ pub async fn make_plan(path: &Path, ctx: PlanCtx<'_>) -> miette::Result<Plan> {
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
+    plan.warnings.splice(0..0, advice);
     Ok(plan)
 }
 

@@ -69,6 +69,11 @@ pub fn run(args: &ShowArgs) -> miette::Result<Outcome> {
     } else {
         args.format.unwrap_or(PlanFormat::Text)
     };
+    // As `plan` printed them when it made the plan: on stderr, so stdout
+    // stays the plan (JSON and Markdown carry them as well).
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
     output::emit(
         &render_with(
             &plan,
