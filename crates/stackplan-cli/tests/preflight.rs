@@ -284,42 +284,8 @@ fn ctrl_c_before_any_change_releases_the_s3_state_lock() {
         .enable_all()
         .build()
         .unwrap();
-    let config = rt.block_on(emulators.aws_config());
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
-    let bucket = stackplan_testkit::unique_name("state");
-    rt.block_on(async {
-        use aws_sdk_s3::types::{
-            BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-        };
-        s3.create_bucket()
-            .bucket(&bucket)
-            .create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(stackplan_testkit::REGION))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        // The backend refuses a bucket without a public access block.
-        s3.put_public_access_block()
-            .bucket(&bucket)
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-    });
+    // The backend refuses a bucket without a public access block.
+    let (s3, bucket) = rt.block_on(emulators.new_bucket("state", true));
     let text_now = std::fs::read_to_string(workspace.stack()).unwrap();
     let state_line = text_now
         .lines()

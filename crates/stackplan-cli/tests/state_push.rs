@@ -345,50 +345,13 @@ fn a_held_lock_refuses_the_push_and_leaves_the_state() {
 /// names a bucket, the binary runs with the emulators' AWS environment.
 #[test]
 fn a_recovery_file_is_pushed_to_s3_and_an_older_one_refused() {
-    use aws_sdk_s3::types::{
-        BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-    };
     use stackplan_state::S3StateStore;
-    use stackplan_testkit::{Emulators, REGION, unique_name};
+    use stackplan_testkit::Emulators;
 
     let emulators = Emulators::shared().expect("the emulators start (just emulators-install)");
-    let state_bucket = unique_name("state");
     let key = "milvus-demo.json";
     let rt = rt();
-    let client = rt.block_on(async {
-        let config = emulators.aws_config().await;
-        let client = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        );
-        client
-            .create_bucket()
-            .bucket(&state_bucket)
-            .create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(REGION))
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("create the state bucket");
-        client
-            .put_public_access_block()
-            .bucket(&state_bucket)
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("block public access");
-        client
-    });
+    let (client, state_bucket) = rt.block_on(emulators.new_bucket("state", true));
     let store = S3StateStore::new(client, &state_bucket, key);
     let scratch = Scratch::with_stack(&reference_with(&[(
         "backend = \"local\"",

@@ -9,11 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-};
 use stackplan_core::LockInfo;
-use stackplan_testkit::{Emulators, REGION, unique_name};
+use stackplan_testkit::{Emulators, REGION};
 
 /// An error report with miette's line wrapping and gutters taken out, so
 /// a message reads as one line whatever the width.
@@ -45,42 +42,7 @@ impl S3State {
             .enable_all()
             .build()
             .unwrap();
-        let config = rt.block_on(emulators.aws_config());
-        let client = Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        );
-        let bucket = unique_name("state");
-        rt.block_on(async {
-            client
-                .create_bucket()
-                .bucket(&bucket)
-                .create_bucket_configuration(
-                    CreateBucketConfiguration::builder()
-                        .location_constraint(BucketLocationConstraint::from(REGION))
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
-            if private {
-                client
-                    .put_public_access_block()
-                    .bucket(&bucket)
-                    .public_access_block_configuration(
-                        PublicAccessBlockConfiguration::builder()
-                            .block_public_acls(true)
-                            .ignore_public_acls(true)
-                            .block_public_policy(true)
-                            .restrict_public_buckets(true)
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        });
+        let (client, bucket) = rt.block_on(emulators.new_bucket("state", private));
         let stack = common::reference_with(&[(
             "backend = \"local\"            # .stackplan/milvus-demo.state.json",
             &format!(

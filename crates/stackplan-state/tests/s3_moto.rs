@@ -7,42 +7,18 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-    ServerSideEncryption,
-};
+use aws_sdk_s3::types::{PublicAccessBlockConfiguration, ServerSideEncryption};
 use stackplan_core::{LockInfo, StateError, StateStore};
 use stackplan_state::{
     Encryption, LOCK_STALE_AFTER, S3Options, S3StateStore, heartbeat_age, new_document,
     new_lock_info, parse_rfc3339_utc, release_lock, rfc3339_utc,
 };
-use stackplan_testkit::{Emulators, REGION, unique_name};
-
-async fn client() -> Client {
-    let emulators = Emulators::shared().expect("the emulators start (just emulators-install)");
-    let config = emulators.aws_config().await;
-    Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    )
-}
+use stackplan_testkit::Emulators;
 
 /// A new bucket, with no public access block yet.
-async fn bare_bucket(client: &Client) -> String {
-    let bucket = unique_name("state");
-    client
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create the state bucket");
-    bucket
+async fn bare_bucket() -> (Client, String) {
+    let emulators = Emulators::shared().expect("the emulators start (just emulators-install)");
+    emulators.new_bucket("state", false).await
 }
 
 async fn block_public_access(client: &Client, bucket: &str, restrict_public_buckets: bool) {
@@ -64,10 +40,8 @@ async fn block_public_access(client: &Client, bucket: &str, restrict_public_buck
 
 /// A state bucket as the backend requires it: all public access blocked.
 async fn client_with_bucket() -> (Client, String) {
-    let client = client().await;
-    let bucket = bare_bucket(&client).await;
-    block_public_access(&client, &bucket, true).await;
-    (client, bucket)
+    let emulators = Emulators::shared().expect("the emulators start (just emulators-install)");
+    emulators.new_bucket("state", true).await
 }
 
 fn holder(who: &str) -> LockInfo {
@@ -209,8 +183,7 @@ async fn state_and_lock_objects_are_encrypted_at_rest() {
 
 #[tokio::test]
 async fn a_bucket_that_does_not_block_all_public_access_is_refused() {
-    let client = client().await;
-    let bucket = bare_bucket(&client).await;
+    let (client, bucket) = bare_bucket().await;
 
     let store = S3StateStore::new(client.clone(), &bucket, "demo.json");
     let err = store.lock(&new_lock_info("apply")).await.unwrap_err();

@@ -263,6 +263,56 @@ impl Emulators {
             .await
     }
 
+    /// An S3 client for moto, path-style: virtual-hosted bucket names
+    /// cannot resolve on 127.0.0.1.
+    pub async fn s3_client(&self) -> aws_sdk_s3::Client {
+        let config = self.aws_config().await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
+    /// A new bucket in [`REGION`], named from `prefix`, and the client that
+    /// made it. `private` blocks all public access, as the S3 state backend
+    /// requires of a state bucket before it reads or writes one.
+    pub async fn new_bucket(&self, prefix: &str, private: bool) -> (aws_sdk_s3::Client, String) {
+        use aws_sdk_s3::types::{
+            BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+        };
+        let client = self.s3_client().await;
+        let bucket = unique_name(prefix);
+        client
+            .create_bucket()
+            .bucket(&bucket)
+            .create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(REGION))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create the bucket in moto");
+        if private {
+            client
+                .put_public_access_block()
+                .bucket(&bucket)
+                .public_access_block_configuration(
+                    PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(true)
+                        .ignore_public_acls(true)
+                        .block_public_policy(true)
+                        .restrict_public_buckets(true)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("block the bucket's public access");
+        }
+        (client, bucket)
+    }
+
     /// A kube client for the kube-apiserver, from the harness's kubeconfig.
     pub async fn kube_client(&self) -> Result<kube::Client, HarnessError> {
         install_rustls_provider();
