@@ -207,13 +207,7 @@ fn ctrl_c_during_apply_is_acknowledged_at_once_with_the_operations_in_flight() {
     let emulators = Emulators::start().expect("emulators");
     let workspace = Workspace::new(&emulators);
     let proxy = SlowProxy::start(&emulators, workspace.dir.path(), 400);
-    let mut apply = workspace
-        .command(&emulators, &["apply", "--yes", "stack.toml"])
-        .env("AWS_ENDPOINT_URL", &proxy.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("apply");
+    let mut apply = proxy.apply(&emulators, &workspace);
     let (tx, lines) = std::sync::mpsc::channel::<String>();
     let stderr = apply.stderr.take().expect("stderr");
     std::thread::spawn(move || {
@@ -310,13 +304,7 @@ fn ctrl_c_before_any_change_releases_the_s3_state_lock() {
     };
 
     let proxy = SlowProxy::start(&emulators, workspace.dir.path(), 300);
-    let mut apply = workspace
-        .command(&emulators, &["apply", "--yes", "stack.toml"])
-        .env("AWS_ENDPOINT_URL", &proxy.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("apply");
+    let mut apply = proxy.apply(&emulators, &workspace);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !lock_held() {
         assert!(
@@ -388,6 +376,18 @@ impl SlowProxy {
             assert!(Instant::now() < deadline, "the fault proxy did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `apply --yes` of the workspace's stack with every AWS call through
+    /// this proxy, its stderr piped for the test to read.
+    fn apply(&self, emulators: &Emulators, workspace: &Workspace) -> std::process::Child {
+        workspace
+            .command(emulators, &["apply", "--yes", "stack.toml"])
+            .env("AWS_ENDPOINT_URL", &self.url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("apply")
     }
 }
 
