@@ -300,10 +300,10 @@ pub fn endpoint_of(config_endpoint: Option<&str>, service: &str, region: &str) -
 /// waits for the ones queued before it, until calls run out of their 60 s
 /// (the fault test saw DescribeVpcs do so after 14 injected faults in 90
 /// requests; its apply took 104 to 138 s adaptive, 12 to 13 s standard,
-/// same seeds, side by side). AWS's SDK reference guide ("Retry behavior") recommends
-/// standard for all workloads and adaptive only for a single resource
-/// that is throttled heavily and can wait; aws-smithy-runtime's
-/// `ClientRateLimiter` is the mechanism.
+/// same seeds, side by side). AWS's SDK reference guide ("Retry
+/// behavior") recommends standard for all workloads and adaptive only for
+/// a single resource that is throttled heavily and can wait;
+/// aws-smithy-runtime's `ClientRateLimiter` is the mechanism.
 fn retry_config() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(MAX_ATTEMPTS)

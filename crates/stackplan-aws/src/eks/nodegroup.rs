@@ -285,8 +285,7 @@ impl AwsProvider {
 
     /// The newest AMI release for `version` and the node group's AMI type
     /// (the stack's, else the live one, else the one EKS gives a new node
-    /// group), remembered
-    /// for `plan_change` to show in place of `latest`.
+    /// group), remembered for `plan_change` to show in place of `latest`.
     async fn resolve_latest_release(
         &self,
         d: &Desired<'_>,
