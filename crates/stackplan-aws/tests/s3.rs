@@ -59,15 +59,10 @@ async fn bucket_reads_back_as_applied_updates_in_place_and_force_destroy_empties
     );
 
     // Objects in it: force_destroy removes them (all versions) first.
-    let config = stackplan_testkit::Emulators::shared()
+    let s3 = stackplan_testkit::Emulators::shared()
         .unwrap()
-        .aws_config()
+        .s3_client()
         .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
     for key in ["milvus/a", "milvus/b", "milvus/a"] {
         s3.put_object()
             .bucket(&bucket)

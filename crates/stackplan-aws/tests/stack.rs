@@ -81,11 +81,10 @@ async fn reference_stack_aws_resources_create_plan_quiet_converge_after_out_of_b
         .get(&addr(K::S3Bucket, "milvus"))
         .and_then(|r| r.physical_id.clone())
         .unwrap();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = stackplan_testkit::Emulators::shared()
+        .unwrap()
+        .s3_client()
+        .await;
     s3.delete_bucket().bucket(&bucket).send().await.unwrap();
     let ng = addr(K::EksNodegroup, "ng-1-milvus");
     let (cluster, nodegroup) = state

@@ -400,11 +400,7 @@ fn inventory(emulators: &Emulators) -> BTreeMap<String, Vec<String>> {
             }
         }
 
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = emulators.s3_client().await;
         let buckets = s3.list_buckets().send().await.expect("ListBuckets");
         for bucket in buckets.buckets() {
             put("s3_bucket", bucket.name().unwrap_or_default().to_owned());

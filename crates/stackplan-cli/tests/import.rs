@@ -31,11 +31,7 @@ fn make_by_hand(emulators: &Emulators) {
     use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
     rt().block_on(async {
         let config = emulators.aws_config().await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = emulators.s3_client().await;
         s3.create_bucket()
             .bucket(BUCKET)
             .create_bucket_configuration(

@@ -7,35 +7,18 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{PublicAccessBlockConfiguration, ServerSideEncryption};
+use aws_sdk_s3::types::ServerSideEncryption;
 use stackplan_core::{LockInfo, StateError, StateStore};
 use stackplan_state::{
     Encryption, LOCK_STALE_AFTER, S3Options, S3StateStore, heartbeat_age, new_document,
     new_lock_info, parse_rfc3339_utc, release_lock, rfc3339_utc,
 };
-use stackplan_testkit::Emulators;
+use stackplan_testkit::{Emulators, block_public_access};
 
 /// A new bucket, with no public access block yet.
 async fn bare_bucket() -> (Client, String) {
     let emulators = Emulators::shared().expect("the emulators start (just emulators-install)");
     emulators.new_bucket("state", false).await
-}
-
-async fn block_public_access(client: &Client, bucket: &str, restrict_public_buckets: bool) {
-    client
-        .put_public_access_block()
-        .bucket(bucket)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(restrict_public_buckets)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("put the public access block");
 }
 
 /// A state bucket as the backend requires it: all public access blocked.

@@ -278,9 +278,7 @@ impl Emulators {
     /// made it. `private` blocks all public access, as the S3 state backend
     /// requires of a state bucket before it reads or writes one.
     pub async fn new_bucket(&self, prefix: &str, private: bool) -> (aws_sdk_s3::Client, String) {
-        use aws_sdk_s3::types::{
-            BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-        };
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
         let client = self.s3_client().await;
         let bucket = unique_name(prefix);
         client
@@ -295,20 +293,7 @@ impl Emulators {
             .await
             .expect("create the bucket in moto");
         if private {
-            client
-                .put_public_access_block()
-                .bucket(&bucket)
-                .public_access_block_configuration(
-                    PublicAccessBlockConfiguration::builder()
-                        .block_public_acls(true)
-                        .ignore_public_acls(true)
-                        .block_public_policy(true)
-                        .restrict_public_buckets(true)
-                        .build(),
-                )
-                .send()
-                .await
-                .expect("block the bucket's public access");
+            block_public_access(&client, &bucket, true).await;
         }
         (client, bucket)
     }
@@ -343,6 +328,30 @@ impl Drop for Emulators {
             }
         }
     }
+}
+
+/// Blocks public ACLs and policies on `bucket`; `restrict_public_buckets`
+/// completes the block the S3 state backend requires (tests of the
+/// backend's refusal leave it off).
+pub async fn block_public_access(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    restrict_public_buckets: bool,
+) {
+    client
+        .put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(restrict_public_buckets)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("put the bucket's public access block");
 }
 
 /// Makes ring rustls's process-wide crypto provider.

@@ -462,13 +462,7 @@ async fn eks_cluster_nodegroup_and_addons_round_trip() {
 
 #[tokio::test]
 async fn s3_bucket_round_trip() {
-    let sdk = emulators().aws_config().await;
-    // Path-style: virtual-hosted bucket hostnames cannot resolve to moto.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = emulators().s3_client().await;
     let bucket = unique_name("milvus");
     s3.create_bucket()
         .bucket(&bucket)

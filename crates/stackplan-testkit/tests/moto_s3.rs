@@ -9,12 +9,7 @@ use stackplan_testkit::{Emulators, unique_name};
 #[tokio::test]
 async fn create_bucket_applies_the_tags_of_its_configuration() {
     let emulators = Emulators::shared().expect("emulators (run `just emulators-install` once)");
-    let config = emulators.aws_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = emulators.s3_client().await;
     let bucket = unique_name("tagged").to_lowercase();
     let tag = Tag::builder()
         .key("stackplan:stack")
